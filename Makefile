@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: MIT
+# FinAlloc top-level build.  `make help` lists the targets.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+B       ?= build
+CC      ?= cc
+V       ?= 0
+Q       := $(if $(filter 1,$(V)),,@)
+
+VERSION := 0.1.0
+SONAME  := libfinalloc.so.0
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+# CI fails on any warning; a developer sees them without losing the build.
+ifneq ($(CI),)
+WERROR  ?= 1
+endif
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+
+OPT      ?= -O2 -g
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ilib
+CFLAGS   += -std=c11 $(OPT) $(WARN) -pthread -fno-strict-aliasing
+LDLIBS   += -lnuma -luring -lpthread -lm -ldl
+
+# Sanitizer variants build the same sources into their own tree.
+ifeq ($(SAN),asan)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(SAN),tsan)
+CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=thread
+endif
+
+LIB_SRCS   := $(sort $(wildcard lib/*.c))
+TOOL_SRCS  := $(sort $(wildcard tools/*.c))
+HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
+KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
+HDRS       := $(wildcard include/*.h include/uapi/linux/*.h lib/*.h tools/*.h tests/host/*.h)
+
+LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
+TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o)
+HTESTS     := $(HTEST_SRCS:tests/host/%.c=$(B)/tests/%)
+KTESTS     := $(KTEST_SRCS:tests/kmod/%.c=$(B)/vmtests/%)
+
+STATIC_LIB := $(B)/libfinalloc.a
+SHARED_LIB := $(B)/$(SONAME)
+BIN        := bin/finalloc
+KSFT       := $(B)/kselftest/.stamp
+KSFT_INC   := -I$(B)/kselftest
+# The harness compares mixed signedness inside its macros.
+TEST_WARN  := -Wno-missing-prototypes -Wno-sign-compare
+
+# The module is built when Debian's kernel headers are present.
+KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
+             $(wildcard /usr/src/linux-headers-*-amd64))
+KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
+
+.PHONY: all lib kmod run check check-host check-san check-vm bench bench-instructions \
+        install uninstall clean format checkpatch deps help tests vmtests
+.DEFAULT_GOAL := all
+
+all: lib $(BIN) $(if $(KDIR),kmod)
+
+lib: $(STATIC_LIB) $(SHARED_LIB)
+
+$(B)/obj/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/pic/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(STATIC_LIB): $(LIB_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SHARED_LIB): $(LIB_PICS) lib/libfinalloc.map
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=lib/libfinalloc.map -o $@ $(LIB_PICS) $(LDLIBS)
+	$(Q)ln -sf $(SONAME) $(B)/libfinalloc.so
+
+$(BIN): $(TOOL_OBJS) $(STATIC_LIB)
+	@mkdir -p bin
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(STATIC_LIB) $(LDLIBS)
+
+# kselftest headers: extracted from Debian's linux-source-6.1, never vendored.
+$(KSFT):
+	$(Q)scripts/kselftest.sh $(B)/kselftest
+
+$(B)/tests/%: tests/host/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) \
+		$(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+# VM test programs are static: the initramfs has no libc.
+$(B)/vmtests/%: tests/kmod/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (static)"
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) -static \
+		-o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+tests: $(HTESTS)
+vmtests: $(KTESTS) $(HTESTS:$(B)/tests/%=$(B)/vmtests/host-%)
+
+$(B)/vmtests/host-%: tests/host/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (static)"
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) -static \
+		-o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+kmod: $(B)/kmod/finalloc.ko
+
+# Out-of-tree builds for several kernels from one source: each kernel gets a
+# directory of symlinks so objects never collide.
+$(B)/kmod/finalloc.ko: $(KMOD_SRCS)
+	$(Q)scripts/build-kmod.sh "$(KDIR)" $(B)/kmod
+
+run: all
+	./$(BIN)
+
+check: all
+	$(Q)scripts/check.sh
+
+check-host: lib tests $(BIN)
+	$(Q)scripts/run-tests.sh host $(HTESTS)
+
+check-san:
+	$(Q)$(MAKE) --no-print-directory B=$(B)/asan SAN=asan tests
+	$(Q)scripts/run-tests.sh asan $(HTESTS:$(B)/%=$(B)/asan/%)
+	$(Q)$(MAKE) --no-print-directory B=$(B)/tsan SAN=tsan tests
+	$(Q)FA_TSAN=1 scripts/run-tests.sh tsan $(filter %_mt,$(HTESTS:$(B)/%=$(B)/tsan/%))
+
+check-vm: vmtests
+	$(Q)tests/vm/run-all.sh
+
+bench: $(BIN)
+	./$(BIN) bench
+
+bench-instructions: $(BIN)
+	$(Q)scripts/bench-instructions.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/uapi/linux \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libfinalloc.so
+	install -m 644 include/finalloc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/include/uapi/linux/
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(wildcard man/*.3),install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/)
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libfinalloc.a $(DESTDIR)$(PREFIX)/lib/libfinalloc.so* \
+		$(DESTDIR)$(PREFIX)/include/finalloc.h \
+		$(DESTDIR)$(PREFIX)/include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/bin/finalloc
+
+format:
+	clang-format -i include/finalloc.h lib/*.[ch] tools/*.[ch] tests/host/*.[ch] tests/kmod/*.[ch]
+
+checkpatch: $(KSFT)
+	$(Q)scripts/checkpatch.sh
+
+deps:
+	scripts/deps.sh
+
+clean:
+	rm -rf $(B) bin
+	rm -f kmod/*.o kmod/*.ko kmod/*.mod* kmod/.*.cmd
+
+help:
+	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
+	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
+	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, VM on 6.1 and 6.12"
+	@echo "check-host / check-san / check-vm / checkpatch   parts of check"
+	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
+	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"

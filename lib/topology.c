@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+/* NUMA topology from libnuma, huge page reservations from sysfs. */
+#include "internal.h"
+
+#include <errno.h>
+#include <numa.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static int read_u64(const char *path, uint64_t *out)
+{
+	FILE *f = fopen(path, "re");
+	unsigned long long v;
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%llu", &v) == 1;
+	fclose(f);
+	if (!ok)
+		return -EIO;
+	*out = v;
+	return 0;
+}
+
+int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total,
+                            uint64_t *free_pages)
+{
+	char path[160];
+	int err;
+
+	*total = *free_pages = 0;
+	snprintf(path, sizeof(path),
+	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/nr_hugepages",
+	         node, page_kb);
+	err = read_u64(path, total);
+	if (err == -ENOENT && node == 0) {
+		/* No per-node directory: a kernel without NUMA. */
+		snprintf(path, sizeof(path),
+		         "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages", page_kb);
+		err = read_u64(path, total);
+		if (err)
+			return err;
+		snprintf(path, sizeof(path),
+		         "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages", page_kb);
+		return read_u64(path, free_pages);
+	}
+	if (err)
+		return err;
+	snprintf(path, sizeof(path),
+	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/free_hugepages",
+	         node, page_kb);
+	return read_u64(path, free_pages);
+}
+
+static void fill_hugepages(struct fa_node_info *ni)
+{
+	/* A size the kernel does not offer reads as zero pages. */
+	_fa_read_node_hugepages(ni->node, 2048, &ni->huge_2m_total, &ni->huge_2m_free);
+	_fa_read_node_hugepages(ni->node, 1048576, &ni->huge_1g_total, &ni->huge_1g_free);
+}
+
+static int read_one_node(struct fa_topology *t)
+{
+	struct fa_node_info *ni = &t->node[0];
+	long pages = sysconf(_SC_PHYS_PAGES), avail = sysconf(_SC_AVPHYS_PAGES);
+	long psz = sysconf(_SC_PAGESIZE);
+
+	t->nr_nodes = 1;
+	t->max_node = 0;
+	ni->node = 0;
+	ni->has_memory = 1;
+	ni->nr_cpus = t->nr_cpus;
+	ni->mem_total = (uint64_t)pages * (uint64_t)psz;
+	ni->mem_free = (uint64_t)avail * (uint64_t)psz;
+	fill_hugepages(ni);
+	t->distance[0][0] = 10;
+	return 0;
+}
+
+int fa_topology_read(struct fa_topology *t)
+{
+	struct bitmask *cpus;
+	int n, i, j;
+
+	if (!t)
+		return -EINVAL;
+	memset(t, 0, sizeof(*t));
+	t->nr_cpus = (int)sysconf(_SC_NPROCESSORS_CONF);
+	t->numa_available = numa_available() >= 0;
+	if (!t->numa_available)
+		return read_one_node(t);
+
+	cpus = numa_allocate_cpumask();
+	if (!cpus)
+		return -ENOMEM;
+	t->max_node = numa_max_node();
+	for (n = 0; n <= t->max_node && t->nr_nodes < FA_MAX_NODES; n++) {
+		struct fa_node_info *ni;
+		long long free_b = 0, size;
+		unsigned int c;
+
+		if (!numa_bitmask_isbitset(numa_nodes_ptr, (unsigned int)n))
+			continue;
+		ni = &t->node[t->nr_nodes++];
+		ni->node = n;
+		size = numa_node_size64(n, &free_b);
+		ni->mem_total = size > 0 ? (uint64_t)size : 0;
+		ni->mem_free = free_b > 0 ? (uint64_t)free_b : 0;
+		ni->has_memory = size > 0;
+		if (numa_node_to_cpus(n, cpus) == 0)
+			for (c = 0; c < cpus->size; c++)
+				ni->nr_cpus += numa_bitmask_isbitset(cpus, c);
+		fill_hugepages(ni);
+	}
+	numa_free_cpumask(cpus);
+	for (i = 0; i < t->nr_nodes; i++)
+		for (j = 0; j < t->nr_nodes; j++)
+			t->distance[i][j] =
+				(uint8_t)numa_distance(t->node[i].node, t->node[j].node);
+	return 0;
+}
+
+int fa_cpu_to_node(int cpu)
+{
+	int node;
+
+	if (cpu < 0)
+		return -EINVAL;
+	if (numa_available() < 0)
+		return cpu < sysconf(_SC_NPROCESSORS_CONF) ? 0 : -EINVAL;
+	node = numa_node_of_cpu(cpu);
+	return node < 0 ? -EINVAL : node;
+}
