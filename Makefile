@@ -126,10 +126,16 @@ kmod: $(B)/kmod/finalloc.ko
 $(B)/kmod/finalloc.ko: $(KMOD_SRCS)
 	$(Q)scripts/build-kmod.sh "$(KDIR)" $(B)/kmod
 
-run: all
+# run and check install missing Debian packages first (as root), so both work
+# from a clean clone on a fresh machine.
+run:
+	$(Q)scripts/deps.sh build
+	$(Q)$(MAKE) --no-print-directory all
 	./$(BIN)
 
-check: all
+check:
+	$(Q)scripts/deps.sh all
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/check.sh
 
 check-host: lib tests $(BIN)

@@ -13,7 +13,7 @@ if [ ! -f "$kdir/include/config/kernel.release" ]; then
 	echo "build-kmod: $kdir is not a configured kernel tree (install linux-headers-amd64)" >&2
 	exit 1
 fi
-rel=$(cat "$kdir/include/config/kernel.release")
+rel=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"/\1/p' "$kdir/include/generated/utsrelease.h")
 dir="$out/$rel"
 mkdir -p "$dir/kmod" "$dir/include/uapi/linux"
 ln -sf "$top/Kbuild" "$dir/Kbuild"

@@ -1,0 +1,24 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# check.sh: every test suite of `make check`, each run even if one before it
+# failed, then one summary line over all of them.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+export TAP_COUNTS
+TAP_COUNTS=$(mktemp)
+trap 'rm -f "$TAP_COUNTS"' EXIT
+rc=0
+step() {
+	echo "# ---- $1"
+	shift
+	"$@" || rc=1
+}
+step "host tests" make --no-print-directory check-host
+step "sanitizer builds (ASan+UBSan, TSan)" make --no-print-directory check-san
+step "checkpatch (kmod)" make --no-print-directory checkpatch
+step "VM tests (Debian 6.1 and 6.12 kernels, NUMA)" make --no-print-directory check-vm
+awk '{ p += $2; f += $3; s += $4; n++ }
+     END { printf "# %d suites\ncheck: %d passed, %d failed, %d skipped\n", n, p, f, s }' "$TAP_COUNTS"
+# A suite that failed to build or boot counts as a failure even without lines.
+exit $rc

@@ -1,0 +1,47 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# kernel.sh SERIES CACHE: print "RELEASE KDIR VMLINUZ" for Debian's kernel of
+# SERIES (6.1 or 6.12) whose headers are installed, downloading the matching
+# image package into CACHE (apt-get download + dpkg -x) on first use.
+set -eu
+series=${1:?usage: kernel.sh 6.1|6.12 CACHE}
+cache=${2:?usage: kernel.sh 6.1|6.12 CACHE}
+
+case $series in
+6.1)	pat='/usr/src/linux-headers-6.1.*-amd64' ;;
+6.12)	pat='/usr/src/linux-headers-6.12.*-amd64' ;;
+*)	echo "kernel.sh: unknown kernel series '$series' (want 6.1 or 6.12)" >&2; exit 2 ;;
+esac
+# Newest installed headers of the series.
+kdir=$(ls -d $pat 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$kdir" ] || [ ! -f "$kdir/include/config/kernel.release" ]; then
+	case $series in
+	6.1) pkg=linux-headers-amd64 ;;
+	*) pkg=linux-headers-6.12-amd64 ;;
+	esac
+	echo "kernel.sh: no $series headers under /usr/src (apt-get install $pkg, or scripts/deps.sh)" >&2
+	exit 1
+fi
+# The package name, not include/config/kernel.release (Debian 6.1 puts the
+# upstream version there); it matches UTS_RELEASE, the vermagic.
+rel=${kdir##*/linux-headers-}
+dir="$cache/$rel"
+vmlinuz="$dir/boot/vmlinuz-$rel"
+if [ ! -f "$vmlinuz" ]; then
+	mkdir -p "$dir"
+	# Prefer the unsigned image (smaller); the signed one boots the same.
+	for pkg in "linux-image-$rel-unsigned" "linux-image-$rel"; do
+		if (cd "$dir" && apt-get download "$pkg" >/dev/null 2>&1); then
+			break
+		fi
+	done
+	deb=$(ls "$dir"/linux-image-*.deb 2>/dev/null | head -n 1)
+	if [ -z "$deb" ]; then
+		echo "kernel.sh: apt-get download linux-image-$rel-unsigned failed (run apt-get update?)" >&2
+		exit 1
+	fi
+	# Only the kernel itself is needed: the guest runs from an initramfs.
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir" "./boot/vmlinuz-$rel"
+	rm -f "$deb"
+fi
+echo "$rel $kdir $vmlinuz"
