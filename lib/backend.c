@@ -1,0 +1,374 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Backend selection: which page source serves a mapping, what was asked and
+ * what was served, and the counters that make every downgrade visible.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <numa.h>
+
+static const char *const backend_names[FA_BACKEND_COUNT] = {
+	[FA_BACKEND_AUTO] = "auto",       [FA_BACKEND_DEVICE] = "device",
+	[FA_BACKEND_HUGETLB] = "hugetlb", [FA_BACKEND_THP] = "thp",
+	[FA_BACKEND_SMALL] = "small",
+};
+
+static struct {
+	_Atomic uint64_t maps[FA_BACKEND_COUNT][FA_BACKEND_COUNT];
+	_Atomic uint64_t bytes[FA_BACKEND_COUNT];
+	_Atomic uint64_t downgrades, page_downgrades, failures, unmaps;
+	_Atomic uint64_t locked_bytes, lock_failures;
+	/* one stderr line per (asked, served) downgrade pair */
+	atomic_bool said[FA_BACKEND_COUNT][FA_BACKEND_COUNT];
+	atomic_bool said_page;
+} st;
+
+const char *fa_backend_name(int backend)
+{
+	if (backend < 0 || backend >= FA_BACKEND_COUNT)
+		return NULL;
+	return backend_names[backend];
+}
+
+int fa_backend_parse(const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	for (int i = 0; i < FA_BACKEND_COUNT; i++)
+		if (!strcmp(name, backend_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+bool _fa_verbose(void)
+{
+	static int v = -1;
+
+	if (v < 0) {
+		const char *e = getenv("FINALLOC_VERBOSE");
+		v = e && *e && strcmp(e, "0") != 0;
+	}
+	return v;
+}
+
+/* FINALLOC_BACKEND, parsed once; a bad value is said once and ignored. */
+static int env_backend(void)
+{
+	static int b = -1;
+
+	if (b < 0) {
+		const char *e = getenv("FINALLOC_BACKEND");
+		int v = FA_BACKEND_AUTO;
+
+		if (e && *e) {
+			v = fa_backend_parse(e);
+			if (v < 0) {
+				fprintf(stderr, "finalloc: FINALLOC_BACKEND=%s unknown "
+					"(device|hugetlb|thp|small|auto); using auto\n", e);
+				v = FA_BACKEND_AUTO;
+			}
+		}
+		b = v;
+	}
+	return b;
+}
+
+int _fa_current_node(void)
+{
+	unsigned cpu, node;
+
+	if (getcpu(&cpu, &node) == 0)
+		return (int)node;
+	return 0;
+}
+
+int _fa_mem_opts_check(const struct fa_mem_opts *o)
+{
+	if (!o)
+		return 0;
+	if (o->backend < 0 || o->backend >= FA_BACKEND_COUNT)
+		return -EINVAL;
+	if (o->page_size && o->page_size != FA_PAGE_4K && o->page_size != FA_PAGE_2M &&
+	    o->page_size != FA_PAGE_1G)
+		return -EINVAL;
+	if (o->flags & ~(FA_MEM_PREFAULT | FA_MEM_STRICT | FA_MEM_ON_NODE))
+		return -EINVAL;
+	if (o->reserved[0] || o->reserved[1] || o->reserved[2])
+		return -EINVAL;
+	if (o->guard_size > ((size_t)1 << 40))
+		return -EINVAL;
+	if (o->flags & FA_MEM_ON_NODE) {
+		int max = numa_available() < 0 ? 0 : numa_max_node();
+
+		if (o->node < 0 || o->node > max)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Is backend b worth trying for page size ps under AUTO? */
+static bool present(int b, size_t ps)
+{
+	switch (b) {
+	case FA_BACKEND_DEVICE:
+		if (!_fa_dev_available())
+			return false;
+		return ps == 0 || (_fa_dev_page_sizes() & ps);
+	case FA_BACKEND_HUGETLB:
+		if (ps == FA_PAGE_4K)
+			return false;
+		if (ps)
+			return _fa_hugetlb_reserved(ps) > 0;
+		return _fa_hugetlb_reserved(FA_PAGE_2M) > 0 ||
+		       _fa_hugetlb_reserved(FA_PAGE_1G) > 0;
+	case FA_BACKEND_THP:
+		return (ps == 0 || ps == FA_PAGE_2M) && _fa_thp_enabled();
+	case FA_BACKEND_SMALL:
+		return true;
+	}
+	return false;
+}
+
+static int serve(struct _fa_map *m, size_t size, int b, size_t ps,
+		 const struct fa_mem_opts *o)
+{
+	switch (b) {
+	case FA_BACKEND_DEVICE:
+		return _fa_dev_map(m, size, ps, o);
+	case FA_BACKEND_HUGETLB:
+		if (ps)
+			return _fa_mmap_map(m, size, b, ps, o);
+		/* best reserved size that suits: 1 GiB only for >= 1 GiB asks */
+		if (size >= FA_PAGE_1G && _fa_hugetlb_reserved(FA_PAGE_1G)) {
+			int r = _fa_mmap_map(m, size, b, FA_PAGE_1G, o);
+
+			if (!r || !_fa_hugetlb_reserved(FA_PAGE_2M))
+				return r;
+		}
+		return _fa_mmap_map(m, size, b, FA_PAGE_2M, o);
+	case FA_BACKEND_THP:
+		return _fa_mmap_map(m, size, b, FA_PAGE_2M, o);
+	case FA_BACKEND_SMALL:
+		return _fa_mmap_map(m, size, b, FA_PAGE_4K, o);
+	}
+	return -EINVAL;
+}
+
+static void say_downgrade(const struct _fa_map *m, int first, int err)
+{
+	if (!_fa_verbose())
+		return;
+	if ((m->flags & _FA_MAP_DOWNGRADED) &&
+	    !atomic_exchange(&st.said[first][m->backend], true))
+		fprintf(stderr, "finalloc: downgrade: %s asked, %s served (%s); "
+			"counted in fa_backend_stats, said once\n",
+			backend_names[first], backend_names[m->backend], strerror(-err));
+	if ((m->flags & _FA_MAP_PAGE_DOWN) && !atomic_exchange(&st.said_page, true))
+		fprintf(stderr, "finalloc: downgrade: %zu KiB pages asked, %zu KiB "
+			"served by %s; said once\n", m->page_size_asked >> 10,
+			m->page_size >> 10, backend_names[m->backend]);
+}
+
+int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts)
+{
+	static const struct fa_mem_opts defaults;
+	const struct fa_mem_opts *o = opts ? opts : &defaults;
+	struct _fa_map tmp;
+	int asked, first = -1, err = -ENOMEM;
+
+	if (!m)
+		return -EINVAL;
+	err = _fa_mem_opts_check(opts);
+	if (err)
+		goto fail;
+	if (size == 0 || size > ((size_t)1 << 46)) {
+		err = size ? -ENOMEM : -EINVAL;
+		goto fail;
+	}
+	asked = o->backend != FA_BACKEND_AUTO ? o->backend : env_backend();
+
+	if (asked != FA_BACKEND_AUTO) {
+		/* forced: that backend or an error */
+		memset(&tmp, 0, sizeof(tmp));
+		if (asked == FA_BACKEND_DEVICE && !_fa_dev_available())
+			err = -ENODEV;
+		else if (asked == FA_BACKEND_HUGETLB && !present(asked, o->page_size))
+			err = -ENODEV;
+		else if (asked == FA_BACKEND_THP && !_fa_thp_enabled())
+			err = -ENODEV;
+		else if ((asked == FA_BACKEND_THP && o->page_size && o->page_size != FA_PAGE_2M) ||
+			 (asked == FA_BACKEND_SMALL && o->page_size > FA_PAGE_4K))
+			err = -EINVAL;
+		else
+			err = serve(&tmp, size, asked, o->page_size, o);
+		if (err)
+			goto fail;
+		first = asked;
+	} else {
+		err = -ENOMEM;
+		for (int b = FA_BACKEND_DEVICE; b < FA_BACKEND_COUNT; b++) {
+			if (!present(b, o->page_size))
+				continue;
+			if (first < 0)
+				first = b;
+			else if (o->flags & FA_MEM_STRICT)
+				break;
+			memset(&tmp, 0, sizeof(tmp));
+			err = serve(&tmp, size, b, o->page_size, o);
+			if (!err)
+				break;
+		}
+		if (err) {
+			if (first < 0) /* e.g. 1 GiB asked, none reserved */
+				err = -ENODEV;
+			goto fail;
+		}
+		if (tmp.backend != first)
+			tmp.flags |= _FA_MAP_DOWNGRADED;
+	}
+	tmp.backend_asked = asked;
+	tmp.node_asked = (o->flags & FA_MEM_ON_NODE) ? o->node : FA_NODE_ANY;
+	tmp.page_size_asked = o->page_size;
+	if (o->page_size && tmp.page_size < o->page_size)
+		tmp.flags |= _FA_MAP_PAGE_DOWN;
+
+	atomic_fetch_add(&st.maps[asked][tmp.backend], 1);
+	atomic_fetch_add(&st.bytes[tmp.backend], tmp.size);
+	if (tmp.flags & _FA_MAP_DOWNGRADED)
+		atomic_fetch_add(&st.downgrades, 1);
+	if (tmp.flags & _FA_MAP_PAGE_DOWN)
+		atomic_fetch_add(&st.page_downgrades, 1);
+	if (tmp.flags & _FA_MAP_LOCKED)
+		atomic_fetch_add(&st.locked_bytes, tmp.size);
+	else if (o->flags & FA_MEM_PREFAULT)
+		atomic_fetch_add(&st.lock_failures, 1);
+	if (first >= 0)
+		say_downgrade(&tmp, first, -ENOMEM);
+	*m = tmp;
+	return 0;
+fail:
+	atomic_fetch_add(&st.failures, 1);
+	if (_fa_verbose())
+		fprintf(stderr, "finalloc: mapping %zu bytes failed: %s\n", size,
+			strerror(-err));
+	return err;
+}
+
+void _fa_map_free(struct _fa_map *m)
+{
+	if (!m || !m->map_base)
+		return;
+	atomic_fetch_add(&st.unmaps, 1);
+	atomic_fetch_sub(&st.bytes[m->backend], m->size);
+	if (m->flags & _FA_MAP_LOCKED)
+		atomic_fetch_sub(&st.locked_bytes, m->size);
+	if (m->backend == FA_BACKEND_DEVICE)
+		_fa_dev_unmap(m);
+	else
+		_fa_mmap_unmap(m);
+	m->base = m->map_base = NULL;
+}
+
+void _fa_map_info(const struct _fa_map *m, struct fa_mem_info *info)
+{
+	info->backend_asked = m->backend_asked;
+	info->backend = m->backend;
+	info->page_size_asked = m->page_size_asked;
+	info->page_size = m->page_size;
+	info->node_asked = m->node_asked;
+	info->node = m->node;
+	info->guard_size = m->guard_size;
+	info->downgraded = !!(m->flags & (_FA_MAP_DOWNGRADED | _FA_MAP_PAGE_DOWN));
+	info->locked = !!(m->flags & _FA_MAP_LOCKED);
+	info->prefaulted = !!(m->flags & _FA_MAP_PREFAULTED);
+	info->guard_kind = m->guard_kind;
+}
+
+int fa_backend_stats(struct fa_backend_stats *out)
+{
+	if (!out)
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	for (int a = 0; a < FA_BACKEND_COUNT; a++) {
+		for (int b = 0; b < FA_BACKEND_COUNT; b++)
+			out->maps[a][b] = atomic_load(&st.maps[a][b]);
+		out->bytes_mapped[a] = atomic_load(&st.bytes[a]);
+	}
+	out->downgrades = atomic_load(&st.downgrades);
+	out->page_downgrades = atomic_load(&st.page_downgrades);
+	out->failures = atomic_load(&st.failures);
+	out->unmaps = atomic_load(&st.unmaps);
+	out->locked_bytes = atomic_load(&st.locked_bytes);
+	out->lock_failures = atomic_load(&st.lock_failures);
+	out->available[FA_BACKEND_AUTO] = 1;
+	out->available[FA_BACKEND_DEVICE] = _fa_dev_available();
+	out->available[FA_BACKEND_HUGETLB] = present(FA_BACKEND_HUGETLB, 0);
+	out->available[FA_BACKEND_THP] = _fa_thp_enabled();
+	out->available[FA_BACKEND_SMALL] = 1;
+	out->huge_page_sizes[0] = _fa_hugetlb_reserved(FA_PAGE_2M) ? FA_PAGE_2M : 0;
+	out->huge_page_sizes[1] = _fa_hugetlb_reserved(FA_PAGE_1G) ? FA_PAGE_1G : 0;
+	return 0;
+}
+
+/* ---- raw mappings for callers outside the library ---- */
+
+struct raw_map {
+	struct raw_map *next;
+	struct _fa_map m;
+};
+
+static pthread_mutex_t raw_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct raw_map *raw_maps;
+
+void *fa_mem_map(size_t size, const struct fa_mem_opts *opts, struct fa_mem_info *info)
+{
+	struct raw_map *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = _fa_map_alloc(&r->m, size, opts);
+	if (err) {
+		free(r);
+		errno = -err;
+		return NULL;
+	}
+	if (info)
+		_fa_map_info(&r->m, info);
+	pthread_mutex_lock(&raw_lock);
+	r->next = raw_maps;
+	raw_maps = r;
+	pthread_mutex_unlock(&raw_lock);
+	return r->m.base;
+}
+
+int fa_mem_unmap(void *p, size_t size)
+{
+	struct raw_map **pp, *r = NULL;
+
+	if (!p)
+		return -EINVAL;
+	pthread_mutex_lock(&raw_lock);
+	for (pp = &raw_maps; *pp; pp = &(*pp)->next) {
+		if ((*pp)->m.base == p && size && size <= (*pp)->m.size &&
+		    (*pp)->m.size - size < (*pp)->m.page_size) {
+			r = *pp;
+			*pp = r->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&raw_lock);
+	if (!r)
+		return -EINVAL;
+	_fa_map_free(&r->m);
+	free(r);
+	return 0;
+}

@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Device backend: regions of node-pinned pages from /dev/finalloc, with the
+ * guard pages laid out by the kernel (no VMA per guard, no memory behind it).
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "uapi/linux/finalloc.h"
+
+static pthread_once_t dev_once = PTHREAD_ONCE_INIT;
+static int dev_fd = -1;
+static struct finalloc_info dev_info;
+
+static void dev_open(void)
+{
+	const char *path = getenv("FINALLOC_DEVICE");
+	int fd;
+
+	fd = open(path && *path ? path : FINALLOC_DEV_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	memset(&dev_info, 0, sizeof(dev_info));
+	dev_info.argsz = sizeof(dev_info);
+	if (ioctl(fd, FINALLOC_IOC_INFO, &dev_info) || dev_info.abi_version < 1) {
+		close(fd);
+		return;
+	}
+	dev_fd = fd;
+}
+
+bool _fa_dev_available(void)
+{
+	pthread_once(&dev_once, dev_open);
+	return dev_fd >= 0;
+}
+
+uint64_t _fa_dev_page_sizes(void)
+{
+	return _fa_dev_available() ? dev_info.page_sizes : 0;
+}
+
+int _fa_dev_map(struct _fa_map *m, size_t size, size_t ps, const struct fa_mem_opts *o)
+{
+	struct finalloc_region_create rc;
+	struct finalloc_region_destroy rd;
+	size_t npages, gpages;
+	int node, err;
+	void *p;
+
+	if (!_fa_dev_available())
+		return -ENODEV;
+	if (!ps)
+		ps = (dev_info.page_sizes & FA_PAGE_2M) ? FA_PAGE_2M : FA_PAGE_4K;
+	if (!(dev_info.page_sizes & ps))
+		return -EINVAL;
+	if (o->guard_size && !(dev_info.caps & FINALLOC_CAP_GUARDS))
+		return -EOPNOTSUPP;
+	if (size > SIZE_MAX / 4)
+		return -ENOMEM;
+	npages = (size + ps - 1) / ps;
+	gpages = (o->guard_size + ps - 1) / ps;
+	if (gpages > UINT32_MAX)
+		return -EINVAL;
+	node = (o->flags & FA_MEM_ON_NODE) ? o->node : _fa_current_node();
+	if (node < 64 && !(dev_info.node_mask & (1ULL << node)))
+		return -ENOMEM; /* memory-less node: nothing to pin there */
+
+	memset(&rc, 0, sizeof(rc));
+	rc.argsz = sizeof(rc);
+	rc.size = (npages + 2 * gpages) * ps;
+	rc.node = node;
+	rc.page_shift = __builtin_ctzl(ps);
+	rc.guard_lead = rc.guard_trail = (uint32_t)gpages;
+	if (ioctl(dev_fd, FINALLOC_IOC_REGION_CREATE, &rc))
+		return errno == ENOMEM || errno == EDQUOT || errno == EAGAIN ? -ENOMEM : -errno;
+
+	p = mmap(NULL, rc.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev_fd, rc.offset);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		goto destroy;
+	}
+	m->map_base = p;
+	m->map_size = rc.size;
+	m->base = (char *)p + gpages * ps;
+	m->size = npages * ps;
+	m->guard_size = gpages * ps;
+	m->guard_kind = gpages ? FA_GUARD_KERNEL : FA_GUARD_NONE;
+	m->page_size = ps;
+	m->backend = FA_BACKEND_DEVICE;
+	m->region_id = rc.id;
+	m->node = node;
+	/* pages are allocated, zeroed and pinned at creation: nothing to lock */
+	m->flags |= _FA_MAP_LOCKED;
+	if (o->flags & FA_MEM_PREFAULT) {
+		/* install the page tables now (6.12 maps lazily by PMD) */
+		for (size_t off = 0; off < m->size; off += ps)
+			(void)((volatile char *)m->base)[off];
+		m->flags |= _FA_MAP_PREFAULTED;
+	}
+	if (dev_info.caps & FINALLOC_CAP_NODE_QUERY) {
+		struct finalloc_node_of q;
+
+		memset(&q, 0, sizeof(q));
+		q.argsz = sizeof(q);
+		q.id = rc.id;
+		q.offset = gpages * ps;
+		if (ioctl(dev_fd, FINALLOC_IOC_NODE_OF, &q) == 0)
+			m->node = q.node;
+	}
+	return 0;
+destroy:
+	memset(&rd, 0, sizeof(rd));
+	rd.argsz = sizeof(rd);
+	rd.id = rc.id;
+	ioctl(dev_fd, FINALLOC_IOC_REGION_DESTROY, &rd);
+	return err;
+}
+
+void _fa_dev_unmap(struct _fa_map *m)
+{
+	struct finalloc_region_destroy rd;
+
+	munmap(m->map_base, m->map_size);
+	memset(&rd, 0, sizeof(rd));
+	rd.argsz = sizeof(rd);
+	rd.id = m->region_id;
+	ioctl(dev_fd, FINALLOC_IOC_REGION_DESTROY, &rd);
+}
