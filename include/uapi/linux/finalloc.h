@@ -34,6 +34,7 @@
 #define FINALLOC_CAP_PMD_MAP	(1U << 0)	/* 2 MiB pages mapped by PMDs */
 #define FINALLOC_CAP_GUARDS	(1U << 1)	/* guard layouts supported */
 #define FINALLOC_CAP_NODE_QUERY	(1U << 2)	/* FINALLOC_IOC_NODE_OF */
+#define FINALLOC_CAP_PREFAULT	(1U << 3)	/* mmap maps every data page */
 
 struct finalloc_info {
 	__u32 argsz;
@@ -63,9 +64,20 @@ struct finalloc_info {
  * charged at creation, so mapping and touching never allocate.
  *
  * Out: id names the region in other ioctls; offset is the mmap offset to
- * pass to mmap(NULL, size, prot, MAP_SHARED, fd, offset).
+ * pass to mmap(NULL, size, prot, MAP_SHARED, fd, offset).  A mapping may
+ * also cover part of the region, starting on a page boundary; MAP_PRIVATE
+ * is refused (EINVAL), and a 2 MiB page is unmapped whole or not at all.
+ *
+ * Errors: EINVAL for unknown flags, non-zero reserved fields, a page_shift
+ * not in FINALLOC_PAGE_SHIFT_*, a node that is negative, >= nr_node_ids or
+ * has no memory, size 0, not a multiple of the page size or above
+ * FINALLOC_REGION_MAX_SIZE, and guards that leave no data page; ENOMEM when
+ * the node cannot supply the pages (nothing is taken from another node) or
+ * the module's global cap would be exceeded; EPERM when RLIMIT_MEMLOCK
+ * would be exceeded and the caller lacks CAP_IPC_LOCK.
  */
 #define FINALLOC_REGION_VALID_FLAGS	0U
+#define FINALLOC_REGION_MAX_SIZE	(1ULL << 44)
 
 struct finalloc_region_create {
 	__u32 argsz;
@@ -82,7 +94,11 @@ struct finalloc_region_create {
 	__u64 reserved[4];	/* in: must be 0 */
 };
 
-/* FINALLOC_IOC_REGION_DESTROY: drop the file's reference to region id. */
+/*
+ * FINALLOC_IOC_REGION_DESTROY: drop the file's reference to region id.
+ * Live mappings keep the memory until they are unmapped.  An id this file
+ * does not hold gives ENOENT, here and in the ioctls below.
+ */
 struct finalloc_region_destroy {
 	__u32 argsz;
 	__u32 flags;		/* in: must be 0 */

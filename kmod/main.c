@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * FinAlloc: /dev/finalloc hands out regions of NUMA-node-pinned 4 KiB or
+ * 2 MiB pages with guard layouts, for allocators that must never fault,
+ * migrate or fall back to another node on their hot path.
+ */
+#include <linux/fs.h>
+#include <linux/kernel.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+
+#include "finalloc.h"
+
+static int finalloc_cap_set(const char *val, const struct kernel_param *kp)
+{
+	return finalloc_set_cap(val);
+}
+
+static int finalloc_cap_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%lld\n",
+			 (long long)atomic64_read(&finalloc_stats.pinned_cap));
+}
+
+static const struct kernel_param_ops finalloc_cap_ops = {
+	.set = finalloc_cap_set,
+	.get = finalloc_cap_get,
+};
+
+module_param_cb(cap, &finalloc_cap_ops, NULL, 0644);
+MODULE_PARM_DESC(cap, "Bytes all regions together may pin, 0 for no cap");
+
+static int finalloc_open(struct inode *inode, struct file *file)
+{
+	struct finalloc_file *ff;
+
+	ff = kzalloc(sizeof(*ff), GFP_KERNEL_ACCOUNT);
+	if (!ff)
+		return -ENOMEM;
+	mutex_init(&ff->lock);
+	xa_init(&ff->regions);
+	file->private_data = ff;
+	return 0;
+}
+
+/* Runs after the last fd and the last mapping (each VMA holds the file). */
+static int finalloc_release(struct inode *inode, struct file *file)
+{
+	struct finalloc_file *ff = file->private_data;
+	struct finalloc_region *r;
+	unsigned long id;
+
+	xa_for_each(&ff->regions, id, r) {
+		xa_erase(&ff->regions, id);
+		finalloc_region_put(r);
+	}
+	xa_destroy(&ff->regions);
+	mutex_destroy(&ff->lock);
+	kfree(ff);
+	return 0;
+}
+
+static const struct file_operations finalloc_fops = {
+	.owner = THIS_MODULE,
+	.open = finalloc_open,
+	.release = finalloc_release,
+	.unlocked_ioctl = finalloc_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.mmap = finalloc_mmap,
+#if FINALLOC_HUGE_PFNMAP
+	/* PMDs need 2 MiB-aligned addresses; offsets are 2 MiB-aligned. */
+	.get_unmapped_area = thp_get_unmapped_area,
+#endif
+	.llseek = noop_llseek,
+};
+
+static struct miscdevice finalloc_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "finalloc",
+	.fops = &finalloc_fops,
+	.mode = 0660,
+};
+
+static int __init finalloc_init(void)
+{
+	int ret;
+
+	finalloc_node_stats = kcalloc(nr_node_ids,
+				      sizeof(*finalloc_node_stats), GFP_KERNEL);
+	if (!finalloc_node_stats)
+		return -ENOMEM;
+	ret = finalloc_sysfs_init();
+	if (ret)
+		goto err_stats;
+	ret = misc_register(&finalloc_misc);
+	if (ret)
+		goto err_sysfs;
+	return 0;
+
+err_sysfs:
+	finalloc_sysfs_exit();
+err_stats:
+	kfree(finalloc_node_stats);
+	return ret;
+}
+
+static void __exit finalloc_exit(void)
+{
+	misc_deregister(&finalloc_misc);
+	finalloc_sysfs_exit();
+	finalloc_region_exit();
+	kfree(finalloc_node_stats);
+}
+
+module_init(finalloc_init);
+module_exit(finalloc_exit);
+
+MODULE_DESCRIPTION("NUMA-node-pinned huge pages with guard regions");
+MODULE_LICENSE("GPL");

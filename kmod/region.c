@@ -1,0 +1,468 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regions: pages from exactly one node, allocated, zeroed and charged when
+ * the region is created, mapped with their guard layout into a single VMA.
+ *
+ * A region is referenced by its file's table and by each VMA mapping it;
+ * the pages go back when the last reference does, which may be from a
+ * deferred fput: nothing here looks at current after creation.
+ */
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/gfp.h>
+#include <linux/idr.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/nospec.h>
+#include <linux/pfn_t.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/user.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "finalloc.h"
+
+/* Region ids double as mmap offset windows, so they are global. */
+static DEFINE_IDA(finalloc_ids);
+
+bool finalloc_node_valid(int node)
+{
+	if (node < 0 || node >= nr_node_ids)
+		return false;
+	node = array_index_nospec(node, nr_node_ids);
+	return node_state(node, N_MEMORY);
+}
+
+/* Index into r->pages of region page i, or -1 when i is a guard page. */
+static long finalloc_data_index(struct finalloc_region *r, unsigned long i)
+{
+	unsigned long j, period;
+
+	if (i < r->guard_lead || i >= r->npages - r->guard_trail)
+		return -1;
+	j = i - r->guard_lead;
+	if (!r->guard_interval)
+		return j;
+	period = (unsigned long)r->guard_interval + 1;
+	if (j % period == r->guard_interval)
+		return -1;
+	return j - j / period;
+}
+
+/* The 4 KiB page at pgoff (in PAGE_SIZE units) of r, NULL for a guard. */
+struct page *finalloc_region_page(struct finalloc_region *r,
+				  unsigned long pgoff)
+{
+	long idx;
+
+	if (pgoff >= r->size >> PAGE_SHIFT)
+		return NULL;
+	idx = finalloc_data_index(r, pgoff >> r->order);
+	if (idx < 0)
+		return NULL;
+	return r->pages[idx] + (pgoff & ((1UL << r->order) - 1));
+}
+
+u64 finalloc_region_data_bytes(struct finalloc_region *r)
+{
+	return (u64)r->ndata << r->page_shift;
+}
+
+/* Checks everything about a create request that needs no allocation. */
+static int finalloc_region_check(const struct finalloc_region_create *a,
+				 unsigned long *ndata)
+{
+	u64 npages, inner, period;
+
+	if (a->flags & ~FINALLOC_REGION_VALID_FLAGS)
+		return -EINVAL;
+	if (memchr_inv(a->reserved, 0, sizeof(a->reserved)))
+		return -EINVAL;
+	if (a->page_shift != FINALLOC_PAGE_SHIFT_4K &&
+	    a->page_shift != FINALLOC_PAGE_SHIFT_2M)
+		return -EINVAL;
+	if (!finalloc_node_valid(a->node))
+		return -EINVAL;
+	if (!a->size || a->size > FINALLOC_REGION_MAX_SIZE ||
+	    a->size & ((1ULL << a->page_shift) - 1))
+		return -EINVAL;
+	npages = a->size >> a->page_shift;
+	if ((u64)a->guard_lead + a->guard_trail >= npages)
+		return -EINVAL;
+	inner = npages - a->guard_lead - a->guard_trail;
+	if (a->guard_interval) {
+		period = (u64)a->guard_interval + 1;
+		inner -= div64_u64(inner, period);
+	}
+	*ndata = inner;
+	return 0;
+}
+
+/*
+ * Charge the creator: the global cap first (ENOMEM, like a full node), then
+ * RLIMIT_MEMLOCK through user->locked_vm as io_uring does (EPERM: the caller
+ * needs CAP_IPC_LOCK or a larger limit).
+ */
+static int finalloc_charge(struct finalloc_region *r, u64 bytes)
+{
+	unsigned long pages = bytes >> PAGE_SHIFT;
+	unsigned long limit, cur, new;
+	s64 cap = atomic64_read(&finalloc_stats.pinned_cap);
+	struct user_struct *user = current_user();
+
+	if (atomic64_add_return(bytes, &finalloc_stats.pinned_bytes) > cap &&
+	    cap) {
+		atomic64_sub(bytes, &finalloc_stats.pinned_bytes);
+		return -ENOMEM;
+	}
+	if (!capable(CAP_IPC_LOCK)) {
+		limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+		cur = atomic_long_read(&user->locked_vm);
+		do {
+			new = cur + pages;
+			if (new > limit || new < cur) {
+				atomic64_sub(bytes,
+					     &finalloc_stats.pinned_bytes);
+				return -EPERM;
+			}
+		} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, new));
+		r->locked_pages = pages;
+	}
+	r->user = get_uid(user);
+	return 0;
+}
+
+static void finalloc_uncharge(struct finalloc_region *r)
+{
+	atomic_long_sub(r->locked_pages, &r->user->locked_vm);
+	free_uid(r->user);
+	atomic64_sub(finalloc_region_data_bytes(r),
+		     &finalloc_stats.pinned_bytes);
+}
+
+static void finalloc_free_pages(struct finalloc_region *r, unsigned long n)
+{
+	unsigned long i;
+
+	/* PTEs and GUP pins hold their own references (6.1 mixedmap). */
+	for (i = 0; i < n; i++) {
+		put_page(r->pages[i]);
+		if (!(i & 63))
+			cond_resched();
+	}
+}
+
+static int finalloc_alloc_pages(struct finalloc_region *r)
+{
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_THISNODE | __GFP_ZERO |
+		    __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	unsigned long i;
+
+	if (r->order)
+		gfp |= __GFP_COMP;
+	for (i = 0; i < r->ndata; i++) {
+		if (fatal_signal_pending(current)) {
+			finalloc_free_pages(r, i);
+			return -EINTR;
+		}
+		r->pages[i] = alloc_pages_node(r->node, gfp, r->order);
+		if (!r->pages[i]) {
+			atomic64_inc(&finalloc_stats.alloc_failures);
+			finalloc_free_pages(r, i);
+			return -ENOMEM;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+int finalloc_region_create(struct finalloc_region_create *a,
+			   struct finalloc_region **out)
+{
+	struct finalloc_region *r;
+	unsigned long ndata;
+	u64 bytes;
+	int ret, id;
+
+	ret = finalloc_region_check(a, &ndata);
+	if (ret)
+		return ret;
+	bytes = (u64)ndata << a->page_shift;
+	if (bytes > (u64)totalram_pages() << PAGE_SHIFT) {
+		atomic64_inc(&finalloc_stats.alloc_failures);
+		return -ENOMEM;
+	}
+
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r)
+		return -ENOMEM;
+	kref_init(&r->ref);
+	r->node = a->node;
+	r->page_shift = a->page_shift;
+	r->order = a->page_shift - PAGE_SHIFT;
+	r->guard_lead = a->guard_lead;
+	r->guard_trail = a->guard_trail;
+	r->guard_interval = a->guard_interval;
+	r->size = a->size;
+	r->npages = a->size >> a->page_shift;
+	r->ndata = ndata;
+	atomic_set(&r->nr_mappings, 0);
+
+	ret = finalloc_charge(r, bytes);
+	if (ret)
+		goto err_free;
+	r->pages = kvcalloc(ndata, sizeof(*r->pages),
+			    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!r->pages) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
+	id = ida_alloc_range(&finalloc_ids, 1, FINALLOC_MAX_ID, GFP_KERNEL);
+	if (id < 0) {
+		ret = id;
+		goto err_pages;
+	}
+	r->id = id;
+	r->pgoff = (pgoff_t)id << FINALLOC_SLOT_PGSHIFT;
+	ret = finalloc_alloc_pages(r);
+	if (ret)
+		goto err_id;
+
+	atomic64_add(bytes, &finalloc_node_stats[r->node].pinned_bytes);
+	if (r->page_shift == FINALLOC_PAGE_SHIFT_2M)
+		atomic64_add(ndata, &finalloc_node_stats[r->node].pages_2m);
+	atomic64_inc(&finalloc_stats.regions);
+	*out = r;
+	return 0;
+
+err_id:
+	ida_free(&finalloc_ids, r->id);
+err_pages:
+	kvfree(r->pages);
+err_uncharge:
+	finalloc_uncharge(r);
+err_free:
+	kfree(r);
+	return ret;
+}
+
+static void finalloc_region_release(struct kref *ref)
+{
+	struct finalloc_region *r = container_of(ref, struct finalloc_region,
+						 ref);
+
+	finalloc_free_pages(r, r->ndata);
+	atomic64_sub(finalloc_region_data_bytes(r),
+		     &finalloc_node_stats[r->node].pinned_bytes);
+	if (r->page_shift == FINALLOC_PAGE_SHIFT_2M)
+		atomic64_sub(r->ndata, &finalloc_node_stats[r->node].pages_2m);
+	finalloc_uncharge(r);
+	atomic64_dec(&finalloc_stats.regions);
+	ida_free(&finalloc_ids, r->id);
+	kvfree(r->pages);
+	kfree(r);
+}
+
+void finalloc_region_put(struct finalloc_region *r)
+{
+	kref_put(&r->ref, finalloc_region_release);
+}
+
+static void finalloc_vm_open(struct vm_area_struct *vma)
+{
+	struct finalloc_region *r = vma->vm_private_data;
+
+	kref_get(&r->ref);
+	atomic_inc(&r->nr_mappings);
+	atomic64_inc(&finalloc_stats.mappings);
+}
+
+static void finalloc_vm_close(struct vm_area_struct *vma)
+{
+	struct finalloc_region *r = vma->vm_private_data;
+
+	atomic64_dec(&finalloc_stats.mappings);
+	atomic_dec(&r->nr_mappings);
+	finalloc_region_put(r);
+}
+
+/* A split may not cut a 2 MiB page: it is mapped whole or not at all. */
+static int finalloc_vm_may_split(struct vm_area_struct *vma,
+				 unsigned long addr)
+{
+	struct finalloc_region *r = vma->vm_private_data;
+	unsigned long off = addr - vma->vm_start +
+			    ((vma->vm_pgoff - r->pgoff) << PAGE_SHIFT);
+
+	if (off & ((PAGE_SIZE << r->order) - 1))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * 4 KiB faults: guards get SIGSEGV (a kernel access EFAULT); data pages
+ * are mapped again after a zap (6.1) or first touch (6.12 fallback).
+ */
+static vm_fault_t finalloc_vm_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct finalloc_region *r = vma->vm_private_data;
+	struct page *page;
+#if !FINALLOC_HUGE_PFNMAP
+	int err;
+#endif
+
+	page = finalloc_region_page(r, vmf->pgoff - r->pgoff);
+	if (!page) {
+		atomic64_inc(&finalloc_stats.guard_faults);
+		return VM_FAULT_SIGSEGV;
+	}
+	atomic64_inc(&finalloc_stats.faults);
+#if FINALLOC_HUGE_PFNMAP
+	return vmf_insert_pfn(vma, vmf->address, page_to_pfn(page));
+#else
+	err = vm_insert_page(vma, vmf->address, page);
+	if (err == -ENOMEM)
+		return VM_FAULT_OOM;
+	if (err && err != -EBUSY)
+		return VM_FAULT_SIGBUS;
+	return VM_FAULT_NOPAGE;
+#endif
+}
+
+#if FINALLOC_HUGE_PFNMAP
+static vm_fault_t finalloc_vm_huge_fault(struct vm_fault *vmf,
+					 unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct finalloc_region *r = vma->vm_private_data;
+	unsigned long addr = vmf->address & PMD_MASK;
+	unsigned long pgoff;
+	struct page *page;
+
+	if (order != PMD_ORDER || r->order != PMD_ORDER)
+		return VM_FAULT_FALLBACK;
+	/* The fault path leaves the range check to the handler. */
+	if (addr < vma->vm_start || addr + PMD_SIZE > vma->vm_end)
+		return VM_FAULT_FALLBACK;
+	pgoff = ((addr - vma->vm_start) >> PAGE_SHIFT) + vma->vm_pgoff -
+		r->pgoff;
+	if (pgoff & (HPAGE_PMD_NR - 1))
+		return VM_FAULT_FALLBACK;
+	page = finalloc_region_page(r, pgoff);
+	if (!page)
+		return VM_FAULT_FALLBACK;	/* guard: .fault refuses it */
+	atomic64_inc(&finalloc_stats.faults);
+	atomic64_inc(&finalloc_stats.pmd_faults);
+	return vmf_insert_pfn_pmd(vmf, pfn_to_pfn_t(page_to_pfn(page)),
+				  vmf->flags & FAULT_FLAG_WRITE);
+}
+#endif
+
+static const struct vm_operations_struct finalloc_vm_ops = {
+	.open = finalloc_vm_open,
+	.close = finalloc_vm_close,
+	.may_split = finalloc_vm_may_split,
+	.fault = finalloc_vm_fault,
+#if FINALLOC_HUGE_PFNMAP
+	.huge_fault = finalloc_vm_huge_fault,
+#endif
+};
+
+#if !FINALLOC_HUGE_PFNMAP
+/* Map every data page now so first touches never fault. */
+static int finalloc_prefault(struct vm_area_struct *vma,
+			     struct finalloc_region *r, unsigned long start)
+{
+	unsigned long end = start + vma_pages(vma);
+	unsigned long pg, first = 0, nr = 0, left;
+	struct page *batch[64];
+	struct page *page;
+	int ret;
+
+	for (pg = start; pg <= end; pg++) {
+		page = pg < end ? finalloc_region_page(r, pg) : NULL;
+		if (page && nr < ARRAY_SIZE(batch)) {
+			if (!nr)
+				first = pg;
+			batch[nr++] = page;
+			continue;
+		}
+		if (nr) {
+			left = nr;
+			ret = vm_insert_pages(vma, vma->vm_start +
+					      ((first - start) << PAGE_SHIFT),
+					      batch, &left);
+			if (ret)
+				return ret;
+			nr = 0;
+			cond_resched();
+		}
+		if (page) {
+			first = pg;
+			batch[nr++] = page;
+		}
+	}
+	return 0;
+}
+#endif
+
+int finalloc_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct finalloc_file *ff = file->private_data;
+	unsigned long id = vma->vm_pgoff >> FINALLOC_SLOT_PGSHIFT;
+	unsigned long start, len = vma_pages(vma), total;
+	struct finalloc_region *r = NULL;
+	int ret;
+
+	/* The pfnmap contract: pinned memory is never copied on write. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+
+	mutex_lock(&ff->lock);
+	if (id && id <= FINALLOC_MAX_ID)
+		r = xa_load(&ff->regions, id);
+	if (r)
+		kref_get(&r->ref);
+	mutex_unlock(&ff->lock);
+	if (!r)
+		return -EINVAL;
+
+	start = vma->vm_pgoff - r->pgoff;
+	total = r->size >> PAGE_SHIFT;
+	if (start >= total || len > total - start ||
+	    start & ((1UL << r->order) - 1)) {
+		ret = -EINVAL;
+		goto err_put;
+	}
+
+#if FINALLOC_HUGE_PFNMAP
+	/* VM_HUGEPAGE: THP "madvise" mode still lets .huge_fault run. */
+	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP |
+		     VM_DONTCOPY | VM_HUGEPAGE);
+#else
+	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP |
+			 VM_DONTCOPY;
+#endif
+	vma->vm_private_data = r;
+	vma->vm_ops = &finalloc_vm_ops;
+
+#if !FINALLOC_HUGE_PFNMAP
+	/* On failure mmap_region() zaps what was inserted, without ->close. */
+	ret = finalloc_prefault(vma, r, start);
+	if (ret)
+		goto err_put;
+#endif
+	atomic_inc(&r->nr_mappings);
+	atomic64_inc(&finalloc_stats.mappings);
+	return 0;
+
+err_put:
+	finalloc_region_put(r);
+	return ret;
+}
+
+void finalloc_region_exit(void)
+{
+	ida_destroy(&finalloc_ids);
+}
