@@ -182,15 +182,776 @@ int fa_mem_unmap(void *p, size_t size);
  * ---------------------------------------------------------------------- */
 /* @@ARENA@@ */
 
+/*
+ * Bump allocator over chunks from the page backends.  One arena is used by
+ * one thread at a time (no locks); fa_arena_tls() gives each thread its own.
+ * Memory is 16-byte aligned, uninitialised (fresh chunks are zero, recycled
+ * ones are not) and lives until fa_arena_reset() or fa_arena_destroy().
+ *
+ * fa_arena_alloc() and fa_arena_alloc_aligned() are macros over an inline
+ * bump on struct fa_arena_cursor (two pointers); everything else (new chunk,
+ * metadata, canaries, tracing, bad input) is the out-of-line
+ * fa_arena_alloc_site().  Arenas with META, CANARY, DEBUG or TRACE keep the
+ * cursor empty so every allocation takes that path.  The functions also
+ * exist as symbols: (fa_arena_alloc)(a, n) bypasses the macro.
+ */
+struct fa_arena;
+struct fa_arena_group;
+
+/* First member of every struct fa_arena: the state the inline path uses. */
+struct fa_arena_cursor {
+	char *ptr;
+	char *end;
+};
+
+#define FA_ARENA_MIN_ALIGN 16
+
+/* struct fa_arena_opts.flags */
+#define FA_ARENA_META          (1u << 0) /* header per allocation: fa_arena_walk */
+#define FA_ARENA_CANARY        (1u << 1) /* red zones around each allocation; implies META */
+#define FA_ARENA_GUARDS        (1u << 2) /* guard pages before and after each chunk */
+#define FA_ARENA_DEBUG         (1u << 3) /* check on reset/destroy; implies CANARY */
+#define FA_ARENA_TRACE         (1u << 4) /* journal allocations (see fa_trace_open) */
+#define FA_ARENA_RESET_RELEASE (1u << 5) /* reset gives back all chunks but the first */
+
+/* A canary or header found damaged by fa_arena_check(). */
+#define FA_CORRUPT_HEADER 1  /* allocation header overwritten */
+#define FA_CORRUPT_FRONT  2  /* red zone before the allocation (underflow) */
+#define FA_CORRUPT_BACK   3  /* red zone after the allocation (overflow) */
+
+struct fa_arena_corruption {
+	int kind;               /* FA_CORRUPT_* */
+	void *ptr;              /* the allocation (header: the header's address) */
+	size_t size;            /* its size (0 if the header is unreadable) */
+	void *bad;              /* first damaged byte */
+	const char *file;       /* allocation site (NULL if unknown) */
+	int line;
+	const char *func;
+};
+
+struct fa_arena_opts {
+	size_t chunk_size;      /* first chunk; 0 = 2 MiB; doubles per new chunk */
+	size_t max_chunk_size;  /* doubling stops here; 0 = 64 MiB; max 1 GiB.
+	                           Also the largest alignment accepted.
+	                           Larger allocations get a chunk of their own. */
+	size_t cap;             /* most chunk bytes held, 0 = no cap (ENOMEM past) */
+	unsigned flags;         /* FA_ARENA_* */
+	unsigned trace_sample;  /* TRACE: also journal 1 in N smaller allocations */
+	size_t trace_min_size;  /* TRACE: journal allocations >= this (0 = all) */
+	const char *trace_path; /* TRACE: open the journal here if none is open */
+	struct fa_mem_opts mem; /* chunk pages; with .group the group's are used */
+	struct fa_arena_group *group; /* draw chunks from and return them to */
+	/* DEBUG: called on corruption found by reset/destroy (default: print
+	 * the report on stderr and abort()). */
+	void (*on_corruption)(struct fa_arena *a, const struct fa_arena_corruption *c,
+			      void *arg);
+	void *corruption_arg;
+	uint64_t reserved[4];   /* must be 0 */
+};
+
+/*
+ * Create an arena and map its first chunk.
+ * Errors (NULL, errno): EINVAL (unknown flag, reserved not zero, chunk sizes
+ * out of range, bad mem opts), ENOMEM (no memory, cap below one chunk),
+ * ENODEV (forced backend absent), and open(2) errors of trace_path.
+ */
+struct fa_arena *fa_arena_create(const struct fa_arena_opts *opts);
+
+/*
+ * Allocate size bytes (aligned to align, a power of two, for _aligned).
+ * Errors (NULL, errno): EINVAL (a NULL, size 0, align 0 or not a power of
+ * two, align > max_chunk_size), ENOMEM (size overflows, cap reached, no
+ * memory).
+ */
+void *(fa_arena_alloc)(struct fa_arena *a, size_t size);
+void *(fa_arena_alloc_aligned)(struct fa_arena *a, size_t size, size_t align);
+/* The out-of-line path, with the allocation site recorded by META/TRACE. */
+void *fa_arena_alloc_site(struct fa_arena *a, size_t size, size_t align,
+			  const char *file, int line, const char *func);
+
+/* Run destructors (last registered first), check (DEBUG), rewind: O(chunks).
+ * A NULL arena is ignored. */
+void fa_arena_reset(struct fa_arena *a);
+/* Destructors, check (DEBUG), chunks back to the group or backend, free.
+ * NULL is ignored; a thread's fa_arena_tls() arena is refused (EINVAL on
+ * stderr and errno): it belongs to its group. */
+void fa_arena_destroy(struct fa_arena *a);
+
+/*
+ * Call fn(obj) on reset/destroy, in reverse order of registration.
+ * Errors: -EINVAL (a or fn NULL), -ENOMEM (no room for the record).
+ */
+int fa_arena_on_destroy(struct fa_arena *a, void (*fn)(void *), void *obj);
+
+/* Allocate, copy *init, register dtor (may be NULL).  NULL + errno as
+ * fa_arena_alloc; ENOMEM if the destructor record does not fit. */
+void *fa_arena_new_site(struct fa_arena *a, size_t size, size_t align, const void *init,
+			void (*dtor)(void *), const char *file, int line, const char *func);
+
+/* One allocation as seen by fa_arena_walk (META arenas). */
+struct fa_arena_block {
+	void *ptr;
+	size_t size;
+	size_t align;
+	uint64_t seq;           /* allocation number since create */
+	const char *file;
+	int line;
+	const char *func;
+};
+
+/*
+ * Call fn for every live allocation, oldest first; a non-zero return from
+ * fn stops the walk and is returned.
+ * Errors: -EINVAL (a or fn NULL), -EOPNOTSUPP (arena without META),
+ * -EUCLEAN (a damaged header stops the walk).
+ */
+int fa_arena_walk(struct fa_arena *a, int (*fn)(const struct fa_arena_block *b, void *arg),
+		  void *arg);
+
+/*
+ * Validate every header and red zone; on damage fill *c (may be NULL) with
+ * the first one found and return -EUCLEAN.
+ * Errors: -EINVAL (a NULL), -EOPNOTSUPP (arena without META).
+ */
+int fa_arena_check(struct fa_arena *a, struct fa_arena_corruption *c);
+
+struct fa_arena_stats {
+	size_t nr_chunks;       /* chunks held */
+	size_t chunk_bytes;     /* their usable bytes */
+	size_t used_bytes;      /* bumped since the last reset (padding included) */
+	size_t cap;             /* 0 = none */
+	size_t cur_avail;       /* bytes left in the current chunk */
+	void *cur_ptr;          /* current chunk's bump pointer and end */
+	void *cur_end;
+	uint64_t resets;
+	uint64_t chunks_mapped; /* chunks taken from the backend */
+	uint64_t chunks_reused; /* chunks taken from the group */
+	uint64_t chunks_released; /* chunks given back (group or backend) */
+	uint64_t slow_allocs;   /* allocations through fa_arena_alloc_site */
+	uint64_t dtors_pending;
+	uint64_t traced;        /* allocations journaled */
+	uint64_t downgraded_chunks; /* chunks served below what was asked */
+	struct fa_mem_info mem; /* what the newest chunk got */
+};
+
+/* Errors: -EINVAL (a or st NULL). */
+int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st);
+
+static inline void *fa_arena_bump_(struct fa_arena *a, size_t size, size_t align,
+				   const char *file, int line, const char *func)
+{
+	struct fa_arena_cursor *c = (struct fa_arena_cursor *)a;
+
+	if (__builtin_constant_p(align) && align <= FA_ARENA_MIN_ALIGN) {
+		size_t n = (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(size_t)(FA_ARENA_MIN_ALIGN - 1);
+
+		/* size 0 and overflow make n - 1 huge: slow path */
+		if (__builtin_expect(a && n - 1 < (size_t)(c->end - c->ptr), 1)) {
+			char *p = c->ptr;
+
+			c->ptr = p + n;
+			return p;
+		}
+	} else if (__builtin_expect(a && align && !(align & (align - 1)), 1)) {
+		size_t n = (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(size_t)(FA_ARENA_MIN_ALIGN - 1);
+		size_t m = align > FA_ARENA_MIN_ALIGN ? align : FA_ARENA_MIN_ALIGN;
+		uintptr_t p = ((uintptr_t)c->ptr + m - 1) & ~(uintptr_t)(m - 1);
+		uintptr_t e = (uintptr_t)c->end;
+
+		if (__builtin_expect(p <= e && n - 1 < e - p, 1)) {
+			c->ptr = (char *)(p + n);
+			return (void *)p;
+		}
+	}
+	return fa_arena_alloc_site(a, size, align, file, line, func);
+}
+
+#define fa_arena_alloc(a, size) \
+	fa_arena_bump_((a), (size), FA_ARENA_MIN_ALIGN, __FILE__, __LINE__, __func__)
+#define fa_arena_alloc_aligned(a, size, align) \
+	fa_arena_bump_((a), (size), (align), __FILE__, __LINE__, __func__)
+
+static inline void *fa_arena_init_(void *p, const void *init, size_t n)
+{
+	if (p)
+		__builtin_memcpy(p, init, n);
+	return p;
+}
+
+/*
+ * p = FA_ARENA_NEW(a, struct order, .id = 7, .qty = 100): allocate and
+ * initialise one object (at least one initialiser; {0}-style "0" works).
+ * FA_ARENA_NEW_DTOR(a, type, dtor, ...) also registers void dtor(void *).
+ * NULL with errno as fa_arena_alloc / fa_arena_new_site.
+ */
+#define FA_ARENA_NEW(a, type, ...)                                                 \
+	((type *)fa_arena_init_(fa_arena_alloc_aligned((a), sizeof(type), _Alignof(type)), \
+				&(type){ __VA_ARGS__ }, sizeof(type)))
+#define FA_ARENA_NEW_DTOR(a, type, dtor, ...)                                      \
+	((type *)fa_arena_new_site((a), sizeof(type), _Alignof(type), &(type){ __VA_ARGS__ }, \
+				   (dtor), __FILE__, __LINE__, __func__))
+
+/* ---- arena groups and thread-local sub-arenas (lib/arena_group.c) ---- */
+
+/* struct fa_arena_group_opts.flags */
+#define FA_GROUP_NO_RETAIN         (1u << 0) /* free chunks go straight back */
+#define FA_GROUP_TLS_NODE          (1u << 1) /* sub-arena on its thread's node */
+#define FA_GROUP_TLS_RESET_ON_EXIT (1u << 2) /* thread exit resets the sub-arena
+                                                (else its memory stays valid) */
+
+struct fa_arena_group_opts {
+	struct fa_mem_opts mem;   /* pages of every chunk in the group */
+	size_t retain_max;        /* free chunk bytes kept, 0 = 256 MiB */
+	unsigned flags;           /* FA_GROUP_* */
+	unsigned reserved0;       /* must be 0 */
+	struct fa_arena_opts tls; /* template for sub-arenas (.group, .mem ignored) */
+	uint64_t reserved[4];     /* must be 0 */
+};
+
+struct fa_arena_group_stats {
+	size_t retained_bytes;    /* free chunks held for reuse */
+	size_t retained_chunks;
+	uint64_t chunks_mapped;   /* taken from the backend */
+	uint64_t chunks_reused;   /* handed out again */
+	uint64_t chunks_returned; /* given back by arenas */
+	uint64_t chunks_unmapped; /* over retain_max, back to the backend */
+	uint64_t arenas;          /* member arenas alive (sub-arenas included) */
+	uint64_t tls_created;     /* sub-arenas created */
+	uint64_t tls_adopted;     /* idle sub-arenas taken by a new thread */
+	uint64_t tls_returned;    /* sub-arenas returned by exiting threads */
+	uint64_t tls_idle;        /* sub-arenas waiting for a thread */
+};
+
+/* Errors (NULL, errno): EINVAL (bad opts), ENOMEM. */
+struct fa_arena_group *fa_arena_group_create(const struct fa_arena_group_opts *opts);
+
+/*
+ * Free the group, its idle sub-arenas and retained chunks.
+ * Errors: -EINVAL (g NULL), -EBUSY (arenas still use it, or a thread still
+ * holds a sub-arena: it must exit or call fa_arena_tls_release first).
+ */
+int fa_arena_group_destroy(struct fa_arena_group *g);
+
+/*
+ * The calling thread's sub-arena of g, created (or adopted from the idle
+ * ones) on first use; cache-line separated from every other thread's.
+ * Returned to g when the thread exits.
+ * Errors (NULL, errno): EINVAL (g NULL), ENOMEM, as fa_arena_create.
+ */
+struct fa_arena *fa_arena_tls(struct fa_arena_group *g);
+
+/* Return the calling thread's sub-arena to g now, as thread exit does.
+ * Errors: -EINVAL (g NULL), -ENOENT (the thread holds none). */
+int fa_arena_tls_release(struct fa_arena_group *g);
+
+/* Errors: -EINVAL (g or st NULL). */
+int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *st);
+
+/* ---- allocation journal (lib/trace.c) ---- */
+
+/*
+ * Journal file format, version 1 (all integers little-endian):
+ *
+ *   header, 64 bytes:
+ *     char     magic[8]     "FAJRNL\0\1"
+ *     uint32_t version      1
+ *     uint32_t header_size  64 (records start here)
+ *     uint64_t start_ns     CLOCK_MONOTONIC at open
+ *     uint64_t start_real   CLOCK_REALTIME (ns since the epoch) at open
+ *     uint32_t pid
+ *     uint32_t flags        0
+ *     uint8_t  reserved[24] 0
+ *
+ *   records, each starting with
+ *     uint16_t type         FA_TRACE_*
+ *     uint16_t len          whole record in bytes, a multiple of 8
+ *   and a reader skips types it does not know by len.
+ *
+ *   FA_TRACE_SITE  (len 24 + names, padded to 8): uint32_t site; uint32_t line;
+ *                  uint32_t tid; uint16_t file_len; uint16_t func_len;
+ *                  uint32_t reserved; then file and func bytes (no NULs).
+ *                  Defines site id before any record of the same thread
+ *                  that uses it.
+ *   FA_TRACE_ALLOC (len 48): uint32_t site; uint64_t time_ns;
+ *                  uint64_t arena; uint64_t addr; uint64_t size;
+ *                  uint32_t align; uint32_t tid.
+ *   FA_TRACE_ARENA (len 32): uint16_t event (FA_TRACE_EV_*); uint16_t 0;
+ *                  uint64_t time_ns; uint64_t arena; uint32_t tid;
+ *                  uint32_t 0.
+ *   FA_TRACE_DROP  (len 24): uint32_t tid; uint64_t time_ns; uint64_t count:
+ *                  records this thread dropped because its buffer was full.
+ *   FA_TRACE_END   (len 32): uint32_t 0; uint64_t records; uint64_t dropped;
+ *                  uint64_t time_ns.  Written by fa_trace_close().
+ *
+ * Records of one thread appear in order; threads interleave.  The
+ * allocating thread only copies the record into its own ring buffer; a
+ * writer thread appends full rings with io_uring (pwrite if io_uring is
+ * unavailable).  A full ring drops the record and counts it (a DROP record
+ * follows), unless FA_TRACE_BLOCK makes the thread wait for the writer.
+ */
+#define FA_TRACE_SITE  1
+#define FA_TRACE_ALLOC 2
+#define FA_TRACE_ARENA 3
+#define FA_TRACE_DROP  4
+#define FA_TRACE_END   5
+
+#define FA_TRACE_EV_CREATE  1
+#define FA_TRACE_EV_RESET   2
+#define FA_TRACE_EV_DESTROY 3
+
+#define FA_TRACE_VERSION 1
+
+#define FA_TRACE_BLOCK (1u << 0) /* wait for room instead of dropping */
+
+struct fa_trace_opts {
+	size_t buffer_size;     /* per-thread ring, power of two; 0 = 256 KiB */
+	unsigned flags;         /* FA_TRACE_* */
+	unsigned interval_us;   /* writer wake-up period, 0 = 1000 */
+};
+
+/*
+ * Open the process journal (truncating path) and start the writer thread.
+ * FINALLOC_TRACE=path opens it at the first fa_arena_create and traces
+ * every arena (FINALLOC_TRACE_MIN / FINALLOC_TRACE_SAMPLE set thresholds).
+ * Closed by fa_trace_close() or at exit.
+ * Errors: -EINVAL (path NULL, bad opts), -EBUSY (already open), open(2)
+ * errors, -ENOMEM, -EAGAIN (no thread).
+ */
+int fa_trace_open(const char *path, const struct fa_trace_opts *opts);
+/* Write everything buffered so far; returns when it is on disk (fdatasync
+ * not implied).  Errors: -ENOENT (no journal), -EIO (a write failed). */
+int fa_trace_flush(void);
+/* Flush, write END, stop the writer, close.  Errors: -ENOENT, -EIO. */
+int fa_trace_close(void);
+
+struct fa_trace_stats {
+	uint64_t records;       /* records written */
+	uint64_t dropped;       /* records dropped (buffer full) */
+	uint64_t bytes;         /* bytes written, header included */
+	uint64_t writes;        /* write requests submitted */
+	int uring;              /* 1 if io_uring carries the writes */
+	int open;
+};
+/* Errors: -EINVAL (st NULL). */
+int fa_trace_stats(struct fa_trace_stats *st);
+
+/* Decoder shared by bin/finalloc and the tests. */
+struct fa_trace_reader;
+
+struct fa_trace_event {
+	int type;               /* FA_TRACE_ALLOC, _ARENA, _DROP, _END */
+	int event;              /* ARENA: FA_TRACE_EV_* */
+	uint64_t time_ns;       /* since the journal was opened */
+	uint32_t tid;
+	uint64_t arena;         /* arena id */
+	uint64_t addr;
+	uint64_t size;
+	uint32_t align;
+	const char *file;       /* ALLOC: site, valid until the reader closes */
+	int line;
+	const char *func;
+	uint64_t count;         /* DROP: dropped; END: records written */
+	uint64_t dropped;       /* END */
+};
+
+struct fa_trace_header {
+	uint32_t version;
+	uint32_t pid;
+	uint64_t start_ns;
+	uint64_t start_real;
+};
+
+/*
+ * Open a journal for reading.  Errors (NULL, errno): EINVAL (path NULL),
+ * open(2) errors, EBADMSG (not a journal), EPROTONOSUPPORT (newer version).
+ */
+struct fa_trace_reader *fa_trace_reader_open(const char *path);
+/* Errors: -EINVAL. */
+int fa_trace_reader_header(struct fa_trace_reader *r, struct fa_trace_header *h);
+/* Next event (SITE records are folded in): 1, 0 at the end, -EBADMSG on a
+ * truncated or malformed record, -EINVAL. */
+int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev);
+void fa_trace_reader_close(struct fa_trace_reader *r);
+
 /* ------------------------------------------------------------------------
  * Pool allocator (lib/pool.c)
  * ---------------------------------------------------------------------- */
 /* @@POOL@@ */
 
+/*
+ * A pool hands out small objects from 64 KiB slabs carved out of backend
+ * regions.  Two kinds:
+ *  - size-class pool (opts NULL or obj_size 0): requests up to
+ *    FA_POOL_SMALL_MAX bytes are rounded up to a class, power-of-two classes
+ *    (16, 32, ... 8192) or, with FA_POOL_FINE, four classes per doubling
+ *    (16, 32, 48, 64, 80, 96, 112, 128, 160, ...: at most 20% of an object
+ *    wasted for requests above 64 bytes); larger requests are mapped from the
+ *    backend one by one (unless FA_POOL_NO_LARGE);
+ *  - fixed-size pool (obj_size set): one class, optional lifecycle hooks.
+ *
+ * Each thread keeps a bounded cache per class, refilled from and flushed to
+ * the pool's shared per-class lists in batches (lock-free, ABA-safe); a
+ * thread's caches go back to the shared lists when it exits.  An object may
+ * be freed by any thread: it goes to that thread's cache.
+ *
+ * fa_pool_alloc/fa_pool_free are inline: the thread-cache path is a few
+ * instructions with no atomics, locks or shared-line writes.  Pools with any
+ * of ZERO, POISON, QUARANTINE, DEBUG, SIZE_HIST or CTOR/DTOR hooks take the
+ * out-of-line path (same caches, plus the feature).
+ *
+ * Release-mode contract: free an object once, to the pool that allocated it,
+ * with no access after the free.  Breaking it is undefined (it may corrupt
+ * the pool silently).  FA_POOL_DEBUG detects double and foreign frees;
+ * FA_POOL_POISON and FA_POOL_QUARANTINE detect writes after free.
+ *
+ * Slabs stay mapped until fa_pool_destroy (memory is type-stable); the
+ * first fa_pool_max_pools() - 1 pools alive get thread caches, later ones
+ * share one locked cache (correct, slower).
+ */
+
+#define FA_POOL_SMALL_MAX 8192u  /* largest class */
+#define FA_POOL_MAX_CLASSES 48
+
+/* struct fa_pool_opts.flags */
+#define FA_POOL_FINE       (1u << 0) /* ~4 classes per doubling, not powers of 2 */
+#define FA_POOL_NO_LARGE   (1u << 1) /* requests above the largest class: E2BIG */
+#define FA_POOL_ZERO       (1u << 2) /* zero the requested bytes on allocation */
+#define FA_POOL_POISON     (1u << 3) /* fill freed objects, verify on reuse */
+#define FA_POOL_QUARANTINE (1u << 4) /* hold freed objects FIFO before reuse */
+#define FA_POOL_DEBUG      (1u << 5) /* detect double and foreign frees */
+#define FA_POOL_CTOR_EVERY (1u << 6) /* ctor on every alloc, dtor on every free */
+#define FA_POOL_SIZE_HIST  (1u << 7) /* histogram of requested sizes (log2) */
+
+#define FA_POOL_POISON_BYTE 0xa5
+
+/* What a report is about. */
+enum fa_pool_error {
+	FA_POOL_ERR_DOUBLE_FREE = 1,    /* freed while already free */
+	FA_POOL_ERR_FOREIGN,            /* not an object of this pool */
+	FA_POOL_ERR_WRITE_AFTER_FREE,   /* poison changed while free */
+};
+
+struct fa_pool;
+
+struct fa_pool_report {
+	int error;              /* enum fa_pool_error */
+	struct fa_pool *pool;
+	const char *pool_name;
+	void *ptr;              /* object (or pointer) concerned */
+	unsigned cls;           /* class index (0 if unknown) */
+	size_t obj_size;        /* class size (0 if unknown) */
+	size_t offset;          /* first bad byte (write after free) */
+	const char *msg;        /* one line, no newline */
+};
+
+/*
+ * Called on a detected misuse.  The default prints msg on stderr and
+ * aborts.  If a handler returns: a double or foreign free is ignored; an
+ * object with a write after free is re-poisoned and reused.
+ */
+typedef void (*fa_pool_report_fn)(const struct fa_pool_report *r, void *arg);
+
+/*
+ * Object hooks, given the object and its class size.  By default ctor runs
+ * once per object when its slab is carved and dtor when the pool is
+ * destroyed (constructed state survives reuse: keep it valid when freeing);
+ * with FA_POOL_CTOR_EVERY they run on every alloc and every free.
+ */
+typedef void (*fa_pool_hook_fn)(void *obj, size_t size, void *arg);
+
+struct fa_pool_opts {
+	size_t obj_size;        /* 0: size classes; else one class of this size
+	                           (multiple of align, <= FA_POOL_SMALL_MAX) */
+	size_t align;           /* power of two 8..4096; 0 = 16 (8 for a fixed
+	                           size that is not a multiple of 16) */
+	unsigned flags;         /* FA_POOL_* */
+	unsigned tcache_objs;   /* per thread per class cache bound; 0 = auto
+	                           (up to 32 KiB of objects, 8..512) */
+	unsigned batch;         /* objects per refill/flush (<= tcache_objs);
+	                           0 = half the bound */
+	unsigned snapshot_ring; /* snapshots kept; 0 = 64 */
+	unsigned snapshot_ms;   /* > 0: a thread takes one every this many ms */
+	unsigned reserved0;     /* must be 0 */
+	size_t reserve;         /* bytes of slabs mapped and carved at creation */
+	size_t max_bytes;       /* cap on bytes mapped; 0 = none (then ENOMEM) */
+	const struct fa_mem_opts *mem; /* where slabs come from; NULL = defaults */
+	fa_pool_hook_fn ctor, dtor;
+	void *hook_arg;
+	/* quarantine bounds (FA_POOL_QUARANTINE); 0 = default */
+	size_t quarantine_objs;  /* default 4096 */
+	size_t quarantine_bytes; /* default 4 MiB */
+	uint64_t quarantine_ns;  /* default 1 s; older objects leave at the
+	                            next free or fa_pool_quarantine_drain */
+	fa_pool_report_fn report; /* NULL: print and abort */
+	void *report_arg;
+	const char *name;        /* copied; shows in reports and stats */
+	uint64_t reserved[4];    /* must be 0 */
+};
+
+/*
+ * Create a pool (opts NULL: power-of-two size-class pool with defaults).
+ * Errors (NULL, errno): EINVAL (unknown flag, reserved field set, align not
+ * a power of two in 8..4096, obj_size not a multiple of align or above
+ * FA_POOL_SMALL_MAX, batch > tcache_objs, tcache_objs > 65536, FINE with
+ * obj_size, hooks with POISON/ZERO/QUARANTINE unless CTOR_EVERY, bad mem
+ * options), ENOMEM (no memory; reserve not served), others from the backend
+ * (see fa_mem_map).
+ */
+struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts);
+
+/*
+ * Destroy a pool: runs dtor on every carved object (default hook mode),
+ * unmaps everything, drops every thread's cache of it.  No thread may use
+ * the pool during or after the call.  NULL is a no-op.
+ */
+void fa_pool_destroy(struct fa_pool *p);
+
+/*
+ * void *fa_pool_alloc(struct fa_pool *p, size_t size);
+ *   An object of at least size bytes, aligned to the pool's alignment (large
+ *   ones to 64 bytes at least).  Errors (NULL, errno): EINVAL (p NULL, size
+ *   0), E2BIG (size above obj_size of a fixed pool, or above
+ *   FA_POOL_SMALL_MAX with FA_POOL_NO_LARGE), ENOMEM (max_bytes reached or
+ *   backend exhausted).
+ * void fa_pool_free(struct fa_pool *p, void *ptr);
+ *   Give ptr back (NULL: no-op; p NULL: errno EINVAL, nothing freed).
+ *   Any thread may free any object of p.
+ * Defined inline below; with FA_POOL_NOINLINE defined before including this
+ * header they are calls to the exported functions of the same names.
+ */
+
+/* The object size of a fixed pool or the class size ptr belongs to (0 if
+ * p or ptr is NULL; undefined for a foreign ptr unless FA_POOL_DEBUG). */
+size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr);
+
+/*
+ * Flush the calling thread's caches of p to the shared lists, and with
+ * QUARANTINE every held object that is due (all of them if all != 0).
+ * Errors: -EINVAL (p NULL).
+ */
+int fa_pool_flush(struct fa_pool *p, int all);
+
+/* Pools that get thread caches (the rest share a locked cache). */
+unsigned fa_pool_max_pools(void);
+
+struct fa_pool_class_stats {
+	uint32_t size;          /* class (object) size */
+	uint32_t tcache_objs;   /* per-thread cache bound */
+	uint64_t allocs, frees; /* calls served */
+	uint64_t live;          /* allocs - frees */
+	uint64_t hwm;           /* high-water of objects out of the shared
+	                           lists (live + thread-cached), sampled at
+	                           batch moves and stats reads: >= peak live */
+	uint64_t cached;        /* in thread caches */
+	uint64_t shared;        /* in the shared lists */
+	uint64_t quarantined;   /* held in quarantine */
+	uint64_t carved;        /* objects ever carved from slabs */
+	uint64_t slabs;         /* 64 KiB slabs of this class */
+	uint64_t bytes_requested; /* sum of sizes asked, all allocs */
+};
+
+struct fa_pool_stats {
+	const char *name;
+	unsigned nr_classes;
+	unsigned flags;
+	uint64_t allocs, frees, live; /* all classes and large */
+	uint64_t bytes_requested; /* sum of sizes asked, all allocs */
+	uint64_t bytes_served;    /* sum of class sizes served, all allocs */
+	uint64_t bytes_live;      /* live objects x class size, + large */
+	uint64_t bytes_reserved;  /* mapped from the backend (slabs + large) */
+	uint64_t bytes_slabs;     /* of which slab regions */
+	uint64_t large_allocs, large_frees, large_live, large_bytes;
+	uint64_t quarantined, quarantine_bytes;
+	uint64_t reports;         /* misuses reported */
+	uint64_t threads;         /* thread caches ever made */
+	uint64_t size_hist[48];   /* FA_POOL_SIZE_HIST: [k] = requests of
+	                             2^k..2^(k+1)-1 bytes */
+	struct fa_pool_class_stats cls[FA_POOL_MAX_CLASSES];
+};
+
+/*
+ * Merge the per-thread counters into *st.  While other threads run the
+ * numbers are a consistent-enough sample (each counter exact, not all taken
+ * at one instant); when quiescent, exact.  Errors: -EINVAL (p or st NULL).
+ */
+int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st);
+
+struct fa_pool_snapshot {
+	uint64_t time_ns;       /* CLOCK_MONOTONIC */
+	uint64_t allocs, frees, live;
+	uint64_t bytes_requested, bytes_live, bytes_reserved;
+	uint64_t cached, shared, quarantined;
+};
+
+/* Take a snapshot into the ring now.  Errors: -EINVAL (p NULL). */
+int fa_pool_snapshot(struct fa_pool *p);
+
+/*
+ * Copy up to n snapshots, oldest first, into out.  Returns how many, or
+ * -EINVAL (p NULL, out NULL with n > 0).
+ */
+int fa_pool_snapshots(struct fa_pool *p, struct fa_pool_snapshot *out, size_t n);
+
+#define FA_POOL_FMT_TEXT 0
+#define FA_POOL_FMT_JSON 1
+
+/*
+ * Write the stats (non-empty classes, histogram, snapshots) to f as text or
+ * one JSON object.  Errors: -EINVAL (p or f NULL, fmt unknown), -EIO (write
+ * failed).
+ */
+int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt);
+
+/* ---- inline fast path: internals, layout may change between versions ---- */
+
+#define FA__POOL_SLAB_SIZE 65536u
+#define FA__POOL_SLOTS 64
+
+struct fa__pool_bin {           /* a thread's cache of one class */
+	void *head;             /* free objects linked through their first word */
+	int64_t room;           /* pushes left before a flush */
+	uint64_t frees;
+	uint64_t req;           /* bytes requested */
+};
+
+struct fa__pool_head {          /* first member of struct fa_pool */
+	uint32_t slot;          /* TLS slot (FA__POOL_SLOTS: none) */
+	uint32_t pad;
+	/* byte offset of the bin for a size, by (size + 7) / 8; 0 = slow path */
+	uint16_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
+};
+
+struct fa__pool_tls {
+	char *fast[FA__POOL_SLOTS + 1]; /* thread cache for inline use, or NULL */
+};
+extern __thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec")));
+
+void *fa__pool_alloc_slow(struct fa_pool *p, size_t size);
+void fa__pool_free_slow(struct fa_pool *p, void *ptr);
+void fa__pool_free_flush(struct fa_pool *p, void *ptr);
+
+/* Counters other threads read while the owner writes them: single-copy
+ * atomic stores of aligned words; TSan builds say so explicitly. */
+#if defined(__SANITIZE_THREAD__)
+#define FA__POOL_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FA__POOL_TSAN 1
+#endif
+#endif
+#ifdef FA__POOL_TSAN
+#define FA__POOL_ADD(x, v) \
+	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#else
+#define FA__POOL_ADD(x, v) ((x) += (v))
+#endif
+
+static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
+{
+	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+	char *tc;
+
+	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1) &&
+	    (tc = fa__pool_tls.fast[h->slot]) != NULL) {
+		struct fa__pool_bin *b = (struct fa__pool_bin *)(tc + h->binoff[(size + 7) >> 3]);
+		void *o = b->head;
+
+		if (__builtin_expect(o != NULL, 1)) {
+			b->head = *(void **)o;
+			FA__POOL_ADD(b->room, 1);
+			FA__POOL_ADD(b->req, size);
+			return o;
+		}
+	}
+	return fa__pool_alloc_slow(p, size);
+}
+
+static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
+{
+	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+	char *tc;
+
+	if (ptr == NULL)
+		return;
+	if (__builtin_expect(p != NULL, 1) && (tc = fa__pool_tls.fast[h->slot]) != NULL) {
+		/* the slab header at the 64 KiB boundary names the bin */
+		uint16_t off = *(const uint16_t *)((uintptr_t)ptr &
+						   ~(uintptr_t)(FA__POOL_SLAB_SIZE - 1));
+		struct fa__pool_bin *b = (struct fa__pool_bin *)(tc + off);
+
+		*(void **)ptr = b->head;
+		b->head = ptr;
+		FA__POOL_ADD(b->frees, 1);
+		FA__POOL_ADD(b->room, -1);
+		if (__builtin_expect(b->room >= 0, 1))
+			return;
+		fa__pool_free_flush(p, ptr);
+		return;
+	}
+	fa__pool_free_slow(p, ptr);
+}
+
+#ifdef FA_POOL_NOINLINE
+void *fa_pool_alloc(struct fa_pool *p, size_t size);
+void fa_pool_free(struct fa_pool *p, void *ptr);
+#else
+static inline void *fa_pool_alloc(struct fa_pool *p, size_t size)
+{
+	return fa__pool_alloc_inl(p, size);
+}
+
+static inline void fa_pool_free(struct fa_pool *p, void *ptr)
+{
+	fa__pool_free_inl(p, ptr);
+}
+#endif
+
 /* ------------------------------------------------------------------------
  * NUMA allocator (lib/numa.c)
  * ---------------------------------------------------------------------- */
 /* @@NUMA@@ */
+
+/* -- thread affinity registry (lib/numa_thread.c) --
+ * A thread is registered by its first fa_numa_* call.  Its node comes from
+ * glibc's rseq area (the kernel keeps cpu_id current, so a migration shows
+ * at the next call) or, where rseq is not registered (FINALLOC_NO_RSEQ set,
+ * valgrind), from getcpu re-read every 64 calls and at once after
+ * fa_numa_pin_thread / fa_numa_thread_refresh. */
+
+struct fa_numa_thread {
+	int tid;
+	int cpu;                /* current CPU (rseq), else the last one seen */
+	int node;               /* node of that CPU */
+	int pinned_node;        /* set by fa_numa_pin_thread, else -1 */
+	int rseq;               /* 1 if tracked through rseq */
+	uint64_t remote_allocs; /* served from a node other than its own */
+	uint64_t remote_frees;  /* freed memory of another node */
+	uint64_t migrations;    /* node changes observed */
+	char name[16];          /* comm, "" if the thread is gone */
+};
+
+/* The calling thread's node (registers the thread).  Never fails. */
+int fa_numa_thread_node(void);
+
+/* Re-read the CPU now, e.g. after the caller changed its own affinity;
+ * returns the node. */
+int fa_numa_thread_refresh(void);
+
+/* Restrict the calling thread to node's CPUs and move it there now.
+ * Errors: -EINVAL (node absent or without CPUs), -errno of sched_setaffinity. */
+int fa_numa_pin_thread(int node);
+
+/* Allow the calling thread every CPU again.  Errors: -errno of
+ * sched_setaffinity. */
+int fa_numa_unpin_thread(void);
+
+/* Store up to max CPU ids of node in cpus; returns how many the node has.
+ * Errors: -EINVAL (node absent or without CPUs, max < 0, cpus NULL). */
+int fa_numa_node_cpus(int node, int *cpus, int max);
+
+/* Copy up to max registered threads into out; returns how many are
+ * registered (may exceed max).  Errors: -EINVAL (max < 0, out NULL). */
+int fa_numa_threads(struct fa_numa_thread *out, int max);
 
 #ifdef __cplusplus
 }

@@ -86,4 +86,91 @@ int _fa_dev_map(struct _fa_map *m, size_t size, size_t page_size,
                 const struct fa_mem_opts *o);
 void _fa_dev_unmap(struct _fa_map *m);
 
+/* ---- numa_thread.c ---- */
+/* @@NUMA_INTERNAL@@ */
+/*
+ * The calling thread's node in a few loads: with glibc's rseq registration
+ * the kernel keeps this thread's cpu_id current, so a migration is seen at
+ * the next call; without it the node is re-read with getcpu every
+ * _FA_NODE_RECHECK calls (and at once after fa_numa_pin_thread/refresh).
+ */
+#define _FA_NODE_RECHECK 64
+
+struct _fa_numa_tls {
+	const volatile uint32_t *rseq_cpu; /* this thread's rseq cpu_id, or NULL */
+	int node;                          /* last node seen */
+	int countdown;                     /* getcpu mode: calls left before re-read */
+	_Atomic uint64_t remote_allocs;    /* single writer: this thread */
+	_Atomic uint64_t remote_frees;
+	_Atomic uint64_t migrations;
+	_Atomic int cpu;
+	_Atomic int pinned_node;
+	int tid;
+	bool registered;
+	struct _fa_numa_tls *next, *prev;  /* registry list, under its lock */
+};
+
+extern __thread struct _fa_numa_tls _fa_numa_tls __attribute__((tls_model("initial-exec")));
+extern const int16_t *_fa_cpu_node;    /* cpu -> node, set once */
+extern unsigned _fa_nr_cpu_node;       /* entries in _fa_cpu_node; 0 before init */
+
+int _fa_thread_node_slow(void);
+/* Topology snapshot taken once (read-only afterwards). */
+const struct fa_topology *_fa_numa_topo(void);
+void _fa_count_inc(_Atomic uint64_t *c); /* single-writer relaxed increment */
+
+static inline int _fa_thread_node(void)
+{
+	struct _fa_numa_tls *t = &_fa_numa_tls;
+
+	if (fa_likely(t->rseq_cpu != NULL)) {
+		uint32_t cpu = *t->rseq_cpu;
+
+		if (fa_likely(cpu < _fa_nr_cpu_node)) {
+			int node = _fa_cpu_node[cpu];
+
+			if (fa_likely(node == t->node))
+				return node;
+		}
+	} else if (fa_likely(--t->countdown > 0)) {
+		return t->node;
+	}
+	return _fa_thread_node_slow();
+}
+
+/* ---- arena.c ---- */
+/* A chunk: one backend mapping, owned by an arena or parked in a group. */
+struct _fa_chunk {
+	struct _fa_chunk *next;
+	struct _fa_map map;
+	char *used;             /* bump position when not the current chunk */
+	uint64_t reuses;
+};
+void _fa_chunk_unmap(struct _fa_chunk *c);
+/* Mark a as a thread's sub-arena of g (destroy refuses it). */
+void _fa_arena_set_tls(struct fa_arena *a, struct fa_arena_group *g);
+struct fa_arena_group *_fa_arena_tls_group(const struct fa_arena *a);
+struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts,
+				     struct fa_arena_group *g, int node);
+void _fa_arena_destroy_tls(struct fa_arena *a);
+
+/* ---- arena_group.c ---- */
+/* Chunk of at least size usable bytes on node (FA_NODE_ANY: any);
+ * *reused says whether it came from the pool.  0/-errno. */
+int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node,
+			struct _fa_chunk **out, bool *reused);
+void _fa_group_chunk_put(struct fa_arena_group *g, struct _fa_chunk *c);
+void _fa_group_member(struct fa_arena_group *g, int delta);
+const struct fa_mem_opts *_fa_group_mem(const struct fa_arena_group *g);
+
+/* ---- trace.c ---- */
+/* Open the journal at path, or FINALLOC_TRACE when path is NULL; 0 if
+ * already open.  -ENOENT when neither names one. */
+int _fa_trace_ensure(const char *path);
+/* FINALLOC_TRACE set: every arena traces (thresholds from the env). */
+bool _fa_trace_env(size_t *min_size, unsigned *sample);
+void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align,
+		     const char *file, int line, const char *func);
+void _fa_trace_arena(uint64_t arena, int event);
+
 #endif /* FA_INTERNAL_H */

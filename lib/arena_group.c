@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Arena groups: a shared pool of free chunks that member arenas draw from
+ * and give back to (one mutex, taken only when an arena changes chunks),
+ * and per-thread sub-arenas created on first use and returned at thread
+ * exit through a pthread key destructor.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEF_RETAIN ((size_t)256 << 20)
+#define GROUP_FLAGS (FA_GROUP_NO_RETAIN | FA_GROUP_TLS_NODE | FA_GROUP_TLS_RESET_ON_EXIT)
+
+struct idle_arena {
+	struct idle_arena *next;
+	struct fa_arena *a;
+	int node;
+};
+
+struct fa_arena_group {
+	pthread_mutex_t lock;
+	struct _fa_chunk *free;         /* retained chunks */
+	size_t retained, nr_retained, retain_max;
+	struct idle_arena *idle;        /* sub-arenas without a thread */
+	uint64_t nr_idle;
+	struct fa_mem_opts mem;
+	struct fa_arena_opts tls;
+	unsigned flags;
+	uint64_t members;               /* arenas alive, sub-arenas included */
+	uint64_t attached;              /* sub-arenas held by threads */
+	uint64_t mapped, reused, returned, unmapped;
+	uint64_t tls_created, tls_adopted, tls_returned;
+};
+
+/* Per-thread: the sub-arenas this thread holds, one per group. */
+struct tls_ent {
+	struct tls_ent *next;
+	struct fa_arena_group *g;
+	struct fa_arena *a;
+	int node;
+};
+
+static _Thread_local struct tls_ent *tls_list;
+static _Thread_local struct tls_ent *tls_last; /* one-entry lookup cache */
+static pthread_key_t tls_key;
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+const struct fa_mem_opts *_fa_group_mem(const struct fa_arena_group *g)
+{
+	return &g->mem;
+}
+
+void _fa_group_member(struct fa_arena_group *g, int delta)
+{
+	pthread_mutex_lock(&g->lock);
+	g->members += (uint64_t)(int64_t)delta;
+	pthread_mutex_unlock(&g->lock);
+}
+
+int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct _fa_chunk **out,
+			bool *reused)
+{
+	struct _fa_chunk **pp, **best = NULL, *c;
+	struct fa_mem_opts mo;
+	int err;
+
+	pthread_mutex_lock(&g->lock);
+	for (pp = &g->free; *pp; pp = &(*pp)->next) {
+		c = *pp;
+		if (c->map.size < size)
+			continue;
+		if (node != FA_NODE_ANY && c->map.node != node && c->map.node_asked != node)
+			continue;
+		if (!best || c->map.size < (*best)->map.size)
+			best = pp;
+	}
+	if (best) {
+		c = *best;
+		*best = c->next;
+		c->next = NULL;
+		g->retained -= c->map.size;
+		g->nr_retained--;
+		g->reused++;
+		pthread_mutex_unlock(&g->lock);
+		*reused = true;
+		*out = c;
+		return 0;
+	}
+	pthread_mutex_unlock(&g->lock);
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	mo = g->mem;
+	if (node != FA_NODE_ANY) {
+		mo.flags |= FA_MEM_ON_NODE;
+		mo.node = node;
+	}
+	err = _fa_map_alloc(&c->map, size, &mo);
+	if (err) {
+		free(c);
+		return err;
+	}
+	pthread_mutex_lock(&g->lock);
+	g->mapped++;
+	pthread_mutex_unlock(&g->lock);
+	*reused = false;
+	*out = c;
+	return 0;
+}
+
+void _fa_group_chunk_put(struct fa_arena_group *g, struct _fa_chunk *c)
+{
+	pthread_mutex_lock(&g->lock);
+	g->returned++;
+	if (!(g->flags & FA_GROUP_NO_RETAIN) && c->map.size <= g->retain_max &&
+	    g->retained <= g->retain_max - c->map.size) {
+		c->next = g->free;
+		g->free = c;
+		g->retained += c->map.size;
+		g->nr_retained++;
+		pthread_mutex_unlock(&g->lock);
+		return;
+	}
+	g->unmapped++;
+	pthread_mutex_unlock(&g->lock);
+	_fa_chunk_unmap(c);
+}
+
+struct fa_arena_group *fa_arena_group_create(const struct fa_arena_group_opts *opts)
+{
+	static const struct fa_arena_group_opts defaults;
+	const struct fa_arena_group_opts *o = opts ? opts : &defaults;
+	struct fa_arena_group *g;
+	int err;
+
+	if ((o->flags & ~GROUP_FLAGS) || o->reserved0 || o->reserved[0] || o->reserved[1] ||
+	    o->reserved[2] || o->reserved[3] || o->tls.group) {
+		errno = EINVAL;
+		return NULL;
+	}
+	err = _fa_mem_opts_check(&o->mem);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&g->lock, NULL);
+	g->mem = o->mem;
+	if ((o->tls.flags & FA_ARENA_GUARDS) && g->mem.guard_size < FA_PAGE_4K)
+		g->mem.guard_size = FA_PAGE_4K;
+	g->tls = o->tls;
+	g->flags = o->flags;
+	g->retain_max = o->retain_max ? o->retain_max : DEF_RETAIN;
+	return g;
+}
+
+int fa_arena_group_destroy(struct fa_arena_group *g)
+{
+	struct idle_arena *ia;
+
+	if (!g)
+		return -EINVAL;
+	pthread_mutex_lock(&g->lock);
+	if (g->attached || g->members != g->nr_idle) {
+		pthread_mutex_unlock(&g->lock);
+		return -EBUSY;
+	}
+	ia = g->idle;
+	g->idle = NULL;
+	pthread_mutex_unlock(&g->lock);
+	while (ia) {
+		struct idle_arena *n = ia->next;
+
+		_fa_arena_destroy_tls(ia->a); /* chunks land in g->free */
+		free(ia);
+		ia = n;
+	}
+	while (g->free) {
+		struct _fa_chunk *c = g->free;
+
+		g->free = c->next;
+		_fa_chunk_unmap(c);
+	}
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+	return 0;
+}
+
+int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *st)
+{
+	if (!g || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&g->lock);
+	st->retained_bytes = g->retained;
+	st->retained_chunks = g->nr_retained;
+	st->chunks_mapped = g->mapped;
+	st->chunks_reused = g->reused;
+	st->chunks_returned = g->returned;
+	st->chunks_unmapped = g->unmapped;
+	st->arenas = g->members;
+	st->tls_created = g->tls_created;
+	st->tls_adopted = g->tls_adopted;
+	st->tls_returned = g->tls_returned;
+	st->tls_idle = g->nr_idle;
+	pthread_mutex_unlock(&g->lock);
+	return 0;
+}
+
+/* ---- thread-local sub-arenas ---- */
+
+/* Give e's sub-arena back to its group (the thread no longer holds it). */
+static void tls_return(struct tls_ent *e)
+{
+	struct fa_arena_group *g = e->g;
+	struct idle_arena *ia = malloc(sizeof(*ia));
+
+	if (g->flags & FA_GROUP_TLS_RESET_ON_EXIT)
+		fa_arena_reset(e->a);
+	if (!ia) {
+		/* cannot park it: destroy (memory it handed out goes away, the
+		 * only safe choice left) */
+		pthread_mutex_lock(&g->lock);
+		g->attached--;
+		g->tls_returned++;
+		pthread_mutex_unlock(&g->lock);
+		_fa_arena_destroy_tls(e->a);
+		return;
+	}
+	ia->a = e->a;
+	ia->node = e->node;
+	pthread_mutex_lock(&g->lock);
+	ia->next = g->idle;
+	g->idle = ia;
+	g->nr_idle++;
+	g->attached--;
+	g->tls_returned++;
+	pthread_mutex_unlock(&g->lock);
+}
+
+static void tls_exit(void *unused)
+{
+	struct tls_ent *e = tls_list;
+
+	tls_list = NULL;
+	tls_last = NULL;
+	while (e) {
+		struct tls_ent *n = e->next;
+
+		tls_return(e);
+		free(e);
+		e = n;
+	}
+}
+
+static void tls_key_init(void)
+{
+	pthread_key_create(&tls_key, tls_exit);
+}
+
+static struct fa_arena *tls_attach(struct fa_arena_group *g)
+{
+	struct idle_arena **pp, *ia = NULL;
+	struct tls_ent *e;
+	int node = (g->flags & FA_GROUP_TLS_NODE) ? _fa_current_node() : FA_NODE_ANY;
+
+	pthread_once(&tls_once, tls_key_init);
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_lock(&g->lock);
+	for (pp = &g->idle; *pp; pp = &(*pp)->next) {
+		if (node == FA_NODE_ANY || (*pp)->node == node) {
+			ia = *pp;
+			*pp = ia->next;
+			g->nr_idle--;
+			g->tls_adopted++;
+			g->attached++;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (ia) {
+		e->a = ia->a;
+		free(ia);
+	} else {
+		e->a = _fa_arena_create_in(&g->tls, g, node);
+		if (!e->a) {
+			int err = errno;
+
+			free(e);
+			errno = err;
+			return NULL;
+		}
+		_fa_arena_set_tls(e->a, g);
+		pthread_mutex_lock(&g->lock);
+		g->tls_created++;
+		g->attached++;
+		pthread_mutex_unlock(&g->lock);
+	}
+	e->g = g;
+	e->node = node;
+	e->next = tls_list;
+	tls_list = e;
+	tls_last = e;
+	pthread_setspecific(tls_key, e);
+	return e->a;
+}
+
+struct fa_arena *fa_arena_tls(struct fa_arena_group *g)
+{
+	struct tls_ent *e = tls_last;
+
+	if (fa_likely(e && e->g == g))
+		return e->a;
+	if (!g) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (e = tls_list; e; e = e->next) {
+		if (e->g == g) {
+			tls_last = e;
+			return e->a;
+		}
+	}
+	return tls_attach(g);
+}
+
+int fa_arena_tls_release(struct fa_arena_group *g)
+{
+	struct tls_ent **pp, *e;
+
+	if (!g)
+		return -EINVAL;
+	for (pp = &tls_list; *pp; pp = &(*pp)->next) {
+		if ((*pp)->g == g) {
+			e = *pp;
+			*pp = e->next;
+			if (tls_last == e)
+				tls_last = NULL;
+			tls_return(e);
+			free(e);
+			pthread_setspecific(tls_key, tls_list);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
