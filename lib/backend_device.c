@@ -134,3 +134,22 @@ void _fa_dev_unmap(struct _fa_map *m)
 	rd.id = m->region_id;
 	ioctl(dev_fd, FINALLOC_IOC_REGION_DESTROY, &rd);
 }
+
+int _fa_dev_node_of(const struct _fa_map *m, size_t off)
+{
+	struct finalloc_node_of q;
+
+	if (!_fa_dev_available() || m->backend != FA_BACKEND_DEVICE || off >= m->size)
+		return -EINVAL;
+	if (!(dev_info.caps & FINALLOC_CAP_NODE_QUERY))
+		return -EOPNOTSUPP;
+	memset(&q, 0, sizeof(q));
+	q.argsz = sizeof(q);
+	q.id = m->region_id;
+	q.offset = (uint64_t)((const char *)m->base - (const char *)m->map_base) + off;
+	if (ioctl(dev_fd, FINALLOC_IOC_NODE_OF, &q))
+		return -errno;
+	if (q.flags & FINALLOC_NODE_OF_GUARD)
+		return -ENOENT;
+	return q.node;
+}
