@@ -953,6 +953,147 @@ int fa_numa_node_cpus(int node, int *cpus, int max);
  * registered (may exceed max).  Errors: -EINVAL (max < 0, out NULL). */
 int fa_numa_threads(struct fa_numa_thread *out, int max);
 
+/* -- per-node allocator (lib/numa.c) --
+ * One pool per node with memory, its slabs bound to the node (device
+ * regions on the node, or mbind'ed fallback memory); a node without memory
+ * is served by its nearest memory node (numa_distance).  fa_numa_alloc is
+ * the calling thread's node (a TLS lookup) plus that pool's fast path.
+ * A host without NUMA support is one node 0.
+ *
+ * Policies, when the node's pool reaches node_cap or the node runs out:
+ *   PREFERRED  spill to the other memory nodes, nearest first (counted);
+ *   STRICT     fail with ENOMEM;
+ *   INTERLEAVE every allocation takes the next memory node in turn (per
+ *              thread), spilling like PREFERRED.
+ * Remote allocations (served by a node other than the thread's) and remote
+ * frees (of another node's memory) are counted per node and per thread,
+ * and said on stderr, rate-limited, with the caller, under FA_NUMA_WARN.
+ * Same release-mode contract as the pool: free each object once, to the
+ * allocator that gave it. */
+
+struct fa_numa;
+struct fa_pool;
+struct fa_pool_opts;
+struct fa_arena;
+struct fa_arena_opts;
+
+enum fa_numa_policy {
+	FA_NUMA_PREFERRED = 0,
+	FA_NUMA_STRICT,
+	FA_NUMA_INTERLEAVE,
+};
+
+#define FA_NUMA_WARN (1u << 0) /* say remote allocs/frees, misplacements */
+#define FA_NUMA_VALID_FLAGS FA_NUMA_WARN
+
+struct fa_numa_opts {
+	int policy;             /* enum fa_numa_policy */
+	unsigned flags;         /* FA_NUMA_* */
+	size_t node_cap;        /* bytes mapped per node before spilling; 0 = none */
+	unsigned warn_interval_ms; /* at most one warning per interval; 0 = 1000 */
+	unsigned reserved0;     /* must be 0 */
+	const struct fa_mem_opts *mem;     /* backend/page size/prefault for every
+	                                      node (node fields ignored); NULL = AUTO */
+	const struct fa_pool_opts *pool;   /* per-node pool template (its .mem must
+	                                      be NULL); NULL = size-class pool */
+	const struct fa_arena_opts *arena; /* template for fa_numa_arena */
+	uint64_t reserved[4];   /* must be 0 */
+};
+
+/* Errors (NULL, errno): EINVAL (bad policy/flag, reserved set, pool.mem set,
+ * bad mem options), ENOMEM, EOPNOTSUPP (node ids >= FA_MAX_NODES), and those
+ * of fa_pool_create. */
+struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts);
+
+/* Memory of the calling thread's node.  Errors (NULL, errno): EINVAL (n
+ * NULL, size 0), E2BIG (see fa_pool_alloc), ENOMEM (no node could serve;
+ * STRICT: the thread's node could not). */
+void *fa_numa_alloc(struct fa_numa *n, size_t size);
+
+/* Memory of node (a CPU-only node: its nearest memory node).  Errors (NULL,
+ * errno): EINVAL (n NULL, size 0, node absent or out of range), ENOMEM
+ * (STRICT: node has no memory or is full; else no node could serve), E2BIG. */
+void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node);
+
+/* Free memory of n from any thread (NULL: no-op).  A pointer of another
+ * allocator is said on stderr and not freed (errno EINVAL); one that is no
+ * allocation at all is undefined. */
+void fa_numa_free(struct fa_numa *n, void *ptr);
+
+/* The node whose pool ptr came from.  Errors: -EINVAL (n or ptr NULL, not
+ * an object of n). */
+int fa_numa_node_of(struct fa_numa *n, const void *ptr);
+
+/* The usable size of ptr (0 if not an object of n). */
+size_t fa_numa_usable_size(struct fa_numa *n, const void *ptr);
+
+/* Destroy n and all its memory (NULL: no-op).  No thread may use it after. */
+void fa_numa_destroy(struct fa_numa *n);
+
+/* The pool serving node (do not destroy it), or NULL with errno EINVAL. */
+struct fa_pool *fa_numa_pool(struct fa_numa *n, int node);
+
+/* The arena of node's memory, made on first use (opts.arena, chunks bound
+ * to the node, node_cap as its cap).  An arena is not thread-safe: one user
+ * at a time.  Errors (NULL, errno): EINVAL, those of fa_arena_create. */
+struct fa_arena *fa_numa_arena(struct fa_numa *n, int node);
+
+/* Memory nodes node spills to, nearest first (node itself excluded): stores
+ * up to max, returns how many.  Errors: -EINVAL. */
+int fa_numa_spill_order(struct fa_numa *n, int node, int *out, int max);
+
+/*
+ * Where ptr's page really is: move_pages(2), or the device's node query for
+ * /dev/finalloc memory.  A node other than the intended one is counted as
+ * misplaced (and said under FA_NUMA_WARN).  Returns the node, or -ENOENT
+ * (page not faulted in yet), -EINVAL (not an object of n), -errno.
+ */
+int fa_numa_check(struct fa_numa *n, const void *ptr);
+
+struct fa_numa_verify {
+	uint64_t pages;         /* pages sampled (one per page, <= 4096 a map) */
+	uint64_t on_node;       /* on the intended node */
+	uint64_t misplaced;     /* on another node (counted, warned) */
+	uint64_t unknown;       /* not faulted in, or not queryable */
+};
+
+/* Check the placement of every map of node's pool (node -1: all nodes).
+ * Returns 0, -EREMOTE if something is misplaced, -EINVAL. */
+int fa_numa_verify(struct fa_numa *n, int node, struct fa_numa_verify *v);
+
+struct fa_numa_node_stats {
+	int node;
+	int mem_node;           /* node whose memory serves it */
+	int has_memory;
+	uint64_t allocs, frees, live_objects;
+	uint64_t in_use;        /* bytes of live objects (class sizes) + arena used */
+	uint64_t fragmented;    /* carved into slabs but free */
+	uint64_t idle;          /* mapped, not carved (and arena chunk tails) */
+	uint64_t reserved;      /* mapped for the node */
+	uint64_t remote_allocs; /* served from here to threads of other nodes */
+	uint64_t remote_frees;  /* of this node's memory, by other nodes */
+	uint64_t spills_out;    /* this node full: served elsewhere */
+	uint64_t spills_in;     /* served here for a full node */
+	uint64_t exhausted;     /* times this node's pool said ENOMEM */
+	uint64_t misplaced;     /* pages found on another node */
+};
+
+struct fa_numa_stats {
+	int policy;
+	int nr_nodes;
+	uint64_t remote_allocs, remote_frees, spills, misplaced, warnings;
+	struct fa_numa_node_stats node[FA_MAX_NODES];
+};
+
+/* Errors: -EINVAL (n or st NULL). */
+int fa_numa_stats(struct fa_numa *n, struct fa_numa_stats *st);
+
+/* -- prefetch hints -- for walks over pool objects: rw 0 read, 1 write;
+ * locality 0 (none, streaming) .. 3 (keep in all cache levels). */
+#define fa_prefetch(addr, rw, locality) __builtin_prefetch((addr), (rw), (locality))
+#define fa_prefetch_read(addr) __builtin_prefetch((addr), 0, 3)
+#define fa_prefetch_write(addr) __builtin_prefetch((addr), 1, 3)
+
 #ifdef __cplusplus
 }
 #endif

@@ -85,6 +85,9 @@ uint64_t _fa_dev_page_sizes(void);
 int _fa_dev_map(struct _fa_map *m, size_t size, size_t page_size,
                 const struct fa_mem_opts *o);
 void _fa_dev_unmap(struct _fa_map *m);
+/* Node backing byte off of device map m (FINALLOC_IOC_NODE_OF): node or
+ * -errno (-ENOENT: a guard page, -EOPNOTSUPP: no node query). */
+int _fa_dev_node_of(const struct _fa_map *m, size_t off);
 
 /* ---- numa_thread.c ---- */
 /* @@NUMA_INTERNAL@@ */
@@ -100,6 +103,7 @@ struct _fa_numa_tls {
 	const volatile uint32_t *rseq_cpu; /* this thread's rseq cpu_id, or NULL */
 	int node;                          /* last node seen */
 	int countdown;                     /* getcpu mode: calls left before re-read */
+	unsigned rr;                       /* interleave cursor */
 	_Atomic uint64_t remote_allocs;    /* single writer: this thread */
 	_Atomic uint64_t remote_frees;
 	_Atomic uint64_t migrations;
