@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The benchmark suite's internals, shared by the driver (bench.c), the
+ * worker (bench_worker.c), the FinAlloc families (bench_fa.c), the page-size
+ * workload (bench_tlb.c) and the helpers (bench_sys.c).
+ *
+ * Every measurement runs in a child process (`finalloc bench --worker ...`),
+ * re-executed with LD_PRELOAD=<peer malloc> for the peers, so a peer's malloc
+ * really replaces glibc's there and no allocator sees another's heap.
+ */
+#ifndef FA_BENCH_H
+#define FA_BENCH_H
+
+#include "tools.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+enum wl_id { WL_PAIR, WL_CHURN, WL_PRODCONS, WL_BUMP, WL_LARSON, WL_LARGE, WL_TLB, WL_COUNT };
+
+struct wl_params {
+	uint64_t ops;       /* operations (messages, objects) to time */
+	double tsc_per_ns;  /* TSC rate measured by the driver */
+	size_t tlb_bytes;   /* working set of the page-size workload */
+};
+
+struct wl_obj {
+	void *p;
+	size_t size;
+};
+
+typedef int (*wl_run_fn)(void *ctx, const struct wl_params *wp);
+
+/* An allocator family: how a worker sets it up and runs each workload. */
+struct bench_family {
+	const char *name;
+	int (*setup)(void **ctx);    /* 0 or -errno; may be NULL */
+	void (*teardown)(void *ctx); /* may be NULL */
+	wl_run_fn run[WL_COUNT];     /* NULL: the workload does not apply */
+};
+
+/* ---- bench_worker.c ---- */
+extern const char *const wl_names[WL_COUNT];
+int wl_parse(const char *name);   /* enum wl_id or -1 */
+/* One result line for the driver: "R metric unit value". */
+void bench_emit(const char *metric, const char *unit, double value);
+int bench_worker_main(int argc, char **argv);
+int bench_instr_main(int argc, char **argv);
+extern const struct bench_family bench_malloc_family;
+
+/* ---- bench_fa.c ---- */
+/* FinAlloc's allocator families, NULL-terminated. */
+extern const struct bench_family *const bench_fa_families[];
+/* Instruction-count loops for `bench --instr`; -1 if what is unknown. */
+int bench_fa_instr(const char *what, uint64_t ops);
+
+/* ---- bench_tlb.c ---- */
+extern const char *const tlb_backings[];     /* NULL-terminated */
+int bench_tlb_run(const char *backing, const struct wl_params *wp);
+
+/* ---- bench_sys.c ---- */
+static inline uint64_t bench_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+uint64_t bench_now_ns(void);
+/* TSC ticks per ns, measured against CLOCK_MONOTONIC over ms milliseconds. */
+double bench_tsc_per_ns(unsigned ms);
+/* Cheapest back-to-back rdtsc pair, in ticks (included in every latency). */
+uint64_t bench_tsc_overhead(void);
+long bench_minflt(void);
+int bench_nr_cpus(void);              /* CPUs this process may run on */
+int wl_cpu_for(int i);                /* i-th allowed CPU, wrapping */
+void wl_pin(int cpu);                 /* no-op for cpu < 0 */
+/* Harness memory comes from mmap so it never touches the measured heap. */
+void *wl_buf(size_t size);
+void wl_buf_free(void *p, size_t size);
+int wl_fail(const char *what, size_t size);  /* message, returns -1 */
+void wl_die(const char *what) __attribute__((noreturn));
+/* Sort the latencies (TSC ticks) and emit p50..max in ns. */
+void wl_emit_latency(const char *name, uint32_t *lat, uint64_t n, double tsc_per_ns);
+
+static inline uint64_t wl_rand(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static inline size_t wl_size(uint64_t *s, size_t lo, size_t hi)
+{
+	return lo + (size_t)((wl_rand(s) >> 32) % (hi - lo + 1));
+}
+
+/* Keep the compiler from proving an allocation unused and eliding it. */
+static inline void wl_escape(void *p)
+{
+	__asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
+static inline void wl_relax(unsigned *spins)
+{
+	if (++*spins < 4096) {
+		__builtin_ia32_pause();
+	} else {
+		*spins = 0;
+		sched_yield(); /* both threads may share one CPU */
+	}
+}
+
+/* Single-producer single-consumer ring; NULL is the end-of-stream marker. */
+#define WL_RING_SIZE 1024
+struct wl_ring {
+	_Alignas(64) _Atomic uint64_t head;
+	_Alignas(64) _Atomic uint64_t tail;
+	_Alignas(64) void *slot[WL_RING_SIZE];
+};
+
+struct wl_ring *wl_ring_new(void);
+void wl_ring_free(struct wl_ring *r);
+void wl_ring_drain(struct wl_ring *r);   /* wait until the consumer caught up */
+
+static inline void wl_ring_push(struct wl_ring *r, void *p)
+{
+	uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	unsigned spins = 0;
+
+	while (t - atomic_load_explicit(&r->head, memory_order_acquire) >= WL_RING_SIZE)
+		wl_relax(&spins);
+	r->slot[t & (WL_RING_SIZE - 1)] = p;
+	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+}
+
+static inline void *wl_ring_pop(struct wl_ring *r)
+{
+	uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
+	unsigned spins = 0;
+	void *p;
+
+	while (atomic_load_explicit(&r->tail, memory_order_acquire) == h)
+		wl_relax(&spins);
+	p = r->slot[h & (WL_RING_SIZE - 1)];
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	return p;
+}
+
+/* Producer/consumer workload state. */
+struct wl_pc {
+	void *ctx;
+	size_t size;
+	struct wl_ring *ring;
+	int producer_cpu, consumer_cpu;
+	uint64_t t_end;
+};
+void wl_pc_cpus(struct wl_pc *pc);
+
+/* Larson workload state. */
+#define WL_LARSON_SLOTS 1024
+#define WL_LARSON_MAX_THREADS 8
+struct wl_larson {
+	void *ctx;
+	int nthreads, rounds;
+	uint64_t ops_per_round;
+	_Atomic int failed;
+	pthread_barrier_t barrier;
+	struct wl_obj *table[WL_LARSON_MAX_THREADS];
+};
+struct wl_larson_thread {
+	struct wl_larson *l;
+	pthread_t tid;
+	int id, cpu;
+};
+void wl_larson_init(struct wl_larson *l, const struct wl_params *wp);
+
+#endif /* FA_BENCH_H */

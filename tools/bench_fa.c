@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/*
+ * FinAlloc's allocator families for the benchmark: the pool (size classes,
+ * thread caches), the arena (bump + reset) and the NUMA allocator, run by
+ * the same workload code as the malloc peers where the workload applies.
+ */
+#include "bench.h"
+
+#include "finalloc.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- pool: a size-class pool, defaults ---- */
+
+static int pool_setup(void **ctx)
+{
+	struct fa_pool *p = fa_pool_create(NULL);
+
+	if (!p)
+		return -errno;
+	*ctx = p;
+	return 0;
+}
+
+static void pool_teardown(void *ctx)
+{
+	fa_pool_destroy(ctx);
+}
+
+#define WL_FN(name) wl_pool_##name
+#define WL_ALLOC(ctx, size) fa_pool_alloc((struct fa_pool *)(ctx), (size))
+#define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
+#include "bench_wl.h"
+
+static const struct bench_family pool_family = {
+	.name = "pool",
+	.setup = pool_setup,
+	.teardown = pool_teardown,
+	.run = {
+		[WL_PAIR] = wl_pool_pair,
+		[WL_CHURN] = wl_pool_churn,
+		[WL_PRODCONS] = wl_pool_prodcons,
+		[WL_BUMP] = wl_pool_bump,
+		[WL_LARSON] = wl_pool_larson,
+		[WL_LARGE] = wl_pool_large,
+	},
+};
+
+/* ---- arena: bump allocation, released by reset ---- */
+
+static int arena_setup(void **ctx)
+{
+	struct fa_arena *a = fa_arena_create(NULL);
+
+	if (!a)
+		return -errno;
+	*ctx = a;
+	return 0;
+}
+
+static void arena_teardown(void *ctx)
+{
+	fa_arena_destroy(ctx);
+}
+
+/* Workload 4 as an arena does it: the batch goes away with one reset. */
+static int arena_bump(void *ctx, const struct wl_params *wp)
+{
+	enum { BATCH = 100000 };
+	struct fa_arena *a = ctx;
+	uint64_t rng = 12345, rounds = wp->ops / BATCH ? wp->ops / BATCH : 1, t0 = 0, t1;
+
+	for (uint64_t r = 0; r < rounds + 1; r++) {
+		if (r == 1)
+			t0 = bench_now_ns(); /* round 0 maps the chunks */
+		for (int i = 0; i < BATCH; i++) {
+			size_t sz = wl_size(&rng, 16, 256);
+			char *p = fa_arena_alloc(a, sz);
+
+			if (!p)
+				return wl_fail("bump", sz);
+			p[0] = (char)i;
+			wl_escape(p);
+		}
+		fa_arena_reset(a);
+	}
+	t1 = bench_now_ns();
+	bench_emit("bump", "ns/obj", (double)(t1 - t0) / (double)(rounds * BATCH));
+	return 0;
+}
+
+/* Workload 6 with an arena: each large block lives until a reset, and the
+ * arena keeps its chunks, so after warm-up no page is faulted again. */
+static int arena_large(void *ctx, const struct wl_params *wp)
+{
+	struct fa_arena *a = ctx;
+	uint64_t rng = 777, ops = wp->ops, warm = ops / 10 + 2, t0 = 0, t1;
+	long f0 = 0, f1;
+
+	for (uint64_t i = 0; i < warm + ops; i++) {
+		if (i == warm) {
+			f0 = bench_minflt();
+			t0 = bench_now_ns();
+		}
+		size_t sz = ((size_t)256 << 10) * (1 + wl_rand(&rng) % 16);
+		char *p = fa_arena_alloc(a, sz);
+
+		if (!p)
+			return wl_fail("large", sz);
+		for (size_t off = 0; off < sz; off += 4096)
+			p[off] = 1;
+		wl_escape(p);
+		fa_arena_reset(a);
+	}
+	t1 = bench_now_ns();
+	f1 = bench_minflt();
+	bench_emit("large", "us/op", (double)(t1 - t0) / 1000.0 / (double)ops);
+	bench_emit("large.faults", "faults/op", (double)(f1 - f0) / (double)ops);
+	return 0;
+}
+
+static const struct bench_family arena_family = {
+	.name = "arena",
+	.setup = arena_setup,
+	.teardown = arena_teardown,
+	.run = {
+		[WL_BUMP] = arena_bump,
+		[WL_LARGE] = arena_large,
+	},
+};
+
+const struct bench_family *const bench_fa_families[] = {
+	&pool_family,
+	&arena_family,
+	NULL,
+};
+
+/* ---- instruction-count loops (scripts/bench-instructions.sh) ---- */
+
+int bench_fa_instr(const char *what, uint64_t ops)
+{
+	if (!strcmp(what, "pool")) {
+		struct fa_pool *p = fa_pool_create(NULL);
+
+		if (!p) {
+			fprintf(stderr, "bench --instr: fa_pool_create: %s\n", strerror(errno));
+			return 1;
+		}
+		for (uint64_t i = 0; i < ops; i++) {
+			char *o = fa_pool_alloc(p, 64);
+
+			if (!o) {
+				fa_pool_destroy(p);
+				return wl_fail("instr pool", 64) ? 1 : 0;
+			}
+			o[0] = (char)i;
+			wl_escape(o);
+			fa_pool_free(p, o);
+		}
+		fa_pool_destroy(p);
+		return 0;
+	}
+	if (!strcmp(what, "arena")) {
+		struct fa_arena *a = fa_arena_create(NULL);
+
+		if (!a) {
+			fprintf(stderr, "bench --instr: fa_arena_create: %s\n", strerror(errno));
+			return 1;
+		}
+		/* 64 B each, reset every 16384: the reset's cost is amortised
+		 * into the per-allocation count, as a user would pay it. */
+		for (uint64_t i = 0; i < ops; i++) {
+			char *o = fa_arena_alloc(a, 64);
+
+			if (!o) {
+				fa_arena_destroy(a);
+				return wl_fail("instr arena", 64) ? 1 : 0;
+			}
+			o[0] = (char)i;
+			wl_escape(o);
+			if ((i & 16383) == 16383)
+				fa_arena_reset(a);
+		}
+		fa_arena_destroy(a);
+		return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Benchmark workloads, written once and instantiated per allocator family so
+ * that the allocator's alloc/free are direct calls the compiler sees (an
+ * indirect call per operation would cost as much as a fast allocator).
+ *
+ * Before including, define:
+ *   WL_FN(name)             name of the instantiated function (unique prefix)
+ *   WL_ALLOC(ctx, size)     allocate; NULL on failure
+ *   WL_FREE(ctx, ptr, size) release one object
+ * No include guard: included once per family.
+ */
+
+/* 1. alloc+free pair of one size: the thread-cache fast path. */
+static int WL_FN(pair)(void *ctx, const struct wl_params *wp)
+{
+	static const size_t sizes[] = { 16, 64, 256, 4096 };
+
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t sz = sizes[s];
+		uint64_t ops = wp->ops, warm = ops / 10 + 1, t0 = 0, t1;
+		char metric[32];
+
+		for (uint64_t i = 0; i < warm + ops; i++) {
+			if (i == warm)
+				t0 = bench_now_ns();
+			char *p = WL_ALLOC(ctx, sz);
+
+			if (!p)
+				return wl_fail("pair", sz);
+			p[0] = (char)i;
+			wl_escape(p);
+			WL_FREE(ctx, p, sz);
+		}
+		t1 = bench_now_ns();
+		snprintf(metric, sizeof(metric), "pair.%zu", sz);
+		bench_emit(metric, "ns/op", (double)(t1 - t0) / (double)ops);
+	}
+	return 0;
+}
+
+/* 2. churn: a live set of 4096 objects of 16-256 B, replace one at random. */
+static int WL_FN(churn)(void *ctx, const struct wl_params *wp)
+{
+	enum { LIVE = 4096 };
+	struct wl_obj *obj = wl_buf(LIVE * sizeof(*obj));
+	uint64_t rng = 0x9e3779b97f4a7c15ull, ops = wp->ops, warm = ops / 10 + 1, t0 = 0, t1;
+	int ret = 0;
+
+	if (!obj)
+		return -1;
+	for (int i = 0; i < LIVE; i++) {
+		obj[i].size = wl_size(&rng, 16, 256);
+		obj[i].p = WL_ALLOC(ctx, obj[i].size);
+		if (!obj[i].p) {
+			ret = wl_fail("churn", obj[i].size);
+			goto out;
+		}
+	}
+	for (uint64_t i = 0; i < warm + ops; i++) {
+		if (i == warm)
+			t0 = bench_now_ns();
+		uint64_t r = wl_rand(&rng);
+		struct wl_obj *o = &obj[r & (LIVE - 1)];
+		size_t sz = 16 + (size_t)((r >> 32) % 241);
+
+		WL_FREE(ctx, o->p, o->size);
+		o->p = WL_ALLOC(ctx, sz);
+		if (!o->p) {
+			ret = wl_fail("churn", sz);
+			goto out;
+		}
+		o->size = sz;
+		*(char *)o->p = (char)r;
+	}
+	t1 = bench_now_ns();
+	bench_emit("churn", "ns/op", (double)(t1 - t0) / (double)ops);
+out:
+	for (int i = 0; i < LIVE; i++)
+		if (obj[i].p)
+			WL_FREE(ctx, obj[i].p, obj[i].size);
+	wl_buf_free(obj, LIVE * sizeof(*obj));
+	return ret;
+}
+
+/* 3. producer allocates, consumer thread frees, over an SPSC ring. */
+static void *WL_FN(consumer)(void *arg)
+{
+	struct wl_pc *pc = arg;
+
+	wl_pin(pc->consumer_cpu);
+	for (;;) {
+		void *p = wl_ring_pop(pc->ring);
+
+		if (!p)
+			break;
+		(void)*(volatile uint64_t *)p; /* the consumer reads the message */
+		WL_FREE(pc->ctx, p, pc->size);
+	}
+	pc->t_end = bench_now_ns();
+	return NULL;
+}
+
+static int WL_FN(prodcons)(void *ctx, const struct wl_params *wp)
+{
+	struct wl_pc pc = { .ctx = ctx, .size = 64 };
+	uint64_t msgs = wp->ops, warm = msgs / 10 + 1, t0;
+	uint32_t *lat;
+	pthread_t th;
+	int ret = 0;
+
+	lat = wl_buf(msgs * sizeof(*lat));
+	pc.ring = wl_ring_new();
+	if (!lat || !pc.ring)
+		return -1;
+	wl_pc_cpus(&pc);
+	wl_pin(pc.producer_cpu);
+	if (pthread_create(&th, NULL, WL_FN(consumer), &pc))
+		wl_die("pthread_create");
+	/* Warm both sides' caches with the same traffic before timing. */
+	for (uint64_t i = 0; i < warm; i++) {
+		uint64_t *p = WL_ALLOC(ctx, pc.size);
+
+		if (!p) {
+			ret = wl_fail("prodcons", pc.size);
+			break;
+		}
+		*p = i;
+		wl_ring_push(pc.ring, p);
+	}
+	wl_ring_drain(pc.ring);
+	t0 = bench_now_ns();
+	for (uint64_t i = 0; i < msgs && !ret; i++) {
+		uint64_t c0 = bench_rdtsc();
+		uint64_t *p = WL_ALLOC(ctx, pc.size);
+		uint64_t c1 = bench_rdtsc();
+
+		if (!p) {
+			ret = wl_fail("prodcons", pc.size);
+			break;
+		}
+		lat[i] = c1 - c0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(c1 - c0);
+		*p = i;
+		wl_ring_push(pc.ring, p);
+	}
+	wl_ring_push(pc.ring, NULL);
+	pthread_join(th, NULL);
+	if (!ret) {
+		bench_emit("prodcons", "ns/msg", (double)(pc.t_end - t0) / (double)msgs);
+		wl_emit_latency("prodcons", lat, msgs, wp->tsc_per_ns);
+	}
+	wl_ring_free(pc.ring);
+	wl_buf_free(lat, msgs * sizeof(*lat));
+	return ret;
+}
+
+/* 4. bulk: allocate a batch of 16-256 B objects, then release them all (the
+ * arena family resets instead of freeing; see bench_fa.c). */
+static int WL_FN(bump)(void *ctx, const struct wl_params *wp)
+{
+	enum { BATCH = 100000 };
+	struct wl_obj *obj = wl_buf(BATCH * sizeof(*obj));
+	uint64_t rng = 12345, rounds = wp->ops / BATCH ? wp->ops / BATCH : 1, t0 = 0, t1;
+
+	if (!obj)
+		return -1;
+	for (uint64_t r = 0; r < rounds + 1; r++) {
+		if (r == 1)
+			t0 = bench_now_ns(); /* round 0 warms up */
+		for (int i = 0; i < BATCH; i++) {
+			size_t sz = wl_size(&rng, 16, 256);
+			char *p = WL_ALLOC(ctx, sz);
+
+			if (!p) {
+				for (int k = 0; k < i; k++)
+					WL_FREE(ctx, obj[k].p, obj[k].size);
+				wl_buf_free(obj, BATCH * sizeof(*obj));
+				return wl_fail("bump", sz);
+			}
+			p[0] = (char)i;
+			obj[i].p = p;
+			obj[i].size = sz;
+		}
+		for (int i = 0; i < BATCH; i++)
+			WL_FREE(ctx, obj[i].p, obj[i].size);
+	}
+	t1 = bench_now_ns();
+	bench_emit("bump", "ns/obj", (double)(t1 - t0) / (double)(rounds * BATCH));
+	wl_buf_free(obj, BATCH * sizeof(*obj));
+	return 0;
+}
+
+/* 5. larson-like server churn: each thread replaces random objects in a
+ * table; after every round the tables rotate between threads, so most frees
+ * hit memory another thread allocated. */
+static void *WL_FN(larson_thread)(void *arg)
+{
+	struct wl_larson_thread *t = arg;
+	struct wl_larson *l = t->l;
+	uint64_t rng = 0x1234567ull * (uint64_t)(t->id + 1);
+
+	wl_pin(t->cpu);
+	for (int r = 0; r < l->rounds && !l->failed; r++) {
+		struct wl_obj *obj = l->table[(t->id + r) % l->nthreads];
+
+		pthread_barrier_wait(&l->barrier);
+		for (uint64_t i = 0; i < l->ops_per_round; i++) {
+			uint64_t x = wl_rand(&rng);
+			struct wl_obj *o = &obj[x % WL_LARSON_SLOTS];
+			size_t sz = 16 + (size_t)((x >> 32) % 497);
+
+			WL_FREE(l->ctx, o->p, o->size);
+			o->p = WL_ALLOC(l->ctx, sz);
+			if (!o->p) {
+				o->size = 0;
+				l->failed = 1;
+				break;
+			}
+			o->size = sz;
+			*(char *)o->p = (char)x;
+		}
+	}
+	return NULL;
+}
+
+static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
+{
+	struct wl_larson l = { .ctx = ctx };
+	struct wl_larson_thread th[WL_LARSON_MAX_THREADS];
+	uint64_t rng = 99, t0, t1;
+	int ret = 0;
+
+	wl_larson_init(&l, wp);
+	for (int t = 0; t < l.nthreads; t++) {
+		l.table[t] = wl_buf(WL_LARSON_SLOTS * sizeof(struct wl_obj));
+		if (!l.table[t])
+			return -1;
+		for (int i = 0; i < WL_LARSON_SLOTS; i++) {
+			struct wl_obj *o = &l.table[t][i];
+
+			o->size = wl_size(&rng, 16, 512);
+			o->p = WL_ALLOC(ctx, o->size);
+			if (!o->p)
+				return wl_fail("larson", o->size);
+		}
+	}
+	t0 = bench_now_ns();
+	for (int t = 0; t < l.nthreads; t++) {
+		th[t] = (struct wl_larson_thread){ .l = &l, .id = t, .cpu = wl_cpu_for(t) };
+		/* The others would wait at the barrier forever: give up the worker. */
+		if (pthread_create(&th[t].tid, NULL, WL_FN(larson_thread), &th[t]))
+			wl_die("pthread_create");
+	}
+	for (int t = 0; t < l.nthreads; t++)
+		pthread_join(th[t].tid, NULL);
+	t1 = bench_now_ns();
+	if (l.failed && !ret)
+		ret = wl_fail("larson", 0);
+	if (!ret)
+		bench_emit("larson", "ns/op/thread",
+			   (double)(t1 - t0) / (double)(l.ops_per_round * (uint64_t)l.rounds));
+	for (int t = 0; t < l.nthreads; t++) {
+		for (int i = 0; i < WL_LARSON_SLOTS; i++)
+			if (l.table[t][i].p)
+				WL_FREE(ctx, l.table[t][i].p, l.table[t][i].size);
+		wl_buf_free(l.table[t], WL_LARSON_SLOTS * sizeof(struct wl_obj));
+	}
+	pthread_barrier_destroy(&l.barrier);
+	return ret;
+}
+
+/* 6. large allocations (256 KiB - 4 MiB), every page touched: the cost of
+ * getting the memory and of its page faults. */
+static int WL_FN(large)(void *ctx, const struct wl_params *wp)
+{
+	uint64_t rng = 777, ops = wp->ops, warm = ops / 10 + 2, t0 = 0, t1;
+	long f0 = 0, f1;
+
+	for (uint64_t i = 0; i < warm + ops; i++) {
+		if (i == warm) {
+			f0 = bench_minflt();
+			t0 = bench_now_ns();
+		}
+		size_t sz = ((size_t)256 << 10) * (1 + wl_rand(&rng) % 16);
+		char *p = WL_ALLOC(ctx, sz);
+
+		if (!p)
+			return wl_fail("large", sz);
+		for (size_t off = 0; off < sz; off += 4096)
+			p[off] = 1;
+		wl_escape(p);
+		WL_FREE(ctx, p, sz);
+	}
+	t1 = bench_now_ns();
+	f1 = bench_minflt();
+	bench_emit("large", "us/op", (double)(t1 - t0) / 1000.0 / (double)ops);
+	bench_emit("large.faults", "faults/op", (double)(f1 - f0) / (double)ops);
+	return 0;
+}
+
+#undef WL_FN
+#undef WL_ALLOC
+#undef WL_FREE

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: MIT
+/*
+ * finalloc trace FILE: decode an allocation journal (the library's format,
+ * read through its fa_trace_reader API): top sites by bytes and by count,
+ * size histogram, largest allocations with their sites, and a timeline.
+ * A foreign, newer or corrupt file is refused with a clear message.
+ */
+#include "tools.h"
+
+#include "finalloc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TIMELINE_BUCKETS 20
+#define HIST_BUCKETS 64
+
+struct site {
+	const char *file, *func; /* owned by the reader: valid until it closes */
+	int line;
+	uint64_t count, bytes;
+	struct site *next;       /* hash chain */
+};
+
+struct big {
+	uint64_t size, addr, time_ns;
+	uint32_t tid;
+	const struct site *site;
+};
+
+struct trace_sum {
+	struct fa_trace_header hdr;
+	uint64_t allocs, bytes, events;
+	uint64_t arena_ev[4];    /* by FA_TRACE_EV_* */
+	uint64_t drop_records, dropped;
+	bool ended;
+	uint64_t end_records, end_dropped;
+	uint64_t first_ns, last_ns;
+	uint64_t hist_count[HIST_BUCKETS], hist_bytes[HIST_BUCKETS];
+	struct site **buckets;
+	size_t nbuckets, nsites;
+	struct big *big;
+	int nbig, top;
+	struct {
+		uint64_t t, size;
+	} *times;                /* (time, size) of every allocation, for the timeline */
+	size_t ntimes, captimes;
+};
+
+void trace_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: finalloc trace [--json] [--top N] FILE\n"
+		"\n"
+		"Decode an allocation journal written by libfinalloc (FINALLOC_TRACE=FILE, or\n"
+		"fa_trace_open): top allocation sites by bytes and by count, a size histogram,\n"
+		"the largest allocations with their sites, and a timeline.  A file that is not\n"
+		"a journal, is from a newer version, or is corrupt is refused (exit 1).\n"
+		"\n"
+		"  --json     machine-readable output\n"
+		"  --top N    rows in the top-N lists (default 10)\n"
+		"  --help     this text\n");
+}
+
+static uint64_t hash_site(const char *file, const char *func, int line)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)line;
+
+	for (const char *s = file ? file : ""; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	for (const char *s = func ? func : ""; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static bool same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static struct site *get_site(struct trace_sum *s, const struct fa_trace_event *ev)
+{
+	size_t b = hash_site(ev->file, ev->func, ev->line) & (s->nbuckets - 1);
+	struct site *x;
+
+	for (x = s->buckets[b]; x; x = x->next)
+		if (x->line == ev->line && same(x->file, ev->file) && same(x->func, ev->func))
+			return x;
+	x = calloc(1, sizeof(*x));
+	if (!x)
+		return NULL;
+	x->file = ev->file;
+	x->func = ev->func;
+	x->line = ev->line;
+	x->next = s->buckets[b];
+	s->buckets[b] = x;
+	s->nsites++;
+	return x;
+}
+
+static void add_big(struct trace_sum *s, const struct fa_trace_event *ev, const struct site *st)
+{
+	int i;
+
+	if (s->nbig == s->top && ev->size <= s->big[s->nbig - 1].size)
+		return;
+	if (s->nbig < s->top)
+		s->nbig++;
+	/* Insertion into a short sorted list (largest first). */
+	for (i = s->nbig - 1; i > 0 && s->big[i - 1].size < ev->size; i--)
+		s->big[i] = s->big[i - 1];
+	s->big[i] = (struct big){ ev->size, ev->addr, ev->time_ns, ev->tid, st };
+}
+
+static int log2_bucket(uint64_t v)
+{
+	return v ? 63 - __builtin_clzll(v) : 0;
+}
+
+static int record(struct trace_sum *s, const struct fa_trace_event *ev)
+{
+	struct site *st;
+
+	s->events++;
+	if (s->events == 1 || ev->time_ns < s->first_ns)
+		s->first_ns = ev->time_ns;
+	if (ev->time_ns > s->last_ns)
+		s->last_ns = ev->time_ns;
+	switch (ev->type) {
+	case FA_TRACE_ALLOC:
+		st = get_site(s, ev);
+		if (!st)
+			return -ENOMEM;
+		st->count++;
+		st->bytes += ev->size;
+		s->allocs++;
+		s->bytes += ev->size;
+		s->hist_count[log2_bucket(ev->size)]++;
+		s->hist_bytes[log2_bucket(ev->size)] += ev->size;
+		add_big(s, ev, st);
+		if (s->ntimes == s->captimes) {
+			size_t cap = s->captimes ? s->captimes * 2 : 4096;
+			void *t = realloc(s->times, cap * sizeof(*s->times));
+
+			if (!t)
+				return -ENOMEM;
+			s->times = t;
+			s->captimes = cap;
+		}
+		s->times[s->ntimes].t = ev->time_ns;
+		s->times[s->ntimes++].size = ev->size;
+		break;
+	case FA_TRACE_ARENA:
+		if (ev->event >= 0 && ev->event < 4)
+			s->arena_ev[ev->event]++;
+		break;
+	case FA_TRACE_DROP:
+		s->drop_records++;
+		s->dropped += ev->count;
+		break;
+	case FA_TRACE_END:
+		s->ended = true;
+		s->end_records = ev->count;
+		s->end_dropped = ev->dropped;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static struct site **sorted_sites(struct trace_sum *s, bool by_bytes)
+{
+	struct site **v = malloc((s->nsites ? s->nsites : 1) * sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	for (size_t b = 0; b < s->nbuckets; b++)
+		for (struct site *x = s->buckets[b]; x; x = x->next)
+			v[n++] = x;
+	/* Selection by hand: qsort has no context argument in C11. */
+	for (size_t i = 0; i < n && i < (size_t)s->top; i++) {
+		size_t best = i;
+
+		for (size_t k = i + 1; k < n; k++) {
+			uint64_t a = by_bytes ? v[k]->bytes : v[k]->count;
+			uint64_t c = by_bytes ? v[best]->bytes : v[best]->count;
+
+			if (a > c)
+				best = k;
+		}
+		struct site *t = v[i];
+
+		v[i] = v[best];
+		v[best] = t;
+	}
+	return v;
+}
+
+static void site_name(char *buf, size_t len, const struct site *st)
+{
+	if (!st || (!st->file && !st->func))
+		snprintf(buf, len, "(unknown site)");
+	else
+		snprintf(buf, len, "%s:%d %s()", st->file ? st->file : "?", st->line,
+			 st->func ? st->func : "?");
+}
+
+static void timeline(const struct trace_sum *s, uint64_t *count, uint64_t *bytes, uint64_t *width)
+{
+	uint64_t span = s->last_ns > s->first_ns ? s->last_ns - s->first_ns : 1;
+
+	*width = span / TIMELINE_BUCKETS + 1;
+	memset(count, 0, TIMELINE_BUCKETS * sizeof(*count));
+	memset(bytes, 0, TIMELINE_BUCKETS * sizeof(*bytes));
+	for (size_t i = 0; i < s->ntimes; i++) {
+		uint64_t b = (s->times[i].t - s->first_ns) / *width;
+
+		if (b >= TIMELINE_BUCKETS)
+			b = TIMELINE_BUCKETS - 1;
+		count[b]++;
+		bytes[b] += s->times[i].size;
+	}
+}
+
+static void print_text(struct trace_sum *s, const char *path)
+{
+	uint64_t tc[TIMELINE_BUCKETS], tb[TIMELINE_BUCKETS], width, maxc = 0;
+	char b1[32], b2[96], when[64];
+	time_t start = (time_t)(s->hdr.start_real / 1000000000ull);
+	struct tm tm;
+
+	localtime_r(&start, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	fmt_bytes(b1, sizeof(b1), s->bytes);
+	printf("%s: journal v%u, pid %u, started %s\n", path, s->hdr.version, s->hdr.pid, when);
+	printf("  %llu allocations, %s, %zu sites; arenas: %llu created, %llu resets, %llu destroyed\n",
+	       (unsigned long long)s->allocs, b1, s->nsites,
+	       (unsigned long long)s->arena_ev[FA_TRACE_EV_CREATE],
+	       (unsigned long long)s->arena_ev[FA_TRACE_EV_RESET],
+	       (unsigned long long)s->arena_ev[FA_TRACE_EV_DESTROY]);
+	if (s->ended)
+		printf("  complete: the writer recorded %llu records, %llu dropped\n",
+		       (unsigned long long)s->end_records, (unsigned long long)s->end_dropped);
+	else
+		printf("  no end record: the process did not close the journal (killed?)\n");
+	if (s->dropped)
+		printf("  WARNING: %llu records dropped (buffers full), counts are a lower bound\n",
+		       (unsigned long long)s->dropped);
+	if (!s->allocs)
+		return;
+
+	for (int pass = 0; pass < 2; pass++) {
+		struct site **v = sorted_sites(s, pass == 0);
+
+		if (!v)
+			return;
+		printf("\ntop sites by %s\n  %12s %12s  %s\n", pass == 0 ? "bytes" : "count", "bytes",
+		       "count", "site");
+		for (size_t i = 0; i < s->nsites && i < (size_t)s->top; i++) {
+			fmt_bytes(b1, sizeof(b1), v[i]->bytes);
+			site_name(b2, sizeof(b2), v[i]);
+			printf("  %12s %12llu  %s\n", b1, (unsigned long long)v[i]->count, b2);
+		}
+		free(v);
+	}
+
+	printf("\nsize histogram\n  %-21s %12s %12s\n", "size", "count", "bytes");
+	for (int k = 0; k < HIST_BUCKETS; k++) {
+		char lo[32], hi[32];
+
+		if (!s->hist_count[k])
+			continue;
+		fmt_bytes(lo, sizeof(lo), k ? 1ull << k : 0);
+		fmt_bytes(hi, sizeof(hi), (k < 63 ? (1ull << (k + 1)) : 0) - 1);
+		fmt_bytes(b1, sizeof(b1), s->hist_bytes[k]);
+		snprintf(b2, sizeof(b2), "%s - %s", lo, hi);
+		printf("  %-21s %12llu %12s\n", b2, (unsigned long long)s->hist_count[k], b1);
+	}
+
+	printf("\nlargest allocations\n  %12s %14s %8s %12s  %s\n", "size", "address", "tid",
+	       "time", "site");
+	for (int i = 0; i < s->nbig; i++) {
+		fmt_bytes(b1, sizeof(b1), s->big[i].size);
+		site_name(b2, sizeof(b2), s->big[i].site);
+		printf("  %12s %#14llx %8u %9.3f ms  %s\n", b1, (unsigned long long)s->big[i].addr,
+		       s->big[i].tid, (double)s->big[i].time_ns / 1e6, b2);
+	}
+
+	timeline(s, tc, tb, &width);
+	for (int i = 0; i < TIMELINE_BUCKETS; i++)
+		if (tc[i] > maxc)
+			maxc = tc[i];
+	printf("\ntimeline (%.3f ms per row)\n  %10s %10s %12s\n", (double)width / 1e6, "from ms",
+	       "count", "bytes");
+	for (int i = 0; i < TIMELINE_BUCKETS; i++) {
+		int w = maxc ? (int)(40.0 * (double)tc[i] / (double)maxc + 0.5) : 0;
+
+		fmt_bytes(b1, sizeof(b1), tb[i]);
+		printf("  %10.3f %10llu %12s  ", (double)(s->first_ns + (uint64_t)i * width) / 1e6,
+		       (unsigned long long)tc[i], b1);
+		for (int k = 0; k < w; k++)
+			putchar('#');
+		putchar('\n');
+	}
+}
+
+static void json_site(struct json *j, const struct site *st)
+{
+	json_str(j, "file", st ? st->file : NULL);
+	json_int(j, "line", st ? st->line : 0);
+	json_str(j, "func", st ? st->func : NULL);
+}
+
+static void print_json(struct trace_sum *s)
+{
+	uint64_t tc[TIMELINE_BUCKETS], tb[TIMELINE_BUCKETS], width;
+	struct json j;
+
+	json_init(&j, stdout);
+	json_begin_obj(&j, NULL);
+	json_uint(&j, "version", s->hdr.version);
+	json_uint(&j, "pid", s->hdr.pid);
+	json_uint(&j, "start_real_ns", s->hdr.start_real);
+	json_uint(&j, "allocations", s->allocs);
+	json_uint(&j, "bytes", s->bytes);
+	json_uint(&j, "sites", s->nsites);
+	json_uint(&j, "arena_creates", s->arena_ev[FA_TRACE_EV_CREATE]);
+	json_uint(&j, "arena_resets", s->arena_ev[FA_TRACE_EV_RESET]);
+	json_uint(&j, "arena_destroys", s->arena_ev[FA_TRACE_EV_DESTROY]);
+	json_uint(&j, "dropped", s->dropped);
+	json_bool(&j, "complete", s->ended);
+	for (int pass = 0; pass < 2; pass++) {
+		struct site **v = sorted_sites(s, pass == 0);
+
+		json_begin_arr(&j, pass == 0 ? "top_by_bytes" : "top_by_count");
+		for (size_t i = 0; v && i < s->nsites && i < (size_t)s->top; i++) {
+			json_begin_obj(&j, NULL);
+			json_site(&j, v[i]);
+			json_uint(&j, "count", v[i]->count);
+			json_uint(&j, "bytes", v[i]->bytes);
+			json_end_obj(&j);
+		}
+		json_end_arr(&j);
+		free(v);
+	}
+	json_begin_arr(&j, "size_histogram");
+	for (int k = 0; k < HIST_BUCKETS; k++) {
+		if (!s->hist_count[k])
+			continue;
+		json_begin_obj(&j, NULL);
+		json_uint(&j, "min", k ? 1ull << k : 0);
+		json_uint(&j, "max", (k < 63 ? (1ull << (k + 1)) : 0) - 1);
+		json_uint(&j, "count", s->hist_count[k]);
+		json_uint(&j, "bytes", s->hist_bytes[k]);
+		json_end_obj(&j);
+	}
+	json_end_arr(&j);
+	json_begin_arr(&j, "largest");
+	for (int i = 0; i < s->nbig; i++) {
+		json_begin_obj(&j, NULL);
+		json_uint(&j, "size", s->big[i].size);
+		json_uint(&j, "addr", s->big[i].addr);
+		json_uint(&j, "tid", s->big[i].tid);
+		json_uint(&j, "time_ns", s->big[i].time_ns);
+		json_site(&j, s->big[i].site);
+		json_end_obj(&j);
+	}
+	json_end_arr(&j);
+	timeline(s, tc, tb, &width);
+	json_begin_obj(&j, "timeline");
+	json_uint(&j, "start_ns", s->first_ns);
+	json_uint(&j, "bucket_ns", width);
+	json_begin_arr(&j, "count");
+	for (int i = 0; i < TIMELINE_BUCKETS; i++)
+		json_uint(&j, NULL, tc[i]);
+	json_end_arr(&j);
+	json_begin_arr(&j, "bytes");
+	for (int i = 0; i < TIMELINE_BUCKETS; i++)
+		json_uint(&j, NULL, tb[i]);
+	json_end_arr(&j);
+	json_end_obj(&j);
+	json_end_obj(&j);
+	json_end(&j);
+}
+
+static void sum_free(struct trace_sum *s)
+{
+	for (size_t b = 0; b < s->nbuckets; b++) {
+		struct site *x = s->buckets[b];
+
+		while (x) {
+			struct site *n = x->next;
+
+			free(x);
+			x = n;
+		}
+	}
+	free(s->buckets);
+	free(s->big);
+	free(s->times);
+}
+
+static const char *open_error(int e)
+{
+	switch (e) {
+	case EBADMSG:
+		return "not a FinAlloc allocation journal (bad magic or header)";
+	case EPROTONOSUPPORT:
+		return "journal written by a newer FinAlloc (unsupported version)";
+	default:
+		return strerror(e);
+	}
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "top", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct trace_sum s = { .top = 10 };
+	struct fa_trace_reader *r;
+	struct fa_trace_event ev;
+	bool json = false;
+	uint64_t v;
+	int c, ret;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 't':
+			if (!parse_u64(optarg, &v) || v < 1 || v > 1000)
+				return tool_usage_err("trace", trace_usage,
+						      "--top wants 1..1000, not '%s'", optarg);
+			s.top = (int)v;
+			break;
+		case 'h':
+			trace_usage(stdout);
+			return 0;
+		case ':':
+			return tool_usage_err("trace", trace_usage, "option '%s' needs an argument",
+					      argv[optind - 1]);
+		default:
+			return tool_usage_err("trace", trace_usage, "unknown option '%s'",
+					      argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return tool_usage_err("trace", trace_usage, "missing journal FILE");
+	if (optind + 1 < argc)
+		return tool_usage_err("trace", trace_usage, "one FILE only ('%s' is extra)",
+				      argv[optind + 1]);
+
+	r = fa_trace_reader_open(argv[optind]);
+	if (!r)
+		return tool_err("trace", "%s: %s", argv[optind], open_error(errno));
+	fa_trace_reader_header(r, &s.hdr);
+	s.nbuckets = 4096;
+	s.buckets = calloc(s.nbuckets, sizeof(*s.buckets));
+	s.big = calloc((size_t)s.top, sizeof(*s.big));
+	if (!s.buckets || !s.big) {
+		sum_free(&s);
+		fa_trace_reader_close(r);
+		return tool_err("trace", "out of memory");
+	}
+	while ((ret = fa_trace_next(r, &ev)) == 1) {
+		ret = record(&s, &ev);
+		if (ret)
+			break;
+	}
+	if (ret < 0) {
+		if (ret == -EBADMSG)
+			tool_err("trace", "%s: corrupt or truncated record after %llu events",
+				 argv[optind], (unsigned long long)s.events);
+		else
+			tool_err("trace", "%s: %s", argv[optind], strerror(-ret));
+		sum_free(&s);
+		fa_trace_reader_close(r);
+		return 1;
+	}
+	if (json)
+		print_json(&s);
+	else
+		print_text(&s, argv[optind]);
+	sum_free(&s);
+	fa_trace_reader_close(r);
+	return 0;
+}
