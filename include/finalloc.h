@@ -342,7 +342,8 @@ static inline void *fa_arena_bump_(struct fa_arena *a, size_t size, size_t align
 {
 	struct fa_arena_cursor *c = (struct fa_arena_cursor *)a;
 
-	if (__builtin_constant_p(align) && align <= FA_ARENA_MIN_ALIGN) {
+	if (__builtin_constant_p(align) && align && !(align & (align - 1)) &&
+	    align <= FA_ARENA_MIN_ALIGN) {
 		size_t n = (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(size_t)(FA_ARENA_MIN_ALIGN - 1);
 
 		/* size 0 and overflow make n - 1 huge: slow path */
@@ -1087,6 +1088,53 @@ struct fa_numa_stats {
 
 /* Errors: -EINVAL (n or st NULL). */
 int fa_numa_stats(struct fa_numa *n, struct fa_numa_stats *st);
+
+/* -- profiler (lib/numa_profile.c, lib/numa_report.c) -- */
+
+#define FA_NUMA_KSTATS 8
+
+struct fa_numa_profile_node {
+	int node;
+	int has_memory;
+	int nr_cpus;
+	int mem_node;           /* node whose memory serves it */
+	/* the library: the allocators profiled (fa_numa_stats summed) */
+	struct fa_numa_node_stats lib;
+	/* /sys/kernel/finalloc/node<N>/: every numeric file, by name */
+	int nr_kstats;
+	struct {
+		char name[24];
+		uint64_t value;
+	} kstat[FA_NUMA_KSTATS];
+	uint64_t kmod_pinned;   /* its pinned_bytes (0 without the module) */
+	/* /sys/devices/system/node/node<N>/meminfo, bytes */
+	uint64_t mem_total, mem_free, mem_used, file_pages, anon_pages;
+	uint64_t huge_total, huge_free; /* default-size hugetlb pages (count) */
+};
+
+struct fa_numa_profile {
+	uint64_t time_ns;       /* CLOCK_REALTIME */
+	int nr_nodes;
+	int kmod_loaded;        /* /sys/kernel/finalloc exists */
+	int nr_allocators;      /* fa_numa allocators summed */
+	int nr_threads;         /* registered threads */
+	uint64_t kmod_pinned;   /* /sys/kernel/finalloc/pinned_bytes */
+	struct fa_numa_profile_node node[FA_MAX_NODES];
+	uint8_t distance[FA_MAX_NODES][FA_MAX_NODES]; /* by index into node[] */
+};
+
+/* Per-node view: n's numbers (n NULL: every live allocator of this
+ * process), the module's node stats, the system's node meminfo.
+ * Errors: -EINVAL (p NULL), -EIO (topology unreadable). */
+int fa_numa_profile(struct fa_numa *n, struct fa_numa_profile *p);
+
+#define FA_NUMA_REPORT_TEXT 0   /* a table for the terminal */
+#define FA_NUMA_REPORT_SVG  1   /* a standalone SVG chart */
+#define FA_NUMA_REPORT_HTML 2   /* self-contained page: chart, tables */
+
+/* Write a report of p.  Errors: -EINVAL (p or f NULL, format unknown),
+ * -EIO (write failed). */
+int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
 
 /* -- prefetch hints -- for walks over pool objects: rw 0 read, 1 write;
  * locality 0 (none, streaming) .. 3 (keep in all cache levels). */

@@ -128,7 +128,7 @@ static bool present(int b, size_t ps)
 		return _fa_hugetlb_reserved(FA_PAGE_2M) > 0 ||
 		       _fa_hugetlb_reserved(FA_PAGE_1G) > 0;
 	case FA_BACKEND_THP:
-		return (ps == 0 || ps == FA_PAGE_2M) && _fa_thp_enabled();
+		return (ps == 0 || ps >= FA_PAGE_2M) && _fa_thp_enabled();
 	case FA_BACKEND_SMALL:
 		return true;
 	}
@@ -173,6 +173,15 @@ static void say_downgrade(const struct _fa_map *m, int first, int err)
 		fprintf(stderr, "finalloc: downgrade: %zu KiB pages asked, %zu KiB "
 			"served by %s; said once\n", m->page_size_asked >> 10,
 			m->page_size >> 10, backend_names[m->backend]);
+}
+
+/* Unmap without touching the counters (a map never counted). */
+static void map_free_raw(struct _fa_map *m)
+{
+	if (m->backend == FA_BACKEND_DEVICE)
+		_fa_dev_unmap(m);
+	else
+		_fa_mmap_unmap(m);
 }
 
 int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts)
@@ -235,8 +244,14 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 	tmp.backend_asked = asked;
 	tmp.node_asked = (o->flags & FA_MEM_ON_NODE) ? o->node : FA_NODE_ANY;
 	tmp.page_size_asked = o->page_size;
-	if (o->page_size && tmp.page_size < o->page_size)
+	if (o->page_size && tmp.page_size < o->page_size) {
+		if (o->flags & FA_MEM_STRICT) {
+			map_free_raw(&tmp);
+			err = -ENOMEM;
+			goto fail;
+		}
 		tmp.flags |= _FA_MAP_PAGE_DOWN;
+	}
 
 	atomic_fetch_add(&st.maps[asked][tmp.backend], 1);
 	atomic_fetch_add(&st.bytes[tmp.backend], tmp.size);
@@ -268,10 +283,7 @@ void _fa_map_free(struct _fa_map *m)
 	atomic_fetch_sub(&st.bytes[m->backend], m->size);
 	if (m->flags & _FA_MAP_LOCKED)
 		atomic_fetch_sub(&st.locked_bytes, m->size);
-	if (m->backend == FA_BACKEND_DEVICE)
-		_fa_dev_unmap(m);
-	else
-		_fa_mmap_unmap(m);
+	map_free_raw(m);
 	m->base = m->map_base = NULL;
 }
 

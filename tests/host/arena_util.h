@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers for the backend, arena and trace tests: fault probes, counters. */
+#ifndef ARENA_UTIL_H
+#define ARENA_UTIL_H
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static sigjmp_buf probe_jb;
+
+static void probe_handler(int sig)
+{
+	siglongjmp(probe_jb, sig);
+}
+
+/* Does touching p (write or read) raise SIGSEGV/SIGBUS?  Returns the signal or 0. */
+static inline int probe(volatile char *p, bool write)
+{
+	struct sigaction sa, old_segv, old_bus;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = probe_handler;
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	sig = sigsetjmp(probe_jb, 1);
+	if (sig == 0) {
+		if (write)
+			*p = 1;
+		else
+			(void)*p;
+	}
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return sig;
+}
+
+static inline long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt + ru.ru_majflt;
+}
+
+static inline long read_long(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+static inline bool write_long(const char *path, long v)
+{
+	char buf[32];
+	int fd = open(path, O_WRONLY);
+	int n = snprintf(buf, sizeof(buf), "%ld\n", v);
+	bool ok = fd >= 0 && write(fd, buf, (size_t)n) == n;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+#define NR_2M "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+
+/*
+ * Make sure want 2 MiB hugetlb pages are reserved, reserving them if we
+ * may (root); *saved gets the old count to restore (-1: nothing to restore).
+ * Returns false when the host has fewer and we cannot change that.
+ */
+static inline bool reserve_2m(long want, long *saved)
+{
+	long cur = read_long(NR_2M);
+
+	*saved = -1;
+	if (cur >= want)
+		return true;
+	if (cur < 0 || !write_long(NR_2M, want))
+		return false;
+	*saved = cur;
+	if (read_long(NR_2M) < want) {
+		write_long(NR_2M, cur);
+		*saved = -1;
+		return false;
+	}
+	return true;
+}
+
+static inline void restore_2m(long saved)
+{
+	if (saved >= 0)
+		write_long(NR_2M, saved);
+}
+
+static inline bool thp_enabled(void)
+{
+	char buf[128] = "";
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 && !strstr(buf, "[never]");
+}
+
+#endif
