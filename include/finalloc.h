@@ -694,9 +694,10 @@ struct fa_pool_opts {
  * Errors (NULL, errno): EINVAL (unknown flag, reserved field set, align not
  * a power of two in 8..4096, obj_size not a multiple of align or above
  * FA_POOL_SMALL_MAX, batch > tcache_objs, tcache_objs > 65536, FINE with
- * obj_size, hooks with POISON/ZERO/QUARANTINE unless CTOR_EVERY, bad mem
- * options), ENOMEM (no memory; reserve not served), others from the backend
- * (see fa_mem_map).
+ * obj_size, hooks without CTOR_EVERY in a size-class pool or with
+ * POISON/ZERO/QUARANTINE, CTOR_EVERY without hooks, bad mem options),
+ * ENOMEM (no memory; reserve not served), others from the backend (see
+ * fa_mem_map).
  */
 struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts);
 
@@ -717,6 +718,12 @@ void fa_pool_destroy(struct fa_pool *p);
  * void fa_pool_free(struct fa_pool *p, void *ptr);
  *   Give ptr back (NULL: no-op; p NULL: errno EINVAL, nothing freed).
  *   Any thread may free any object of p.
+ * void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size);
+ *   fa_pool_free for a caller that knows the size it asked for (any size of
+ *   the same class will do; in a fixed pool any size up to obj_size): the
+ *   class lookup through the slab header is skipped, which shortens the
+ *   dependency chain of an alloc/free loop.  A size of another class is
+ *   undefined in release mode; pools with features ignore size.
  * Defined inline below; with FA_POOL_NOINLINE defined before including this
  * header they are calls to the exported functions of the same names.
  */
@@ -892,9 +899,34 @@ static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 	fa__pool_free_slow(p, ptr);
 }
 
+static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t size)
+{
+	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+	char *tc;
+
+	if (ptr == NULL)
+		return;
+	if (__builtin_expect(p != NULL, 1) && (tc = fa__pool_tls.fast[h->slot]) != NULL) {
+		/* the bin from the size: no load that depends on ptr */
+		struct fa__pool_bin *b = (struct fa__pool_bin *)(
+			tc + (size <= FA_POOL_SMALL_MAX ? h->binoff[(size + 7) >> 3] : 0));
+
+		*(void **)ptr = b->head;
+		b->head = ptr;
+		FA__POOL_ADD(b->frees, 1);
+		FA__POOL_ADD(b->room, -1);
+		if (__builtin_expect(b->room >= 0, 1))
+			return;
+		fa__pool_free_flush(p, ptr);
+		return;
+	}
+	fa__pool_free_slow(p, ptr);
+}
+
 #ifdef FA_POOL_NOINLINE
 void *fa_pool_alloc(struct fa_pool *p, size_t size);
 void fa_pool_free(struct fa_pool *p, void *ptr);
+void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size);
 #else
 static inline void *fa_pool_alloc(struct fa_pool *p, size_t size)
 {
@@ -904,6 +936,11 @@ static inline void *fa_pool_alloc(struct fa_pool *p, size_t size)
 static inline void fa_pool_free(struct fa_pool *p, void *ptr)
 {
 	fa__pool_free_inl(p, ptr);
+}
+
+static inline void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size)
+{
+	fa__pool_free_sized_inl(p, ptr, size);
 }
 #endif
 

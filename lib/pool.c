@@ -1,0 +1,990 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Pool allocator core: size classes, slabs carved from backend regions,
+ * lock-free shared per-class batch stacks, per-thread caches.
+ *
+ * Object flow: slab -> (carve, batches) -> class stack -> (refill, one CAS)
+ * -> thread cache -> user -> (free, any thread) -> that thread's cache ->
+ * (flush of a batch, one CAS) -> class stack.  A cross-thread free costs the
+ * same as a local one; producer/consumer pairs move whole batches.
+ *
+ * Locks: reg_lock (TLS slots, thread exit, destroy) before pool->lock
+ * (regions, descriptor chunks, cache lists, large objects) before q.lock.
+ */
+#define FA_POOL_NOINLINE
+#include "pool_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+__thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec")));
+static __thread struct _fa_pool_tcache *tls_any[FA__POOL_SLOTS + 1]
+	__attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fa_pool *slots[FA__POOL_SLOTS];
+static pthread_key_t exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+
+static void thread_exit(void *arg);
+
+static void exit_key_init(void)
+{
+	/* failure leaves caches to the pool (flushed at destroy) */
+	if (pthread_key_create(&exit_key, thread_exit))
+		exit_key = (pthread_key_t)-1;
+}
+
+uint64_t _fa_pool_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no syscall */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+unsigned fa_pool_max_pools(void)
+{
+	return FA__POOL_SLOTS;
+}
+
+/* ---- size classes ---- */
+
+static size_t round_up(size_t x, size_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+static unsigned bin_of(unsigned c)
+{
+	return (unsigned)((c + 1) * sizeof(struct fa__pool_bin));
+}
+
+/* Class of a size (size <= the largest class), by the inline table. */
+static unsigned class_of(const struct fa_pool *p, size_t size)
+{
+	unsigned off = p->head.binoff[(size + 7) >> 3];
+
+	if (off)
+		return off / sizeof(struct fa__pool_bin) - 1;
+	/* fixed pool, size in the last 8-byte step */
+	return 0;
+}
+
+static size_t max_size(const struct fa_pool *p)
+{
+	return p->obj_size ? p->obj_size : p->cls[p->nr_classes - 1].size;
+}
+
+static void setup_class(struct fa_pool *p, unsigned c, size_t size, const struct fa_pool_opts *o)
+{
+	struct _fa_pool_class *k = &p->cls[c];
+	size_t lim = 32768 / size;
+
+	k->size = (uint32_t)size;
+	k->stride = (uint32_t)round_up(size + (p->link_off ? sizeof(void *) : 0), p->align);
+	if (lim < 8)
+		lim = 8;
+	if (lim > 512)
+		lim = 512;
+	k->limit = o && o->tcache_objs ? o->tcache_objs : (uint32_t)lim;
+	k->batch = o && o->batch ? o->batch : (k->limit + 1) / 2;
+	if (k->batch > k->limit)
+		k->batch = k->limit;
+}
+
+static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
+{
+	unsigned n = 0;
+
+	if (p->obj_size) {
+		p->link_off = p->once_hooks ? p->obj_size : 0;
+		setup_class(p, 0, p->obj_size, o);
+		n = 1;
+	} else {
+		for (size_t s = p->align; s <= FA_POOL_SMALL_MAX && n < FA_POOL_MAX_CLASSES;) {
+			size_t step;
+
+			setup_class(p, n++, s, o);
+			if (p->flags & FA_POOL_FINE) {
+				step = ((size_t)1 << (63 - __builtin_clzl(s))) / 4;
+				if (step < p->align)
+					step = p->align;
+			} else {
+				step = s;
+			}
+			s += step;
+		}
+	}
+	p->nr_classes = n;
+	/* inline table: a size maps to the bin of the smallest class >= it */
+	for (unsigned i = 1, c = 0; i <= FA_POOL_SMALL_MAX / 8; i++) {
+		size_t s = (size_t)i * 8;
+
+		while (c < n && p->cls[c].size < s)
+			c++;
+		p->head.binoff[i] = c < n ? (uint16_t)bin_of(c) : 0;
+	}
+}
+
+/* ---- batch descriptors and the lock-free stacks ---- */
+
+static struct _fa_pool_batch *bdesc(struct fa_pool *p, uint32_t i)
+{
+	struct _fa_pool_batch *ch =
+		atomic_load_explicit(&p->bchunk[i / _FA_BATCH_PER_CHUNK], memory_order_acquire);
+
+	return &ch[i % _FA_BATCH_PER_CHUNK];
+}
+
+/* Treiber stack of descriptor indices; the 32-bit tag bumped on every
+ * change makes a CAS fail after an A-B-A sequence (2^32 changes between
+ * one thread's read and its CAS would be needed to fool it). */
+static void stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i)
+{
+	struct _fa_pool_batch *d = bdesc(p, i);
+	uint64_t old = atomic_load_explicit(top, memory_order_relaxed), nw;
+
+	do {
+		atomic_store_explicit(&d->next, (uint32_t)old, memory_order_relaxed);
+		nw = (((old >> 32) + 1) << 32) | i;
+	} while (!atomic_compare_exchange_weak_explicit(top, &old, nw, memory_order_release,
+							memory_order_relaxed));
+}
+
+static uint32_t stack_pop(struct fa_pool *p, _Atomic uint64_t *top)
+{
+	uint64_t old = atomic_load_explicit(top, memory_order_acquire), nw;
+
+	do {
+		uint32_t i = (uint32_t)old;
+
+		if (!i)
+			return 0;
+		nw = (((old >> 32) + 1) << 32) |
+		     atomic_load_explicit(&bdesc(p, i)->next, memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(top, &old, nw, memory_order_acquire,
+							memory_order_acquire));
+	return (uint32_t)old;
+}
+
+static uint32_t desc_get(struct fa_pool *p, struct _fa_pool_tcache *tc)
+{
+	struct _fa_pool_batch *ch;
+	uint32_t i;
+
+	if (tc && tc->nstash)
+		return tc->stash[--tc->nstash];
+	i = stack_pop(p, &p->bfree);
+	if (i)
+		return i;
+	pthread_mutex_lock(&p->lock);
+	i = stack_pop(p, &p->bfree); /* someone may have added a chunk */
+	if (!i && p->nr_bchunks < _FA_BATCH_CHUNKS &&
+	    (ch = calloc(_FA_BATCH_PER_CHUNK, sizeof(*ch)))) {
+		unsigned k = p->nr_bchunks++;
+
+		atomic_store_explicit(&p->bchunk[k], ch, memory_order_release);
+		/* index 0 means empty: chunk 0 starts at 1 */
+		for (uint32_t j = k ? 1 : 2; j < _FA_BATCH_PER_CHUNK; j++)
+			stack_push(p, &p->bfree, k * _FA_BATCH_PER_CHUNK + j);
+		i = k * _FA_BATCH_PER_CHUNK + (k ? 0 : 1);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return i;
+}
+
+static void desc_put(struct fa_pool *p, struct _fa_pool_tcache *tc, uint32_t i)
+{
+	if (tc && tc->nstash < _FA_STASH)
+		tc->stash[tc->nstash++] = i;
+	else
+		stack_push(p, &p->bfree, i);
+}
+
+/* Publish a chain of n objects on class c's shared list.  0 or -ENOMEM
+ * (no descriptor: the caller keeps the objects). */
+static int shared_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *head,
+		       void *tail, uint32_t n)
+{
+	uint32_t i = desc_get(p, tc);
+	struct _fa_pool_batch *d;
+
+	if (!i)
+		return -ENOMEM;
+	d = bdesc(p, i);
+	d->head = head;
+	d->tail = tail;
+	d->n = n;
+	atomic_fetch_add_explicit(&p->cls[c].shared, n, memory_order_relaxed);
+	stack_push(p, &p->cls[c].top, i);
+	return 0;
+}
+
+static void hwm_update(struct _fa_pool_class *k, uint64_t v)
+{
+	uint64_t h = atomic_load_explicit(&k->hwm, memory_order_relaxed);
+
+	while (v > h && !atomic_compare_exchange_weak_explicit(&k->hwm, &h, v,
+							       memory_order_relaxed,
+							       memory_order_relaxed))
+		;
+}
+
+/* ---- regions and slabs ---- */
+
+static int region_add(struct fa_pool *p, size_t want)
+{
+	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_relaxed);
+	size_t size = p->next_region;
+	struct _fa_map *m;
+	char *lo, *hi;
+	int err;
+
+	if (n >= _FA_POOL_MAX_REGIONS)
+		return -ENOMEM;
+	if (size < want)
+		size = round_up(want, (size_t)2 << 20);
+	if (p->max_bytes) {
+		uint64_t used = atomic_load(&p->bytes_mapped);
+
+		if (used + size > p->max_bytes)
+			size = p->max_bytes > used ? p->max_bytes - used : 0;
+		if (size < want + _FA_SLAB_SIZE)
+			return -ENOMEM;
+	}
+	m = &p->maps[n];
+	err = _fa_map_alloc(m, size, p->has_mem ? &p->mem : NULL);
+	if (err)
+		return err;
+	lo = (char *)round_up((uintptr_t)m->base, _FA_SLAB_SIZE);
+	hi = (char *)(((uintptr_t)m->base + m->size) & _FA_SLAB_MASK);
+	if (hi - lo < (ptrdiff_t)want) {
+		_fa_map_free(m);
+		return -ENOMEM;
+	}
+	p->regions[n].lo = lo;
+	p->regions[n].hi = hi;
+	atomic_store_explicit(&p->nr_regions, n + 1, memory_order_release);
+	atomic_fetch_add(&p->bytes_mapped, m->size);
+	atomic_fetch_add(&p->bytes_slabs, m->size);
+	p->bump = lo;
+	p->bump_end = hi;
+	if (p->next_region < ((size_t)64 << 20))
+		p->next_region *= 2;
+	return 0;
+}
+
+/* A fresh slab for class c with its header written, or NULL (errno). */
+static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
+{
+	struct _fa_pool_class *k = &p->cls[c];
+	struct _fa_pool_slab *s;
+	int err;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->bump_end - p->bump < (ptrdiff_t)_FA_SLAB_SIZE) {
+		err = region_add(p, _FA_SLAB_SIZE);
+		if (err) {
+			pthread_mutex_unlock(&p->lock);
+			errno = -err;
+			return NULL;
+		}
+	}
+	s = (struct _fa_pool_slab *)p->bump;
+	p->bump += _FA_SLAB_SIZE;
+	s->binoff = (uint16_t)bin_of(c);
+	s->cls = (uint16_t)c;
+	s->pool = p;
+	s->stride = k->stride;
+	s->first = (char *)s + round_up(p->slab_hdr, p->align);
+	s->nobj = (uint32_t)(((char *)s + _FA_SLAB_SIZE - s->first) / k->stride);
+	s->end = s->first + (size_t)s->nobj * k->stride;
+	s->magic = _FA_SLAB_MAGIC;
+	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_add_explicit(&k->slabs, 1, memory_order_relaxed);
+	return s;
+}
+
+/*
+ * Carve a new slab of class c: construct/poison its objects, hand the first
+ * batch to the caller (*head..*tail, return count) and publish the rest.
+ */
+static uint32_t carve(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **head,
+		      void **tail)
+{
+	struct _fa_pool_class *k = &p->cls[c];
+	struct _fa_pool_slab *s = slab_new(p, c);
+	uint32_t got = 0;
+
+	if (!s)
+		return 0;
+	for (uint32_t i = 0; i < s->nobj;) {
+		uint32_t n = s->nobj - i < k->batch ? s->nobj - i : k->batch;
+		char *first = s->first + (size_t)i * k->stride, *o = first;
+
+		for (uint32_t j = 0; j < n; j++, o += k->stride) {
+			if (p->once_hooks && p->ctor)
+				p->ctor(o, k->size, p->hook_arg);
+			if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
+				_fa_pool_poison(o, k->size);
+			*_fa_pool_link(p, o) = j + 1 < n ? o + k->stride : NULL;
+		}
+		i += n;
+		if (!got) {
+			*head = first;
+			*tail = o - k->stride;
+			got = n;
+		} else if (shared_push(p, tc, c, first, o - k->stride, n)) {
+			/* no descriptor memory: keep the rest in the caller's batch */
+			*_fa_pool_link(p, *tail) = first;
+			*tail = o - k->stride;
+			got += n;
+		}
+	}
+	atomic_fetch_add_explicit(&k->carved, s->nobj, memory_order_relaxed);
+	return got;
+}
+
+void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *))
+{
+	unsigned n = atomic_load(&p->nr_regions);
+
+	for (unsigned r = 0; r < n; r++) {
+		char *end = r + 1 == n ? p->bump : p->regions[r].hi;
+
+		for (char *a = p->regions[r].lo; a < end; a += _FA_SLAB_SIZE) {
+			struct _fa_pool_slab *s = (struct _fa_pool_slab *)a;
+
+			if (s->magic != _FA_SLAB_MAGIC)
+				continue;
+			for (char *o = s->first; o < s->end; o += s->stride)
+				fn(p, o);
+		}
+	}
+}
+
+/* ---- thread caches ---- */
+
+static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
+{
+	struct _fa_pool_class *k = &p->cls[c];
+	struct fa__pool_bin *b = &tc->bin[c + 1];
+	uint32_t i = stack_pop(p, &k->top), n;
+	void *head, *tail;
+
+	if (i) {
+		struct _fa_pool_batch *d = bdesc(p, i);
+
+		head = d->head;
+		tail = d->tail;
+		n = d->n;
+		desc_put(p, tc, i);
+		atomic_fetch_sub_explicit(&k->shared, n, memory_order_relaxed);
+	} else {
+		n = carve(p, tc, c, &head, &tail);
+		if (!n)
+			return;
+	}
+	*_fa_pool_link(p, tail) = b->head;
+	b->head = head;
+	FA__POOL_ADD(b->room, -(int64_t)n);
+	FA__POOL_ADD(tc->taken[c], n);
+	hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
+			      atomic_load_explicit(&k->shared, memory_order_relaxed));
+}
+
+/* Move up to n objects from the head of bin c to the shared list. */
+static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, uint32_t n)
+{
+	struct fa__pool_bin *b = &tc->bin[c + 1];
+	void *head = b->head, *tail = head;
+	uint32_t k = 1;
+
+	if (!head || !n)
+		return;
+	while (k < n && *_fa_pool_link(p, tail)) {
+		tail = *_fa_pool_link(p, tail);
+		k++;
+	}
+	if (shared_push(p, tc, c, head, tail, k))
+		return; /* out of descriptor memory: the cache stays over its bound */
+	b->head = *_fa_pool_link(p, tail);
+	FA__POOL_ADD(b->room, (int64_t)k);
+	FA__POOL_ADD(tc->given[c], k);
+}
+
+static void flush_all(struct fa_pool *p, struct _fa_pool_tcache *tc)
+{
+	for (unsigned c = 0; c < p->nr_classes; c++)
+		flush_bin(p, tc, c, UINT32_MAX);
+	while (tc->nstash)
+		stack_push(p, &p->bfree, tc->stash[--tc->nstash]);
+}
+
+static struct _fa_pool_tcache *tcache_new(struct fa_pool *p)
+{
+	struct _fa_pool_tcache *tc;
+
+	pthread_mutex_lock(&p->lock);
+	tc = p->idle;
+	if (tc) {
+		p->idle = tc->next_idle;
+	} else {
+		tc = aligned_alloc(FA_CACHE_LINE, sizeof(*tc));
+		if (tc) {
+			memset(tc, 0, sizeof(*tc));
+			tc->pool = p;
+			for (unsigned c = 0; c < p->nr_classes; c++)
+				tc->bin[c + 1].room = p->cls[c].limit;
+			tc->next_all = p->all;
+			p->all = tc;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (tc)
+		atomic_fetch_add(&p->threads, 1);
+	return tc;
+}
+
+/*
+ * The calling thread's cache of p, made on first use; NULL (ENOMEM) if none
+ * can be made.  Pools without a TLS slot share one cache: *locked says the
+ * caller holds shared_lock and must call _fa_pool_tcache_put.
+ */
+struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked)
+{
+	unsigned s = p->head.slot;
+	struct _fa_pool_tcache *tc;
+
+	*locked = false;
+	if (fa_unlikely(s >= FA__POOL_SLOTS)) {
+		pthread_mutex_lock(&p->shared_lock);
+		if (!p->shared_tc)
+			p->shared_tc = tcache_new(p);
+		if (!p->shared_tc) {
+			pthread_mutex_unlock(&p->shared_lock);
+			errno = ENOMEM;
+			return NULL;
+		}
+		*locked = true;
+		return p->shared_tc;
+	}
+	tc = tls_any[s];
+	if (fa_likely(tc != NULL))
+		return tc;
+	pthread_once(&exit_once, exit_key_init);
+	tc = tcache_new(p);
+	if (!tc) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (exit_key != (pthread_key_t)-1)
+		pthread_setspecific(exit_key, &fa__pool_tls);
+	pthread_mutex_lock(&p->lock);
+	tc->slot_any = &tls_any[s];
+	tc->slot_fast = &fa__pool_tls.fast[s];
+	pthread_mutex_unlock(&p->lock);
+	tls_any[s] = tc;
+	if (!p->slow)
+		fa__pool_tls.fast[s] = (char *)tc;
+	return tc;
+}
+
+void _fa_pool_tcache_put(struct fa_pool *p, bool locked)
+{
+	if (locked)
+		pthread_mutex_unlock(&p->shared_lock);
+}
+
+/* Thread exit: every cache of this thread goes back to its pool. */
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&reg_lock);
+	for (unsigned s = 0; s < FA__POOL_SLOTS; s++) {
+		struct _fa_pool_tcache *tc = tls_any[s];
+		struct fa_pool *p;
+
+		if (!tc)
+			continue;
+		p = tc->pool;
+		if (p->flags & FA_POOL_QUARANTINE)
+			_fa_pool_quarantine_drain(p, tc, false);
+		flush_all(p, tc);
+		tls_any[s] = NULL;
+		fa__pool_tls.fast[s] = NULL;
+		pthread_mutex_lock(&p->lock);
+		tc->slot_any = NULL;
+		tc->slot_fast = NULL;
+		tc->next_idle = p->idle;
+		p->idle = tc;
+		pthread_mutex_unlock(&p->lock);
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o,
+			 bool user)
+{
+	struct fa__pool_bin *b = &tc->bin[c + 1];
+
+	*_fa_pool_link(p, o) = b->head;
+	b->head = o;
+	if (user)
+		FA__POOL_ADD(b->frees, 1);
+	else
+		FA__POOL_ADD(tc->taken[c], 1);
+	FA__POOL_ADD(b->room, -1);
+	if (b->room < 0)
+		flush_bin(p, tc, c, p->cls[c].batch);
+}
+
+/* ---- large objects ---- */
+
+static size_t large_hdr(const struct fa_pool *p)
+{
+	return round_up(sizeof(struct _fa_pool_large), p->align > 64 ? p->align : 64);
+}
+
+static void *large_alloc(struct fa_pool *p, size_t size)
+{
+	size_t hdr = large_hdr(p), need;
+	struct _fa_pool_large *l;
+	struct _fa_map m;
+	int err;
+
+	if (size > ((size_t)1 << 46)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	need = size + hdr + _FA_SLAB_SIZE; /* room to put the header on a 64 KiB boundary */
+	if (p->max_bytes && atomic_load(&p->bytes_mapped) + need > p->max_bytes) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = _fa_map_alloc(&m, need, p->has_mem ? &p->mem : NULL);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	l = (struct _fa_pool_large *)round_up((uintptr_t)m.base, _FA_SLAB_SIZE);
+	l->binoff = 0;
+	l->magic = _FA_LARGE_MAGIC;
+	l->pool = p;
+	l->ptr = (char *)l + hdr;
+	l->size = size;
+	l->map = m;
+	pthread_mutex_lock(&p->lock);
+	l->prev = NULL;
+	l->next = p->large;
+	if (p->large)
+		p->large->prev = l;
+	p->large = l;
+	pthread_mutex_unlock(&p->lock);
+	atomic_fetch_add(&p->bytes_mapped, m.size);
+	atomic_fetch_add(&p->large_allocs, 1);
+	atomic_fetch_add(&p->large_live, 1);
+	atomic_fetch_add(&p->large_bytes, m.size);
+	return l->ptr;
+}
+
+static void large_free(struct fa_pool *p, struct _fa_pool_large *l)
+{
+	struct _fa_map m;
+
+	pthread_mutex_lock(&p->lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		p->large = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&p->lock);
+	m = l->map;
+	l->magic = 0;
+	atomic_fetch_sub(&p->bytes_mapped, m.size);
+	atomic_fetch_add(&p->large_frees, 1);
+	atomic_fetch_sub(&p->large_live, 1);
+	atomic_fetch_sub(&p->large_bytes, m.size);
+	_fa_map_free(&m);
+}
+
+/* ---- alloc / free ---- */
+
+void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
+{
+	struct _fa_pool_tcache *tc;
+	struct fa__pool_bin *b;
+	bool locked;
+	unsigned c;
+	void *o;
+
+	if (!p || !size) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (size > max_size(p)) {
+		if (p->obj_size || (p->flags & FA_POOL_NO_LARGE)) {
+			errno = E2BIG;
+			return NULL;
+		}
+		return large_alloc(p, size);
+	}
+	c = class_of(p, size);
+	tc = _fa_pool_tcache_get(p, &locked);
+	if (!tc)
+		return NULL;
+	b = &tc->bin[c + 1];
+	if (!b->head) {
+		refill(p, tc, c);
+		if (!b->head) {
+			_fa_pool_tcache_put(p, locked);
+			return NULL; /* errno from the backend */
+		}
+	}
+	o = b->head;
+	b->head = *_fa_pool_link(p, o);
+	FA__POOL_ADD(b->room, 1);
+	FA__POOL_ADD(b->req, size);
+	if (p->flags & FA_POOL_SIZE_HIST)
+		FA__POOL_ADD(tc->hist[63 - __builtin_clzl(size)], 1);
+	_fa_pool_tcache_put(p, locked);
+	if (p->slow) {
+		struct _fa_pool_class *k = &p->cls[c];
+
+		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
+			_fa_pool_verify(p, o, c, p->link_off == 0 ? sizeof(void *) : 0);
+		if (p->flags & FA_POOL_DEBUG)
+			_fa_pool_mark_alloc(p, _fa_pool_slab_of(o), o);
+		if (p->flags & FA_POOL_ZERO)
+			memset(o, 0, size);
+		if ((p->flags & FA_POOL_CTOR_EVERY) && p->ctor)
+			p->ctor(o, k->size, p->hook_arg);
+	}
+	return o;
+}
+
+static void free_object(struct fa_pool *p, void *ptr)
+{
+	struct _fa_pool_slab *s;
+	struct _fa_pool_tcache *tc;
+	bool locked, large = false;
+	unsigned c;
+
+	if (p->flags & FA_POOL_DEBUG) {
+		s = _fa_pool_check_ptr(p, ptr, &large);
+		if (!s)
+			return;
+	} else {
+		s = _fa_pool_slab_of(ptr);
+		large = s->binoff == 0;
+	}
+	if (large) {
+		large_free(p, (struct _fa_pool_large *)s);
+		return;
+	}
+	c = s->cls;
+	if ((p->flags & FA_POOL_DEBUG) && !_fa_pool_mark_free(p, s, ptr))
+		return;
+	if ((p->flags & FA_POOL_CTOR_EVERY) && p->dtor)
+		p->dtor(ptr, p->cls[c].size, p->hook_arg);
+	tc = _fa_pool_tcache_get(p, &locked);
+	if (!tc) {
+		/* no cache memory: straight to the shared list */
+		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
+			_fa_pool_poison(ptr, p->cls[c].size);
+		*_fa_pool_link(p, ptr) = NULL;
+		shared_push(p, NULL, c, ptr, ptr, 1);
+		return;
+	}
+	if (p->flags & FA_POOL_QUARANTINE) {
+		_fa_pool_quarantine_put(p, tc, c, ptr);
+	} else {
+		if (p->flags & FA_POOL_POISON)
+			_fa_pool_poison(ptr, p->cls[c].size);
+		_fa_pool_cache_push(p, tc, c, ptr, true);
+	}
+	_fa_pool_tcache_put(p, locked);
+}
+
+void fa__pool_free_slow(struct fa_pool *p, void *ptr)
+{
+	if (!ptr)
+		return;
+	if (!p) {
+		errno = EINVAL;
+		return;
+	}
+	free_object(p, ptr);
+}
+
+/* The inline free pushed ptr and found its bin over the bound (or ptr is
+ * large: the always-full bin 0). */
+void fa__pool_free_flush(struct fa_pool *p, void *ptr)
+{
+	struct _fa_pool_tcache *tc = (struct _fa_pool_tcache *)fa__pool_tls.fast[p->head.slot];
+	struct _fa_pool_slab *s = _fa_pool_slab_of(ptr);
+	struct fa__pool_bin *b0 = &tc->bin[0];
+
+	if (b0->head) {
+		/* large, or a sized free with a size above the classes: undo */
+		b0->head = NULL;
+		FA__POOL_ADD(b0->frees, -1);
+		FA__POOL_ADD(b0->room, 1);
+		if (s->binoff == 0)
+			large_free(p, (struct _fa_pool_large *)s);
+		else
+			free_object(p, ptr);
+		return;
+	}
+	flush_bin(p, tc, s->cls, p->cls[s->cls].batch);
+}
+
+void *fa_pool_alloc(struct fa_pool *p, size_t size)
+{
+	return fa__pool_alloc_inl(p, size);
+}
+
+void fa_pool_free(struct fa_pool *p, void *ptr)
+{
+	fa__pool_free_inl(p, ptr);
+}
+
+void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size)
+{
+	fa__pool_free_sized_inl(p, ptr, size);
+}
+
+size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr)
+{
+	struct _fa_pool_slab *s;
+	bool large = false;
+
+	if (!p || !ptr)
+		return 0;
+	if (p->flags & FA_POOL_DEBUG) {
+		s = _fa_pool_check_ptr(p, (void *)ptr, &large);
+		if (!s)
+			return 0;
+	} else {
+		s = _fa_pool_slab_of(ptr);
+		large = s->binoff == 0;
+	}
+	if (large)
+		return ((struct _fa_pool_large *)s)->size;
+	return p->cls[s->cls].size;
+}
+
+int fa_pool_flush(struct fa_pool *p, int all)
+{
+	struct _fa_pool_tcache *tc;
+	bool locked;
+
+	if (!p)
+		return -EINVAL;
+	tc = _fa_pool_tcache_get(p, &locked);
+	if (!tc)
+		return -ENOMEM;
+	if (p->flags & FA_POOL_QUARANTINE)
+		_fa_pool_quarantine_drain(p, tc, all != 0);
+	flush_all(p, tc);
+	_fa_pool_tcache_put(p, locked);
+	return 0;
+}
+
+/* ---- create / destroy ---- */
+
+#define VALID_FLAGS (FA_POOL_FINE | FA_POOL_NO_LARGE | FA_POOL_ZERO | FA_POOL_POISON | \
+		     FA_POOL_QUARANTINE | FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST)
+
+static int check_opts(const struct fa_pool_opts *o)
+{
+	size_t align = o->align ? o->align : 16;
+
+	if (o->flags & ~VALID_FLAGS)
+		return -EINVAL;
+	if (o->reserved0)
+		return -EINVAL;
+	for (unsigned i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
+		if (o->reserved[i])
+			return -EINVAL;
+	if (o->align && (o->align < 8 || o->align > 4096 || (o->align & (o->align - 1))))
+		return -EINVAL;
+	if (o->obj_size) {
+		if (o->flags & FA_POOL_FINE)
+			return -EINVAL;
+		if (o->obj_size > FA_POOL_SMALL_MAX)
+			return -EINVAL;
+		if (o->align && o->obj_size % align)
+			return -EINVAL;
+		if (!o->align && o->obj_size % 8)
+			return -EINVAL;
+	}
+	if (o->tcache_objs > 65536 || (o->tcache_objs && o->batch > o->tcache_objs))
+		return -EINVAL;
+	if (!o->tcache_objs && o->batch > 512)
+		return -EINVAL;
+	if ((o->ctor || o->dtor) && !(o->flags & FA_POOL_CTOR_EVERY) &&
+	    (o->flags & (FA_POOL_POISON | FA_POOL_ZERO | FA_POOL_QUARANTINE)))
+		return -EINVAL;
+	if ((o->flags & FA_POOL_CTOR_EVERY) && !o->ctor && !o->dtor)
+		return -EINVAL;
+	/* constructed state survives only in a fixed pool (link after it) */
+	if ((o->ctor || o->dtor) && !(o->flags & FA_POOL_CTOR_EVERY) && !o->obj_size)
+		return -EINVAL;
+	return _fa_mem_opts_check(o->mem);
+}
+
+static void slot_release(struct fa_pool *p)
+{
+	if (p->head.slot < FA__POOL_SLOTS)
+		slots[p->head.slot] = NULL;
+}
+
+static void run_dtor(struct fa_pool *p, void *o)
+{
+	p->dtor(o, p->cls[0].size, p->hook_arg);
+}
+
+static void pool_free_mem(struct fa_pool *p)
+{
+	struct _fa_pool_tcache *tc, *next;
+	unsigned n = atomic_load(&p->nr_regions);
+
+	while (p->large)
+		large_free(p, p->large);
+	for (unsigned r = 0; r < n; r++)
+		_fa_map_free(&p->maps[r]);
+	for (tc = p->all; tc; tc = next) {
+		next = tc->next_all;
+		free(tc);
+	}
+	for (unsigned i = 0; i < p->nr_bchunks; i++)
+		free(atomic_load(&p->bchunk[i]));
+	_fa_pool_quarantine_fini(p);
+	_fa_pool_snap_fini(p);
+	pthread_mutex_destroy(&p->lock);
+	pthread_mutex_destroy(&p->shared_lock);
+	free(p->maps);
+	free(p);
+}
+
+struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
+{
+	static const struct fa_pool_opts defaults;
+	const struct fa_pool_opts *o = opts ? opts : &defaults;
+	struct fa_pool *p;
+	int err;
+
+	err = check_opts(o);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	p = aligned_alloc(FA_CACHE_LINE, round_up(sizeof(*p), FA_CACHE_LINE));
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(p, 0, sizeof(*p));
+	p->maps = calloc(_FA_POOL_MAX_REGIONS, sizeof(*p->maps));
+	if (!p->maps) {
+		free(p);
+		errno = ENOMEM;
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->shared_lock, NULL);
+	p->flags = o->flags;
+	p->align = o->align ? o->align : (o->obj_size && o->obj_size % 16 ? 8 : 16);
+	p->obj_size = o->obj_size;
+	p->ctor = o->ctor;
+	p->dtor = o->dtor;
+	p->hook_arg = o->hook_arg;
+	p->once_hooks = (o->ctor || o->dtor) && !(o->flags & FA_POOL_CTOR_EVERY);
+	p->slow = (o->flags & _FA_POOL_SLOW_FLAGS) || p->once_hooks;
+	p->report = o->report;
+	p->report_arg = o->report_arg;
+	snprintf(p->name, sizeof(p->name), "%s", o->name ? o->name : "pool");
+	if (o->mem) {
+		p->mem = *o->mem;
+		p->has_mem = true;
+	}
+	p->max_bytes = o->max_bytes;
+	p->next_region = (size_t)2 << 20;
+	setup_classes(p, o);
+	p->slab_hdr = sizeof(struct _fa_pool_slab);
+	if (p->flags & FA_POOL_DEBUG) {
+		size_t most = _FA_SLAB_SIZE / p->cls[0].stride;
+
+		p->slab_hdr += (most + 63) / 64 * sizeof(uint64_t);
+	}
+
+	err = _fa_pool_quarantine_init(p, o);
+	if (!err)
+		err = _fa_pool_snap_init(p, o);
+	if (err)
+		goto fail;
+	if (o->reserve) {
+		pthread_mutex_lock(&p->lock);
+		err = region_add(p, round_up(o->reserve, _FA_SLAB_SIZE));
+		pthread_mutex_unlock(&p->lock);
+		if (err)
+			goto fail;
+	}
+
+	pthread_mutex_lock(&reg_lock);
+	p->head.slot = FA__POOL_SLOTS;
+	for (unsigned s = 0; s < FA__POOL_SLOTS; s++) {
+		if (!slots[s]) {
+			slots[s] = p;
+			p->head.slot = s;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&reg_lock);
+
+	if (o->reserve) {
+		/* carve the reserve now: no page faults when it is first used */
+		for (unsigned c = 0; p->bump_end - p->bump >= (ptrdiff_t)_FA_SLAB_SIZE;
+		     c = (c + 1) % p->nr_classes) {
+			void *h, *t;
+			uint32_t n = carve(p, NULL, c, &h, &t);
+
+			if (!n)
+				break;
+			if (shared_push(p, NULL, c, h, t, n))
+				break;
+		}
+	}
+	return p;
+fail:
+	pool_free_mem(p);
+	errno = -err;
+	return NULL;
+}
+
+void fa_pool_destroy(struct fa_pool *p)
+{
+	if (!p)
+		return;
+	_fa_pool_snap_fini(p); /* stop the sampler first: it reads the caches */
+	pthread_mutex_lock(&reg_lock);
+	pthread_mutex_lock(&p->lock);
+	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
+		if (tc->slot_any) {
+			*tc->slot_any = NULL;
+			*tc->slot_fast = NULL;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	slot_release(p);
+	pthread_mutex_unlock(&reg_lock);
+	if (p->once_hooks && p->dtor)
+		_fa_pool_each_object(p, run_dtor);
+	pool_free_mem(p);
+}

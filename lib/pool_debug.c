@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Pool misuse detection: poison fill and verification, the quarantine
+ * (FIFO of freed objects bounded by count, bytes and age), and the debug
+ * checks for double and foreign frees.  Everything here is off the inline
+ * path: pools using it take the out-of-line alloc/free.
+ */
+#include "pool_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const error_names[] = {
+	[FA_POOL_ERR_DOUBLE_FREE] = "double free",
+	[FA_POOL_ERR_FOREIGN] = "foreign pointer",
+	[FA_POOL_ERR_WRITE_AFTER_FREE] = "write after free",
+};
+
+void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, size_t offset,
+		      const char *fmt, ...)
+{
+	struct fa_pool_report r = {
+		.error = error,
+		.pool = p,
+		.pool_name = p->name,
+		.ptr = ptr,
+		.cls = cls,
+		.obj_size = cls < p->nr_classes ? p->cls[cls].size : 0,
+		.offset = offset,
+	};
+	char detail[160], msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	snprintf(msg, sizeof(msg), "finalloc: pool %s: %s: %s", p->name, error_names[error],
+		 detail);
+	r.msg = msg;
+	atomic_fetch_add(&p->reports, 1);
+	if (p->report) {
+		p->report(&r, p->report_arg);
+		return;
+	}
+	fprintf(stderr, "%s\n", msg);
+	abort();
+}
+
+void _fa_pool_poison(void *o, size_t size)
+{
+	memset(o, FA_POOL_POISON_BYTE, size);
+}
+
+int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from)
+{
+	size_t size = p->cls[cls].size;
+	const unsigned char *b = o;
+
+	for (size_t i = from; i < size; i += sizeof(uint64_t)) {
+		uint64_t w;
+
+		if (size - i < sizeof(w)) {
+			for (; i < size; i++)
+				if (b[i] != FA_POOL_POISON_BYTE)
+					goto bad;
+			break;
+		}
+		memcpy(&w, b + i, sizeof(w));
+		if (w != _FA_POISON64) {
+			while (b[i] == FA_POOL_POISON_BYTE)
+				i++;
+bad:
+			_fa_pool_reportf(p, FA_POOL_ERR_WRITE_AFTER_FREE, o, cls, i,
+					 "object %p (class %u, %u bytes) changed at offset %zu "
+					 "(byte 0x%02x) while free",
+					 o, cls, p->cls[cls].size, i, b[i]);
+			/* handler returned: the object gets reused clean */
+			_fa_pool_poison((char *)o + from, size - from);
+			return -EFAULT;
+		}
+	}
+	return 0;
+}
+
+/* ---- debug: foreign and double frees ---- */
+
+static struct _fa_pool_large *find_large(struct fa_pool *p, void *ptr)
+{
+	struct _fa_pool_large *l;
+
+	pthread_mutex_lock(&p->lock);
+	for (l = p->large; l && l->ptr != ptr; l = l->next)
+		;
+	pthread_mutex_unlock(&p->lock);
+	return l;
+}
+
+struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *large)
+{
+	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
+	struct _fa_pool_slab *s = _fa_pool_slab_of(ptr);
+	struct _fa_pool_large *l;
+
+	*large = false;
+	for (unsigned r = 0; r < n; r++) {
+		if ((char *)ptr < p->regions[r].lo || (char *)ptr >= p->regions[r].hi)
+			continue;
+		if (s->magic != _FA_SLAB_MAGIC || s->pool != p ||
+		    (char *)ptr < s->first || (char *)ptr >= s->end)
+			break;
+		if ((size_t)((char *)ptr - s->first) % s->stride) {
+			_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
+					 "%p is inside an object of class %u (%u bytes), not "
+					 "at its start", ptr, s->cls, p->cls[s->cls].size);
+			return NULL;
+		}
+		return s;
+	}
+	l = find_large(p, ptr);
+	if (l) {
+		*large = true;
+		return (struct _fa_pool_slab *)l;
+	}
+	_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0,
+			 "%p was not allocated by this pool (or is a large object freed "
+			 "already)", ptr);
+	return NULL;
+}
+
+static _Atomic uint64_t *obj_bit(struct _fa_pool_slab *s, void *o, uint64_t *mask)
+{
+	size_t i = (size_t)((char *)o - s->first) / s->stride;
+
+	*mask = 1ull << (i % 64);
+	return &s->bits[i / 64];
+}
+
+void _fa_pool_mark_alloc(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
+{
+	uint64_t m;
+
+	atomic_fetch_or_explicit(obj_bit(s, o, &m), m, memory_order_relaxed);
+}
+
+bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
+{
+	uint64_t m;
+	_Atomic uint64_t *w = obj_bit(s, o, &m);
+	uint64_t old = atomic_fetch_and_explicit(w, ~m, memory_order_relaxed);
+
+	if (old & m)
+		return true;
+	_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, o, s->cls, 0,
+			 "object %p (class %u, %u bytes) freed while free", o, s->cls,
+			 p->cls[s->cls].size);
+	return false;
+}
+
+/* ---- quarantine ---- */
+
+int _fa_pool_quarantine_init(struct fa_pool *p, const struct fa_pool_opts *o)
+{
+	struct _fa_pool_quarantine *q = &p->q;
+
+	pthread_mutex_init(&q->lock, NULL);
+	if (!(p->flags & FA_POOL_QUARANTINE))
+		return 0;
+	q->cap = o->quarantine_objs ? o->quarantine_objs : 4096;
+	q->max_bytes = o->quarantine_bytes ? o->quarantine_bytes : (size_t)4 << 20;
+	q->max_ns = o->quarantine_ns ? o->quarantine_ns : 1000000000ull;
+	if (q->cap > ((size_t)1 << 24))
+		return -EINVAL;
+	q->ring = calloc(q->cap, sizeof(*q->ring));
+	return q->ring ? 0 : -ENOMEM;
+}
+
+void _fa_pool_quarantine_fini(struct fa_pool *p)
+{
+	free(p->q.ring);
+	p->q.ring = NULL;
+}
+
+/* Take the oldest entry out (q->lock held). */
+static struct _fa_pool_qent q_pop(struct fa_pool *p)
+{
+	struct _fa_pool_quarantine *q = &p->q;
+	struct _fa_pool_qent e = q->ring[q->head];
+
+	q->head = (q->head + 1) % q->cap;
+	q->n--;
+	q->bytes -= p->cls[e.cls].size;
+	atomic_fetch_sub_explicit(&p->cls[e.cls].quarantined, 1, memory_order_relaxed);
+	return e;
+}
+
+static void release(struct fa_pool *p, struct _fa_pool_tcache *tc, struct _fa_pool_qent *e,
+		    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		_fa_pool_verify(p, e[i].ptr, e[i].cls, 0);
+		_fa_pool_cache_push(p, tc, e[i].cls, e[i].ptr, false);
+	}
+}
+
+#define EVICT_BATCH 32
+
+void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o)
+{
+	struct _fa_pool_quarantine *q = &p->q;
+	size_t size = p->cls[c].size;
+	struct _fa_pool_qent out[EVICT_BATCH];
+	uint64_t now = _fa_pool_now_ns();
+	size_t n = 0;
+
+	_fa_pool_poison(o, size);
+	pthread_mutex_lock(&q->lock);
+	/* the bounds: count, bytes, then age (a few per call keeps it O(1)) */
+	while (q->n && n < EVICT_BATCH &&
+	       (q->n >= q->cap || q->bytes + size > q->max_bytes ||
+		now - q->ring[q->head].t > q->max_ns))
+		out[n++] = q_pop(p);
+	if (q->n < q->cap && q->bytes + size <= q->max_bytes) {
+		q->ring[(q->head + q->n) % q->cap] = (struct _fa_pool_qent){ o, c, now };
+		q->n++;
+		q->bytes += size;
+		atomic_fetch_add_explicit(&p->cls[c].quarantined, 1, memory_order_relaxed);
+		o = NULL;
+	}
+	pthread_mutex_unlock(&q->lock);
+	FA__POOL_ADD(tc->qfrees[c], 1);
+	release(p, tc, out, n);
+	if (o) {
+		/* larger than the byte bound on its own: straight through */
+		_fa_pool_cache_push(p, tc, c, o, false);
+	}
+}
+
+void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bool all)
+{
+	struct _fa_pool_quarantine *q = &p->q;
+	struct _fa_pool_qent out[EVICT_BATCH];
+	uint64_t now = _fa_pool_now_ns();
+	size_t n;
+
+	do {
+		n = 0;
+		pthread_mutex_lock(&q->lock);
+		while (q->n && n < EVICT_BATCH &&
+		       (all || now - q->ring[q->head].t > q->max_ns))
+			out[n++] = q_pop(p);
+		pthread_mutex_unlock(&q->lock);
+		release(p, tc, out, n);
+	} while (n == EVICT_BATCH);
+}

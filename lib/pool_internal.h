@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pool allocator internals shared by pool.c (slabs, shared lists, thread
+ * caches), pool_debug.c (poison, quarantine, misuse checks) and
+ * pool_stats.c (counters, snapshots, text/JSON).
+ *
+ * Memory layout: the backend maps regions (2 MiB and growing); a region is
+ * cut into 64 KiB slabs aligned to 64 KiB, each holding objects of one class
+ * behind a struct _fa_pool_slab at its base, so the class of any object is
+ * one mask and one load away.  A large object gets its own mapping with a
+ * struct _fa_pool_large at a 64 KiB boundary just below it.
+ */
+#ifndef FA_POOL_INTERNAL_H
+#define FA_POOL_INTERNAL_H
+
+#include "internal.h"
+
+#include <pthread.h>
+
+#define _FA_SLAB_SIZE ((size_t)FA__POOL_SLAB_SIZE)
+#define _FA_SLAB_MASK (~(uintptr_t)(_FA_SLAB_SIZE - 1))
+#define _FA_SLAB_MAGIC 0xfa51ab00u
+#define _FA_LARGE_MAGIC 0xfa1a6e00u
+#define _FA_POOL_MAX_REGIONS 1024
+#define _FA_BATCH_PER_CHUNK 1024u
+#define _FA_BATCH_CHUNKS 4096u
+#define _FA_STASH 8
+#define _FA_POOL_HIST 48
+#define _FA_POISON64 0xa5a5a5a5a5a5a5a5ull
+
+/* Features that need the out-of-line path. */
+#define _FA_POOL_SLOW_FLAGS (FA_POOL_ZERO | FA_POOL_POISON | FA_POOL_QUARANTINE | \
+			     FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST)
+
+struct _fa_pool_slab {
+	uint16_t binoff;        /* first: read by the inline free */
+	uint16_t cls;
+	uint32_t magic;
+	struct fa_pool *pool;
+	char *first, *end;      /* objects: [first, end) */
+	uint32_t stride, nobj;
+	_Atomic uint64_t bits[]; /* FA_POOL_DEBUG: bit set = allocated */
+};
+
+struct _fa_pool_large {
+	uint16_t binoff;        /* 0: the inline free goes slow */
+	uint16_t pad;
+	uint32_t magic;
+	struct fa_pool *pool;
+	struct _fa_pool_large *prev, *next;
+	void *ptr;
+	size_t size;            /* requested */
+	struct _fa_map map;
+};
+
+/* A batch of objects on a shared list; descriptors are never freed before
+ * the pool, so a stale reader of next is harmless (the tag catches it). */
+struct _fa_pool_batch {
+	_Atomic uint32_t next;
+	uint32_t n;
+	void *head, *tail;
+};
+
+struct _fa_pool_class {
+	_Atomic uint64_t top;           /* batch stack: tag << 32 | index */
+	_Atomic uint64_t shared;        /* objects on it */
+	_Atomic uint64_t carved, slabs, hwm, quarantined;
+	uint32_t size, stride, limit, batch;
+} FA_ALIGNED_CL;
+
+struct _fa_pool_tcache {
+	/* at offset 0: the inline path adds binoff to the cache address;
+	 * bin[0] is always empty with room 0, so it always goes slow */
+	struct fa__pool_bin bin[FA_POOL_MAX_CLASSES + 1];
+	struct fa_pool *pool;
+	struct _fa_pool_tcache *next_all, *next_idle;
+	char **slot_fast;               /* the owner thread's TLS slots */
+	struct _fa_pool_tcache **slot_any;
+	/* written by the owner (FA__POOL_ADD), read by stats */
+	uint64_t taken[FA_POOL_MAX_CLASSES];  /* objects into the bin, not frees */
+	uint64_t given[FA_POOL_MAX_CLASSES];  /* objects out, not allocs */
+	uint64_t qfrees[FA_POOL_MAX_CLASSES]; /* frees that went to quarantine */
+	uint64_t hist[_FA_POOL_HIST];
+	uint32_t stash[_FA_STASH];      /* spare batch descriptors */
+	unsigned nstash;
+} FA_ALIGNED_CL;
+
+struct _fa_pool_qent {
+	void *ptr;
+	uint32_t cls;
+	uint64_t t;
+};
+
+struct _fa_pool_quarantine {
+	pthread_mutex_t lock;
+	struct _fa_pool_qent *ring;
+	size_t cap, head, n, bytes;
+	size_t max_bytes;
+	uint64_t max_ns;
+};
+
+struct _fa_pool_region {
+	char *lo, *hi;                  /* slab range */
+};
+
+struct fa_pool {
+	struct fa__pool_head head;      /* first: read by the inline path */
+	unsigned flags;
+	unsigned nr_classes;
+	size_t align;
+	size_t obj_size;                /* fixed pool, else 0 */
+	size_t link_off;                /* free-list link: 0, or after the object
+	                                   when constructed state must survive */
+	size_t slab_hdr;                /* bytes before the first object */
+	bool slow;                      /* features: no inline path */
+	bool once_hooks;                /* ctor at carve, dtor at destroy */
+	char name[32];
+	fa_pool_hook_fn ctor, dtor;
+	void *hook_arg;
+	fa_pool_report_fn report;
+	void *report_arg;
+	struct fa_mem_opts mem;
+	bool has_mem;
+
+	struct _fa_pool_class cls[FA_POOL_MAX_CLASSES];
+
+	/* pool->lock: regions, slab bump, batch chunks, tcache lists, large */
+	pthread_mutex_t lock;
+	struct _fa_map *maps;           /* [_FA_POOL_MAX_REGIONS] */
+	struct _fa_pool_region regions[_FA_POOL_MAX_REGIONS];
+	_Atomic unsigned nr_regions;
+	char *bump, *bump_end;
+	size_t next_region;
+	size_t max_bytes;
+	_Atomic uint64_t bytes_mapped, bytes_slabs;
+
+	_Atomic(struct _fa_pool_batch *) bchunk[_FA_BATCH_CHUNKS];
+	unsigned nr_bchunks;
+	_Atomic uint64_t bfree;         /* stack of free descriptors */
+
+	struct _fa_pool_tcache *all, *idle;
+	_Atomic uint64_t threads;
+	pthread_mutex_t shared_lock;    /* pools without a TLS slot */
+	struct _fa_pool_tcache *shared_tc;
+
+	struct _fa_pool_large *large;
+	_Atomic uint64_t large_allocs, large_frees, large_bytes, large_live;
+
+	struct _fa_pool_quarantine q;
+	_Atomic uint64_t reports;
+
+	/* snapshots */
+	pthread_mutex_t snap_lock;
+	pthread_cond_t snap_cond;
+	struct fa_pool_snapshot *snaps;
+	size_t snap_cap, snap_head, snap_n;
+	unsigned snap_ms;
+	bool snap_stop, snap_thread_on;
+	pthread_t snap_thread;
+};
+
+static inline void **_fa_pool_link(const struct fa_pool *p, void *o)
+{
+	return (void **)((char *)o + p->link_off);
+}
+
+static inline struct _fa_pool_slab *_fa_pool_slab_of(const void *ptr)
+{
+	return (struct _fa_pool_slab *)((uintptr_t)ptr & _FA_SLAB_MASK);
+}
+
+static inline uint64_t _fa_pool_ld(const uint64_t *x)
+{
+	return __atomic_load_n(x, __ATOMIC_RELAXED);
+}
+
+/* ---- pool.c ---- */
+struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked);
+void _fa_pool_tcache_put(struct fa_pool *p, bool locked);
+/* Push a freed object on tc's bin of class c; user: a free (counted),
+ * else an object coming back from quarantine. */
+void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
+			 void *o, bool user);
+/* Carved objects of every slab, for dtor at destroy. */
+void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *));
+uint64_t _fa_pool_now_ns(void);
+
+/* ---- pool_debug.c ---- */
+void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls,
+		      size_t offset, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+void _fa_pool_poison(void *o, size_t size);
+/* Verify poison over [from, size): 0 or report (then re-poison). */
+int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from);
+/* Debug: slab of a pointer of this pool, or NULL after a report. */
+struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *large);
+/* Debug bitmap: mark allocated / free; false (after a report) if the state
+ * was wrong. */
+void _fa_pool_mark_alloc(struct fa_pool *p, struct _fa_pool_slab *s, void *o);
+bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o);
+int _fa_pool_quarantine_init(struct fa_pool *p, const struct fa_pool_opts *o);
+void _fa_pool_quarantine_fini(struct fa_pool *p);
+void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
+			     void *o);
+/* Release held objects: due ones, or all. */
+void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bool all);
+
+/* ---- pool_stats.c ---- */
+int _fa_pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);
+void _fa_pool_snap_fini(struct fa_pool *p);
+
+#endif /* FA_POOL_INTERNAL_H */

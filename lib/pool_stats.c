@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Pool metrics.  The inline path only bumps counters in the calling
+ * thread's own cache (frees, room, bytes requested); everything else is
+ * derived here on read, so counting costs no shared-line write:
+ *   objects into a bin = frees + taken, out of it = allocs + given, and
+ *   objects in it = limit - room, hence allocs = frees + taken - given - n.
+ */
+#include "pool_internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
+{
+	uint64_t frees[FA_POOL_MAX_CLASSES] = { 0 }, taken[FA_POOL_MAX_CLASSES] = { 0 };
+	uint64_t given[FA_POOL_MAX_CLASSES] = { 0 }, cached[FA_POOL_MAX_CLASSES] = { 0 };
+	uint64_t qfrees[FA_POOL_MAX_CLASSES] = { 0 }, req[FA_POOL_MAX_CLASSES] = { 0 };
+
+	if (!p || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->name = p->name;
+	st->nr_classes = p->nr_classes;
+	st->flags = p->flags;
+
+	pthread_mutex_lock(&p->lock);
+	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
+		for (unsigned c = 0; c < p->nr_classes; c++) {
+			const struct fa__pool_bin *b = &tc->bin[c + 1];
+			int64_t room = (int64_t)_fa_pool_ld((const uint64_t *)&b->room);
+
+			frees[c] += _fa_pool_ld(&b->frees);
+			req[c] += _fa_pool_ld(&b->req);
+			cached[c] += (uint64_t)((int64_t)p->cls[c].limit - room);
+			taken[c] += _fa_pool_ld(&tc->taken[c]);
+			given[c] += _fa_pool_ld(&tc->given[c]);
+			qfrees[c] += _fa_pool_ld(&tc->qfrees[c]);
+		}
+		for (unsigned h = 0; h < _FA_POOL_HIST; h++)
+			st->size_hist[h] += _fa_pool_ld(&tc->hist[h]);
+	}
+	pthread_mutex_unlock(&p->lock);
+
+	for (unsigned c = 0; c < p->nr_classes; c++) {
+		struct _fa_pool_class *k = &p->cls[c];
+		struct fa_pool_class_stats *cs = &st->cls[c];
+		uint64_t allocs = frees[c] + taken[c] - given[c] - cached[c];
+
+		cs->size = k->size;
+		cs->tcache_objs = k->limit;
+		/* racing owners can make a sum momentarily inconsistent */
+		if ((int64_t)allocs < 0)
+			allocs = 0;
+		cs->allocs = allocs;
+		cs->frees = frees[c] + qfrees[c];
+		cs->live = cs->allocs > cs->frees ? cs->allocs - cs->frees : 0;
+		cs->cached = cached[c];
+		cs->shared = atomic_load_explicit(&k->shared, memory_order_relaxed);
+		cs->quarantined = atomic_load_explicit(&k->quarantined, memory_order_relaxed);
+		cs->carved = atomic_load_explicit(&k->carved, memory_order_relaxed);
+		cs->slabs = atomic_load_explicit(&k->slabs, memory_order_relaxed);
+		cs->bytes_requested = req[c];
+		if (cs->carved > cs->shared) {
+			uint64_t out = cs->carved - cs->shared;
+			uint64_t h = atomic_load_explicit(&k->hwm, memory_order_relaxed);
+
+			while (out > h && !atomic_compare_exchange_weak(&k->hwm, &h, out))
+				;
+		}
+		cs->hwm = atomic_load_explicit(&k->hwm, memory_order_relaxed);
+		if (cs->hwm < cs->live)
+			cs->hwm = cs->live;
+
+		st->allocs += cs->allocs;
+		st->frees += cs->frees;
+		st->live += cs->live;
+		st->bytes_requested += cs->bytes_requested;
+		st->bytes_served += cs->allocs * cs->size;
+		st->bytes_live += cs->live * cs->size;
+		st->quarantined += cs->quarantined;
+		st->quarantine_bytes += cs->quarantined * cs->size;
+	}
+	st->large_allocs = atomic_load(&p->large_allocs);
+	st->large_frees = atomic_load(&p->large_frees);
+	st->large_live = atomic_load(&p->large_live);
+	st->large_bytes = atomic_load(&p->large_bytes);
+	st->allocs += st->large_allocs;
+	st->frees += st->large_frees;
+	st->live += st->large_live;
+	st->bytes_live += st->large_bytes;
+	st->bytes_reserved = atomic_load(&p->bytes_mapped);
+	st->bytes_slabs = atomic_load(&p->bytes_slabs);
+	st->reports = atomic_load(&p->reports);
+	st->threads = atomic_load(&p->threads);
+	return 0;
+}
+
+/* ---- snapshots ---- */
+
+static void snap_take(struct fa_pool *p)
+{
+	struct fa_pool_stats *st = malloc(sizeof(*st));
+	struct fa_pool_snapshot s = { .time_ns = _fa_pool_now_ns() };
+
+	if (st && fa_pool_stats(p, st) == 0) {
+		s.allocs = st->allocs;
+		s.frees = st->frees;
+		s.live = st->live;
+		s.bytes_requested = st->bytes_requested;
+		s.bytes_live = st->bytes_live;
+		s.bytes_reserved = st->bytes_reserved;
+		s.quarantined = st->quarantined;
+		for (unsigned c = 0; c < st->nr_classes; c++) {
+			s.cached += st->cls[c].cached;
+			s.shared += st->cls[c].shared;
+		}
+	}
+	free(st);
+	pthread_mutex_lock(&p->snap_lock);
+	p->snaps[(p->snap_head + p->snap_n) % p->snap_cap] = s;
+	if (p->snap_n < p->snap_cap)
+		p->snap_n++;
+	else
+		p->snap_head = (p->snap_head + 1) % p->snap_cap;
+	pthread_mutex_unlock(&p->snap_lock);
+}
+
+static void *snap_thread(void *arg)
+{
+	struct fa_pool *p = arg;
+	struct timespec until;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	pthread_mutex_lock(&p->snap_lock);
+	while (!p->snap_stop) {
+		until.tv_nsec += (long)(p->snap_ms % 1000) * 1000000;
+		until.tv_sec += p->snap_ms / 1000 + until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		while (!p->snap_stop &&
+		       pthread_cond_timedwait(&p->snap_cond, &p->snap_lock, &until) != ETIMEDOUT)
+			;
+		if (p->snap_stop)
+			break;
+		pthread_mutex_unlock(&p->snap_lock);
+		snap_take(p);
+		pthread_mutex_lock(&p->snap_lock);
+	}
+	pthread_mutex_unlock(&p->snap_lock);
+	return NULL;
+}
+
+int _fa_pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&p->snap_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->snap_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	p->snap_cap = o->snapshot_ring ? o->snapshot_ring : 64;
+	if (p->snap_cap > (1u << 20))
+		return -EINVAL;
+	p->snaps = calloc(p->snap_cap, sizeof(*p->snaps));
+	if (!p->snaps)
+		return -ENOMEM;
+	p->snap_ms = o->snapshot_ms;
+	if (p->snap_ms) {
+		int err = pthread_create(&p->snap_thread, NULL, snap_thread, p);
+
+		if (err)
+			return -err;
+		p->snap_thread_on = true;
+	}
+	return 0;
+}
+
+void _fa_pool_snap_fini(struct fa_pool *p)
+{
+	if (p->snap_thread_on) {
+		pthread_mutex_lock(&p->snap_lock);
+		p->snap_stop = true;
+		pthread_cond_signal(&p->snap_cond);
+		pthread_mutex_unlock(&p->snap_lock);
+		pthread_join(p->snap_thread, NULL);
+		p->snap_thread_on = false;
+	}
+	free(p->snaps);
+	p->snaps = NULL;
+}
+
+int fa_pool_snapshot(struct fa_pool *p)
+{
+	if (!p)
+		return -EINVAL;
+	snap_take(p);
+	return 0;
+}
+
+int fa_pool_snapshots(struct fa_pool *p, struct fa_pool_snapshot *out, size_t n)
+{
+	size_t k, skip;
+
+	if (!p || (!out && n))
+		return -EINVAL;
+	pthread_mutex_lock(&p->snap_lock);
+	k = n < p->snap_n ? n : p->snap_n;
+	skip = p->snap_n - k;
+	for (size_t i = 0; i < k; i++)
+		out[i] = p->snaps[(p->snap_head + skip + i) % p->snap_cap];
+	pthread_mutex_unlock(&p->snap_lock);
+	return (int)k;
+}
+
+/* ---- text / JSON ---- */
+
+static void print_text(FILE *f, const struct fa_pool_stats *st,
+		       const struct fa_pool_snapshot *sn, int nsn)
+{
+	double waste = st->bytes_served ?
+			       100.0 * (double)(st->bytes_served - st->bytes_requested) /
+				       (double)st->bytes_served : 0.0;
+
+	fprintf(f, "pool %s: %u classes, flags 0x%x, %llu thread caches\n", st->name,
+		st->nr_classes, st->flags, (unsigned long long)st->threads);
+	fprintf(f, "  allocs %llu frees %llu live %llu (%llu bytes)\n",
+		(unsigned long long)st->allocs, (unsigned long long)st->frees,
+		(unsigned long long)st->live, (unsigned long long)st->bytes_live);
+	fprintf(f, "  bytes requested %llu served %llu (%.1f%% class waste), reserved %llu "
+		"(slabs %llu)\n", (unsigned long long)st->bytes_requested,
+		(unsigned long long)st->bytes_served, waste,
+		(unsigned long long)st->bytes_reserved, (unsigned long long)st->bytes_slabs);
+	fprintf(f, "  large: allocs %llu frees %llu live %llu bytes %llu\n",
+		(unsigned long long)st->large_allocs, (unsigned long long)st->large_frees,
+		(unsigned long long)st->large_live, (unsigned long long)st->large_bytes);
+	fprintf(f, "  quarantined %llu (%llu bytes), reports %llu\n",
+		(unsigned long long)st->quarantined, (unsigned long long)st->quarantine_bytes,
+		(unsigned long long)st->reports);
+	fprintf(f, "  %6s %12s %12s %10s %10s %8s %8s %8s %6s\n", "class", "allocs", "frees",
+		"live", "hwm", "cached", "shared", "quar", "slabs");
+	for (unsigned c = 0; c < st->nr_classes; c++) {
+		const struct fa_pool_class_stats *cs = &st->cls[c];
+
+		if (!cs->allocs && !cs->carved)
+			continue;
+		fprintf(f, "  %6u %12llu %12llu %10llu %10llu %8llu %8llu %8llu %6llu\n",
+			cs->size, (unsigned long long)cs->allocs, (unsigned long long)cs->frees,
+			(unsigned long long)cs->live, (unsigned long long)cs->hwm,
+			(unsigned long long)cs->cached, (unsigned long long)cs->shared,
+			(unsigned long long)cs->quarantined, (unsigned long long)cs->slabs);
+	}
+	for (unsigned h = 0; h < _FA_POOL_HIST; h++)
+		if (st->size_hist[h])
+			fprintf(f, "  size %llu..%llu: %llu\n", 1ull << h, (2ull << h) - 1,
+				(unsigned long long)st->size_hist[h]);
+	for (int i = 0; i < nsn; i++)
+		fprintf(f, "  snapshot t=%llu ns: allocs %llu frees %llu live %llu reserved "
+			"%llu cached %llu shared %llu\n", (unsigned long long)sn[i].time_ns,
+			(unsigned long long)sn[i].allocs, (unsigned long long)sn[i].frees,
+			(unsigned long long)sn[i].live, (unsigned long long)sn[i].bytes_reserved,
+			(unsigned long long)sn[i].cached, (unsigned long long)sn[i].shared);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void print_json(FILE *f, const struct fa_pool_stats *st,
+		       const struct fa_pool_snapshot *sn, int nsn)
+{
+	const char *sep = "";
+
+	fputs("{\"name\":", f);
+	json_str(f, st->name);
+	fprintf(f, ",\"flags\":%u,\"threads\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
+		"\"bytes_requested\":%llu,\"bytes_served\":%llu,\"bytes_live\":%llu,"
+		"\"bytes_reserved\":%llu,\"bytes_slabs\":%llu,\"large_allocs\":%llu,"
+		"\"large_frees\":%llu,\"large_live\":%llu,\"large_bytes\":%llu,"
+		"\"quarantined\":%llu,\"quarantine_bytes\":%llu,\"reports\":%llu,\"classes\":[",
+		st->flags, U(st->threads), U(st->allocs), U(st->frees), U(st->live),
+		U(st->bytes_requested), U(st->bytes_served), U(st->bytes_live),
+		U(st->bytes_reserved), U(st->bytes_slabs), U(st->large_allocs),
+		U(st->large_frees), U(st->large_live), U(st->large_bytes), U(st->quarantined),
+		U(st->quarantine_bytes), U(st->reports));
+	for (unsigned c = 0; c < st->nr_classes; c++) {
+		const struct fa_pool_class_stats *cs = &st->cls[c];
+
+		fprintf(f, "%s{\"size\":%u,\"tcache_objs\":%u,\"allocs\":%llu,\"frees\":%llu,"
+			"\"live\":%llu,\"hwm\":%llu,\"cached\":%llu,\"shared\":%llu,"
+			"\"quarantined\":%llu,\"carved\":%llu,\"slabs\":%llu,"
+			"\"bytes_requested\":%llu}", sep, cs->size, cs->tcache_objs,
+			U(cs->allocs), U(cs->frees), U(cs->live), U(cs->hwm), U(cs->cached),
+			U(cs->shared), U(cs->quarantined), U(cs->carved), U(cs->slabs),
+			U(cs->bytes_requested));
+		sep = ",";
+	}
+	fputs("],\"size_hist\":[", f);
+	for (unsigned h = 0; h < _FA_POOL_HIST; h++)
+		fprintf(f, "%s%llu", h ? "," : "", U(st->size_hist[h]));
+	fputs("],\"snapshots\":[", f);
+	for (int i = 0; i < nsn; i++)
+		fprintf(f, "%s{\"time_ns\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
+			"\"bytes_requested\":%llu,\"bytes_live\":%llu,\"bytes_reserved\":%llu,"
+			"\"cached\":%llu,\"shared\":%llu,\"quarantined\":%llu}", i ? "," : "",
+			U(sn[i].time_ns), U(sn[i].allocs), U(sn[i].frees), U(sn[i].live),
+			U(sn[i].bytes_requested), U(sn[i].bytes_live), U(sn[i].bytes_reserved),
+			U(sn[i].cached), U(sn[i].shared), U(sn[i].quarantined));
+	fputs("]}\n", f);
+}
+
+int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt)
+{
+	struct fa_pool_stats *st;
+	struct fa_pool_snapshot *sn;
+	int nsn, err = 0;
+
+	if (!p || !f || (fmt != FA_POOL_FMT_TEXT && fmt != FA_POOL_FMT_JSON))
+		return -EINVAL;
+	st = malloc(sizeof(*st));
+	sn = calloc(p->snap_cap, sizeof(*sn));
+	if (!st || !sn) {
+		err = -ENOMEM;
+		goto out;
+	}
+	fa_pool_stats(p, st);
+	nsn = fa_pool_snapshots(p, sn, p->snap_cap);
+	if (fmt == FA_POOL_FMT_JSON)
+		print_json(f, st, sn, nsn);
+	else
+		print_text(f, st, sn, nsn);
+	if (fflush(f) || ferror(f))
+		err = -EIO;
+out:
+	free(st);
+	free(sn);
+	return err;
+}
