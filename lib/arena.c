@@ -243,7 +243,15 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 	a->slow_allocs++;
 	cr = cursor(a);
 	if (!place(a, cr->ptr, cr->end, size, align, &u, &r)) {
-		size_t need = sizeof(struct hdr) + 2 * RZ + (align - 1) + size + MIN_ALIGN;
+		/* exact for a fresh chunk (page-aligned base): a request that
+		 * fits the geometric size gets no oversized chunk */
+		size_t lead = ((a->flags & FA_ARENA_META) ? sizeof(struct hdr) : 0) +
+			      ((a->flags & FA_ARENA_CANARY) ? RZ : 0);
+		size_t tail = (a->flags & FA_ARENA_CANARY) ? RZ : 0;
+		size_t need = align <= FA_PAGE_4K ? align_up(lead, align)
+						  : lead + align - 1;
+
+		need += align_up(size + tail, MIN_ALIGN);
 
 		err = grow(a, need);
 		if (err) {
