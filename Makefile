@@ -54,7 +54,7 @@ BIN        := bin/finalloc
 KSFT       := $(B)/kselftest/.stamp
 KSFT_INC   := -I$(B)/kselftest
 # The harness compares mixed signedness inside its macros.
-TEST_WARN  := -Wno-missing-prototypes -Wno-sign-compare
+TEST_WARN  := -Wno-missing-prototypes -Wno-sign-compare -Wno-misleading-indentation
 
 # The module is built when Debian's kernel headers are present.
 KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
