@@ -73,6 +73,7 @@ struct bench_run {
 	int nr_metric;
 	double tsc_per_ns;
 	double tsc_overhead_ns;
+	double tsc_resolution_ns;
 	int failures;
 	char notes[16][200];
 	int nr_notes;
@@ -494,10 +495,9 @@ static void print_table(struct bench_run *r, FILE *f)
 				continue;
 			s = summarize(m, a);
 			fmt_val(b, sizeof(b), s.median);
-			if (best >= 0 && s.n && s.median > 0)
+			/* A ratio needs both sides non-zero (e.g. 0 faults). */
+			if (best >= 0 && s.n && s.median > 0 && bv > 0)
 				snprintf(ratio, sizeof(ratio), "%.2fx", bv / s.median);
-			else if (best >= 0 && s.n && bv > 0)
-				snprintf(ratio, sizeof(ratio), "(0)");
 			fprintf(f, " %8s %6s", b, ratio);
 		}
 		fputc('\n', f);
@@ -542,8 +542,10 @@ static void print_header(struct bench_run *r, FILE *f)
 	fprintf(f, "finalloc bench: %d repetition%s, scale %g, medians; lower is better;\n"
 		   "x = best peer / FinAlloc (above 1: FinAlloc is faster)\n",
 		r->cfg.reps, r->cfg.reps == 1 ? "" : "s", r->cfg.scale);
-	fprintf(f, "host: %s %s, %d CPUs, TSC %.3f GHz, rdtsc pair %.1f ns (inside latencies)\n",
-		u.sysname, u.release, bench_nr_cpus(), r->tsc_per_ns, r->tsc_overhead_ns);
+	fprintf(f, "host: %s %s, %d CPUs, TSC %.3f GHz, resolution %.1f ns; latencies are net\n"
+		   "of the fenced rdtsc pair (%.1f ns), so those below the resolution read as 0\n",
+		u.sysname, u.release, bench_nr_cpus(), r->tsc_per_ns, r->tsc_resolution_ns,
+		r->tsc_overhead_ns);
 	fprintf(f, "peers:");
 	for (int a = 0; a < r->nr_alloc; a++)
 		if (r->alloc[a].peer && r->alloc[a].available)
@@ -580,6 +582,7 @@ static void print_json(struct bench_run *r, FILE *f)
 	json_int(&j, "cpus", bench_nr_cpus());
 	json_num(&j, "tsc_ghz", r->tsc_per_ns);
 	json_num(&j, "rdtsc_overhead_ns", r->tsc_overhead_ns);
+	json_num(&j, "tsc_resolution_ns", r->tsc_resolution_ns);
 	json_end_obj(&j);
 	json_begin_arr(&j, "allocators");
 	for (int a = 0; a < r->nr_alloc; a++) {
@@ -619,7 +622,8 @@ static void print_json(struct bench_run *r, FILE *f)
 			json_end_arr(&j);
 			if (best >= 0) {
 				json_str(&j, "best_peer", r->alloc[best].name);
-				json_num(&j, "ratio_to_best_peer", s.median > 0 ? bv / s.median : NAN);
+				json_num(&j, "ratio_to_best_peer",
+					 s.median > 0 && bv > 0 ? bv / s.median : NAN);
 			}
 			json_end_obj(&j);
 		}
@@ -651,7 +655,7 @@ static void print_csv(struct bench_run *r, FILE *f)
 				continue;
 			fprintf(f, "%s,%s,%s,%s,%.6g,%.6g,%.6g,%d,", wl_names[m->wl], m->name, m->unit,
 				tlb ? r->tlb[a].name : r->alloc[a].name, s.median, s.min, s.max, s.n);
-			if (best >= 0 && s.median > 0)
+			if (best >= 0 && s.median > 0 && bv > 0)
 				fprintf(f, "%s,%.4g\n", r->alloc[best].name, bv / s.median);
 			else
 				fprintf(f, "%s,\n", best >= 0 ? r->alloc[best].name : "");
@@ -703,6 +707,7 @@ static int bench_execute(struct bench_run *r, FILE *out)
 	}
 	r->tsc_per_ns = bench_tsc_per_ns(c->tour ? 50 : 100);
 	r->tsc_overhead_ns = (double)bench_tsc_overhead() / r->tsc_per_ns;
+	r->tsc_resolution_ns = (double)bench_tsc_resolution() / r->tsc_per_ns;
 	for (int w = 0; w < WL_COUNT; w++) {
 		if (!c->wl_on[w])
 			continue;
@@ -794,7 +799,7 @@ int bench_tour(void)
 	r->cfg.alloc_filter = "glibc,pool,arena,numa";
 	r->cfg.wl_on[WL_PAIR] = r->cfg.wl_on[WL_CHURN] = r->cfg.wl_on[WL_PRODCONS] = true;
 	r->cfg.wl_on[WL_BUMP] = r->cfg.wl_on[WL_LARSON] = true;
-	printf("3 repetitions, medians in ns, lower is better; x = glibc / FinAlloc\n\n");
+	printf("3 repetitions, short runs, medians; lower is better; x = glibc / FinAlloc\n\n");
 	ret = bench_execute(r, stdout);
 	bench_free(r);
 	return ret;

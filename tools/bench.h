@@ -67,11 +67,30 @@ static inline uint64_t bench_rdtsc(void)
 	__asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
 	return ((uint64_t)hi << 32) | lo;
 }
+/* Fenced reads for short intervals (Intel's "How to benchmark code execution
+ * times"): the work cannot drift outside the pair. */
+static inline uint64_t bench_tsc_start(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ __volatile__("lfence\n\trdtsc" : "=a"(lo), "=d"(hi) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static inline uint64_t bench_tsc_stop(void)
+{
+	uint32_t lo, hi, aux;
+
+	__asm__ __volatile__("rdtscp\n\tlfence" : "=a"(lo), "=d"(hi), "=c"(aux) : : "memory");
+	return ((uint64_t)hi << 32) | lo;
+}
 uint64_t bench_now_ns(void);
 /* TSC ticks per ns, measured against CLOCK_MONOTONIC over ms milliseconds. */
 double bench_tsc_per_ns(unsigned ms);
-/* Cheapest back-to-back rdtsc pair, in ticks (included in every latency). */
+/* Median cost of an empty bench_tsc_start/stop pair, in ticks. */
 uint64_t bench_tsc_overhead(void);
+/* Median distance of two back-to-back rdtsc reads: the precision. */
+uint64_t bench_tsc_resolution(void);
 long bench_minflt(void);
 int bench_nr_cpus(void);              /* CPUs this process may run on */
 int wl_cpu_for(int i);                /* i-th allowed CPU, wrapping */

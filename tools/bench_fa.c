@@ -130,9 +130,46 @@ static const struct bench_family arena_family = {
 	},
 };
 
+/* ---- numa: the calling thread's node pool (one node on this host) ---- */
+
+static int numa_setup(void **ctx)
+{
+	struct fa_numa *n = fa_numa_create(NULL);
+
+	if (!n)
+		return -errno;
+	*ctx = n;
+	return 0;
+}
+
+static void numa_teardown(void *ctx)
+{
+	fa_numa_destroy(ctx);
+}
+
+#define WL_FN(name) wl_numa_##name
+#define WL_ALLOC(ctx, size) fa_numa_alloc((struct fa_numa *)(ctx), (size))
+#define WL_FREE(ctx, ptr, size) fa_numa_free((struct fa_numa *)(ctx), (ptr))
+#include "bench_wl.h"
+
+static const struct bench_family numa_family = {
+	.name = "numa",
+	.setup = numa_setup,
+	.teardown = numa_teardown,
+	.run = {
+		[WL_PAIR] = wl_numa_pair,
+		[WL_CHURN] = wl_numa_churn,
+		[WL_PRODCONS] = wl_numa_prodcons,
+		[WL_BUMP] = wl_numa_bump,
+		[WL_LARSON] = wl_numa_larson,
+		[WL_LARGE] = wl_numa_large,
+	},
+};
+
 const struct bench_family *const bench_fa_families[] = {
 	&pool_family,
 	&arena_family,
+	&numa_family,
 	NULL,
 };
 
@@ -183,6 +220,27 @@ int bench_fa_instr(const char *what, uint64_t ops)
 				fa_arena_reset(a);
 		}
 		fa_arena_destroy(a);
+		return 0;
+	}
+	if (!strcmp(what, "numa")) {
+		struct fa_numa *n = fa_numa_create(NULL);
+
+		if (!n) {
+			fprintf(stderr, "bench --instr: fa_numa_create: %s\n", strerror(errno));
+			return 1;
+		}
+		for (uint64_t i = 0; i < ops; i++) {
+			char *o = fa_numa_alloc(n, 64);
+
+			if (!o) {
+				fa_numa_destroy(n);
+				return wl_fail("instr numa", 64) ? 1 : 0;
+			}
+			o[0] = (char)i;
+			wl_escape(o);
+			fa_numa_free(n, o);
+		}
+		fa_numa_destroy(n);
 		return 0;
 	}
 	return -1;

@@ -131,9 +131,9 @@ static int WL_FN(prodcons)(void *ctx, const struct wl_params *wp)
 	wl_ring_drain(pc.ring);
 	t0 = bench_now_ns();
 	for (uint64_t i = 0; i < msgs && !ret; i++) {
-		uint64_t c0 = bench_rdtsc();
+		uint64_t c0 = bench_tsc_start();
 		uint64_t *p = WL_ALLOC(ctx, pc.size);
-		uint64_t c1 = bench_rdtsc();
+		uint64_t c1 = bench_tsc_stop();
 
 		if (!p) {
 			ret = wl_fail("prodcons", pc.size);

@@ -191,16 +191,16 @@ static void print_delta(FILE *f, const struct attr *a, const struct attr *prev, 
 			(double)(int64_t)(a->val - prev->val) / secs);
 }
 
-static void print_text(FILE *f, const struct sysfs_snap *s, const struct sysfs_snap *prev,
-		       double secs)
+static void print_text(FILE *f, const char *root, const struct sysfs_snap *s,
+		       const struct sysfs_snap *prev, double secs)
 {
 	char buf[96];
 
 	if (!s->present) {
-		fprintf(f, "%s: absent (the finalloc module is not loaded)\n", FINALLOC_SYSFS_PATH);
+		fprintf(f, "%s: absent (the finalloc module is not loaded)\n", root);
 		return;
 	}
-	fprintf(f, "%s\n", FINALLOC_SYSFS_PATH);
+	fprintf(f, "%s\n", root);
 	for (int i = 0; i < s->global.n; i++) {
 		const struct attr *a = &s->global.a[i];
 
@@ -257,13 +257,13 @@ static void json_attrs(struct json *j, const struct attr_set *set)
 	}
 }
 
-static void print_json(FILE *f, const struct sysfs_snap *s)
+static void print_json(FILE *f, const char *root, const struct sysfs_snap *s)
 {
 	struct json j;
 
 	json_init(&j, f);
 	json_begin_obj(&j, NULL);
-	json_str(&j, "path", FINALLOC_SYSFS_PATH);
+	json_str(&j, "path", root);
 	json_bool(&j, "present", s->present);
 	json_begin_obj(&j, "global");
 	json_attrs(&j, &s->global);
@@ -309,13 +309,13 @@ static int watch(const char *root, bool json, double interval, uint64_t count)
 		now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 		sysfs_read(root, cur);
 		if (json) {
-			print_json(stdout, cur);
+			print_json(stdout, root, cur);
 		} else {
 			if (tty)
 				fputs("\033[H\033[2J", stdout);
 			else if (n)
 				fputc('\n', stdout);
-			print_text(stdout, cur, n ? prev : NULL, (double)(now - t_prev) / 1e9);
+			print_text(stdout, root, cur, n ? prev : NULL, (double)(now - t_prev) / 1e9);
 			fflush(stdout);
 		}
 		t_prev = now;
@@ -528,9 +528,9 @@ int cmd_stats(int argc, char **argv)
 		return tool_err("stats", "out of memory");
 	sysfs_read(root, s);
 	if (json)
-		print_json(stdout, s);
+		print_json(stdout, root, s);
 	else
-		print_text(stdout, s, NULL, 1);
+		print_text(stdout, root, s, NULL, 1);
 	free(s);
 	return 0;
 }

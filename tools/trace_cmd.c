@@ -19,7 +19,7 @@
 #define HIST_BUCKETS 64
 
 struct site {
-	const char *file, *func; /* owned by the reader: valid until it closes */
+	char *file, *func;       /* copies: the reader frees a redefined site's */
 	int line;
 	uint64_t count, bytes;
 	struct site *next;       /* hash chain */
@@ -92,8 +92,14 @@ static struct site *get_site(struct trace_sum *s, const struct fa_trace_event *e
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return NULL;
-	x->file = ev->file;
-	x->func = ev->func;
+	x->file = ev->file ? strdup(ev->file) : NULL;
+	x->func = ev->func ? strdup(ev->func) : NULL;
+	if ((ev->file && !x->file) || (ev->func && !x->func)) {
+		free(x->file);
+		free(x->func);
+		free(x);
+		return NULL;
+	}
 	x->line = ev->line;
 	x->next = s->buckets[b];
 	s->buckets[b] = x;
@@ -396,6 +402,8 @@ static void sum_free(struct trace_sum *s)
 		while (x) {
 			struct site *n = x->next;
 
+			free(x->file);
+			free(x->func);
 			free(x);
 			x = n;
 		}
