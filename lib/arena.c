@@ -284,9 +284,9 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 	}
 	cr->ptr = (char *)r;
 	if (a->tracing && kind == 0) {
-		bool sampled = a->trace_sample && ++a->sample_ctr % a->trace_sample == 0;
-
-		if (size >= a->trace_min || sampled) {
+		/* 1 in trace_sample of the allocations below the threshold */
+		if (size >= a->trace_min ||
+		    (a->trace_sample && ++a->sample_ctr % a->trace_sample == 0)) {
 			_fa_trace_alloc(a->id, (void *)u, size, align, file, line, func);
 			a->traced++;
 		}

@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Allocation journal: what an arena allocated is decoded back from the file
+ * (address, size, alignment, site, arena events, END totals); thresholds
+ * and sampling; counted drops when the ring fills and no drops with
+ * back-pressure; FINALLOC_TRACE; bad paths and malformed journals.
+ */
+#include "finalloc.h"
+#include "kselftest_harness.h"
+#include "arena_util.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+FIXTURE(journal)
+{
+	char path[64];
+};
+
+FIXTURE_SETUP(journal)
+{
+	int fd;
+
+	strcpy(self->path, "/tmp/fa-trace-XXXXXX");
+	fd = mkstemp(self->path);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	unsetenv("FINALLOC_TRACE");
+}
+
+FIXTURE_TEARDOWN(journal)
+{
+	unlink(self->path);
+}
+
+struct rec {
+	void *p;
+	size_t size, align;
+	int line;
+};
+
+static struct fa_arena *traced(size_t min, unsigned sample, unsigned extra)
+{
+	struct fa_arena_opts o = { .chunk_size = 64 << 10, .flags = FA_ARENA_TRACE | extra,
+				   .trace_min_size = min, .trace_sample = sample,
+				   .mem = { .backend = FA_BACKEND_SMALL } };
+
+	return fa_arena_create(&o);
+}
+
+TEST_F(journal, decoded_matches_allocations)
+{
+	struct fa_trace_header h;
+	struct fa_trace_stats ts;
+	struct fa_trace_event ev;
+	struct fa_trace_reader *r;
+	struct fa_arena_stats as;
+	struct rec want[64];
+	int n = 0, got = 0, creates = 0, resets = 0, destroys = 0, ends = 0;
+	uint64_t arena_id = 0, last_t = 0;
+	struct fa_arena *a;
+
+	ASSERT_EQ(0, fa_trace_open(self->path, NULL));
+	EXPECT_EQ(-EBUSY, fa_trace_open(self->path, NULL));
+	a = traced(0, 0, 0);
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < 40; i++) {
+		size_t al = (size_t)1 << (i % 8);
+
+		want[n].line = __LINE__ + 1;
+		want[n].p = fa_arena_alloc_aligned(a, 10 + (size_t)i * 7, al);
+		want[n].size = 10 + (size_t)i * 7;
+		want[n].align = al < 16 ? 16 : al;
+		ASSERT_NE(NULL, want[n].p);
+		n++;
+	}
+	fa_arena_reset(a);
+	want[n].line = __LINE__ + 1;
+	want[n].p = fa_arena_alloc(a, 5000);
+	want[n].size = 5000;
+	want[n++].align = 16;
+	ASSERT_EQ(0, fa_arena_stats(a, &as));
+	EXPECT_EQ((uint64_t)n, as.traced);
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_flush());
+	ASSERT_EQ(0, fa_trace_stats(&ts));
+	EXPECT_EQ(1, ts.open);
+	EXPECT_EQ(0, ts.dropped);
+	TH_LOG("writes by %s: %llu", ts.uring ? "io_uring" : "pwrite",
+	       (unsigned long long)ts.writes);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(-ENOENT, fa_trace_close());
+	EXPECT_EQ(-ENOENT, fa_trace_flush());
+
+	r = fa_trace_reader_open(self->path);
+	ASSERT_NE(NULL, r);
+	ASSERT_EQ(0, fa_trace_reader_header(r, &h));
+	EXPECT_EQ(FA_TRACE_VERSION, h.version);
+	EXPECT_EQ((uint32_t)getpid(), h.pid);
+	EXPECT_GT(h.start_real, 0);
+	while (fa_trace_next(r, &ev) == 1) {
+		switch (ev.type) {
+		case FA_TRACE_ALLOC:
+			ASSERT_LT(got, n);
+			EXPECT_EQ((uintptr_t)want[got].p, ev.addr);
+			EXPECT_EQ(want[got].size, ev.size);
+			EXPECT_EQ(want[got].align, ev.align);
+			EXPECT_EQ(want[got].line, ev.line);
+			EXPECT_STREQ(__FILE__, ev.file);
+			EXPECT_STREQ(__func__, ev.func);
+			EXPECT_EQ(arena_id, ev.arena);
+			EXPECT_EQ((uint32_t)gettid(), ev.tid);
+			EXPECT_GE(ev.time_ns, last_t);
+			last_t = ev.time_ns;
+			got++;
+			break;
+		case FA_TRACE_ARENA:
+			if (ev.event == FA_TRACE_EV_CREATE) {
+				creates++;
+				arena_id = ev.arena;
+			}
+			resets += ev.event == FA_TRACE_EV_RESET;
+			destroys += ev.event == FA_TRACE_EV_DESTROY;
+			EXPECT_EQ(arena_id, ev.arena);
+			break;
+		case FA_TRACE_END:
+			ends++;
+			/* allocs + 3 arena events + 2 SITE records (two lines) */
+			EXPECT_EQ((uint64_t)n + 3 + 2, ev.count);
+			EXPECT_EQ(0, ev.dropped);
+			break;
+		default:
+			EXPECT_EQ(0, ev.type); /* no DROP expected */
+		}
+	}
+	EXPECT_EQ(n, got);
+	EXPECT_EQ(1, creates);
+	EXPECT_EQ(1, resets);
+	EXPECT_EQ(1, destroys);
+	EXPECT_EQ(1, ends);
+	EXPECT_EQ(0, fa_trace_next(r, &ev));
+	fa_trace_reader_close(r);
+}
+
+static int count_allocs(const char *path, uint64_t *dropped, uint64_t *min_size)
+{
+	struct fa_trace_reader *r = fa_trace_reader_open(path);
+	struct fa_trace_event ev;
+	int n = 0, rc;
+
+	if (!r)
+		return -1;
+	*dropped = 0;
+	if (min_size)
+		*min_size = UINT64_MAX;
+	while ((rc = fa_trace_next(r, &ev)) == 1) {
+		if (ev.type == FA_TRACE_ALLOC) {
+			n++;
+			if (min_size && ev.size < *min_size)
+				*min_size = ev.size;
+		}
+		if (ev.type == FA_TRACE_DROP)
+			*dropped += ev.count;
+	}
+	fa_trace_reader_close(r);
+	return rc == 0 ? n : -1;
+}
+
+TEST_F(journal, threshold_and_sampling)
+{
+	struct fa_arena *a;
+	uint64_t dropped, min_size;
+
+	ASSERT_EQ(0, fa_trace_open(self->path, NULL));
+	a = traced(1024, 0, 0);
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < 100; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, i % 2 ? 2000 : 100));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(50, count_allocs(self->path, &dropped, &min_size));
+	EXPECT_EQ(2000, min_size);
+
+	ASSERT_EQ(0, fa_trace_open(self->path, NULL));
+	a = traced(1024, 4, 0); /* large ones and 1 in 4 of the small ones */
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < 100; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, i % 2 ? 2000 : 100));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(50 + 12, count_allocs(self->path, &dropped, &min_size));
+	EXPECT_EQ(100, min_size);
+}
+
+TEST_F(journal, full_ring_drops_are_counted)
+{
+	struct fa_trace_opts to = { .buffer_size = 4096, .interval_us = 1000000 };
+	struct fa_trace_stats ts;
+	struct fa_trace_reader *r;
+	struct fa_trace_event ev;
+	uint64_t dropped_rec = 0, end_dropped = 0, end_count = 0;
+	int allocs = 0;
+	struct fa_arena *a;
+	const int N = 2000;
+
+	ASSERT_EQ(0, fa_trace_open(self->path, &to));
+	a = traced(0, 0, 0);
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < N; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, 32));
+	/* drops never fail the allocation; the writer catches up */
+	ASSERT_EQ(0, fa_trace_stats(&ts));
+	EXPECT_GT(ts.dropped, 0);
+	ASSERT_EQ(0, fa_trace_flush());
+	ASSERT_NE(NULL, fa_arena_alloc(a, 32)); /* room again: DROP record written */
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_close());
+
+	r = fa_trace_reader_open(self->path);
+	ASSERT_NE(NULL, r);
+	while (fa_trace_next(r, &ev) == 1) {
+		allocs += ev.type == FA_TRACE_ALLOC;
+		if (ev.type == FA_TRACE_DROP)
+			dropped_rec += ev.count;
+		if (ev.type == FA_TRACE_END) {
+			end_dropped = ev.dropped;
+			end_count = ev.count;
+		}
+	}
+	fa_trace_reader_close(r);
+	EXPECT_EQ(ts.dropped, dropped_rec);
+	EXPECT_EQ(ts.dropped, end_dropped);
+	/* every allocation is either in the journal or counted as dropped */
+	EXPECT_EQ((uint64_t)N + 1, (uint64_t)allocs + dropped_rec);
+	EXPECT_GE(end_count, (uint64_t)allocs);
+	TH_LOG("%d journaled, %llu dropped", allocs, (unsigned long long)dropped_rec);
+}
+
+TEST_F(journal, back_pressure_loses_nothing)
+{
+	struct fa_trace_opts to = { .buffer_size = 4096, .flags = FA_TRACE_BLOCK,
+				    .interval_us = 100 };
+	struct fa_trace_stats ts;
+	struct fa_arena *a;
+	uint64_t dropped;
+	const int N = 3000;
+
+	ASSERT_EQ(0, fa_trace_open(self->path, &to));
+	a = traced(0, 0, FA_ARENA_CANARY); /* tracing and metadata together */
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < N; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, 48));
+	EXPECT_EQ(0, fa_arena_check(a, NULL));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_stats(&ts));
+	EXPECT_EQ(0, ts.dropped);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(N, count_allocs(self->path, &dropped, NULL));
+	EXPECT_EQ(0, dropped);
+}
+
+TEST_F(journal, env_traces_every_arena)
+{
+	struct fa_arena *a;
+	struct fa_trace_stats ts;
+	uint64_t dropped, min_size;
+
+	setenv("FINALLOC_TRACE", self->path, 1);
+	setenv("FINALLOC_TRACE_MIN", "256", 1);
+	a = fa_arena_create(NULL); /* no TRACE flag: the environment asks */
+	ASSERT_NE(NULL, a);
+	ASSERT_EQ(0, fa_trace_stats(&ts));
+	EXPECT_EQ(1, ts.open);
+	for (int i = 0; i < 10; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, i < 5 ? 100 : 300));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(5, count_allocs(self->path, &dropped, &min_size));
+	EXPECT_EQ(300, min_size);
+}
+
+/* The journal is flushed and ended at exit without an explicit close. */
+TEST_F(journal, flushed_at_exit)
+{
+	struct fa_trace_reader *r;
+	struct fa_trace_event ev;
+	int status, allocs = 0, ends = 0;
+	pid_t pid = fork();
+
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct fa_arena *a;
+
+		if (fa_trace_open(self->path, NULL))
+			_exit(2);
+		a = traced(0, 0, 0);
+		for (int i = 0; i < 7; i++)
+			fa_arena_alloc(a, 64);
+		exit(0); /* atexit handler, not _exit */
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	r = fa_trace_reader_open(self->path);
+	ASSERT_NE(NULL, r);
+	while (fa_trace_next(r, &ev) == 1) {
+		allocs += ev.type == FA_TRACE_ALLOC;
+		ends += ev.type == FA_TRACE_END;
+	}
+	fa_trace_reader_close(r);
+	EXPECT_EQ(7, allocs);
+	EXPECT_EQ(1, ends);
+}
+
+TEST_F(journal, bad_input)
+{
+	struct fa_trace_opts to = { .buffer_size = 5000 };
+	struct fa_arena_opts ao = { .flags = FA_ARENA_TRACE,
+				    .trace_path = "/nonexistent-dir/journal" };
+	struct fa_trace_event ev;
+	struct fa_trace_reader *r;
+	char bad[128];
+	int fd;
+
+	EXPECT_EQ(-EINVAL, fa_trace_open(NULL, NULL));
+	EXPECT_EQ(-EINVAL, fa_trace_open(self->path, &to)); /* not a power of two */
+	to.buffer_size = 0;
+	to.flags = 1u << 7;
+	EXPECT_EQ(-EINVAL, fa_trace_open(self->path, &to));
+	EXPECT_EQ(-ENOENT, fa_trace_open("/nonexistent-dir/journal", NULL));
+	EXPECT_EQ(-EINVAL, fa_trace_stats(NULL));
+	/* an unopenable journal path fails the arena */
+	errno = 0;
+	EXPECT_EQ(NULL, fa_arena_create(&ao));
+	EXPECT_EQ(ENOENT, errno);
+	setenv("FINALLOC_TRACE", "/nonexistent-dir/journal", 1);
+	EXPECT_EQ(NULL, fa_arena_create(NULL));
+	EXPECT_EQ(ENOENT, errno);
+	unsetenv("FINALLOC_TRACE");
+
+	/* reader: not a journal, newer version, truncated record */
+	EXPECT_EQ(NULL, fa_trace_reader_open(NULL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(NULL, fa_trace_reader_open("/nonexistent-dir/journal"));
+	EXPECT_EQ(ENOENT, errno);
+	memset(bad, 0, sizeof(bad));
+	fd = open(self->path, O_WRONLY | O_TRUNC);
+	ASSERT_EQ((ssize_t)sizeof(bad), write(fd, bad, sizeof(bad)));
+	close(fd);
+	EXPECT_EQ(NULL, fa_trace_reader_open(self->path));
+	EXPECT_EQ(EBADMSG, errno);
+
+	memcpy(bad, "FAJRNL\0\1", 8);
+	bad[8] = 9; /* version 9 */
+	bad[12] = 64;
+	fd = open(self->path, O_WRONLY | O_TRUNC);
+	ASSERT_EQ(72, write(fd, bad, 72));
+	close(fd);
+	EXPECT_EQ(NULL, fa_trace_reader_open(self->path));
+	EXPECT_EQ(EPROTONOSUPPORT, errno);
+
+	bad[8] = 1;
+	bad[64] = FA_TRACE_ALLOC;
+	bad[66] = 48; /* says 48 bytes, 8 present */
+	fd = open(self->path, O_WRONLY | O_TRUNC);
+	ASSERT_EQ(72, write(fd, bad, 72));
+	close(fd);
+	r = fa_trace_reader_open(self->path);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(-EBADMSG, fa_trace_next(r, &ev));
+	EXPECT_EQ(-EINVAL, fa_trace_next(r, NULL));
+	EXPECT_EQ(-EINVAL, fa_trace_reader_header(r, NULL));
+	fa_trace_reader_close(r);
+	fa_trace_reader_close(NULL);
+}
+
+TEST_HARNESS_MAIN
