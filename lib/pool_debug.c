@@ -141,8 +141,9 @@ static _Atomic uint64_t *obj_bit(struct _fa_pool_slab *s, void *o, uint64_t *mas
 void _fa_pool_mark_alloc(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
 {
 	uint64_t m;
+	_Atomic uint64_t *w = obj_bit(s, o, &m);
 
-	atomic_fetch_or_explicit(obj_bit(s, o, &m), m, memory_order_relaxed);
+	atomic_fetch_or_explicit(w, m, memory_order_relaxed);
 }
 
 bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
