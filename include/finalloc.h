@@ -1081,10 +1081,10 @@ struct fa_arena *fa_numa_arena(struct fa_numa *n, int node);
 int fa_numa_spill_order(struct fa_numa *n, int node, int *out, int max);
 
 /*
- * Where ptr's page really is: move_pages(2), or the device's node query for
- * /dev/finalloc memory.  A node other than the intended one is counted as
+ * Where the page of ptr (any address inside n's memory) really is:
+ * move_pages(2), or the device's node query for /dev/finalloc memory.  A node other than the intended one is counted as
  * misplaced (and said under FA_NUMA_WARN).  Returns the node, or -ENOENT
- * (page not faulted in yet), -EINVAL (not an object of n), -errno.
+ * (page not faulted in yet), -EINVAL (not n's memory), -errno.
  */
 int fa_numa_check(struct fa_numa *n, const void *ptr);
 

@@ -1,0 +1,697 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NUMA allocator: one pool (and, on demand, one arena) per node with
+ * memory, its slabs bound to that node.  The allocation fast path is the
+ * thread's node from TLS (numa_thread.c) and that node's pool fast path.
+ * Spills go to the nearest node with memory by numa_distance; remote
+ * allocations and frees are counted per node and per thread; placement is
+ * verified with move_pages or the device's node query.
+ */
+#include "pool_internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "numa_internal.h"
+
+/* fa_numa_free finds the owning pool through the header at the object's
+ * 64 KiB boundary: slab and large headers keep the pool at one offset. */
+_Static_assert(offsetof(struct _fa_pool_slab, pool) == offsetof(struct _fa_pool_large, pool),
+	       "pool pointer at one offset in slab and large headers");
+
+static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fa_numa *all_head;
+
+static inline struct fa_pool *owner_pool(const void *ptr)
+{
+	return _fa_pool_slab_of(ptr)->pool;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* "file:line" of the caller where dladdr knows it, else the address. */
+static void site_name(const void *site, char *buf, size_t len)
+{
+	Dl_info di;
+
+	if (site && dladdr(site, &di) && di.dli_sname)
+		snprintf(buf, len, "%s+%#lx", di.dli_sname,
+			 (unsigned long)((const char *)site - (const char *)di.dli_saddr));
+	else
+		snprintf(buf, len, "%p", site);
+}
+
+/* One stderr line per warn_ms at most; the lines skipped are counted and
+ * said with the next one. */
+void _fa_numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
+{
+	uint64_t t = now_ns(), last = atomic_load_explicit(&n->warn_last, memory_order_relaxed);
+	char where[96], msg[192];
+	uint64_t skipped;
+	va_list ap;
+
+	if (!(n->flags & FA_NUMA_WARN))
+		return;
+	if (last && t - last < n->warn_ns) {
+		atomic_fetch_add_explicit(&n->warn_skipped, 1, memory_order_relaxed);
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&n->warn_last, &last, t)) {
+		atomic_fetch_add_explicit(&n->warn_skipped, 1, memory_order_relaxed);
+		return;
+	}
+	skipped = atomic_exchange(&n->warn_skipped, 0);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	site_name(site, where, sizeof(where));
+	fprintf(stderr, "finalloc: numa: %s at %s", msg, where);
+	if (skipped)
+		fprintf(stderr, " (%llu similar not shown)", (unsigned long long)skipped);
+	fputc('\n', stderr);
+	atomic_fetch_add_explicit(&n->warnings, 1, memory_order_relaxed);
+}
+
+/* ---- creation ---- */
+
+static int check_opts(const struct fa_numa_opts *o)
+{
+	if (!o)
+		return 0;
+	if (o->policy < FA_NUMA_PREFERRED || o->policy > FA_NUMA_INTERLEAVE)
+		return -EINVAL;
+	if ((o->flags & ~FA_NUMA_VALID_FLAGS) || o->reserved0)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
+		if (o->reserved[i])
+			return -EINVAL;
+	if (o->pool && o->pool->mem)
+		return -EINVAL; /* the allocator places slabs itself */
+	return _fa_mem_opts_check(o->mem);
+}
+
+/* Memory nodes ordered by distance from node (nearest first, ties by id). */
+static int spill_order(const struct fa_topology *t, int from_idx, int *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < t->nr_nodes; i++) {
+		int d, j;
+
+		if (i == from_idx || !t->node[i].has_memory)
+			continue;
+		d = t->distance[from_idx][i];
+		for (j = n; j > 0; j--) {
+			int pi = out[j - 1];
+
+			if (t->distance[from_idx][pi] < d ||
+			    (t->distance[from_idx][pi] == d && t->node[pi].node < t->node[i].node))
+				break;
+			out[j] = out[j - 1];
+		}
+		out[j] = i;
+		n++;
+	}
+	/* indexes into t->node[] -> node ids */
+	for (int i = 0; i < n; i++)
+		out[i] = t->node[out[i]].node;
+	return n;
+}
+
+static struct fa_pool *make_pool(struct fa_numa *n, int node, const struct fa_numa_opts *o)
+{
+	struct fa_pool_opts po;
+	struct fa_mem_opts mem;
+	char name[32];
+
+	memset(&po, 0, sizeof(po));
+	if (o && o->pool)
+		po = *o->pool;
+	memset(&mem, 0, sizeof(mem));
+	if (o && o->mem)
+		mem = *o->mem;
+	mem.flags |= FA_MEM_ON_NODE;
+	mem.node = node;
+	po.mem = &mem;
+	if (o && o->node_cap)
+		po.max_bytes = o->node_cap;
+	if (!po.name) {
+		snprintf(name, sizeof(name), "numa-node%d", node);
+		po.name = name;
+	}
+	(void)n;
+	return fa_pool_create(&po);
+}
+
+struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
+{
+	const struct fa_topology *t = _fa_numa_topo();
+	struct fa_numa *n;
+	int err;
+
+	err = check_opts(opts);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	if (t->max_node >= FA_MAX_NODES) {
+		errno = EOPNOTSUPP;
+		return NULL;
+	}
+	n = aligned_alloc(FA_CACHE_LINE, sizeof(*n));
+	if (!n) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	memset(n, 0, sizeof(*n));
+	n->policy = opts ? opts->policy : FA_NUMA_PREFERRED;
+	n->flags = opts ? opts->flags : 0;
+	n->node_cap = opts ? opts->node_cap : 0;
+	n->warn_ns = (uint64_t)(opts && opts->warn_interval_ms ? opts->warn_interval_ms : 1000) *
+		     1000000u;
+	if (opts && opts->mem)
+		n->mem = *opts->mem;
+	if (opts && opts->arena)
+		n->arena_opts = *opts->arena;
+	pthread_mutex_init(&n->lock, NULL);
+	n->max_node = t->max_node;
+	for (int i = 0; i < FA_MAX_NODES; i++)
+		n->node[i].mem_node = -1;
+
+	for (int i = 0; i < t->nr_nodes; i++) {
+		struct _fa_numa_node *nd = &n->node[t->node[i].node];
+
+		nd->present = true;
+		nd->has_memory = t->node[i].has_memory;
+		nd->nr_spill = spill_order(t, i, nd->spill);
+		if (nd->has_memory) {
+			n->mem_nodes[n->nr_mem++] = t->node[i].node;
+			nd->pool = make_pool(n, t->node[i].node, opts);
+			if (!nd->pool) {
+				err = -errno;
+				goto fail;
+			}
+		}
+	}
+	if (!n->nr_mem) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* CPU-only nodes are served by their nearest memory node */
+	for (int node = 0; node <= n->max_node; node++) {
+		struct _fa_numa_node *nd = &n->node[node];
+
+		if (!nd->present)
+			continue;
+		nd->mem_node = nd->has_memory ? node : nd->spill[0];
+		n->pool_of[node] = n->node[nd->mem_node].pool;
+	}
+	/* a node id the CPU table maps to but the topology lacked: node 0's */
+	for (int node = 0; node < FA_MAX_NODES; node++)
+		if (!n->pool_of[node])
+			n->pool_of[node] = n->node[n->mem_nodes[0]].pool;
+
+	pthread_mutex_lock(&all_lock);
+	n->next = all_head;
+	all_head = n;
+	pthread_mutex_unlock(&all_lock);
+	return n;
+fail:
+	for (int node = 0; node < FA_MAX_NODES; node++)
+		fa_pool_destroy(n->node[node].pool);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+	errno = -err;
+	return NULL;
+}
+
+void fa_numa_destroy(struct fa_numa *n)
+{
+	struct fa_numa **pp;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&all_lock);
+	for (pp = &all_head; *pp; pp = &(*pp)->next)
+		if (*pp == n) {
+			*pp = n->next;
+			break;
+		}
+	pthread_mutex_unlock(&all_lock);
+	for (int node = 0; node < FA_MAX_NODES; node++) {
+		fa_arena_destroy(n->node[node].arena);
+		fa_pool_destroy(n->node[node].pool);
+	}
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+/* ---- allocation ---- */
+
+static void count_remote_alloc(struct fa_numa *n, int served, int home, size_t size,
+			       const void *site)
+{
+	atomic_fetch_add_explicit(&n->node[served].remote_allocs, 1, memory_order_relaxed);
+	_fa_count_inc(&_fa_numa_tls.remote_allocs);
+	if (n->flags & FA_NUMA_WARN)
+		_fa_numa_warn(n, site, "remote alloc of %zu bytes from node %d by a thread on node %d",
+			      size, served, home);
+}
+
+/* Try the memory nodes after home's own, nearest first.  Counted. */
+static void *spill(struct fa_numa *n, size_t size, int home, const void *site)
+{
+	struct _fa_numa_node *hn = &n->node[home];
+	int from = hn->mem_node;
+
+	for (int i = 0; i < hn->nr_spill; i++) {
+		int to = hn->spill[i];
+		void *p;
+
+		if (to == from)
+			continue;
+		p = fa_pool_alloc(n->node[to].pool, size);
+		if (p) {
+			atomic_fetch_add_explicit(&n->node[from].spills_out, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&n->node[to].spills_in, 1, memory_order_relaxed);
+			count_remote_alloc(n, to, home, size, site);
+			return p;
+		}
+		if (errno != ENOMEM)
+			return NULL;
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* The home node's pool failed (or policy is not the fast one). */
+static void *alloc_slow(struct fa_numa *n, size_t size, int home, const void *site)
+{
+	int served;
+	void *p;
+
+	if (n->policy == FA_NUMA_INTERLEAVE) {
+		struct _fa_numa_tls *t = &_fa_numa_tls;
+
+		served = n->mem_nodes[t->rr++ % (unsigned)n->nr_mem];
+		p = fa_pool_alloc(n->node[served].pool, size);
+		if (p) {
+			if (served != n->node[home].mem_node)
+				count_remote_alloc(n, served, home, size, site);
+			return p;
+		}
+	} else {
+		p = fa_pool_alloc(n->pool_of[home], size);
+		if (p)
+			return p;
+	}
+	if (errno != ENOMEM)
+		return NULL;
+	atomic_fetch_add_explicit(&n->node[n->node[home].mem_node].exhausted, 1,
+				  memory_order_relaxed);
+	if (n->policy == FA_NUMA_STRICT)
+		return NULL;
+	return spill(n, size, home, site);
+}
+
+void *fa_numa_alloc(struct fa_numa *n, size_t size)
+{
+	if (fa_likely(n != NULL)) {
+		int node = _fa_thread_node();
+
+		if (fa_likely(n->policy != FA_NUMA_INTERLEAVE)) {
+			void *p = fa_pool_alloc(n->pool_of[node], size);
+
+			if (fa_likely(p != NULL))
+				return p;
+		}
+		if (size == 0) {
+			errno = EINVAL;
+			return NULL;
+		}
+		return alloc_slow(n, size, node, __builtin_return_address(0));
+	}
+	errno = EINVAL;
+	return NULL;
+}
+
+void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node)
+{
+	int home, served;
+	void *p;
+
+	if (!n || size == 0 || node < 0 || node > n->max_node || !n->node[node].present) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!n->node[node].has_memory && n->policy == FA_NUMA_STRICT) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	home = _fa_thread_node();
+	served = n->node[node].mem_node;
+	p = fa_pool_alloc(n->node[served].pool, size);
+	if (!p) {
+		if (errno != ENOMEM)
+			return NULL;
+		atomic_fetch_add_explicit(&n->node[served].exhausted, 1, memory_order_relaxed);
+		if (n->policy == FA_NUMA_STRICT)
+			return NULL;
+		/* spill from the asked node, as its own threads would */
+		return spill(n, size, node, __builtin_return_address(0));
+	}
+	if (served != n->node[home].mem_node)
+		count_remote_alloc(n, served, home, size, __builtin_return_address(0));
+	return p;
+}
+
+/* Node index of pool p in n, or -1. */
+static int pool_node(const struct fa_numa *n, const struct fa_pool *p)
+{
+	for (int i = 0; i < n->nr_mem; i++)
+		if (n->node[n->mem_nodes[i]].pool == p)
+			return n->mem_nodes[i];
+	return -1;
+}
+
+void fa_numa_free(struct fa_numa *n, void *ptr)
+{
+	struct fa_pool *p;
+	int node, owner;
+
+	if (!ptr)
+		return;
+	if (fa_unlikely(!n)) {
+		errno = EINVAL;
+		return;
+	}
+	p = owner_pool(ptr);
+	node = _fa_thread_node();
+	if (fa_likely(p == n->pool_of[node])) {
+		fa_pool_free(p, ptr);
+		return;
+	}
+	owner = pool_node(n, p);
+	if (owner < 0) {
+		fprintf(stderr, "finalloc: numa: fa_numa_free(%p): not an object of this "
+			"allocator; not freed\n", ptr);
+		errno = EINVAL;
+		return;
+	}
+	atomic_fetch_add_explicit(&n->node[owner].remote_frees, 1, memory_order_relaxed);
+	_fa_count_inc(&_fa_numa_tls.remote_frees);
+	if (n->flags & FA_NUMA_WARN)
+		_fa_numa_warn(n, __builtin_return_address(0),
+			      "remote free of %p (node %d) by a thread on node %d", ptr, owner, node);
+	fa_pool_free(p, ptr);
+}
+
+int fa_numa_node_of(struct fa_numa *n, const void *ptr)
+{
+	int node;
+
+	if (!n || !ptr)
+		return -EINVAL;
+	node = pool_node(n, owner_pool(ptr));
+	return node < 0 ? -EINVAL : node;
+}
+
+size_t fa_numa_usable_size(struct fa_numa *n, const void *ptr)
+{
+	if (!n || !ptr || pool_node(n, owner_pool(ptr)) < 0)
+		return 0;
+	return fa_pool_usable_size(owner_pool(ptr), ptr);
+}
+
+struct fa_pool *fa_numa_pool(struct fa_numa *n, int node)
+{
+	if (!n || node < 0 || node > n->max_node || !n->node[node].present) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return n->pool_of[node];
+}
+
+struct fa_arena *fa_numa_arena(struct fa_numa *n, int node)
+{
+	struct _fa_numa_node *nd;
+	struct fa_arena *a;
+
+	if (!n || node < 0 || node > n->max_node || !n->node[node].present) {
+		errno = EINVAL;
+		return NULL;
+	}
+	nd = &n->node[n->node[node].mem_node];
+	pthread_mutex_lock(&n->lock);
+	a = nd->arena;
+	if (!a) {
+		struct fa_arena_opts ao = n->arena_opts;
+
+		ao.mem = n->mem;
+		ao.mem.flags |= FA_MEM_ON_NODE;
+		ao.mem.node = n->node[node].mem_node;
+		if (n->node_cap && !ao.cap)
+			ao.cap = n->node_cap;
+		a = nd->arena = fa_arena_create(&ao);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return a;
+}
+
+/* ---- placement checks ---- */
+
+/* Node backing the page at addr: move_pages (faulted pages of fallback
+ * memory, and device memory mapped with refcounted PTEs), else the device
+ * query for a device map.  -ENOENT: not faulted in yet. */
+static int page_node(const struct _fa_map *m, const void *addr)
+{
+	void *pages[1] = { (void *)((uintptr_t)addr & ~(uintptr_t)4095) };
+	int status[1] = { -1 };
+
+	if (numa_available() < 0)
+		return 0;
+	if (move_pages(0, 1, pages, NULL, status, 0) == 0 && status[0] >= 0)
+		return status[0];
+	if (m && m->backend == FA_BACKEND_DEVICE)
+		return _fa_dev_node_of(m, (size_t)((const char *)addr - (const char *)m->base));
+	return status[0] < 0 ? status[0] : -EIO;
+}
+
+/* The backend map of pool p that holds ptr, under p->lock. */
+static const struct _fa_map *find_map(struct fa_pool *p, const void *ptr)
+{
+	unsigned nr = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
+	const char *c = ptr;
+
+	for (unsigned i = 0; i < nr; i++) {
+		const struct _fa_map *m = &p->maps[i];
+
+		if (c >= (const char *)m->base && c < (const char *)m->base + m->size)
+			return m;
+	}
+	for (struct _fa_pool_large *l = p->large; l; l = l->next)
+		if (c >= (const char *)l->map.base && c < (const char *)l->map.base + l->map.size)
+			return &l->map;
+	return NULL;
+}
+
+static void note_misplaced(struct fa_numa *n, int want, int got, const void *addr)
+{
+	atomic_fetch_add_explicit(&n->node[want].misplaced, 1, memory_order_relaxed);
+	if (n->flags & FA_NUMA_WARN)
+		_fa_numa_warn(n, addr, "memory meant for node %d found on node %d", want, got);
+}
+
+int fa_numa_check(struct fa_numa *n, const void *ptr)
+{
+	int want = -1, got = -EINVAL;
+
+	if (!n || !ptr)
+		return -EINVAL;
+	/* any address inside: search the maps of every node's pool */
+	for (int i = 0; i < n->nr_mem && want < 0; i++) {
+		struct fa_pool *p = n->node[n->mem_nodes[i]].pool;
+		const struct _fa_map *m;
+
+		pthread_mutex_lock(&p->lock);
+		m = find_map(p, ptr);
+		if (m) {
+			want = n->mem_nodes[i];
+			got = page_node(m, ptr);
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (want >= 0 && got >= 0 && got != want)
+		note_misplaced(n, want, got, ptr);
+	return got;
+}
+
+/* Check one address per page_size step (at most 4096 per map) of every map
+ * of node's pool; accumulate into v. */
+static void verify_pool(struct fa_numa *n, int node, struct fa_numa_verify *v)
+{
+	struct fa_pool *p = n->node[node].pool;
+	unsigned nr;
+
+	pthread_mutex_lock(&p->lock);
+	nr = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
+	for (unsigned i = 0; i <= nr; i++) {
+		struct _fa_pool_large *l = i == nr ? p->large : NULL;
+
+		do {
+			const struct _fa_map *m = l ? &l->map : &p->maps[i];
+			size_t step;
+
+			if (i == nr && !l)
+				break;
+			step = m->page_size ? m->page_size : FA_PAGE_4K;
+			if (m->size / step > 4096)
+				step = m->size / 4096;
+			for (size_t off = 0; off < m->size; off += step) {
+				const char *a = (const char *)m->base + off;
+				int got = page_node(m, a);
+
+				v->pages++;
+				if (got < 0) {
+					v->unknown++;
+				} else if (got != node) {
+					v->misplaced++;
+					note_misplaced(n, node, got, a);
+				} else {
+					v->on_node++;
+				}
+			}
+			l = l ? l->next : NULL;
+		} while (l);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+int fa_numa_verify(struct fa_numa *n, int node, struct fa_numa_verify *v)
+{
+	if (!n || !v || node < -1 || node > n->max_node)
+		return -EINVAL;
+	memset(v, 0, sizeof(*v));
+	if (node >= 0) {
+		if (!n->node[node].present)
+			return -EINVAL;
+		verify_pool(n, n->node[node].mem_node, v);
+		return v->misplaced ? -EREMOTE : 0;
+	}
+	for (int i = 0; i < n->nr_mem; i++)
+		verify_pool(n, n->mem_nodes[i], v);
+	return v->misplaced ? -EREMOTE : 0;
+}
+
+/* ---- statistics ---- */
+
+int fa_numa_spill_order(struct fa_numa *n, int node, int *out, int max)
+{
+	const struct _fa_numa_node *nd;
+
+	if (!n || node < 0 || node > n->max_node || !n->node[node].present || max < 0 ||
+	    (max > 0 && !out))
+		return -EINVAL;
+	nd = &n->node[node];
+	for (int i = 0; i < nd->nr_spill && i < max; i++)
+		out[i] = nd->spill[i];
+	return nd->nr_spill;
+}
+
+/* Node numbers of one allocator, added into s. */
+void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats *s)
+{
+	const struct _fa_numa_node *nd = &n->node[node];
+
+	s->remote_allocs += atomic_load_explicit(&nd->remote_allocs, memory_order_relaxed);
+	s->remote_frees += atomic_load_explicit(&nd->remote_frees, memory_order_relaxed);
+	s->spills_out += atomic_load_explicit(&nd->spills_out, memory_order_relaxed);
+	s->spills_in += atomic_load_explicit(&nd->spills_in, memory_order_relaxed);
+	s->exhausted += atomic_load_explicit(&nd->exhausted, memory_order_relaxed);
+	s->misplaced += atomic_load_explicit(&nd->misplaced, memory_order_relaxed);
+	if (nd->pool) {
+		struct fa_pool_stats *ps = malloc(sizeof(*ps));
+		uint64_t slab_bytes = 0, free_in_slabs;
+
+		if (ps && fa_pool_stats(nd->pool, ps) == 0) {
+			for (unsigned c = 0; c < ps->nr_classes; c++)
+				slab_bytes += ps->cls[c].slabs * _FA_SLAB_SIZE;
+			/* live small objects sit in slabs; large ones are whole maps */
+			free_in_slabs = ps->bytes_live - ps->large_bytes <= slab_bytes
+						? slab_bytes - (ps->bytes_live - ps->large_bytes)
+						: 0;
+			s->allocs += ps->allocs;
+			s->frees += ps->frees;
+			s->live_objects += ps->live;
+			s->in_use += ps->bytes_live;
+			s->fragmented += free_in_slabs;
+			s->idle += ps->bytes_slabs > slab_bytes ? ps->bytes_slabs - slab_bytes : 0;
+			s->reserved += ps->bytes_reserved;
+		}
+		free(ps);
+	}
+	if (nd->arena) {
+		struct fa_arena_stats as;
+
+		pthread_mutex_lock(&n->lock);
+		if (fa_arena_stats(nd->arena, &as) == 0) {
+			size_t used = as.used_bytes < as.chunk_bytes ? as.used_bytes : as.chunk_bytes;
+
+			s->in_use += used;
+			s->idle += as.chunk_bytes - used;
+			s->reserved += as.chunk_bytes;
+		}
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
+int fa_numa_stats(struct fa_numa *n, struct fa_numa_stats *st)
+{
+	if (!n || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->policy = n->policy;
+	st->nr_nodes = 0;
+	for (int node = 0; node <= n->max_node; node++) {
+		struct fa_numa_node_stats *s;
+
+		if (!n->node[node].present)
+			continue;
+		s = &st->node[st->nr_nodes++];
+		s->node = node;
+		s->mem_node = n->node[node].mem_node;
+		s->has_memory = n->node[node].has_memory;
+		if (s->has_memory)
+			_fa_numa_node_usage(n, node, s);
+		st->remote_allocs += s->remote_allocs;
+		st->remote_frees += s->remote_frees;
+		st->spills += s->spills_out;
+		st->misplaced += s->misplaced;
+	}
+	st->warnings = atomic_load_explicit(&n->warnings, memory_order_relaxed);
+	return 0;
+}
+
+/* Every live allocator, for the profiler: fn under the list lock. */
+void _fa_numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg)
+{
+	pthread_mutex_lock(&all_lock);
+	for (struct fa_numa *n = all_head; n; n = n->next)
+		fn(n, arg);
+	pthread_mutex_unlock(&all_lock);
+}
