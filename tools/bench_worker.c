@@ -127,6 +127,19 @@ int bench_instr_main(int argc, char **argv)
 		fprintf(stderr, "bench --instr: expected WHAT OPS (internal interface)\n");
 		return EXIT_USAGE;
 	}
+	if (!strcmp(argv[1], "none")) {
+		/* The loop alone, same body: the baseline to subtract. */
+		static char obj[64];
+
+		for (uint64_t i = 0; i < ops; i++) {
+			char *p = obj;
+
+			wl_escape(p);
+			p[0] = (char)i;
+			wl_escape(p);
+		}
+		return 0;
+	}
 	if (!strcmp(argv[1], "malloc")) {
 		for (uint64_t i = 0; i < ops; i++) {
 			char *p = malloc(64);
@@ -143,7 +156,7 @@ int bench_instr_main(int argc, char **argv)
 	case 0:
 		return 0;
 	case -1:
-		fprintf(stderr, "bench --instr: unknown loop '%s' (malloc, pool, arena, numa)\n",
+		fprintf(stderr, "bench --instr: unknown loop '%s' (none, malloc, pool, arena, numa)\n",
 			argv[1]);
 		return EXIT_USAGE;
 	default:
