@@ -607,27 +607,37 @@ TEST(prefault_zero_faults_after_warmup)
 	struct fa_arena *a = fa_arena_create(&o);
 	struct fa_arena_stats st;
 	long f0, f1;
+	char *p;
 
 	ASSERT_NE(NULL, a);
 	ASSERT_EQ(0, fa_arena_stats(a, &st));
 	EXPECT_EQ(1, st.mem.prefaulted);
 	TH_LOG("chunks from %s, %zu KiB pages, %s", fa_backend_name(st.mem.backend),
 	       st.mem.page_size >> 10, st.mem.locked ? "locked" : "not locked");
-	/* warm-up: one pass over 16 MiB (one more chunk gets mapped) */
-	for (int i = 0; i < (16 << 20) / 128; i++)
-		memset(fa_arena_alloc(a, 128), 1, 128);
+	/* the first chunk was populated at create: no fault on first touch */
+	f0 = minor_faults();
+	p = fa_arena_alloc(a, st.cur_avail);
+	ASSERT_NE(NULL, p);
+	touch(p, st.cur_avail, 4096);
+	f1 = minor_faults();
+	EXPECT_EQ(0, f1 - f0);
+
+	/* warm-up: a second chunk gets mapped (and populated) */
+	p = fa_arena_alloc(a, 4 << 20);
+	ASSERT_NE(NULL, p);
 	fa_arena_reset(a);
 	f0 = minor_faults();
 	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < (16 << 20) / 128; i++) {
-			char *p = fa_arena_alloc(a, 16 + (size_t)(i % 113));
-
-			p[0] = 1;
+		for (int i = 0; i < (16 << 20) / 256; i++) {
+			p = fa_arena_alloc(a, 16 + (size_t)(i % 200));
+			touch(p, 1, 1);
 		}
 		fa_arena_reset(a);
 	}
 	f1 = minor_faults();
 	EXPECT_EQ(0, f1 - f0);
+	ASSERT_EQ(0, fa_arena_stats(a, &st));
+	EXPECT_EQ(2, st.nr_chunks);
 	fa_arena_destroy(a);
 }
 

@@ -271,8 +271,7 @@ TEST(prefault_no_faults_after)
 	EXPECT_EQ(1, info.prefaulted);
 	TH_LOG("mlock %s", info.locked ? "held" : "refused (RLIMIT_MEMLOCK)");
 	f0 = minor_faults();
-	for (size_t i = 0; i < size; i += 4096)
-		p[i] = (char)i;
+	touch(p, size, 4096);
 	f1 = minor_faults();
 	EXPECT_EQ(0, f1 - f0);
 	ASSERT_EQ(0, fa_backend_stats(&st));
