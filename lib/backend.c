@@ -48,21 +48,24 @@ int fa_backend_parse(const char *name)
 
 bool _fa_verbose(void)
 {
-	static int v = -1;
+	static _Atomic int v = -1; /* benign race: every thread computes the same */
+	int r = atomic_load_explicit(&v, memory_order_relaxed);
 
-	if (v < 0) {
+	if (r < 0) {
 		const char *e = getenv("FINALLOC_VERBOSE");
-		v = e && *e && strcmp(e, "0") != 0;
+
+		r = e && *e && strcmp(e, "0") != 0;
+		atomic_store_explicit(&v, r, memory_order_relaxed);
 	}
-	return v;
+	return r;
 }
 
 /* FINALLOC_BACKEND, parsed once; a bad value is said once and ignored. */
 static int env_backend(void)
 {
-	static int b = -1;
+	static _Atomic int b = -1;
 
-	if (b < 0) {
+	if (atomic_load_explicit(&b, memory_order_relaxed) < 0) {
 		const char *e = getenv("FINALLOC_BACKEND");
 		int v = FA_BACKEND_AUTO;
 
@@ -74,9 +77,9 @@ static int env_backend(void)
 				v = FA_BACKEND_AUTO;
 			}
 		}
-		b = v;
+		atomic_store_explicit(&b, v, memory_order_relaxed);
 	}
-	return b;
+	return atomic_load_explicit(&b, memory_order_relaxed);
 }
 
 int _fa_current_node(void)

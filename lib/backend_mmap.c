@@ -58,9 +58,9 @@ uint64_t _fa_hugetlb_reserved(size_t page_size)
 
 bool _fa_thp_enabled(void)
 {
-	static int on = -1;
+	static _Atomic int on = -1;
 
-	if (on < 0) {
+	if (atomic_load_explicit(&on, memory_order_relaxed) < 0) {
 		char buf[128] = "";
 		int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
 		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
@@ -68,9 +68,9 @@ bool _fa_thp_enabled(void)
 		if (fd >= 0)
 			close(fd);
 		buf[n > 0 ? n : 0] = 0;
-		on = n > 0 && !strstr(buf, "[never]");
+		atomic_store_explicit(&on, n > 0 && !strstr(buf, "[never]"), memory_order_relaxed);
 	}
-	return on;
+	return atomic_load_explicit(&on, memory_order_relaxed);
 }
 
 /* Guard [p, p + len) of an anonymous private mapping. */
