@@ -224,7 +224,9 @@ struct fa_arena_corruption {
 	void *ptr;              /* the allocation (header: the header's address) */
 	size_t size;            /* its size (0 if the header is unreadable) */
 	void *bad;              /* first damaged byte */
-	const char *file;       /* allocation site (NULL if unknown) */
+	const char *file;       /* allocation site; for HEADER the site of the
+	                           allocation just before it (the likely
+	                           overrun), NULL if it is the first */
 	int line;
 	const char *func;
 };
@@ -522,7 +524,10 @@ int fa_trace_open(const char *path, const struct fa_trace_opts *opts);
 /* Write everything buffered so far; returns when it is on disk (fdatasync
  * not implied).  Errors: -ENOENT (no journal), -EIO (a write failed). */
 int fa_trace_flush(void);
-/* Flush, write END, stop the writer, close.  Errors: -ENOENT, -EIO. */
+/* Flush, write END, stop the writer, close.  Call it when no other thread
+ * is journaling (their rings are freed); at exit the journal is flushed
+ * and ended automatically.  A forked child stops journaling.
+ * Errors: -ENOENT, -EIO. */
 int fa_trace_close(void);
 
 struct fa_trace_stats {
