@@ -401,7 +401,7 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, uint32_t n)
 {
 	struct fa__pool_bin *b = &tc->bin[c + 1];
-	void *head = b->head, *tail = head;
+	void *head = b->head, *tail = head, *rest;
 	uint32_t k = 1;
 
 	if (!head || !n)
@@ -410,9 +410,15 @@ static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
 		tail = *_fa_pool_link(p, tail);
 		k++;
 	}
-	if (shared_push(p, tc, c, head, tail, k))
-		return; /* out of descriptor memory: the cache stays over its bound */
-	b->head = *_fa_pool_link(p, tail);
+	/* cut before publishing: once pushed, another thread owns the batch */
+	rest = *_fa_pool_link(p, tail);
+	*_fa_pool_link(p, tail) = NULL;
+	if (shared_push(p, tc, c, head, tail, k)) {
+		/* out of descriptor memory: the cache stays over its bound */
+		*_fa_pool_link(p, tail) = rest;
+		return;
+	}
+	b->head = rest;
 	FA__POOL_ADD(b->room, (int64_t)k);
 	FA__POOL_ADD(tc->given[c], k);
 }

@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Pool allocator under threads (also run under TSan): producer/consumer
+ * cross-thread frees, churn over many short-lived threads, thread exit with
+ * full caches, ABA stress on the shared lists, destroy while threads still
+ * hold caches, the periodic sampler, stats read while threads allocate.
+ */
+#include "finalloc.h"
+#include "kselftest_harness.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* TSan runs are ~10x slower: scale the loops down. */
+static long scaled(long n)
+{
+	return getenv("FA_TSAN") ? n / 10 : n;
+}
+
+static void expect_quiescent(struct __test_metadata *_metadata, struct fa_pool *p,
+			     uint64_t allocs)
+{
+	struct fa_pool_stats st;
+
+	ASSERT_EQ(0, fa_pool_flush(p, 1)); /* this thread's caches too */
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(allocs, st.allocs);
+	EXPECT_EQ(allocs, st.frees);
+	EXPECT_EQ(0, st.live);
+	for (unsigned c = 0; c < st.nr_classes; c++) {
+		EXPECT_EQ(0, st.cls[c].cached);
+		/* nothing lost or duplicated: every carved object is back */
+		EXPECT_EQ(st.cls[c].carved, st.cls[c].shared);
+	}
+}
+
+/* ---- producer / consumer ---- */
+
+#define RING 1024
+
+struct ring {
+	_Atomic uint64_t head, tail;
+	void *slot[RING];
+	struct fa_pool *p;
+	long n;
+	size_t size;
+	int bad;
+};
+
+struct msg {
+	uint64_t seq;
+	uint64_t check;
+};
+
+static void *producer(void *arg)
+{
+	struct ring *r = arg;
+
+	for (long i = 0; i < r->n; i++) {
+		size_t size = r->size ? r->size : 16 + (size_t)(i * 37) % 240;
+		struct msg *m = fa_pool_alloc(r->p, size);
+		uint64_t h;
+
+		if (!m) {
+			r->bad++;
+			continue;
+		}
+		m->seq = (uint64_t)i;
+		m->check = ~(uint64_t)i;
+		while ((h = atomic_load_explicit(&r->head, memory_order_relaxed)) -
+			       atomic_load_explicit(&r->tail, memory_order_acquire) == RING)
+			;
+		r->slot[h % RING] = m;
+		atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	}
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	struct ring *r = arg;
+	long got = 0;
+
+	while (got < r->n - r->bad) {
+		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		struct msg *m;
+
+		if (atomic_load_explicit(&r->head, memory_order_acquire) == t)
+			continue;
+		m = r->slot[t % RING];
+		atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+		if (m->seq != (uint64_t)got || m->check != ~(uint64_t)got)
+			r->bad++;
+		fa_pool_free(r->p, m);
+		got++;
+	}
+	return NULL;
+}
+
+FIXTURE(pc) {
+	struct fa_pool *p;
+};
+
+FIXTURE_VARIANT(pc) {
+	size_t obj_size; /* 0: size classes, mixed sizes */
+	unsigned flags;
+};
+
+FIXTURE_VARIANT_ADD(pc, classes) { .obj_size = 0 };
+FIXTURE_VARIANT_ADD(pc, fixed) { .obj_size = 64 };
+FIXTURE_VARIANT_ADD(pc, debug_poison) { .obj_size = 0, .flags = FA_POOL_DEBUG | FA_POOL_POISON };
+
+FIXTURE_SETUP(pc)
+{
+	struct fa_pool_opts o = { .obj_size = variant->obj_size, .flags = variant->flags };
+
+	self->p = fa_pool_create(&o);
+	ASSERT_NE(NULL, self->p);
+}
+
+FIXTURE_TEARDOWN(pc)
+{
+	fa_pool_destroy(self->p);
+}
+
+TEST_F(pc, producer_allocates_consumer_frees)
+{
+	struct ring *r = calloc(1, sizeof(*r));
+	struct timespec t0, t1;
+	pthread_t a, b;
+	double ns;
+
+	ASSERT_NE(NULL, r);
+	r->p = self->p;
+	r->n = scaled(2000000);
+	r->size = variant->obj_size;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, pthread_create(&b, NULL, consumer, r));
+	ASSERT_EQ(0, pthread_create(&a, NULL, producer, r));
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+	TH_LOG("%ld messages, %.1f ns/message (2 threads on %ld cpus)", r->n, ns / (double)r->n,
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	EXPECT_EQ(0, r->bad);
+	expect_quiescent(_metadata, self->p, (uint64_t)r->n);
+	free(r);
+}
+
+/* ---- churn over short-lived threads ---- */
+
+#define KEEP 32
+
+struct churn {
+	struct fa_pool *p;
+	long iters;
+	unsigned seed;
+	void *kept[KEEP]; /* left live at exit, freed by the main thread */
+	int bad;
+};
+
+static void *churner(void *arg)
+{
+	struct churn *c = arg;
+	void *live[64] = { 0 };
+	unsigned x = c->seed;
+
+	for (long i = 0; i < c->iters; i++) {
+		unsigned k;
+		size_t size;
+
+		x = x * 1103515245 + 12345;
+		k = (x >> 16) % 64;
+		size = 16 + (x >> 8) % 1000;
+		if (live[k]) {
+			if (*(uint32_t *)live[k] != (uint32_t)(uintptr_t)live[k])
+				c->bad++;
+			fa_pool_free(c->p, live[k]);
+		}
+		live[k] = fa_pool_alloc(c->p, size);
+		if (!live[k]) {
+			c->bad++;
+			continue;
+		}
+		*(uint32_t *)live[k] = (uint32_t)(uintptr_t)live[k];
+	}
+	for (int k = 0; k < 64; k++) {
+		if (k < KEEP)
+			c->kept[k] = live[k];
+		else
+			fa_pool_free(c->p, live[k]);
+	}
+	return NULL; /* exits with its cache full */
+}
+
+TEST(churn_many_short_lived_threads)
+{
+	struct fa_pool *p = fa_pool_create(NULL);
+	struct churn c[4];
+	struct fa_pool_stats st;
+	long rounds = scaled(100), per = 2000, total = 0;
+
+	ASSERT_NE(NULL, p);
+	for (long r = 0; r < rounds; r++) {
+		pthread_t t[4];
+
+		for (int i = 0; i < 4; i++) {
+			c[i] = (struct churn){ .p = p, .iters = per, .seed = (unsigned)(r * 4 + i) };
+			ASSERT_EQ(0, pthread_create(&t[i], NULL, churner, &c[i]));
+		}
+		for (int i = 0; i < 4; i++) {
+			pthread_join(t[i], NULL);
+			EXPECT_EQ(0, c[i].bad);
+			for (int k = 0; k < KEEP; k++)
+				fa_pool_free(p, c[i].kept[k]); /* cross-thread, owner gone */
+		}
+		total += 4 * per;
+	}
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ((uint64_t)(rounds * 4 + 1), st.threads); /* + this thread */
+	EXPECT_EQ((uint64_t)total, st.allocs);
+	expect_quiescent(_metadata, p, (uint64_t)total);
+	fa_pool_destroy(p);
+}
+
+/* ---- thread exit with full caches ---- */
+
+static void *fill_and_exit(void *arg)
+{
+	struct fa_pool *p = arg;
+	void *v[3000];
+
+	for (int i = 0; i < 3000; i++)
+		v[i] = fa_pool_alloc(p, 8 + (size_t)(i % 3) * 100);
+	for (int i = 0; i < 3000; i++)
+		fa_pool_free(p, v[i]);
+	return NULL;
+}
+
+TEST(thread_exit_hands_caches_back)
+{
+	struct fa_pool *p = fa_pool_create(NULL);
+	struct fa_pool_stats st;
+	pthread_t t;
+	uint64_t cached = 0;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, pthread_create(&t, NULL, fill_and_exit, p));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(3000, st.allocs);
+	EXPECT_EQ(0, st.live);
+	for (unsigned c = 0; c < st.nr_classes; c++) {
+		cached += st.cls[c].cached;
+		EXPECT_EQ(st.cls[c].carved, st.cls[c].shared);
+	}
+	EXPECT_EQ(0, cached);
+	/* the next thread reuses the idle cache and the objects */
+	ASSERT_EQ(0, pthread_create(&t, NULL, fill_and_exit, p));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(2, st.threads);
+	EXPECT_EQ(st.cls[0].slabs, 1); /* no new slab for the same working set */
+	fa_pool_destroy(p);
+}
+
+/* ---- ABA stress ---- */
+
+struct aba {
+	struct fa_pool *p;
+	long iters;
+	int id;
+	_Atomic(void *) *mailbox;
+	int bad;
+};
+
+struct obj {
+	_Atomic int owner;
+	char pad[44];
+};
+
+static void *hammer(void *arg)
+{
+	struct aba *a = arg;
+
+	for (long i = 0; i < a->iters; i++) {
+		struct obj *o = fa_pool_alloc(a->p, sizeof(*o));
+		void *other;
+
+		if (!o) {
+			a->bad++;
+			continue;
+		}
+		/* an object handed to two threads at once shows up here */
+		if (atomic_exchange(&o->owner, a->id) != 0)
+			a->bad++;
+		sched_yield();
+		if (atomic_exchange(&o->owner, 0) != a->id)
+			a->bad++;
+		/* half the frees cross threads through the mailbox */
+		if (i & 1) {
+			other = atomic_exchange(a->mailbox, o);
+			if (other)
+				fa_pool_free(a->p, other);
+		} else {
+			fa_pool_free(a->p, o);
+		}
+	}
+	return NULL;
+}
+
+TEST(aba_stress_on_shared_lists)
+{
+	/* a cache of 1 object: nearly every operation goes through a CAS */
+	struct fa_pool_opts o = { .obj_size = 48, .tcache_objs = 1, .batch = 1 };
+	struct fa_pool *p = fa_pool_create(&o);
+	_Atomic(void *) mailbox = NULL;
+	struct aba a[4];
+	pthread_t t[4];
+	long total = 0;
+	void *last;
+
+	ASSERT_NE(NULL, p);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct aba){ .p = p, .iters = scaled(100000), .id = i + 1,
+				     .mailbox = &mailbox };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer, &a[i]));
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, a[i].bad);
+		total += a[i].iters;
+	}
+	last = atomic_load(&mailbox);
+	if (last)
+		fa_pool_free(p, last);
+	expect_quiescent(_metadata, p, (uint64_t)total);
+	fa_pool_destroy(p);
+}
+
+/* ---- destroy while threads hold caches ---- */
+
+struct holder {
+	struct fa_pool *p;
+	pthread_barrier_t *b;
+};
+
+static void *hold_cache(void *arg)
+{
+	struct holder *h = arg;
+
+	fa_pool_free(h->p, fa_pool_alloc(h->p, 100));
+	pthread_barrier_wait(h->b); /* cache attached */
+	pthread_barrier_wait(h->b); /* pool destroyed: exit must not touch it */
+	return NULL;
+}
+
+TEST(destroy_while_threads_hold_caches)
+{
+	pthread_barrier_t b;
+	struct holder h;
+	pthread_t t[3];
+	struct fa_pool *q;
+
+	ASSERT_EQ(0, pthread_barrier_init(&b, NULL, 4));
+	h.p = fa_pool_create(NULL);
+	h.b = &b;
+	ASSERT_NE(NULL, h.p);
+	for (int i = 0; i < 3; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, hold_cache, &h));
+	pthread_barrier_wait(&b);
+	fa_pool_destroy(h.p);
+	q = fa_pool_create(NULL); /* likely the same TLS slot */
+	ASSERT_NE(NULL, q);
+	pthread_barrier_wait(&b);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	fa_pool_free(q, fa_pool_alloc(q, 10));
+	expect_quiescent(_metadata, q, 1);
+	fa_pool_destroy(q);
+	pthread_barrier_destroy(&b);
+}
+
+/* ---- periodic snapshots, stats while running ---- */
+
+struct runner {
+	struct fa_pool *p;
+	_Atomic int stop;
+	long n;
+};
+
+static void *run_until_stopped(void *arg)
+{
+	struct runner *r = arg;
+	void *v[16];
+
+	while (!atomic_load(&r->stop)) {
+		for (int i = 0; i < 16; i++)
+			v[i] = fa_pool_alloc(r->p, 24 + (size_t)i * 8);
+		for (int i = 0; i < 16; i++)
+			fa_pool_free(r->p, v[i]);
+		r->n += 16;
+	}
+	return NULL;
+}
+
+TEST(periodic_snapshots_and_live_stats)
+{
+	struct fa_pool_opts o = { .snapshot_ms = 2, .snapshot_ring = 1000 };
+	struct fa_pool_snapshot sn[1000];
+	struct runner r = { 0 };
+	struct fa_pool_stats st;
+	pthread_t t;
+	int n;
+
+	r.p = fa_pool_create(&o);
+	ASSERT_NE(NULL, r.p);
+	ASSERT_EQ(0, pthread_create(&t, NULL, run_until_stopped, &r));
+	for (int i = 0; i < 50; i++) {
+		ASSERT_EQ(0, fa_pool_stats(r.p, &st)); /* racing the owner: TSan-clean */
+		EXPECT_LE(st.frees, st.allocs + 16);
+		usleep(1000);
+	}
+	atomic_store(&r.stop, 1);
+	pthread_join(t, NULL);
+	n = fa_pool_snapshots(r.p, sn, 1000);
+	TH_LOG("%d snapshots in ~50 ms", n);
+	EXPECT_GE(n, 5);
+	for (int i = 1; i < n; i++) {
+		EXPECT_LE(sn[i - 1].time_ns, sn[i].time_ns);
+		EXPECT_LE(sn[i - 1].allocs, sn[i].allocs);
+	}
+	ASSERT_EQ(0, fa_pool_stats(r.p, &st));
+	EXPECT_EQ((uint64_t)r.n, st.allocs);
+	EXPECT_EQ(0, st.live);
+	fa_pool_destroy(r.p);
+}
+
+TEST_HARNESS_MAIN
