@@ -293,6 +293,14 @@ static void probe_peer(struct alloc_desc *a)
 	}
 	if (impl && strstr(impl, a->match)) {
 		a->available = true;
+	} else if (impl && !strcmp(impl, "static")) {
+		/* Statically linked (the VM image): glibc's malloc is the one
+		 * built in; no peer can be preloaded. */
+		if (a->preload)
+			snprintf(a->why, sizeof(a->why),
+				 "this finalloc is statically linked: LD_PRELOAD cannot swap malloc");
+		else
+			a->available = true;
 	} else if (a->preload) {
 		snprintf(a->why, sizeof(a->why), "%s not found (apt-get install %s)", a->preload,
 			 a->package);

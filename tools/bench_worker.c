@@ -56,7 +56,12 @@ static int probe(void)
 	void *m = dlsym(RTLD_DEFAULT, "malloc");
 	Dl_info di;
 
-	if (!m || !dladdr(m, &di) || !di.dli_fname) {
+	if (!m) {
+		/* A static binary: ld.so never ran, LD_PRELOAD means nothing. */
+		printf("impl static\n");
+		return 0;
+	}
+	if (!dladdr(m, &di) || !di.dli_fname) {
 		printf("impl unknown\n");
 		return 0;
 	}
