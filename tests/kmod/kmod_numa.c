@@ -54,34 +54,43 @@ FIXTURE_TEARDOWN(numa)
 	EXPECT_EQ(0, fa_wait_stat("pinned_bytes", 0, 1000));
 }
 
-/* 64 MiB on the node raises its MemUsed by >= 64 MiB, the other's far less. */
+/*
+ * 64 MiB on the node raises its MemUsed by >= 64 MiB, the other's far less.
+ * Other activity moves MemUsed by some MiB between two reads, so a round
+ * that the noise spoiled is tried again (a wrong node fails every round).
+ */
 TEST_F(numa, memused_follows_node)
 {
 	struct finalloc_region_create rc;
-	int other = !variant->node;
-	long long a0, a1, b0, b1, grow, other_grow;
+	int other = !variant->node, round;
+	long long a0, a1, grow = 0, other_grow = 0;
 
 	if (!(self->mask & (1ULL << other)))
 		SKIP(return, "needs two nodes with memory");
-	drop_caches();
-	a0 = node_memused(variant->node);
-	a1 = node_memused(other);
-	ASSERT_EQ(0, fa_create(self->fd, REGION, variant->node, 21, 0, 0, 0, &rc));
-	drop_caches();
-	b0 = node_memused(variant->node);
-	b1 = node_memused(other);
-	grow = b0 - a0;
-	other_grow = b1 - a1;
-	TH_LOG("node%d MemUsed +%lld KiB, node%d %+lld KiB", variant->node,
-	       grow / 1024, other, other_grow / 1024);
+	for (round = 0; round < 5; round++) {
+		drop_caches();
+		a0 = node_used(variant->node);
+		a1 = node_used(other);
+		ASSERT_EQ(0, fa_create(self->fd, REGION, variant->node, 21,
+				       0, 0, 0, &rc));
+		drop_caches();
+		grow = node_used(variant->node) - a0;
+		other_grow = node_used(other) - a1;
+		TH_LOG("round %d: node%d MemUsed %+lld KiB, node%d %+lld KiB",
+		       round, variant->node, grow / 1024, other,
+		       other_grow / 1024);
+		EXPECT_EQ((long long)REGION,
+			  fa_node_stat(variant->node, "pinned_bytes"));
+		EXPECT_EQ(32, fa_node_stat(variant->node, "pages_2m"));
+		EXPECT_EQ(0, fa_node_stat(other, "pinned_bytes"));
+		ASSERT_EQ(0, fa_destroy(self->fd, rc.id));
+		EXPECT_EQ(0, fa_node_stat(variant->node, "pinned_bytes"));
+		EXPECT_EQ(0, fa_node_stat(variant->node, "pages_2m"));
+		if (grow >= (long long)REGION && other_grow < (long long)REGION / 4)
+			break;
+	}
 	EXPECT_LE((long long)REGION, grow);
 	EXPECT_GT((long long)REGION / 4, other_grow);
-	EXPECT_EQ((long long)REGION, fa_node_stat(variant->node, "pinned_bytes"));
-	EXPECT_EQ(32, fa_node_stat(variant->node, "pages_2m"));
-	EXPECT_EQ(0, fa_node_stat(other, "pinned_bytes"));
-	ASSERT_EQ(0, fa_destroy(self->fd, rc.id));
-	EXPECT_EQ(0, fa_node_stat(variant->node, "pinned_bytes"));
-	EXPECT_EQ(0, fa_node_stat(variant->node, "pages_2m"));
 }
 
 /* The node query ioctl and move_pages(nodes=NULL) name the same node. */

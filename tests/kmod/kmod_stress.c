@@ -132,7 +132,7 @@ static long long memused_all(uint64_t mask)
 	drop_caches();
 	for (n = 0; n < 64; n++)
 		if (mask & (1ULL << n))
-			sum += node_memused(n);
+			sum += node_used(n);
 	return sum;
 }
 
