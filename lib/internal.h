@@ -104,6 +104,12 @@ struct _fa_numa_tls {
 	int node;                          /* last node seen */
 	int countdown;                     /* getcpu mode: calls left before re-read */
 	unsigned rr;                       /* interleave cursor */
+	/* fa_numa fast path: the last allocator used and its pool for this
+	 * thread's node, valid while the CPU is cache_cpu (rseq) or the
+	 * countdown runs (getcpu); cache_id 0 = empty */
+	uint64_t cache_id;
+	struct fa_pool *cache_pool;
+	uint32_t cache_cpu;
 	_Atomic uint64_t remote_allocs;    /* single writer: this thread */
 	_Atomic uint64_t remote_frees;
 	_Atomic uint64_t migrations;

@@ -29,6 +29,7 @@ _Static_assert(offsetof(struct _fa_pool_slab, pool) == offsetof(struct _fa_pool_
 	       "pool pointer at one offset in slab and large headers");
 
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t next_id = 1;
 static struct fa_numa *all_head;
 
 static inline struct fa_pool *owner_pool(const void *ptr)
@@ -179,6 +180,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 		return NULL;
 	}
 	memset(n, 0, sizeof(*n));
+	n->id = atomic_fetch_add(&next_id, 1);
 	n->policy = opts ? opts->policy : FA_NUMA_PREFERRED;
 	n->flags = opts ? opts->flags : 0;
 	n->node_cap = opts ? opts->node_cap : 0;
@@ -329,25 +331,79 @@ static void *alloc_slow(struct fa_numa *n, size_t size, int home, const void *si
 	return spill(n, size, home, site);
 }
 
+/* Out of line so that the fast paths need no stack frame. */
+static __attribute__((noinline, cold)) void *null_einval(void)
+{
+	errno = EINVAL;
+	return NULL;
+}
+
+/* Is the thread's cached pool still the one for its node?  Off the data
+ * dependency chain of the pool pop: the branch is predicted and the pool
+ * pointer comes straight from TLS. */
+static inline bool cache_valid(const struct _fa_numa_tls *t, const struct fa_numa *n)
+{
+	if (fa_unlikely(t->cache_id != n->id))
+		return false;
+	if (fa_likely(t->rseq_cpu != NULL))
+		return *t->rseq_cpu == t->cache_cpu;
+	return t->countdown > 0;
+}
+
+/* Fill the cache for n after looking the node up; returns the node. */
+static int cache_fill(struct _fa_numa_tls *t, struct fa_numa *n)
+{
+	int node = _fa_thread_node();
+
+	t->cache_id = n->policy == FA_NUMA_INTERLEAVE ? 0 : n->id;
+	t->cache_pool = n->pool_of[node];
+	if (t->rseq_cpu) {
+		uint32_t cpu = *t->rseq_cpu;
+
+		t->cache_cpu = cpu;
+		/* migrated between the two reads: the next call looks again */
+		if (cpu >= _fa_nr_cpu_node || _fa_cpu_node[cpu] != node)
+			t->cache_id = 0;
+	}
+	return node;
+}
+
+static __attribute__((noinline)) void *alloc_miss(struct fa_numa *n, size_t size,
+						   const void *site)
+{
+	struct _fa_numa_tls *t = &_fa_numa_tls;
+	int node = cache_fill(t, n);
+
+	if (n->policy != FA_NUMA_INTERLEAVE) {
+		void *p = fa_pool_alloc(n->pool_of[node], size);
+
+		if (fa_likely(p != NULL))
+			return p;
+	}
+	if (size == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return alloc_slow(n, size, node, site);
+}
+
 void *fa_numa_alloc(struct fa_numa *n, size_t size)
 {
+	struct _fa_numa_tls *t = &_fa_numa_tls;
+
 	if (fa_likely(n != NULL)) {
-		int node = _fa_thread_node();
+		if (fa_likely(cache_valid(t, n))) {
+			void *p;
 
-		if (fa_likely(n->policy != FA_NUMA_INTERLEAVE)) {
-			void *p = fa_pool_alloc(n->pool_of[node], size);
-
+			if (!t->rseq_cpu)
+				t->countdown--;
+			p = fa_pool_alloc(t->cache_pool, size);
 			if (fa_likely(p != NULL))
 				return p;
 		}
-		if (size == 0) {
-			errno = EINVAL;
-			return NULL;
-		}
-		return alloc_slow(n, size, node, __builtin_return_address(0));
+		return alloc_miss(n, size, __builtin_return_address(0));
 	}
-	errno = EINVAL;
-	return NULL;
+	return null_einval();
 }
 
 void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node)
@@ -389,20 +445,13 @@ static int pool_node(const struct fa_numa *n, const struct fa_pool *p)
 	return -1;
 }
 
-void fa_numa_free(struct fa_numa *n, void *ptr)
+static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_pool *p,
+						 void *ptr, const void *site)
 {
-	struct fa_pool *p;
-	int node, owner;
+	struct _fa_numa_tls *t = &_fa_numa_tls;
+	int node = cache_fill(t, n), owner;
 
-	if (!ptr)
-		return;
-	if (fa_unlikely(!n)) {
-		errno = EINVAL;
-		return;
-	}
-	p = owner_pool(ptr);
-	node = _fa_thread_node();
-	if (fa_likely(p == n->pool_of[node])) {
+	if (p == n->pool_of[node]) {
 		fa_pool_free(p, ptr);
 		return;
 	}
@@ -414,11 +463,30 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 		return;
 	}
 	atomic_fetch_add_explicit(&n->node[owner].remote_frees, 1, memory_order_relaxed);
-	_fa_count_inc(&_fa_numa_tls.remote_frees);
+	_fa_count_inc(&t->remote_frees);
 	if (n->flags & FA_NUMA_WARN)
-		_fa_numa_warn(n, __builtin_return_address(0),
-			      "remote free of %p (node %d) by a thread on node %d", ptr, owner, node);
+		_fa_numa_warn(n, site, "remote free of %p (node %d) by a thread on node %d", ptr,
+			      owner, node);
 	fa_pool_free(p, ptr);
+}
+
+void fa_numa_free(struct fa_numa *n, void *ptr)
+{
+	struct _fa_numa_tls *t = &_fa_numa_tls;
+	struct fa_pool *p;
+
+	if (!ptr)
+		return;
+	if (fa_unlikely(!n)) {
+		null_einval();
+		return;
+	}
+	p = owner_pool(ptr);
+	if (fa_likely(cache_valid(t, n) && p == t->cache_pool)) {
+		fa_pool_free(p, ptr);
+		return;
+	}
+	free_miss(n, p, ptr, __builtin_return_address(0));
 }
 
 int fa_numa_node_of(struct fa_numa *n, const void *ptr)

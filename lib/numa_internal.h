@@ -24,6 +24,7 @@ struct _fa_numa_node {
 
 struct fa_numa {
 	/* read by the fast path */
+	uint64_t id;                    /* unique per allocator, never 0 */
 	int policy;
 	unsigned flags;
 	struct fa_pool *pool_of[FA_MAX_NODES]; /* node -> serving pool */

@@ -188,6 +188,7 @@ int fa_numa_thread_node(void)
 int fa_numa_thread_refresh(void)
 {
 	_fa_numa_tls.countdown = 0;
+	_fa_numa_tls.cache_id = 0;
 	return _fa_thread_node_slow();
 }
 
