@@ -146,8 +146,10 @@ TEST_F(numa, node_query_and_move_pages)
  * Touching every 4 KiB of a 64 MiB region: ~32 faults with PMD mappings
  * (6.12); none on 6.1, whose PTEs are all installed at mmap time.
  */
-TEST_F(numa, fault_count_2m)
+TEST(fault_count_2m)
 {
+	struct finalloc_info info;
+	int fd = fa_open();
 	struct finalloc_region_create rc;
 	struct finalloc_region_info ri;
 	long long pmd0, f0;
@@ -155,11 +157,11 @@ TEST_F(numa, fault_count_2m)
 	uint64_t off;
 	char *p;
 
-	if (variant->node != 0)
-		SKIP(return, "node 0 is enough");
-	ASSERT_EQ(0, fa_create(self->fd, REGION, 0, 21, 0, 0, 0, &rc));
-	ASSERT_EQ(0, fa_region_info(self->fd, rc.id, &ri));
-	p = fa_map(self->fd, &rc);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fa_info(fd, &info));
+	ASSERT_EQ(0, fa_create(fd, REGION, 0, 21, 0, 0, 0, &rc));
+	ASSERT_EQ(0, fa_region_info(fd, rc.id, &ri));
+	p = fa_map(fd, &rc);
 	ASSERT_NE(MAP_FAILED, p);
 	pmd0 = fa_stat("pmd_faults");
 	f0 = fa_stat("faults");
@@ -167,7 +169,7 @@ TEST_F(numa, fault_count_2m)
 	for (off = 0; off < REGION; off += 4096)
 		p[off] = 1;
 	faults = minflt() - before;
-	if (self->info.caps & FINALLOC_CAP_PMD_MAP) {
+	if (info.caps & FINALLOC_CAP_PMD_MAP) {
 		TH_LOG("PMD mapping: %ld minor faults for 64 MiB", faults);
 		EXPECT_TRUE(!!(ri.flags & FINALLOC_REGION_INFO_PMD));
 		EXPECT_LE(32, faults);
@@ -181,6 +183,7 @@ TEST_F(numa, fault_count_2m)
 		EXPECT_EQ(pmd0, fa_stat("pmd_faults"));
 	}
 	munmap(p, REGION);
+	close(fd);
 }
 
 /*
@@ -188,8 +191,10 @@ TEST_F(numa, fault_count_2m)
  * touch; 6.1 after MADV_DONTNEED zapped its prefaulted PTEs (the memory
  * stays the region's, so the data survives).
  */
-TEST_F(numa, fault_count_4k)
+TEST(fault_count_4k)
 {
+	struct finalloc_info info;
+	int fd = fa_open();
 	struct finalloc_region_create rc;
 	const uint64_t size = 16 * MB, n = size / 4096;
 	long before, faults;
@@ -197,12 +202,12 @@ TEST_F(numa, fault_count_4k)
 	uint64_t off;
 	char *p;
 
-	if (variant->node != 0)
-		SKIP(return, "node 0 is enough");
-	ASSERT_EQ(0, fa_create(self->fd, size, 0, 12, 0, 0, 0, &rc));
-	p = fa_map(self->fd, &rc);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fa_info(fd, &info));
+	ASSERT_EQ(0, fa_create(fd, size, 0, 12, 0, 0, 0, &rc));
+	p = fa_map(fd, &rc);
 	ASSERT_NE(MAP_FAILED, p);
-	if (self->info.caps & FINALLOC_CAP_PREFAULT) {
+	if (info.caps & FINALLOC_CAP_PREFAULT) {
 		for (off = 0; off < size; off += 4096)
 			p[off] = 2;
 		ASSERT_EQ(0, madvise(p, size, MADV_DONTNEED));
@@ -217,9 +222,10 @@ TEST_F(numa, fault_count_4k)
 	EXPECT_LE((long)n, faults);
 	EXPECT_GE((long)n + 16, faults);
 	EXPECT_EQ(f0 + (long long)n, fa_stat("faults"));
-	if (self->info.caps & FINALLOC_CAP_PREFAULT)
+	if (info.caps & FINALLOC_CAP_PREFAULT)
 		EXPECT_EQ(2, p[size - 4096]);
 	munmap(p, size);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
