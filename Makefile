@@ -55,6 +55,9 @@ KSFT       := $(B)/kselftest/.stamp
 KSFT_INC   := -I$(B)/kselftest
 # The harness compares mixed signedness inside its macros.
 TEST_WARN  := -Wno-missing-prototypes -Wno-sign-compare -Wno-misleading-indentation
+# Static links warn that libnuma's getaddrinfo needs glibc's NSS at run time;
+# nothing here resolves names.
+STATIC_LD  := -static -Wl,--no-warnings
 
 # The module is built when Debian's kernel headers are present.
 KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
@@ -107,16 +110,22 @@ $(B)/tests/%: tests/host/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
 $(B)/vmtests/%: tests/kmod/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static)"
-	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) -static \
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(STATIC_LD) \
 		-o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 tests: $(HTESTS)
-vmtests: $(KTESTS) $(HTESTS:$(B)/tests/%=$(B)/vmtests/host-%)
+vmtests: $(KTESTS) $(HTESTS:$(B)/tests/%=$(B)/vmtests/host-%) $(B)/vmbin/finalloc
+
+# The CLI inside the VM, static like the tests (the rig puts it in /bin).
+$(B)/vmbin/finalloc: $(TOOL_OBJS) $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (static)"
+	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $(TOOL_OBJS) $(STATIC_LIB) $(LDLIBS)
 
 $(B)/vmtests/host-%: tests/host/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static)"
-	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) -static \
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(STATIC_LD) \
 		-o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 kmod: $(B)/kmod/finalloc.ko

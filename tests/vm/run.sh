@@ -45,24 +45,29 @@ for t in "$B"/vmtests/*; do
 	cp "$t" "$work/root/tests/"
 	nprog=$((nprog + 1))
 done
+cp "$B/vmbin/finalloc" "$work/root/bin/finalloc"
 cat >"$work/root/etc/fa-env" <<ENV
 export FA_EXPECT_NODES=$nodes FA_ONLY="$only" FA_TEST_TIMEOUT=$test_timeout FA_IN_VM=1
+export FINALLOC_BIN=/bin/finalloc
 ENV
 (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"
 
-# Two nodes: one CPU and 1 GiB each.  Four nodes: two more memory-only nodes
-# and distances that grow with the node number, so spill order is testable.
-numa=(-smp 2,sockets=2,cores=1,threads=1)
+# Two nodes: one CPU and 1 GiB each.  Four nodes: node 2 has a CPU and no
+# memory, node 3 memory and no CPU, and distances grow with the node number,
+# so fallback and spill order are testable.  (Guest node ids follow the
+# order of SRAT entries, CPUs first: CPU-holding nodes must come first.)
 if [ "$nodes" = 2 ]; then
 	mem=2G
+	numa=(-smp 2,sockets=2,cores=1,threads=1)
 	for n in 0 1; do
 		numa+=(-object memory-backend-ram,id=m$n,size=1G -numa node,nodeid=$n,cpus=$n,memdev=m$n)
 	done
 else
-	mem=3G
+	mem=2560M
+	numa=(-smp 3,sockets=3,cores=1,threads=1)
 	numa+=(-object memory-backend-ram,id=m0,size=1G -numa node,nodeid=0,cpus=0,memdev=m0)
 	numa+=(-object memory-backend-ram,id=m1,size=1G -numa node,nodeid=1,cpus=1,memdev=m1)
-	numa+=(-object memory-backend-ram,id=m2,size=512M -numa node,nodeid=2,memdev=m2)
+	numa+=(-numa node,nodeid=2,cpus=2)
 	numa+=(-object memory-backend-ram,id=m3,size=512M -numa node,nodeid=3,memdev=m3)
 	for s in 0 1 2 3; do
 		for d in 0 1 2 3; do
