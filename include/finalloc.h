@@ -1008,6 +1008,14 @@ int fa_numa_threads(struct fa_numa_thread *out, int max);
  *   STRICT     fail with ENOMEM;
  *   INTERLEAVE every allocation takes the next memory node in turn (per
  *              thread), spilling like PREFERRED.
+ * Requests above FA_POOL_SMALL_MAX get a map of their own on the node; a
+ * freed one stays idle on its node (up to idle_max) and serves the next
+ * large request there with no syscall or page fault.  Under FA_NUMA_BALANCE
+ * a node with no idle map that fits takes one from the nearest node that
+ * has one: fallback memory migrates (mbind MPOL_MF_MOVE), device memory
+ * (pinned) is released there and mapped afresh (counted as moved too).
+ * node_cap bounds the pool's mapped bytes and, for large maps, pool + large
+ * + idle bytes of the node.
  * Remote allocations (served by a node other than the thread's) and remote
  * frees (of another node's memory) are counted per node and per thread,
  * and said on stderr, rate-limited, with the caller, under FA_NUMA_WARN.
@@ -1026,8 +1034,10 @@ enum fa_numa_policy {
 	FA_NUMA_INTERLEAVE,
 };
 
-#define FA_NUMA_WARN (1u << 0) /* say remote allocs/frees, misplacements */
-#define FA_NUMA_VALID_FLAGS FA_NUMA_WARN
+#define FA_NUMA_WARN    (1u << 0) /* say remote allocs/frees, misplacements */
+#define FA_NUMA_BALANCE (1u << 1) /* move idle large maps to the node short of them */
+#define FA_NUMA_NO_IDLE (1u << 2) /* unmap large maps at free, keep none idle */
+#define FA_NUMA_VALID_FLAGS (FA_NUMA_WARN | FA_NUMA_BALANCE | FA_NUMA_NO_IDLE)
 
 struct fa_numa_opts {
 	int policy;             /* enum fa_numa_policy */
@@ -1035,6 +1045,8 @@ struct fa_numa_opts {
 	size_t node_cap;        /* bytes mapped per node before spilling; 0 = none */
 	unsigned warn_interval_ms; /* at most one warning per interval; 0 = 1000 */
 	unsigned reserved0;     /* must be 0 */
+	size_t idle_max;        /* bytes of freed large maps kept per node for
+	                           reuse; 0 = 16 MiB */
 	const struct fa_mem_opts *mem;     /* backend/page size/prefault for every
 	                                      node (node fields ignored); NULL = AUTO */
 	const struct fa_pool_opts *pool;   /* per-node pool template (its .mem must
@@ -1069,6 +1081,10 @@ int fa_numa_node_of(struct fa_numa *n, const void *ptr);
 
 /* The usable size of ptr (0 if not an object of n). */
 size_t fa_numa_usable_size(struct fa_numa *n, const void *ptr);
+
+/* Unmap the idle large maps of node's memory (-1: every node).  Errors:
+ * -EINVAL. */
+int fa_numa_trim(struct fa_numa *n, int node);
 
 /* Destroy n and all its memory (NULL: no-op).  No thread may use it after. */
 void fa_numa_destroy(struct fa_numa *n);
@@ -1119,6 +1135,11 @@ struct fa_numa_node_stats {
 	uint64_t spills_in;     /* served here for a full node */
 	uint64_t exhausted;     /* times this node's pool said ENOMEM */
 	uint64_t misplaced;     /* pages found on another node */
+	uint64_t idle_maps_bytes; /* idle large maps (part of idle) */
+	uint64_t large_reused;  /* large requests served by an idle map */
+	uint64_t chunks_in;     /* idle maps moved here (FA_NUMA_BALANCE) */
+	uint64_t chunks_out;    /* idle maps moved away */
+	uint64_t move_failures; /* moves refused (pages could not migrate) */
 };
 
 struct fa_numa_stats {

@@ -188,6 +188,16 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 		     1000000u;
 	if (opts && opts->mem)
 		n->mem = *opts->mem;
+	n->large_ok = !(opts && opts->pool &&
+			(opts->pool->obj_size || (opts->pool->flags & FA_POOL_NO_LARGE)));
+	n->idle_max = n->flags & FA_NUMA_NO_IDLE ? 0
+		      : opts && opts->idle_max ? opts->idle_max : (size_t)16 << 20;
+	for (int i = 0; i < FA_MAX_NODES; i++) {
+		n->node_mem[i] = n->mem;
+		n->node_mem[i].flags |= FA_MEM_ON_NODE;
+		n->node_mem[i].node = i;
+		pthread_mutex_init(&n->node[i].large_lock, NULL);
+	}
 	if (opts && opts->arena)
 		n->arena_opts = *opts->arena;
 	pthread_mutex_init(&n->lock, NULL);
@@ -234,8 +244,10 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 	pthread_mutex_unlock(&all_lock);
 	return n;
 fail:
-	for (int node = 0; node < FA_MAX_NODES; node++)
+	for (int node = 0; node < FA_MAX_NODES; node++) {
 		fa_pool_destroy(n->node[node].pool);
+		pthread_mutex_destroy(&n->node[node].large_lock);
+	}
 	pthread_mutex_destroy(&n->lock);
 	free(n);
 	errno = -err;
@@ -257,13 +269,23 @@ void fa_numa_destroy(struct fa_numa *n)
 	pthread_mutex_unlock(&all_lock);
 	for (int node = 0; node < FA_MAX_NODES; node++) {
 		fa_arena_destroy(n->node[node].arena);
+		_fa_numa_large_fini(n, node);
 		fa_pool_destroy(n->node[node].pool);
+		pthread_mutex_destroy(&n->node[node].large_lock);
 	}
 	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
 
 /* ---- allocation ---- */
+
+/* Memory of memory node `node`: the pool, or a large map. */
+static inline void *node_alloc(struct fa_numa *n, int node, size_t size)
+{
+	if (_fa_numa_is_large(n, size))
+		return _fa_numa_large_alloc(n, node, size);
+	return fa_pool_alloc(n->node[node].pool, size);
+}
 
 static void count_remote_alloc(struct fa_numa *n, int served, int home, size_t size,
 			       const void *site)
@@ -287,7 +309,7 @@ static void *spill(struct fa_numa *n, size_t size, int home, const void *site)
 
 		if (to == from)
 			continue;
-		p = fa_pool_alloc(n->node[to].pool, size);
+		p = node_alloc(n, to, size);
 		if (p) {
 			atomic_fetch_add_explicit(&n->node[from].spills_out, 1, memory_order_relaxed);
 			atomic_fetch_add_explicit(&n->node[to].spills_in, 1, memory_order_relaxed);
@@ -311,14 +333,14 @@ static void *alloc_slow(struct fa_numa *n, size_t size, int home, const void *si
 		struct _fa_numa_tls *t = &_fa_numa_tls;
 
 		served = n->mem_nodes[t->rr++ % (unsigned)n->nr_mem];
-		p = fa_pool_alloc(n->node[served].pool, size);
+		p = node_alloc(n, served, size);
 		if (p) {
 			if (served != n->node[home].mem_node)
 				count_remote_alloc(n, served, home, size, site);
 			return p;
 		}
 	} else {
-		p = fa_pool_alloc(n->pool_of[home], size);
+		p = node_alloc(n, n->node[home].mem_node, size);
 		if (p)
 			return p;
 	}
@@ -374,7 +396,7 @@ static __attribute__((noinline)) void *alloc_miss(struct fa_numa *n, size_t size
 	struct _fa_numa_tls *t = &_fa_numa_tls;
 	int node = cache_fill(t, n);
 
-	if (n->policy != FA_NUMA_INTERLEAVE) {
+	if (n->policy != FA_NUMA_INTERLEAVE && !_fa_numa_is_large(n, size)) {
 		void *p = fa_pool_alloc(n->pool_of[node], size);
 
 		if (fa_likely(p != NULL))
@@ -392,7 +414,7 @@ void *fa_numa_alloc(struct fa_numa *n, size_t size)
 	struct _fa_numa_tls *t = &_fa_numa_tls;
 
 	if (fa_likely(n != NULL)) {
-		if (fa_likely(cache_valid(t, n))) {
+		if (fa_likely(size <= FA_POOL_SMALL_MAX && cache_valid(t, n))) {
 			void *p;
 
 			if (!t->rseq_cpu)
@@ -421,7 +443,7 @@ void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node)
 	}
 	home = _fa_thread_node();
 	served = n->node[node].mem_node;
-	p = fa_pool_alloc(n->node[served].pool, size);
+	p = node_alloc(n, served, size);
 	if (!p) {
 		if (errno != ENOMEM)
 			return NULL;
@@ -450,12 +472,22 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 {
 	struct _fa_numa_tls *t = &_fa_numa_tls;
 	int node = cache_fill(t, n), owner;
+	struct _fa_numa_large *l = NULL;
 
-	if (p == n->pool_of[node]) {
+	if (p && p == n->pool_of[node]) {
 		fa_pool_free(p, ptr);
 		return;
 	}
-	owner = pool_node(n, p);
+	if (p) {
+		owner = pool_node(n, p);
+	} else {
+		l = _fa_numa_large_of(n, ptr);
+		owner = l ? l->node : -1;
+		if (l && owner == n->node[node].mem_node) {
+			_fa_numa_large_free(n, l);
+			return;
+		}
+	}
 	if (owner < 0) {
 		fprintf(stderr, "finalloc: numa: fa_numa_free(%p): not an object of this "
 			"allocator; not freed\n", ptr);
@@ -467,7 +499,10 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 	if (n->flags & FA_NUMA_WARN)
 		_fa_numa_warn(n, site, "remote free of %p (node %d) by a thread on node %d", ptr,
 			      owner, node);
-	fa_pool_free(p, ptr);
+	if (l)
+		_fa_numa_large_free(n, l);
+	else
+		fa_pool_free(p, ptr);
 }
 
 void fa_numa_free(struct fa_numa *n, void *ptr)
@@ -493,15 +528,29 @@ int fa_numa_node_of(struct fa_numa *n, const void *ptr)
 {
 	int node;
 
+	struct fa_pool *p;
+
 	if (!n || !ptr)
 		return -EINVAL;
-	node = pool_node(n, owner_pool(ptr));
+	p = owner_pool(ptr);
+	if (!p) {
+		const struct _fa_numa_large *l = _fa_numa_large_of(n, ptr);
+
+		return l ? l->node : -EINVAL;
+	}
+	node = pool_node(n, p);
 	return node < 0 ? -EINVAL : node;
 }
 
 size_t fa_numa_usable_size(struct fa_numa *n, const void *ptr)
 {
-	if (!n || !ptr || pool_node(n, owner_pool(ptr)) < 0)
+	const struct _fa_numa_large *l;
+
+	if (!n || !ptr)
+		return 0;
+	if (owner_pool(ptr) == NULL)
+		return (l = _fa_numa_large_of(n, ptr)) ? l->size : 0;
+	if (pool_node(n, owner_pool(ptr)) < 0)
 		return 0;
 	return fa_pool_usable_size(owner_pool(ptr), ptr);
 }
@@ -596,6 +645,8 @@ int fa_numa_check(struct fa_numa *n, const void *ptr)
 		struct fa_pool *p = n->node[n->mem_nodes[i]].pool;
 		const struct _fa_map *m;
 
+		struct _fa_numa_node *nd = &n->node[n->mem_nodes[i]];
+
 		pthread_mutex_lock(&p->lock);
 		m = find_map(p, ptr);
 		if (m) {
@@ -603,51 +654,64 @@ int fa_numa_check(struct fa_numa *n, const void *ptr)
 			got = page_node(m, ptr);
 		}
 		pthread_mutex_unlock(&p->lock);
+		if (want >= 0)
+			break;
+		pthread_mutex_lock(&nd->large_lock);
+		m = _fa_numa_large_find(nd, ptr);
+		if (m) {
+			want = n->mem_nodes[i];
+			got = page_node(m, ptr);
+		}
+		pthread_mutex_unlock(&nd->large_lock);
 	}
 	if (want >= 0 && got >= 0 && got != want)
 		note_misplaced(n, want, got, ptr);
 	return got;
 }
 
-/* Check one address per page_size step (at most 4096 per map) of every map
- * of node's pool; accumulate into v. */
+/* Check one address per page (at most 4096 per map) of map m. */
+static void verify_map(struct fa_numa *n, int node, const struct _fa_map *m,
+		       struct fa_numa_verify *v)
+{
+	size_t step = m->page_size ? m->page_size : FA_PAGE_4K;
+
+	if (m->size / step > 4096)
+		step = m->size / 4096;
+	for (size_t off = 0; off < m->size; off += step) {
+		const char *a = (const char *)m->base + off;
+		int got = page_node(m, a);
+
+		v->pages++;
+		if (got < 0) {
+			v->unknown++;
+		} else if (got != node) {
+			v->misplaced++;
+			note_misplaced(n, node, got, a);
+		} else {
+			v->on_node++;
+		}
+	}
+}
+
+/* Every map of node's pool, and its large maps (live and idle). */
 static void verify_pool(struct fa_numa *n, int node, struct fa_numa_verify *v)
 {
-	struct fa_pool *p = n->node[node].pool;
+	struct _fa_numa_node *nd = &n->node[node];
+	struct fa_pool *p = nd->pool;
 	unsigned nr;
 
 	pthread_mutex_lock(&p->lock);
 	nr = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
-	for (unsigned i = 0; i <= nr; i++) {
-		struct _fa_pool_large *l = i == nr ? p->large : NULL;
-
-		do {
-			const struct _fa_map *m = l ? &l->map : &p->maps[i];
-			size_t step;
-
-			if (i == nr && !l)
-				break;
-			step = m->page_size ? m->page_size : FA_PAGE_4K;
-			if (m->size / step > 4096)
-				step = m->size / 4096;
-			for (size_t off = 0; off < m->size; off += step) {
-				const char *a = (const char *)m->base + off;
-				int got = page_node(m, a);
-
-				v->pages++;
-				if (got < 0) {
-					v->unknown++;
-				} else if (got != node) {
-					v->misplaced++;
-					note_misplaced(n, node, got, a);
-				} else {
-					v->on_node++;
-				}
-			}
-			l = l ? l->next : NULL;
-		} while (l);
-	}
+	for (unsigned i = 0; i < nr; i++)
+		verify_map(n, node, &p->maps[i], v);
+	for (struct _fa_pool_large *l = p->large; l; l = l->next)
+		verify_map(n, node, &l->map, v);
 	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_lock(&nd->large_lock);
+	for (int pass = 0; pass < 2; pass++)
+		for (struct _fa_numa_large *l = pass ? nd->idle : nd->live; l; l = l->next)
+			verify_map(n, node, &l->map, v);
+	pthread_mutex_unlock(&nd->large_lock);
 }
 
 int fa_numa_verify(struct fa_numa *n, int node, struct fa_numa_verify *v)
@@ -712,6 +776,24 @@ void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 			s->reserved += ps->bytes_reserved;
 		}
 		free(ps);
+	}
+	{
+		uint64_t live_b = atomic_load_explicit(&nd->large_bytes, memory_order_relaxed);
+		uint64_t la = atomic_load_explicit(&nd->large_allocs, memory_order_relaxed);
+		uint64_t lf = atomic_load_explicit(&nd->large_frees, memory_order_relaxed);
+		uint64_t idle_b = atomic_load(&nd->idle_bytes);
+
+		s->allocs += la;
+		s->frees += lf;
+		s->live_objects += la - lf;
+		s->in_use += live_b;
+		s->idle += idle_b;
+		s->reserved += live_b + idle_b;
+		s->idle_maps_bytes += idle_b;
+		s->large_reused += atomic_load_explicit(&nd->large_reused, memory_order_relaxed);
+		s->chunks_in += atomic_load_explicit(&nd->chunks_in, memory_order_relaxed);
+		s->chunks_out += atomic_load_explicit(&nd->chunks_out, memory_order_relaxed);
+		s->move_failures += atomic_load_explicit(&nd->move_failures, memory_order_relaxed);
 	}
 	if (nd->arena) {
 		struct fa_arena_stats as;

@@ -8,6 +8,21 @@
 #include <pthread.h>
 #include <stdarg.h>
 
+/* Header of a large allocation (and of an idle cached map), at a 64 KiB
+ * boundary like the pool's slab header: binoff 0 and pool NULL there. */
+struct _fa_numa_large {
+	uint16_t binoff;
+	uint16_t pad;
+	uint32_t magic;
+	struct fa_pool *pool;           /* NULL: not a pool object */
+	struct fa_numa *owner;
+	int node;
+	size_t size;                    /* requested */
+	void *ptr;
+	struct _fa_map map;
+	struct _fa_numa_large *prev, *next; /* live or idle list */
+};
+
 /* Per node; the counters are written only off the fast path (remote and
  * spilled allocations, remote frees), each node on its own lines. */
 struct _fa_numa_node {
@@ -20,6 +35,12 @@ struct _fa_numa_node {
 	_Atomic uint64_t remote_allocs FA_ALIGNED_CL; /* served here to others */
 	_Atomic uint64_t remote_frees;  /* of this node's memory, by others */
 	_Atomic uint64_t spills_out, spills_in, exhausted, misplaced;
+	/* large maps (numa_large.c) */
+	pthread_mutex_t large_lock FA_ALIGNED_CL;
+	struct _fa_numa_large *live, *idle;
+	_Atomic uint64_t idle_bytes;    /* written under large_lock */
+	_Atomic uint64_t large_bytes, large_allocs, large_frees, large_reused;
+	_Atomic uint64_t chunks_in, chunks_out, move_failures;
 } FA_ALIGNED_CL;
 
 struct fa_numa {
@@ -32,6 +53,8 @@ struct fa_numa {
 	int nr_mem;
 	int mem_nodes[FA_MAX_NODES];
 	size_t node_cap;
+	size_t idle_max;                /* idle large maps kept per node */
+	bool large_ok;                  /* large sizes: numa_large.c, not the pool */
 	uint64_t warn_ns;
 	struct fa_mem_opts mem;
 	struct fa_arena_opts arena_opts;
@@ -40,11 +63,22 @@ struct fa_numa {
 	_Atomic uint64_t warn_last FA_ALIGNED_CL;
 	_Atomic uint64_t warn_skipped, warnings;
 	struct _fa_numa_node node[FA_MAX_NODES];
+	struct fa_mem_opts node_mem[FA_MAX_NODES]; /* mem opts bound to each node */
 };
 
 void _fa_numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats *s);
 void _fa_numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg);
+
+/* ---- numa_large.c ---- */
+bool _fa_numa_is_large(const struct fa_numa *n, size_t size);
+/* The header of large allocation ptr of n, or NULL. */
+struct _fa_numa_large *_fa_numa_large_of(const struct fa_numa *n, const void *ptr);
+void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size);
+void _fa_numa_large_free(struct fa_numa *n, struct _fa_numa_large *l);
+void _fa_numa_large_cache(struct fa_numa *n, int node, struct _fa_map *m);
+void _fa_numa_large_fini(struct fa_numa *n, int node);
+const struct _fa_map *_fa_numa_large_find(struct _fa_numa_node *nd, const void *addr);
 
 #endif /* FA_NUMA_INTERNAL_H */

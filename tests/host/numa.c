@@ -64,6 +64,17 @@ static int distance(int a, int b)
 	return numa_available() < 0 ? (a == b ? 10 : 20) : numa_distance(a, b);
 }
 
+/* The memory node serving node: itself, or its nearest with memory. */
+static int serving(struct fa_numa *n, const struct nodes *nd, int node)
+{
+	int out[1];
+
+	for (int i = 0; i < nd->nr_mem; i++)
+		if (nd->mem[i] == node)
+			return node;
+	return fa_numa_spill_order(n, node, out, 1) >= 1 ? out[0] : -1;
+}
+
 TEST(rig_has_expected_nodes)
 {
 	struct nodes nd;
@@ -74,7 +85,9 @@ TEST(rig_has_expected_nodes)
 	if (!want)
 		SKIP(return, "host run: %d node(s)", nd.t.nr_nodes);
 	ASSERT_EQ(want, nd.t.nr_nodes);
-	ASSERT_EQ(want, nd.nr_mem);
+	/* 4 nodes: node 2 has a CPU and no memory, node 3 memory and no CPU */
+	ASSERT_EQ(want == 4 ? 3 : want, nd.nr_mem);
+	ASSERT_EQ(want == 4 ? 3 : want, nd.nr_cpu);
 }
 
 TEST(bad_input)
@@ -181,7 +194,10 @@ TEST(cpu_only_node)
 	ASSERT_NE(NULL, n);
 	p = fa_numa_alloc_onnode(n, 64, cpu_only);
 	ASSERT_NE(NULL, p);
+	EXPECT_EQ(serving(n, &nd, cpu_only), fa_numa_node_of(n, p));
 	EXPECT_NE(cpu_only, fa_numa_node_of(n, p));
+	if (expect_nodes() == 4)
+		EXPECT_EQ(1, fa_numa_node_of(n, p)); /* d(2,1) = 25 < d(2,0) = d(2,3) = 30 */
 	fa_numa_free(n, p);
 	fa_numa_destroy(n);
 }
@@ -314,6 +330,86 @@ TEST_F(backend, misplaced_detected)
 	fa_numa_free(n, big);
 }
 
+static const struct fa_numa_node_stats *node_st(const struct fa_numa_stats *st, int node)
+{
+	for (int i = 0; i < st->nr_nodes; i++)
+		if (st->node[i].node == node)
+			return &st->node[i];
+	return NULL;
+}
+
+/* A freed large map stays idle on its node and serves the next large
+ * request there; under FA_NUMA_BALANCE another node short of one takes it
+ * (migrated, or released and mapped afresh for device memory). */
+TEST_F(backend, idle_maps_reused_and_moved)
+{
+	const size_t sz = (size_t)3 << 20;
+	struct fa_numa_opts o = { .flags = FA_NUMA_BALANCE };
+	struct fa_numa_stats st;
+	struct fa_numa *n;
+	struct nodes nd;
+	char *p, *q;
+	int a, b;
+
+	get_nodes(&nd);
+	n = fa_numa_create(&o);
+	ASSERT_NE(NULL, n);
+	a = nd.mem[0];
+	p = fa_numa_alloc_onnode(n, sz, a);
+	ASSERT_NE(NULL, p);
+	memset(p, 1, sz);
+	EXPECT_EQ(sz, fa_numa_usable_size(n, p));
+	fa_numa_free(n, p);
+	ASSERT_EQ(0, fa_numa_stats(n, &st));
+	EXPECT_GE(node_st(&st, a)->idle_maps_bytes, sz);
+	EXPECT_EQ(0, node_st(&st, a)->live_objects);
+	q = fa_numa_alloc_onnode(n, sz, a);
+	EXPECT_EQ(p, q); /* the same map, no syscall */
+	ASSERT_EQ(0, fa_numa_stats(n, &st));
+	EXPECT_EQ(1, node_st(&st, a)->large_reused);
+	EXPECT_EQ(0, node_st(&st, a)->idle_maps_bytes);
+	fa_numa_free(n, q);
+	if (nd.nr_mem < 2) {
+		EXPECT_EQ(0, fa_numa_trim(n, -1));
+		ASSERT_EQ(0, fa_numa_stats(n, &st));
+		EXPECT_EQ(0, node_st(&st, a)->idle_maps_bytes);
+		fa_numa_destroy(n);
+		SKIP(return, "one memory node: nothing to move");
+	}
+	b = nd.mem[1];
+	q = fa_numa_alloc_onnode(n, sz, b);
+	ASSERT_NE(NULL, q);
+	memset(q, 2, sz);
+	EXPECT_EQ(b, fa_numa_node_of(n, q));
+	EXPECT_TRUE(placed_on(n, q, b));
+	EXPECT_TRUE(placed_on(n, q + sz - 1, b));
+	ASSERT_EQ(0, fa_numa_stats(n, &st));
+	EXPECT_EQ(1, node_st(&st, a)->chunks_out);
+	EXPECT_EQ(1, node_st(&st, b)->chunks_in);
+	EXPECT_EQ(0, node_st(&st, a)->idle_maps_bytes);
+	EXPECT_EQ(0, node_st(&st, b)->move_failures);
+	if (!strcmp(variant->backend, "small"))
+		EXPECT_EQ(p, q); /* migrated in place */
+	fa_numa_free(n, q);
+	EXPECT_EQ(0, fa_numa_trim(n, b));
+	ASSERT_EQ(0, fa_numa_stats(n, &st));
+	EXPECT_EQ(0, node_st(&st, b)->idle_maps_bytes);
+	EXPECT_EQ(-EINVAL, fa_numa_trim(n, nd.t.max_node + 1));
+	fa_numa_destroy(n);
+
+	/* without BALANCE the other node maps its own */
+	n = fa_numa_create(NULL);
+	ASSERT_NE(NULL, n);
+	fa_numa_free(n, fa_numa_alloc_onnode(n, sz, a));
+	q = fa_numa_alloc_onnode(n, sz, b);
+	ASSERT_NE(NULL, q);
+	ASSERT_EQ(0, fa_numa_stats(n, &st));
+	EXPECT_EQ(0, node_st(&st, b)->chunks_in);
+	EXPECT_GE(node_st(&st, a)->idle_maps_bytes, sz);
+	fa_numa_free(n, q);
+	fa_numa_destroy(n);
+}
+
 static uint64_t node_used_kb(int node)
 {
 	char path[96], line[160], key[64];
@@ -397,6 +493,8 @@ static void *follow_thread(void *arg)
 			int node = nd.cpu[i], served;
 			void *p;
 
+			int want = serving(n, &nd, node);
+
 			if (fa_numa_pin_thread(node))
 				return (void *)1000L;
 			if (fa_numa_thread_node() != node)
@@ -405,7 +503,7 @@ static void *follow_thread(void *arg)
 			served = fa_numa_node_of(n, p);
 			memset(p, 1, 128);
 			/* a CPU-only node is served by its nearest memory node */
-			if (nd.t.node[i].has_memory && (served != node || !placed_on(n, p, node)))
+			if (served != want || !placed_on(n, p, want))
 				bad++;
 			fa_numa_free(n, p);
 		}
@@ -480,14 +578,14 @@ TEST(migration_without_helper)
 		cnt = fa_numa_threads(ti, 4);
 		ASSERT_EQ(1, cnt);
 		if (ti[0].rseq)
-			EXPECT_EQ(node, fa_numa_node_of(n, p));
+			EXPECT_EQ(serving(n, &nd, node), fa_numa_node_of(n, p));
 		fa_numa_free(n, p);
 		for (int k = 0; k < 70; k++) {
 			p = fa_numa_alloc(n, 32);
 			last = fa_numa_node_of(n, p);
 			fa_numa_free(n, p);
 		}
-		EXPECT_EQ(node, last);
+		EXPECT_EQ(serving(n, &nd, node), last);
 		EXPECT_EQ(node, fa_numa_thread_node());
 	}
 	cnt = fa_numa_threads(ti, 4);
@@ -546,11 +644,21 @@ TEST(remote_counted)
 	fa_numa_destroy(n);
 }
 
-/* fa_numa_spill_order sorts by numa_distance (ties by id); in the 4-node
- * rig d(s,d) = 10 + 10(d-s) + 5s for s < d gives known orders. */
+/* The rig's distances: d(s,d) = 10 + 10(d-s) + 5s for s < d. */
+static int rig_distance(int a, int b)
+{
+	if (a == b)
+		return 10;
+	if (a > b)
+		return rig_distance(b, a);
+	return 10 + 10 * (b - a) + 5 * a;
+}
+
+/* fa_numa_spill_order sorts the memory nodes by numa_distance (ties by
+ * id); in the 4-node rig (memory on 0, 1, 3) that gives known orders. */
 TEST(spill_order_by_distance)
 {
-	static const int rig4[4][3] = { { 1, 2, 3 }, { 0, 2, 3 }, { 1, 0, 3 }, { 2, 1, 0 } };
+	static const int rig4[4][3] = { { 1, 3, -1 }, { 0, 3, -1 }, { 1, 0, 3 }, { 1, 0, -1 } };
 	struct fa_numa *n = fa_numa_create(NULL);
 	struct nodes nd;
 	int out[FA_MAX_NODES];
@@ -568,8 +676,12 @@ TEST(spill_order_by_distance)
 			EXPECT_TRUE(d0 < d1 || (d0 == d1 && out[k] < out[k + 1]));
 		}
 		if (expect_nodes() == 4)
-			for (int k = 0; k < 3; k++)
+			for (int k = 0; k < cnt; k++)
 				EXPECT_EQ(rig4[node][k], out[k]);
+		if (expect_nodes())
+			for (int j = 0; j < nd.t.nr_nodes; j++)
+				EXPECT_EQ(rig_distance(node, nd.t.node[j].node),
+					  distance(node, nd.t.node[j].node));
 	}
 	fa_numa_destroy(n);
 }

@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Large NUMA allocations (above the pool's largest class): one backend map
+ * each, on the node, behind a header at a 64 KiB boundary like the pool's
+ * (so fa_numa_free tells them apart with one load).  A freed map stays
+ * cached on its node (idle, bounded by idle_max) and serves the next large
+ * allocation there without a syscall or a page fault.  Under FA_NUMA_BALANCE
+ * a node that has no fitting idle map takes one from the nearest node that
+ * has: fallback memory migrates (mbind MPOL_MF_MOVE); device memory, pinned
+ * to its node, is released there and mapped afresh here.
+ */
+#include "pool_internal.h"
+
+#include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "numa_internal.h"
+
+#define LARGE_MAGIC 0xfa4e1a00u
+
+_Static_assert(offsetof(struct _fa_numa_large, pool) == offsetof(struct _fa_pool_slab, pool),
+	       "pool pointer at one offset in every 64 KiB header");
+_Static_assert(offsetof(struct _fa_numa_large, binoff) == offsetof(struct _fa_pool_slab, binoff),
+	       "binoff first");
+
+static size_t hdr_size(void)
+{
+	return (sizeof(struct _fa_numa_large) + 63) & ~(size_t)63;
+}
+
+static size_t need_of(size_t size)
+{
+	/* room to put the header on a 64 KiB boundary */
+	return size + hdr_size() + _FA_SLAB_SIZE;
+}
+
+bool _fa_numa_is_large(const struct fa_numa *n, size_t size)
+{
+	return size > FA_POOL_SMALL_MAX && n->large_ok;
+}
+
+struct _fa_numa_large *_fa_numa_large_of(const struct fa_numa *n, const void *ptr)
+{
+	struct _fa_numa_large *l = (struct _fa_numa_large *)((uintptr_t)ptr & _FA_SLAB_MASK);
+
+	if (l->pool || l->magic != LARGE_MAGIC || l->owner != n || l->ptr != ptr)
+		return NULL;
+	return l;
+}
+
+/* Place the header in map m and link it live on node nd. */
+static void *install(struct fa_numa *n, int node, const struct _fa_map *m, size_t size)
+{
+	struct _fa_numa_node *nd = &n->node[node];
+	struct _fa_numa_large *l =
+		(struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
+
+	memset(l, 0, sizeof(*l));
+	l->magic = LARGE_MAGIC;
+	l->owner = n;
+	l->node = node;
+	l->size = size;
+	l->ptr = (char *)l + hdr_size();
+	l->map = *m;
+	l->map.node = node;
+	pthread_mutex_lock(&nd->large_lock);
+	l->next = nd->live;
+	if (nd->live)
+		nd->live->prev = l;
+	nd->live = l;
+	pthread_mutex_unlock(&nd->large_lock);
+	atomic_fetch_add_explicit(&nd->large_bytes, m->size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&nd->large_allocs, 1, memory_order_relaxed);
+	return l->ptr;
+}
+
+/* Take a cached map of node that fits need, or return false. */
+static bool take_idle(struct _fa_numa_node *nd, size_t need, struct _fa_map *out)
+{
+	struct _fa_numa_large **pp, *l = NULL;
+
+	pthread_mutex_lock(&nd->large_lock);
+	for (pp = &nd->idle; *pp; pp = &(*pp)->next)
+		if ((*pp)->map.size >= need && (*pp)->map.size / 2 <= need + FA_PAGE_2M) {
+			l = *pp;
+			*pp = l->next;
+			atomic_fetch_sub(&nd->idle_bytes, l->map.size);
+			break;
+		}
+	pthread_mutex_unlock(&nd->large_lock);
+	if (!l)
+		return false;
+	*out = l->map;
+	l->magic = 0;
+	return true;
+}
+
+static uint64_t node_mapped(const struct fa_numa *n, int node)
+{
+	const struct _fa_numa_node *nd = &n->node[node];
+
+	return atomic_load(&nd->pool->bytes_mapped) +
+	       atomic_load_explicit(&nd->large_bytes, memory_order_relaxed) +
+	       atomic_load(&nd->idle_bytes);
+}
+
+/* Move an idle map from the nearest node that has one to node. */
+static bool steal_idle(struct fa_numa *n, int node, size_t need, struct _fa_map *out)
+{
+	struct _fa_numa_node *nd = &n->node[node];
+
+	for (int i = 0; i < nd->nr_spill; i++) {
+		int from = nd->spill[i];
+		struct _fa_map m;
+
+		if (from == node || !take_idle(&n->node[from], need, &m))
+			continue;
+		if (m.backend == FA_BACKEND_DEVICE || numa_available() < 0) {
+			/* pinned to its node: give it back there, map here */
+			_fa_map_free(&m);
+			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1, memory_order_relaxed);
+			if (_fa_map_alloc(out, need, &n->node_mem[node]))
+				return false;
+		} else {
+			unsigned long mask[16] = { 0 };
+
+			mask[node / 64] = 1UL << (node % 64);
+			if (mbind(m.base, m.size, MPOL_BIND, mask, sizeof(mask) * 8,
+				  MPOL_MF_MOVE | MPOL_MF_STRICT)) {
+				/* could not move every page: keep it where it was */
+				atomic_fetch_add_explicit(&n->node[from].move_failures, 1,
+							  memory_order_relaxed);
+				_fa_numa_large_cache(n, from, &m);
+				continue;
+			}
+			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1, memory_order_relaxed);
+			*out = m;
+		}
+		atomic_fetch_add_explicit(&nd->chunks_in, 1, memory_order_relaxed);
+		return true;
+	}
+	return false;
+}
+
+void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size)
+{
+	struct _fa_numa_node *nd = &n->node[node];
+	struct _fa_map m;
+	size_t need;
+	int err;
+
+	if (size > ((size_t)1 << 46)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	need = need_of(size);
+	if (take_idle(nd, need, &m)) {
+		atomic_fetch_add_explicit(&nd->large_reused, 1, memory_order_relaxed);
+		return install(n, node, &m, size);
+	}
+	if (n->node_cap && node_mapped(n, node) + need > n->node_cap) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((n->flags & FA_NUMA_BALANCE) && steal_idle(n, node, need, &m))
+		return install(n, node, &m, size);
+	err = _fa_map_alloc(&m, need, &n->node_mem[node]);
+	if (err) {
+		errno = err == -ENOMEM || err == -ENODEV ? ENOMEM : -err;
+		return NULL;
+	}
+	return install(n, node, &m, size);
+}
+
+/* Keep map m idle on node if there is room, else unmap it. */
+void _fa_numa_large_cache(struct fa_numa *n, int node, struct _fa_map *m)
+{
+	struct _fa_numa_node *nd = &n->node[node];
+	struct _fa_numa_large *l =
+		(struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
+
+	pthread_mutex_lock(&nd->large_lock);
+	if (atomic_load(&nd->idle_bytes) + m->size <= n->idle_max) {
+		/* the header doubles as the idle list entry */
+		memset(l, 0, sizeof(*l));
+		l->map = *m;
+		l->node = node;
+		l->next = nd->idle;
+		nd->idle = l;
+		atomic_fetch_add(&nd->idle_bytes, m->size);
+		m = NULL;
+	}
+	pthread_mutex_unlock(&nd->large_lock);
+	if (m)
+		_fa_map_free(m);
+}
+
+void _fa_numa_large_free(struct fa_numa *n, struct _fa_numa_large *l)
+{
+	struct _fa_numa_node *nd = &n->node[l->node];
+	struct _fa_map m = l->map;
+
+	pthread_mutex_lock(&nd->large_lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		nd->live = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	pthread_mutex_unlock(&nd->large_lock);
+	l->magic = 0;
+	atomic_fetch_sub_explicit(&nd->large_bytes, m.size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&nd->large_frees, 1, memory_order_relaxed);
+	_fa_numa_large_cache(n, l->node, &m);
+}
+
+/* Unmap every map of node (live and idle): at destroy. */
+void _fa_numa_large_fini(struct fa_numa *n, int node)
+{
+	struct _fa_numa_node *nd = &n->node[node];
+
+	while (nd->live) {
+		struct _fa_numa_large *l = nd->live;
+		struct _fa_map m = l->map;
+
+		nd->live = l->next;
+		l->magic = 0;
+		_fa_map_free(&m);
+	}
+	while (nd->idle) {
+		struct _fa_numa_large *l = nd->idle;
+		struct _fa_map m = l->map;
+
+		nd->idle = l->next;
+		_fa_map_free(&m);
+	}
+	atomic_store(&nd->idle_bytes, 0);
+}
+
+int fa_numa_trim(struct fa_numa *n, int node)
+{
+	if (!n || node < -1 || node > n->max_node || (node >= 0 && !n->node[node].present))
+		return -EINVAL;
+	for (int i = 0; i < n->nr_mem; i++) {
+		struct _fa_numa_node *nd = &n->node[n->mem_nodes[i]];
+		struct _fa_numa_large *l;
+
+		if (node >= 0 && n->mem_nodes[i] != n->node[node].mem_node)
+			continue;
+		pthread_mutex_lock(&nd->large_lock);
+		l = nd->idle;
+		nd->idle = NULL;
+		atomic_store(&nd->idle_bytes, 0);
+		pthread_mutex_unlock(&nd->large_lock);
+		while (l) {
+			struct _fa_numa_large *next = l->next;
+			struct _fa_map m = l->map;
+
+			_fa_map_free(&m);
+			l = next;
+		}
+	}
+	return 0;
+}
+
+/* The map holding addr among node's large maps (live or idle), under the
+ * node's large lock. */
+const struct _fa_map *_fa_numa_large_find(struct _fa_numa_node *nd, const void *addr)
+{
+	const char *c = addr;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (struct _fa_numa_large *l = pass ? nd->idle : nd->live; l; l = l->next)
+			if (c >= (const char *)l->map.base &&
+			    c < (const char *)l->map.base + l->map.size)
+				return &l->map;
+	return NULL;
+}
