@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "node_meminfo.h"
 
 struct nodes {
 	struct fa_topology t;
@@ -410,38 +411,6 @@ TEST_F(backend, idle_maps_reused_and_moved)
 	fa_numa_destroy(n);
 }
 
-static uint64_t node_used_kb(int node)
-{
-	char path[96], line[160], key[64];
-	unsigned long long v, used = 0;
-	int nn;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo", node);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Node %d %63[^:]: %llu", &nn, key, &v) == 3 &&
-		    !strcmp(key, "MemUsed"))
-			used = v;
-	fclose(f);
-	return used;
-}
-
-static void drop_caches(void)
-{
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
-
-	sync();
-	if (fd >= 0) {
-		ssize_t r = write(fd, "3", 1);
-
-		(void)r;
-		close(fd);
-	}
-}
-
 /* A 64 MiB allocation raises its node's MemUsed by about that, and the
  * other node's by far less (VM: root, quiet system). */
 TEST(large_meminfo_delta)
@@ -461,14 +430,14 @@ TEST(large_meminfo_delta)
 		char *p;
 
 		drop_caches();
-		b0 = node_used_kb(node);
-		o0 = node_used_kb(other);
+		b0 = (node_used(node) >> 10);
+		o0 = (node_used(other) >> 10);
 		p = fa_numa_alloc_onnode(n, sz, node);
 		ASSERT_NE(NULL, p);
 		memset(p, 3, sz);
 		drop_caches();
-		b1 = node_used_kb(node);
-		o1 = node_used_kb(other);
+		b1 = (node_used(node) >> 10);
+		o1 = (node_used(other) >> 10);
 		TH_LOG("node %d MemUsed +%lld KiB, node %d %+lld KiB", node,
 		       (long long)(b1 - b0), other, (long long)(o1 - o0));
 		/* MemUsed moves by a few MiB on its own (ANCHORS) */

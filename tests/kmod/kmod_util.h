@@ -23,6 +23,8 @@
 
 #include <uapi/linux/finalloc.h>
 
+#include "node_meminfo.h"
+
 #define KB ((uint64_t)1024)
 #define MB (KB * 1024)
 #define SZ_2M (2 * MB)
@@ -148,67 +150,6 @@ static inline long long fa_wait_stat(const char *name, long long want, long ms)
 		v = fa_stat(name);
 	}
 	return v;
-}
-
-/* Node MemUsed in bytes from /sys/devices/system/node/nodeN/meminfo. */
-static inline long long node_memused(int node)
-{
-	char path[96], line[256];
-	long long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/meminfo",
-		 node);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "MemUsed:");
-
-		if (p) {
-			kb = strtoll(p + 8, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return kb < 0 ? -1 : kb * 1024;
-}
-
-/*
- * Bytes of free pages the node's per-CPU lists hold: free, yet counted in
- * MemUsed; they come and go with every free, so leak checks discount them.
- */
-static inline long long node_pcp_bytes(int node)
-{
-	char line[256];
-	long long pages = 0;
-	int cur = -1;
-	FILE *f = fopen("/proc/zoneinfo", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		long long n;
-
-		if (sscanf(line, "Node %d, zone", &cur) == 1)
-			continue;
-		if (cur == node && sscanf(line, " count: %lld", &n) == 1)
-			pages += n;
-	}
-	fclose(f);
-	return pages * 4096;
-}
-
-/* MemUsed without what sits on the per-CPU free lists. */
-static inline long long node_used(int node)
-{
-	return node_memused(node) - node_pcp_bytes(node);
-}
-
-static inline void drop_caches(void)
-{
-	sync();
-	write_str("/proc/sys/vm/drop_caches", "3");
 }
 
 static inline int count_vmas(void)
