@@ -828,20 +828,22 @@ struct fa__pool_bin {           /* a thread's cache of one class */
 };
 
 struct fa__pool_head {          /* first member of struct fa_pool */
-	uint32_t slot;          /* TLS slot (FA__POOL_SLOTS: none) */
+	uint32_t slot;          /* TLS slot (FA__POOL_SLOTS: none, or features) */
 	uint32_t pad;
 	/* byte offset of the bin for a size, by (size + 7) / 8; 0 = slow path */
 	uint16_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
 };
 
 struct fa__pool_tls {
-	char *fast[FA__POOL_SLOTS + 1]; /* thread cache for inline use, or NULL */
+	/* the thread's cache of each pool for inline use; when it has none
+	 * (yet), or the pool has features, a shared always-empty, always-full
+	 * cache that sends every call to the out-of-line path */
+	char *fast[FA__POOL_SLOTS + 1];
 };
 extern __thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec")));
 
 void *fa__pool_alloc_slow(struct fa_pool *p, size_t size);
 void fa__pool_free_slow(struct fa_pool *p, void *ptr);
-void fa__pool_free_flush(struct fa_pool *p, void *ptr);
 
 /* Counters other threads read while the owner writes them: single-copy
  * atomic stores of aligned words; TSan builds say so explicitly. */
@@ -855,17 +857,18 @@ void fa__pool_free_flush(struct fa_pool *p, void *ptr);
 #ifdef FA__POOL_TSAN
 #define FA__POOL_ADD(x, v) \
 	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+#define FA__POOL_LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #else
 #define FA__POOL_ADD(x, v) ((x) += (v))
+#define FA__POOL_LD(x) (x)
 #endif
 
 static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 {
 	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
-	char *tc;
 
-	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1) &&
-	    (tc = fa__pool_tls.fast[h->slot]) != NULL) {
+	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
+		char *tc = fa__pool_tls.fast[h->slot];
 		struct fa__pool_bin *b = (struct fa__pool_bin *)(tc + h->binoff[(size + 7) >> 3]);
 		void *o = b->head;
 
@@ -879,53 +882,48 @@ static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 	return fa__pool_alloc_slow(p, size);
 }
 
-static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
+static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, unsigned off)
 {
-	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
-	char *tc;
+	struct fa__pool_bin *b =
+		(struct fa__pool_bin *)(fa__pool_tls.fast[((const struct fa__pool_head *)p)->slot] +
+					off);
 
-	if (ptr == NULL)
-		return;
-	if (__builtin_expect(p != NULL, 1) && (tc = fa__pool_tls.fast[h->slot]) != NULL) {
-		/* the slab header at the 64 KiB boundary names the bin */
-		uint16_t off = *(const uint16_t *)((uintptr_t)ptr &
-						   ~(uintptr_t)(FA__POOL_SLAB_SIZE - 1));
-		struct fa__pool_bin *b = (struct fa__pool_bin *)(tc + off);
-
+	if (__builtin_expect(FA__POOL_LD(b->room) > 0, 1)) {
 		*(void **)ptr = b->head;
 		b->head = ptr;
 		FA__POOL_ADD(b->frees, 1);
 		FA__POOL_ADD(b->room, -1);
-		if (__builtin_expect(b->room >= 0, 1))
-			return;
-		fa__pool_free_flush(p, ptr);
 		return;
 	}
-	fa__pool_free_slow(p, ptr);
+	fa__pool_free_slow(p, ptr); /* full: flush a batch; or no cache */
+}
+
+static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
+{
+	if (ptr == NULL)
+		return;
+	/* (pools with features have no slot: a foreign pointer must not be
+	 * dereferenced before the debug checks) */
+	if (__builtin_expect(p != NULL && ((const struct fa__pool_head *)p)->slot <
+						  FA__POOL_SLOTS, 1))
+		/* the slab header at the 64 KiB boundary names the bin */
+		fa__pool_push_inl(p, ptr, *(const uint16_t *)((uintptr_t)ptr &
+							      ~(uintptr_t)(FA__POOL_SLAB_SIZE - 1)));
+	else
+		fa__pool_free_slow(p, ptr);
 }
 
 static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t size)
 {
-	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
-	char *tc;
-
 	if (ptr == NULL)
 		return;
-	if (__builtin_expect(p != NULL, 1) && (tc = fa__pool_tls.fast[h->slot]) != NULL) {
-		/* the bin from the size: no load that depends on ptr */
-		struct fa__pool_bin *b = (struct fa__pool_bin *)(
-			tc + (size <= FA_POOL_SMALL_MAX ? h->binoff[(size + 7) >> 3] : 0));
-
-		*(void **)ptr = b->head;
-		b->head = ptr;
-		FA__POOL_ADD(b->frees, 1);
-		FA__POOL_ADD(b->room, -1);
-		if (__builtin_expect(b->room >= 0, 1))
-			return;
-		fa__pool_free_flush(p, ptr);
-		return;
-	}
-	fa__pool_free_slow(p, ptr);
+	if (__builtin_expect(p != NULL, 1))
+		/* the bin from the size: no load that depends on ptr; bin 0
+		 * (a size above the classes) always goes out of line */
+		fa__pool_push_inl(p, ptr, size <= FA_POOL_SMALL_MAX ?
+					  ((const struct fa__pool_head *)p)->binoff[(size + 7) >> 3] : 0);
+	else
+		fa__pool_free_slow(p, ptr);
 }
 
 #ifdef FA_POOL_NOINLINE

@@ -20,7 +20,14 @@
 #include <string.h>
 #include <time.h>
 
-__thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec")));
+/* No cache: every bin empty (alloc goes slow) and full (free goes slow);
+ * never written, so it lives in read-only memory. */
+static const struct fa__pool_bin nocache[FA_POOL_MAX_CLASSES + 1];
+#define NOCACHE ((char *)nocache)
+
+__thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec"))) = {
+	.fast = { [0 ... FA__POOL_SLOTS] = NOCACHE },
+};
 static __thread struct _fa_pool_tcache *tls_any[FA__POOL_SLOTS + 1]
 	__attribute__((tls_model("initial-exec")));
 
@@ -463,7 +470,7 @@ static struct _fa_pool_tcache *tcache_new(struct fa_pool *p)
  */
 struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked)
 {
-	unsigned s = p->head.slot;
+	unsigned s = p->tslot;
 	struct _fa_pool_tcache *tc;
 
 	*locked = false;
@@ -522,7 +529,7 @@ static void thread_exit(void *arg)
 			_fa_pool_quarantine_drain(p, tc, false);
 		flush_all(p, tc);
 		tls_any[s] = NULL;
-		fa__pool_tls.fast[s] = NULL;
+		fa__pool_tls.fast[s] = NOCACHE;
 		pthread_mutex_lock(&p->lock);
 		tc->slot_any = NULL;
 		tc->slot_fast = NULL;
@@ -717,6 +724,7 @@ static void free_object(struct fa_pool *p, void *ptr)
 	_fa_pool_tcache_put(p, locked);
 }
 
+/* The inline free found the bin full, or no cache, or a large object. */
 void fa__pool_free_slow(struct fa_pool *p, void *ptr)
 {
 	if (!ptr)
@@ -726,28 +734,6 @@ void fa__pool_free_slow(struct fa_pool *p, void *ptr)
 		return;
 	}
 	free_object(p, ptr);
-}
-
-/* The inline free pushed ptr and found its bin over the bound (or ptr is
- * large: the always-full bin 0). */
-void fa__pool_free_flush(struct fa_pool *p, void *ptr)
-{
-	struct _fa_pool_tcache *tc = (struct _fa_pool_tcache *)fa__pool_tls.fast[p->head.slot];
-	struct _fa_pool_slab *s = _fa_pool_slab_of(ptr);
-	struct fa__pool_bin *b0 = &tc->bin[0];
-
-	if (b0->head) {
-		/* large, or a sized free with a size above the classes: undo */
-		b0->head = NULL;
-		FA__POOL_ADD(b0->frees, -1);
-		FA__POOL_ADD(b0->room, 1);
-		if (s->binoff == 0)
-			large_free(p, (struct _fa_pool_large *)s);
-		else
-			free_object(p, ptr);
-		return;
-	}
-	flush_bin(p, tc, s->cls, p->cls[s->cls].batch);
 }
 
 void *fa_pool_alloc(struct fa_pool *p, size_t size)
@@ -847,8 +833,8 @@ static int check_opts(const struct fa_pool_opts *o)
 
 static void slot_release(struct fa_pool *p)
 {
-	if (p->head.slot < FA__POOL_SLOTS)
-		slots[p->head.slot] = NULL;
+	if (p->tslot < FA__POOL_SLOTS)
+		slots[p->tslot] = NULL;
 }
 
 static void run_dtor(struct fa_pool *p, void *o)
@@ -944,14 +930,16 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	}
 
 	pthread_mutex_lock(&reg_lock);
-	p->head.slot = FA__POOL_SLOTS;
+	p->tslot = FA__POOL_SLOTS;
 	for (unsigned s = 0; s < FA__POOL_SLOTS; s++) {
 		if (!slots[s]) {
 			slots[s] = p;
-			p->head.slot = s;
+			p->tslot = s;
 			break;
 		}
 	}
+	/* pools with features keep the inline path off their slot */
+	p->head.slot = p->slow ? FA__POOL_SLOTS : p->tslot;
 	pthread_mutex_unlock(&reg_lock);
 
 	if (o->reserve) {
@@ -984,7 +972,7 @@ void fa_pool_destroy(struct fa_pool *p)
 	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
 		if (tc->slot_any) {
 			*tc->slot_any = NULL;
-			*tc->slot_fast = NULL;
+			*tc->slot_fast = NOCACHE;
 		}
 	}
 	pthread_mutex_unlock(&p->lock);

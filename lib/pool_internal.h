@@ -105,6 +105,8 @@ struct _fa_pool_region {
 
 struct fa_pool {
 	struct fa__pool_head head;      /* first: read by the inline path */
+	unsigned tslot;                 /* TLS slot of the caches (head.slot is
+	                                   FA__POOL_SLOTS for pools with features) */
 	unsigned flags;
 	unsigned nr_classes;
 	size_t align;
