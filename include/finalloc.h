@@ -595,10 +595,12 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  *    backend one by one (unless FA_POOL_NO_LARGE);
  *  - fixed-size pool (obj_size set): one class, optional lifecycle hooks.
  *
- * Each thread keeps a bounded cache per class, refilled from and flushed to
- * the pool's shared per-class lists in batches (lock-free, ABA-safe); a
- * thread's caches go back to the shared lists when it exits.  An object may
- * be freed by any thread: it goes to that thread's cache.
+ * Each thread keeps a bounded cache per class (a stack of pointers),
+ * refilled from and flushed to the pool's shared per-class lists in batches
+ * of pointers (lock-free, ABA-safe); a thread's caches go back to the shared
+ * lists when it exits.  An object may be freed by any thread: it goes to
+ * that thread's cache.  Objects have no header, and the pool never writes
+ * into a free object (except to poison it), so constructed state survives.
  *
  * fa_pool_alloc/fa_pool_free are inline: the thread-cache path is a few
  * instructions with no atomics, locks or shared-line writes.  Pools with any
@@ -671,10 +673,10 @@ struct fa_pool_opts {
 	size_t align;           /* power of two 8..4096; 0 = 16 (8 for a fixed
 	                           size that is not a multiple of 16) */
 	unsigned flags;         /* FA_POOL_* */
-	unsigned tcache_objs;   /* per thread per class cache bound; 0 = auto
-	                           (up to 32 KiB of objects, 8..512) */
-	unsigned batch;         /* objects per refill/flush (<= tcache_objs);
-	                           0 = half the bound */
+	unsigned tcache_objs;   /* per thread per class cache bound, <= 4096;
+	                           0 = auto (32 KiB of objects, 8..512) */
+	unsigned batch;         /* objects per refill/flush, <= tcache_objs and
+	                           <= 512; 0 = half the bound */
 	unsigned snapshot_ring; /* snapshots kept; 0 = 64 */
 	unsigned snapshot_ms;   /* > 0: a thread takes one every this many ms */
 	unsigned reserved0;     /* must be 0 */
@@ -698,8 +700,8 @@ struct fa_pool_opts {
  * Create a pool (opts NULL: power-of-two size-class pool with defaults).
  * Errors (NULL, errno): EINVAL (unknown flag, reserved field set, align not
  * a power of two in 8..4096, obj_size not a multiple of align or above
- * FA_POOL_SMALL_MAX, batch > tcache_objs, tcache_objs > 65536, FINE with
- * obj_size, hooks without CTOR_EVERY in a size-class pool or with
+ * FA_POOL_SMALL_MAX, tcache_objs > 4096, batch > 512 or > tcache_objs,
+ * FINE with obj_size, hooks without CTOR_EVERY but with
  * POISON/ZERO/QUARANTINE, CTOR_EVERY without hooks, bad mem options),
  * ENOMEM (no memory; reserve not served), others from the backend (see
  * fa_mem_map).
@@ -821,8 +823,9 @@ int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt);
 #define FA__POOL_SLOTS 64
 
 struct fa__pool_bin {           /* a thread's cache of one class */
-	void *head;             /* free objects linked through their first word */
-	int64_t room;           /* pushes left before a flush */
+	void **sp;              /* stack of free objects: sp[-1] is the top,
+	                           NULL at the bottom (empty) */
+	void **end;             /* sp == end: full */
 	uint64_t frees;
 	uint64_t req;           /* bytes requested */
 };
@@ -857,10 +860,10 @@ void fa__pool_free_slow(struct fa_pool *p, void *ptr);
 #ifdef FA__POOL_TSAN
 #define FA__POOL_ADD(x, v) \
 	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
-#define FA__POOL_LD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define FA__POOL_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #else
 #define FA__POOL_ADD(x, v) ((x) += (v))
-#define FA__POOL_LD(x) (x)
+#define FA__POOL_SET(x, v) ((x) = (v))
 #endif
 
 static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
@@ -870,11 +873,11 @@ static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
 		char *tc = fa__pool_tls.fast[h->slot];
 		struct fa__pool_bin *b = (struct fa__pool_bin *)(tc + h->binoff[(size + 7) >> 3]);
-		void *o = b->head;
+		void **sp = b->sp;
+		void *o = sp[-1]; /* the object itself is not touched */
 
 		if (__builtin_expect(o != NULL, 1)) {
-			b->head = *(void **)o;
-			FA__POOL_ADD(b->room, 1);
+			FA__POOL_SET(b->sp, sp - 1);
 			FA__POOL_ADD(b->req, size);
 			return o;
 		}
@@ -888,11 +891,12 @@ static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, unsigned off)
 		(struct fa__pool_bin *)(fa__pool_tls.fast[((const struct fa__pool_head *)p)->slot] +
 					off);
 
-	if (__builtin_expect(FA__POOL_LD(b->room) > 0, 1)) {
-		*(void **)ptr = b->head;
-		b->head = ptr;
+	void **sp = b->sp;
+
+	if (__builtin_expect(sp != b->end, 1)) {
+		*sp = ptr;
+		FA__POOL_SET(b->sp, sp + 1);
 		FA__POOL_ADD(b->frees, 1);
-		FA__POOL_ADD(b->room, -1);
 		return;
 	}
 	fa__pool_free_slow(p, ptr); /* full: flush a batch; or no cache */

@@ -22,7 +22,11 @@
 
 /* No cache: every bin empty (alloc goes slow) and full (free goes slow);
  * never written, so it lives in read-only memory. */
-static const struct fa__pool_bin nocache[FA_POOL_MAX_CLASSES + 1];
+static void *const nullslot[1];
+#define NOCACHE_SLOT ((void **)&nullslot[1])
+static const struct fa__pool_bin nocache[FA_POOL_MAX_CLASSES + 1] = {
+	[0 ... FA_POOL_MAX_CLASSES] = { .sp = NOCACHE_SLOT, .end = NOCACHE_SLOT },
+};
 #define NOCACHE ((char *)nocache)
 
 __thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec"))) = {
@@ -92,7 +96,7 @@ static void setup_class(struct fa_pool *p, unsigned c, size_t size, const struct
 	size_t lim = 32768 / size;
 
 	k->size = (uint32_t)size;
-	k->stride = (uint32_t)round_up(size + (p->link_off ? sizeof(void *) : 0), p->align);
+	k->stride = (uint32_t)round_up(size, p->align);
 	if (lim < 8)
 		lim = 8;
 	if (lim > 512)
@@ -101,6 +105,8 @@ static void setup_class(struct fa_pool *p, unsigned c, size_t size, const struct
 	k->batch = o && o->batch ? o->batch : (k->limit + 1) / 2;
 	if (k->batch > k->limit)
 		k->batch = k->limit;
+	if (k->batch > 512)
+		k->batch = 512;
 }
 
 static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
@@ -108,7 +114,6 @@ static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 	unsigned n = 0;
 
 	if (p->obj_size) {
-		p->link_off = p->once_hooks ? p->obj_size : 0;
 		setup_class(p, 0, p->obj_size, o);
 		n = 1;
 	} else {
@@ -127,6 +132,16 @@ static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 		}
 	}
 	p->nr_classes = n;
+	/* thread cache layout: each class's stack follows its NULL sentinel */
+	for (unsigned c = 0, off = 0; c < n; c++) {
+		p->cls[c].arr_off = off;
+		off += 1 + p->cls[c].limit;
+		p->tcache_size = round_up(sizeof(struct _fa_pool_tcache) + off * sizeof(void *),
+					  FA_CACHE_LINE);
+		if (p->cls[c].batch > p->max_batch)
+			p->max_batch = p->cls[c].batch;
+	}
+	p->bstride = round_up(sizeof(struct _fa_pool_batch) + p->max_batch * sizeof(void *), 64);
 	/* inline table: a size maps to the bin of the smallest class >= it */
 	for (unsigned i = 1, c = 0; i <= FA_POOL_SMALL_MAX / 8; i++) {
 		size_t s = (size_t)i * 8;
@@ -141,10 +156,10 @@ static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 
 static struct _fa_pool_batch *bdesc(struct fa_pool *p, uint32_t i)
 {
-	struct _fa_pool_batch *ch =
-		atomic_load_explicit(&p->bchunk[i / _FA_BATCH_PER_CHUNK], memory_order_acquire);
+	char *ch = (char *)atomic_load_explicit(&p->bchunk[i / _FA_BATCH_PER_CHUNK],
+						memory_order_acquire);
 
-	return &ch[i % _FA_BATCH_PER_CHUNK];
+	return (struct _fa_pool_batch *)(ch + (size_t)(i % _FA_BATCH_PER_CHUNK) * p->bstride);
 }
 
 /* Treiber stack of descriptor indices; the 32-bit tag bumped on every
@@ -191,7 +206,7 @@ static uint32_t desc_get(struct fa_pool *p, struct _fa_pool_tcache *tc)
 	pthread_mutex_lock(&p->lock);
 	i = stack_pop(p, &p->bfree); /* someone may have added a chunk */
 	if (!i && p->nr_bchunks < _FA_BATCH_CHUNKS &&
-	    (ch = calloc(_FA_BATCH_PER_CHUNK, sizeof(*ch)))) {
+	    (ch = calloc(_FA_BATCH_PER_CHUNK, p->bstride))) {
 		unsigned k = p->nr_bchunks++;
 
 		atomic_store_explicit(&p->bchunk[k], ch, memory_order_release);
@@ -212,23 +227,65 @@ static void desc_put(struct fa_pool *p, struct _fa_pool_tcache *tc, uint32_t i)
 		stack_push(p, &p->bfree, i);
 }
 
-/* Publish a chain of n objects on class c's shared list.  0 or -ENOMEM
- * (no descriptor: the caller keeps the objects). */
-static int shared_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *head,
-		       void *tail, uint32_t n)
+/* Publish n objects (n <= max_batch) on class c's shared list.  0, or
+ * -ENOMEM: no descriptor memory, the objects went to the overflow list. */
+static int shared_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **obj,
+		       uint32_t n)
 {
 	uint32_t i = desc_get(p, tc);
 	struct _fa_pool_batch *d;
 
-	if (!i)
+	if (fa_unlikely(!i)) {
+		struct _fa_pool_class *k = &p->cls[c];
+
+		pthread_mutex_lock(&p->lock);
+		for (uint32_t j = 0; j < n; j++) {
+			*(void **)obj[j] = k->overflow;
+			k->overflow = obj[j];
+		}
+		k->noverflow += n;
+		pthread_mutex_unlock(&p->lock);
+		atomic_fetch_add_explicit(&k->shared, n, memory_order_relaxed);
 		return -ENOMEM;
+	}
 	d = bdesc(p, i);
-	d->head = head;
-	d->tail = tail;
+	memcpy(d->obj, obj, n * sizeof(void *));
 	d->n = n;
 	atomic_fetch_add_explicit(&p->cls[c].shared, n, memory_order_relaxed);
 	stack_push(p, &p->cls[c].top, i);
 	return 0;
+}
+
+/* Take up to max objects of class c from the shared list (or the overflow
+ * list) into out.  Returns how many. */
+static uint32_t shared_pop(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **out,
+			   uint32_t max)
+{
+	struct _fa_pool_class *k = &p->cls[c];
+	uint32_t i = stack_pop(p, &k->top), n = 0;
+
+	if (i) {
+		struct _fa_pool_batch *d = bdesc(p, i);
+
+		n = d->n; /* <= batch <= the caller's room */
+		memcpy(out, d->obj, n * sizeof(void *));
+		desc_put(p, tc, i);
+	} else if (k->overflow) {
+		pthread_mutex_lock(&p->lock);
+		while (n < max && k->overflow) {
+			void *o = k->overflow;
+
+			k->overflow = *(void **)o;
+			if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
+				_fa_pool_poison(o, sizeof(void *)); /* the link was ours */
+			out[n++] = o;
+		}
+		k->noverflow -= n;
+		pthread_mutex_unlock(&p->lock);
+	}
+	if (n)
+		atomic_fetch_sub_explicit(&k->shared, n, memory_order_relaxed);
+	return n;
 }
 
 static void hwm_update(struct _fa_pool_class *k, uint64_t v)
@@ -317,46 +374,42 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
 }
 
 /*
- * Carve a new slab of class c: construct/poison its objects, hand the first
- * batch to the caller (*head..*tail, return count) and publish the rest.
+ * Carve a new slab of class c: construct/poison its objects, put up to max
+ * of them in out and publish the rest in batches.  Returns how many went to
+ * out; 0 with errno if no slab could be had.
  */
-static uint32_t carve(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **head,
-		      void **tail)
+static uint32_t carve(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **out,
+		      uint32_t max)
 {
 	struct _fa_pool_class *k = &p->cls[c];
 	struct _fa_pool_slab *s = slab_new(p, c);
-	uint32_t got = 0;
+	void *buf[512];
+	uint32_t got = 0, n = 0;
 
 	if (!s)
 		return 0;
-	for (uint32_t i = 0; i < s->nobj;) {
-		uint32_t n = s->nobj - i < k->batch ? s->nobj - i : k->batch;
-		char *first = s->first + (size_t)i * k->stride, *o = first;
-
-		for (uint32_t j = 0; j < n; j++, o += k->stride) {
-			if (p->once_hooks && p->ctor)
-				p->ctor(o, k->size, p->hook_arg);
-			if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
-				_fa_pool_poison(o, k->size);
-			*_fa_pool_link(p, o) = j + 1 < n ? o + k->stride : NULL;
+	for (char *o = s->first; o < s->end; o += k->stride) {
+		if (p->once_hooks && p->ctor)
+			p->ctor(o, k->size, p->hook_arg);
+		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
+			_fa_pool_poison(o, k->size);
+		if (got < max) {
+			out[got++] = o;
+			continue;
 		}
-		i += n;
-		if (!got) {
-			*head = first;
-			*tail = o - k->stride;
-			got = n;
-		} else if (shared_push(p, tc, c, first, o - k->stride, n)) {
-			/* no descriptor memory: keep the rest in the caller's batch */
-			*_fa_pool_link(p, *tail) = first;
-			*tail = o - k->stride;
-			got += n;
+		buf[n++] = o;
+		if (n == k->batch) {
+			shared_push(p, tc, c, buf, n);
+			n = 0;
 		}
 	}
+	if (n)
+		shared_push(p, tc, c, buf, n);
 	atomic_fetch_add_explicit(&k->carved, s->nobj, memory_order_relaxed);
 	return got;
 }
 
-void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *))
+void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t))
 {
 	unsigned n = atomic_load(&p->nr_regions);
 
@@ -369,71 +422,59 @@ void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *
 			if (s->magic != _FA_SLAB_MAGIC)
 				continue;
 			for (char *o = s->first; o < s->end; o += s->stride)
-				fn(p, o);
+				fn(p, o, p->cls[s->cls].size);
 		}
 	}
 }
 
 /* ---- thread caches ---- */
 
+static void **bin_base(const struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
+{
+	return &tc->slots[p->cls[c].arr_off + 1];
+}
+
+/* Fill the empty bin c: a batch from the shared list, else a new slab. */
 static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 {
 	struct _fa_pool_class *k = &p->cls[c];
 	struct fa__pool_bin *b = &tc->bin[c + 1];
-	uint32_t i = stack_pop(p, &k->top), n;
-	void *head, *tail;
+	void **base = bin_base(p, tc, c);
+	uint32_t n = shared_pop(p, tc, c, base, k->batch);
 
-	if (i) {
-		struct _fa_pool_batch *d = bdesc(p, i);
-
-		head = d->head;
-		tail = d->tail;
-		n = d->n;
-		desc_put(p, tc, i);
-		atomic_fetch_sub_explicit(&k->shared, n, memory_order_relaxed);
-	} else {
-		n = carve(p, tc, c, &head, &tail);
-		if (!n)
-			return;
-	}
-	*_fa_pool_link(p, tail) = b->head;
-	b->head = head;
-	FA__POOL_ADD(b->room, -(int64_t)n);
+	if (!n)
+		n = carve(p, tc, c, base, k->batch);
+	if (!n)
+		return;
+	FA__POOL_SET(b->sp, base + n);
 	FA__POOL_ADD(tc->taken[c], n);
 	hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
 			      atomic_load_explicit(&k->shared, memory_order_relaxed));
 }
 
-/* Move up to n objects from the head of bin c to the shared list. */
+/* Move up to n (<= max_batch) of the oldest objects of bin c to the shared
+ * list; the hot ones stay. */
 static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, uint32_t n)
 {
 	struct fa__pool_bin *b = &tc->bin[c + 1];
-	void *head = b->head, *tail = head, *rest;
-	uint32_t k = 1;
+	void **base = bin_base(p, tc, c);
+	uint32_t have = (uint32_t)(b->sp - base);
 
-	if (!head || !n)
+	if (n > have)
+		n = have;
+	if (!n)
 		return;
-	while (k < n && *_fa_pool_link(p, tail)) {
-		tail = *_fa_pool_link(p, tail);
-		k++;
-	}
-	/* cut before publishing: once pushed, another thread owns the batch */
-	rest = *_fa_pool_link(p, tail);
-	*_fa_pool_link(p, tail) = NULL;
-	if (shared_push(p, tc, c, head, tail, k)) {
-		/* out of descriptor memory: the cache stays over its bound */
-		*_fa_pool_link(p, tail) = rest;
-		return;
-	}
-	b->head = rest;
-	FA__POOL_ADD(b->room, (int64_t)k);
-	FA__POOL_ADD(tc->given[c], k);
+	shared_push(p, tc, c, base, n);
+	memmove(base, base + n, (have - n) * sizeof(void *));
+	FA__POOL_SET(b->sp, b->sp - n);
+	FA__POOL_ADD(tc->given[c], n);
 }
 
 static void flush_all(struct fa_pool *p, struct _fa_pool_tcache *tc)
 {
 	for (unsigned c = 0; c < p->nr_classes; c++)
-		flush_bin(p, tc, c, UINT32_MAX);
+		while (tc->bin[c + 1].sp != bin_base(p, tc, c))
+			flush_bin(p, tc, c, p->cls[c].batch);
 	while (tc->nstash)
 		stack_push(p, &p->bfree, tc->stash[--tc->nstash]);
 }
@@ -447,12 +488,17 @@ static struct _fa_pool_tcache *tcache_new(struct fa_pool *p)
 	if (tc) {
 		p->idle = tc->next_idle;
 	} else {
-		tc = aligned_alloc(FA_CACHE_LINE, sizeof(*tc));
+		tc = aligned_alloc(FA_CACHE_LINE, p->tcache_size);
 		if (tc) {
-			memset(tc, 0, sizeof(*tc));
+			memset(tc, 0, p->tcache_size);
 			tc->pool = p;
-			for (unsigned c = 0; c < p->nr_classes; c++)
-				tc->bin[c + 1].room = p->cls[c].limit;
+			for (unsigned c = 0; c <= FA_POOL_MAX_CLASSES; c++)
+				tc->bin[c].sp = tc->bin[c].end = NOCACHE_SLOT;
+			for (unsigned c = 0; c < p->nr_classes; c++) {
+				/* the sentinel slot before base stays NULL */
+				tc->bin[c + 1].sp = bin_base(p, tc, c);
+				tc->bin[c + 1].end = bin_base(p, tc, c) + p->cls[c].limit;
+			}
 			tc->next_all = p->all;
 			p->all = tc;
 		}
@@ -545,15 +591,19 @@ void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned
 {
 	struct fa__pool_bin *b = &tc->bin[c + 1];
 
-	*_fa_pool_link(p, o) = b->head;
-	b->head = o;
+	if (b->sp == b->end) {
+		flush_bin(p, tc, c, p->cls[c].batch);
+		if (b->sp == b->end) { /* nothing flushed: cannot happen (batch >= 1) */
+			shared_push(p, tc, c, &o, 1);
+			return;
+		}
+	}
+	*b->sp = o;
+	FA__POOL_SET(b->sp, b->sp + 1);
 	if (user)
 		FA__POOL_ADD(b->frees, 1);
 	else
 		FA__POOL_ADD(tc->taken[c], 1);
-	FA__POOL_ADD(b->room, -1);
-	if (b->room < 0)
-		flush_bin(p, tc, c, p->cls[c].batch);
 }
 
 /* ---- large objects ---- */
@@ -652,16 +702,15 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 	if (!tc)
 		return NULL;
 	b = &tc->bin[c + 1];
-	if (!b->head) {
+	if (!b->sp[-1]) {
 		refill(p, tc, c);
-		if (!b->head) {
+		if (!b->sp[-1]) {
 			_fa_pool_tcache_put(p, locked);
 			return NULL; /* errno from the backend */
 		}
 	}
-	o = b->head;
-	b->head = *_fa_pool_link(p, o);
-	FA__POOL_ADD(b->room, 1);
+	o = b->sp[-1];
+	FA__POOL_SET(b->sp, b->sp - 1);
 	FA__POOL_ADD(b->req, size);
 	if (p->flags & FA_POOL_SIZE_HIST)
 		FA__POOL_ADD(tc->hist[63 - __builtin_clzl(size)], 1);
@@ -670,7 +719,7 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 		struct _fa_pool_class *k = &p->cls[c];
 
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
-			_fa_pool_verify(p, o, c, p->link_off == 0 ? sizeof(void *) : 0);
+			_fa_pool_verify(p, o, c, 0);
 		if (p->flags & FA_POOL_DEBUG)
 			_fa_pool_mark_alloc(p, _fa_pool_slab_of(o), o);
 		if (p->flags & FA_POOL_ZERO)
@@ -710,8 +759,7 @@ static void free_object(struct fa_pool *p, void *ptr)
 		/* no cache memory: straight to the shared list */
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
 			_fa_pool_poison(ptr, p->cls[c].size);
-		*_fa_pool_link(p, ptr) = NULL;
-		shared_push(p, NULL, c, ptr, ptr, 1);
+		shared_push(p, NULL, c, &ptr, 1);
 		return;
 	}
 	if (p->flags & FA_POOL_QUARANTINE) {
@@ -816,17 +864,13 @@ static int check_opts(const struct fa_pool_opts *o)
 		if (!o->align && o->obj_size % 8)
 			return -EINVAL;
 	}
-	if (o->tcache_objs > 65536 || (o->tcache_objs && o->batch > o->tcache_objs))
-		return -EINVAL;
-	if (!o->tcache_objs && o->batch > 512)
+	if (o->tcache_objs > 4096 || o->batch > 512 ||
+	    (o->tcache_objs && o->batch > o->tcache_objs))
 		return -EINVAL;
 	if ((o->ctor || o->dtor) && !(o->flags & FA_POOL_CTOR_EVERY) &&
 	    (o->flags & (FA_POOL_POISON | FA_POOL_ZERO | FA_POOL_QUARANTINE)))
 		return -EINVAL;
 	if ((o->flags & FA_POOL_CTOR_EVERY) && !o->ctor && !o->dtor)
-		return -EINVAL;
-	/* constructed state survives only in a fixed pool (link after it) */
-	if ((o->ctor || o->dtor) && !(o->flags & FA_POOL_CTOR_EVERY) && !o->obj_size)
 		return -EINVAL;
 	return _fa_mem_opts_check(o->mem);
 }
@@ -837,9 +881,9 @@ static void slot_release(struct fa_pool *p)
 		slots[p->tslot] = NULL;
 }
 
-static void run_dtor(struct fa_pool *p, void *o)
+static void run_dtor(struct fa_pool *p, void *o, size_t size)
 {
-	p->dtor(o, p->cls[0].size, p->hook_arg);
+	p->dtor(o, size, p->hook_arg);
 }
 
 static void pool_free_mem(struct fa_pool *p)
@@ -946,12 +990,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 		/* carve the reserve now: no page faults when it is first used */
 		for (unsigned c = 0; p->bump_end - p->bump >= (ptrdiff_t)_FA_SLAB_SIZE;
 		     c = (c + 1) % p->nr_classes) {
-			void *h, *t;
-			uint32_t n = carve(p, NULL, c, &h, &t);
-
-			if (!n)
-				break;
-			if (shared_push(p, NULL, c, h, t, n))
+			if (!carve(p, NULL, c, NULL, 0))
 				break;
 		}
 	}

@@ -22,7 +22,7 @@
 #define _FA_SLAB_MAGIC 0xfa51ab00u
 #define _FA_LARGE_MAGIC 0xfa1a6e00u
 #define _FA_POOL_MAX_REGIONS 1024
-#define _FA_BATCH_PER_CHUNK 1024u
+#define _FA_BATCH_PER_CHUNK 256u
 #define _FA_BATCH_CHUNKS 4096u
 #define _FA_STASH 8
 #define _FA_POOL_HIST 48
@@ -53,12 +53,13 @@ struct _fa_pool_large {
 	struct _fa_map map;
 };
 
-/* A batch of objects on a shared list; descriptors are never freed before
+/* A batch of objects on a shared list, as an array of pointers (moving a
+ * batch never touches the objects).  Descriptors are never freed before
  * the pool, so a stale reader of next is harmless (the tag catches it). */
 struct _fa_pool_batch {
 	_Atomic uint32_t next;
 	uint32_t n;
-	void *head, *tail;
+	void *obj[];            /* up to the pool's max_batch */
 };
 
 struct _fa_pool_class {
@@ -66,6 +67,11 @@ struct _fa_pool_class {
 	_Atomic uint64_t shared;        /* objects on it */
 	_Atomic uint64_t carved, slabs, hwm, quarantined;
 	uint32_t size, stride, limit, batch;
+	uint32_t arr_off;               /* its stack in a tcache's slots[] */
+	void *overflow;                 /* pool->lock: objects linked through
+	                                   their first word when no descriptor
+	                                   memory could be had */
+	uint64_t noverflow;
 } FA_ALIGNED_CL;
 
 struct _fa_pool_tcache {
@@ -83,6 +89,8 @@ struct _fa_pool_tcache {
 	uint64_t hist[_FA_POOL_HIST];
 	uint32_t stash[_FA_STASH];      /* spare batch descriptors */
 	unsigned nstash;
+	/* per class: a NULL sentinel, then the stack of limit pointers */
+	void *slots[] FA_ALIGNED_CL;
 } FA_ALIGNED_CL;
 
 struct _fa_pool_qent {
@@ -111,9 +119,10 @@ struct fa_pool {
 	unsigned nr_classes;
 	size_t align;
 	size_t obj_size;                /* fixed pool, else 0 */
-	size_t link_off;                /* free-list link: 0, or after the object
-	                                   when constructed state must survive */
-	size_t slab_hdr;                /* bytes before the first object */
+	size_t slab_hdr;
+	size_t tcache_size;             /* bytes, slots[] included */
+	size_t bstride;                 /* bytes per batch descriptor */
+	uint32_t max_batch;                /* bytes before the first object */
 	bool slow;                      /* features: no inline path */
 	bool once_hooks;                /* ctor at carve, dtor at destroy */
 	char name[32];
@@ -161,11 +170,6 @@ struct fa_pool {
 	pthread_t snap_thread;
 };
 
-static inline void **_fa_pool_link(const struct fa_pool *p, void *o)
-{
-	return (void **)((char *)o + p->link_off);
-}
-
 static inline struct _fa_pool_slab *_fa_pool_slab_of(const void *ptr)
 {
 	return (struct _fa_pool_slab *)((uintptr_t)ptr & _FA_SLAB_MASK);
@@ -184,7 +188,15 @@ void _fa_pool_tcache_put(struct fa_pool *p, bool locked);
 void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
 			 void *o, bool user);
 /* Carved objects of every slab, for dtor at destroy. */
-void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *));
+void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t));
+/* Objects in a thread's bin of class c. */
+static inline uint64_t _fa_pool_bin_count(const struct fa_pool *p,
+					  const struct _fa_pool_tcache *tc, unsigned c)
+{
+	void **sp = __atomic_load_n(&tc->bin[c + 1].sp, __ATOMIC_RELAXED);
+
+	return p->cls[c].limit - (uint64_t)(tc->bin[c + 1].end - sp);
+}
 uint64_t _fa_pool_now_ns(void);
 
 /* ---- pool_debug.c ---- */
@@ -192,7 +204,8 @@ void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls,
 		      size_t offset, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 void _fa_pool_poison(void *o, size_t size);
-/* Verify poison over [from, size): 0 or report (then re-poison). */
+/* Verify poison over [from, size) of a free object: 0 or report (then
+ * re-poison). */
 int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from);
 /* Debug: slab of a pointer of this pool, or NULL after a report. */
 struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *large);

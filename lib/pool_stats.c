@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Pool metrics.  The inline path only bumps counters in the calling
- * thread's own cache (frees, room, bytes requested); everything else is
- * derived here on read, so counting costs no shared-line write:
+ * Pool metrics.  The inline path only touches the calling thread's own
+ * cache (stack pointer, frees, bytes requested); everything else is derived
+ * here on read, so counting costs no shared-line write:
  *   objects into a bin = frees + taken, out of it = allocs + given, and
- *   objects in it = limit - room, hence allocs = frees + taken - given - n.
+ *   objects in it = n (from the stack pointer), so
+ *   allocs = frees + taken - given - n.
  */
 #include "pool_internal.h"
 
@@ -31,11 +32,10 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
 		for (unsigned c = 0; c < p->nr_classes; c++) {
 			const struct fa__pool_bin *b = &tc->bin[c + 1];
-			int64_t room = (int64_t)_fa_pool_ld((const uint64_t *)&b->room);
 
 			frees[c] += _fa_pool_ld(&b->frees);
 			req[c] += _fa_pool_ld(&b->req);
-			cached[c] += (uint64_t)((int64_t)p->cls[c].limit - room);
+			cached[c] += _fa_pool_bin_count(p, tc, c);
 			taken[c] += _fa_pool_ld(&tc->taken[c]);
 			given[c] += _fa_pool_ld(&tc->given[c]);
 			qfrees[c] += _fa_pool_ld(&tc->qfrees[c]);

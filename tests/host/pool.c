@@ -102,7 +102,7 @@ TEST(bad_input)
 	BAD(.reserved = { 1 });
 	BAD(.reserved0 = 1);
 	BAD(.obj_size = 64, .ctor = (fa_pool_hook_fn)1, .flags = FA_POOL_POISON);
-	BAD(.ctor = (fa_pool_hook_fn)1);             /* once-hooks need a fixed size */
+	BAD(.batch = 1000);
 	BAD(.flags = FA_POOL_CTOR_EVERY);           /* no hook to run */
 	BAD(.quarantine_objs = (size_t)1 << 30, .flags = FA_POOL_QUARANTINE);
 	{
@@ -285,7 +285,7 @@ TEST(hooks_once_per_object)
 	/* constructed when carved: every object of the slab */
 	EXPECT_EQ(st.cls[0].carved, (uint64_t)h.ctor);
 	EXPECT_GT(h.ctor, 1000);
-	a[1] = 77; /* constructed state survives reuse, link word included */
+	a[1] = 77; /* constructed state survives reuse, first word included */
 	fa_pool_free(p, a);
 	EXPECT_EQ(a, fa_pool_alloc(p, 40));
 	EXPECT_EQ(0xc0ffee, a[0]);
