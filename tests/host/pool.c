@@ -296,6 +296,29 @@ TEST(hooks_once_per_object)
 	EXPECT_EQ(h.ctor, h.dtor); /* released with the pool */
 }
 
+TEST(hooks_once_in_a_class_pool)
+{
+	struct hooks h = { 0 };
+	struct fa_pool_opts o = { .ctor = ctor, .dtor = dtor, .hook_arg = &h };
+	struct fa_pool_stats st;
+	struct fa_pool *p = fa_pool_create(&o);
+	uint32_t *a, *b;
+
+	ASSERT_NE(NULL, p);
+	a = fa_pool_alloc(p, 20);
+	b = fa_pool_alloc(p, 3000);
+	ASSERT_NE(NULL, a);
+	ASSERT_NE(NULL, b);
+	EXPECT_EQ(0xc0ffee, a[0]);
+	EXPECT_EQ(0xc0ffee, b[0]);
+	fa_pool_free(p, a);
+	fa_pool_free(p, b);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(st.cls[1].carved + st.cls[8].carved, (uint64_t)h.ctor);
+	fa_pool_destroy(p);
+	EXPECT_EQ(h.ctor, h.dtor);
+}
+
 TEST(hooks_every_reuse_pod)
 {
 	struct hooks h = { 0 };
