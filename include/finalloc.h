@@ -57,7 +57,8 @@ struct fa_topology {
 /*
  * Read the machine's NUMA topology through libnuma and sysfs.  A host without
  * NUMA support is reported as one node 0 holding every CPU and all memory.
- * Errors: -EINVAL (t is NULL), -EIO (sysfs unreadable).
+ * Unreadable hugetlb sysfs files read as zero pages.
+ * Errors: -EINVAL (t is NULL), -ENOMEM.
  */
 int fa_topology_read(struct fa_topology *t);
 
@@ -167,10 +168,14 @@ int fa_backend_stats(struct fa_backend_stats *st);
  * Map size bytes (rounded up to the served page size) as the options say,
  * for callers that want raw pages; *info (may be NULL) says what was served.
  * Free with fa_mem_unmap(p, size) using the same size.
- * Errors (NULL, errno): EINVAL (size 0 or overflowing, bad option, reserved
- * not zero, page_size not 4K/2M/1G, node out of range), ENODEV (forced backend
- * absent), ENOMEM (no memory / strict downgrade refused), EACCES/EPERM
- * (device not openable when forced).
+ * Errors (NULL, errno): EINVAL (size 0, bad option, reserved not zero,
+ * page_size not 4K/2M/1G or not served by the forced backend, guard_size
+ * above 1 TiB, node out of range), ENODEV (forced backend absent; under
+ * AUTO no backend for page_size), EACCES (device forced, present, but the
+ * caller may not open it: see the udev rule in README),
+ * ENOMEM (size above 64 TiB, no memory, strict downgrade refused), EPERM
+ * (device: RLIMIT_MEMLOCK exceeded without CAP_IPC_LOCK), EOPNOTSUPP (device
+ * without guard pages), errors of mbind(2) (FA_MEM_ON_NODE fallback).
  */
 void *fa_mem_map(size_t size, const struct fa_mem_opts *opts, struct fa_mem_info *info);
 
@@ -517,8 +522,9 @@ struct fa_trace_opts {
  * FINALLOC_TRACE=path opens it at the first fa_arena_create and traces
  * every arena (FINALLOC_TRACE_MIN / FINALLOC_TRACE_SAMPLE set thresholds).
  * Closed by fa_trace_close() or at exit.
- * Errors: -EINVAL (path NULL, bad opts), -EBUSY (already open), open(2)
- * errors, -ENOMEM, -EAGAIN (no thread).
+ * Errors: -EINVAL (path NULL, unknown flag, buffer_size not a power of two
+ * in 4 KiB..1 GiB), -EBUSY (already open), open(2) errors, -EIO (header
+ * write failed), -EAGAIN (no writer thread).
  */
 int fa_trace_open(const char *path, const struct fa_trace_opts *opts);
 /* Write everything buffered so far; returns when it is on disk (fdatasync
@@ -575,7 +581,7 @@ struct fa_trace_reader *fa_trace_reader_open(const char *path);
 /* Errors: -EINVAL. */
 int fa_trace_reader_header(struct fa_trace_reader *r, struct fa_trace_header *h);
 /* Next event (SITE records are folded in): 1, 0 at the end, -EBADMSG on a
- * truncated or malformed record, -EINVAL. */
+ * truncated or malformed record, -EINVAL (r or ev NULL), -ENOMEM. */
 int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev);
 void fa_trace_reader_close(struct fa_trace_reader *r);
 
@@ -613,7 +619,7 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * FA_POOL_POISON and FA_POOL_QUARANTINE detect writes after free.
  *
  * Slabs stay mapped until fa_pool_destroy (memory is type-stable); the
- * first fa_pool_max_pools() - 1 pools alive get thread caches, later ones
+ * first fa_pool_max_pools() pools alive get thread caches, later ones
  * share one locked cache (correct, slower).
  */
 
@@ -702,8 +708,9 @@ struct fa_pool_opts {
  * a power of two in 8..4096, obj_size not a multiple of align or above
  * FA_POOL_SMALL_MAX, tcache_objs > 4096, batch > 512 or > tcache_objs,
  * FINE with obj_size, hooks without CTOR_EVERY but with
- * POISON/ZERO/QUARANTINE, CTOR_EVERY without hooks, bad mem options),
- * ENOMEM (no memory; reserve not served), others from the backend (see
+ * POISON/ZERO/QUARANTINE, CTOR_EVERY without hooks, snapshot_ring > 2^20,
+ * quarantine_objs > 2^24, bad mem options), ENOMEM (no memory; reserve not
+ * served), EAGAIN (no snapshot thread), others from the backend (see
  * fa_mem_map).
  */
 struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts);
@@ -742,7 +749,7 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr);
 /*
  * Flush the calling thread's caches of p to the shared lists, and with
  * QUARANTINE every held object that is due (all of them if all != 0).
- * Errors: -EINVAL (p NULL).
+ * Errors: -EINVAL (p NULL), -ENOMEM (no memory for the thread's cache).
  */
 int fa_pool_flush(struct fa_pool *p, int all);
 
@@ -812,8 +819,8 @@ int fa_pool_snapshots(struct fa_pool *p, struct fa_pool_snapshot *out, size_t n)
 
 /*
  * Write the stats (non-empty classes, histogram, snapshots) to f as text or
- * one JSON object.  Errors: -EINVAL (p or f NULL, fmt unknown), -EIO (write
- * failed).
+ * one JSON object.  Errors: -EINVAL (p or f NULL, fmt unknown), -ENOMEM,
+ * -EIO (write failed).
  */
 int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt);
 
@@ -833,6 +840,10 @@ struct fa__pool_bin {           /* a thread's cache of one class */
 struct fa__pool_head {          /* first member of struct fa_pool */
 	uint32_t slot;          /* TLS slot (FA__POOL_SLOTS: none, or features) */
 	uint32_t pad;
+	/* the inline free reads its bin offset at (ptr & fmask) | fzero: the
+	 * slab header, or (pools with features, which must not touch a
+	 * foreign pointer) a constant 0 that sends the free out of line */
+	uintptr_t fmask, fzero;
 	/* byte offset of the bin for a size, by (size + 7) / 8; 0 = slow path */
 	uint16_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
 };
@@ -904,15 +915,15 @@ static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, unsigned off)
 
 static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 {
+	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+
 	if (ptr == NULL)
 		return;
-	/* (pools with features have no slot: a foreign pointer must not be
-	 * dereferenced before the debug checks) */
-	if (__builtin_expect(p != NULL && ((const struct fa__pool_head *)p)->slot <
-						  FA__POOL_SLOTS, 1))
-		/* the slab header at the 64 KiB boundary names the bin */
-		fa__pool_push_inl(p, ptr, *(const uint16_t *)((uintptr_t)ptr &
-							      ~(uintptr_t)(FA__POOL_SLAB_SIZE - 1)));
+	if (__builtin_expect(p != NULL, 1))
+		/* the slab header at the 64 KiB boundary names the bin (no
+		 * branch for pools with features: they read a 0 instead) */
+		fa__pool_push_inl(p, ptr, *(const uint16_t *)(((uintptr_t)ptr & h->fmask) |
+							      h->fzero));
 	else
 		fa__pool_free_slow(p, ptr);
 }
@@ -1206,6 +1217,38 @@ int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
 #define fa_prefetch(addr, rw, locality) __builtin_prefetch((addr), (rw), (locality))
 #define fa_prefetch_read(addr) __builtin_prefetch((addr), 0, 3)
 #define fa_prefetch_write(addr) __builtin_prefetch((addr), 1, 3)
+
+/* ------------------------------------------------------------------------
+ * Statistics dump (lib/stats_dump.c)
+ * ---------------------------------------------------------------------- */
+/* @@STATS@@ */
+
+/*
+ * The library's statistics as text for `finalloc stats --file PATH`: the
+ * line "FINALLOC-STATS 1", then "section.key value" lines ('#' lines are
+ * comments).  Sections: process, backend (fa_backend_stats), trace
+ * (fa_trace_stats), arena (process-wide totals: arenas created and live,
+ * chunks mapped, reused, released and held), pools (totals) and one
+ * "pool:NAME" per live pool (fa_pool_stats, one line per class used;
+ * "pool:NAME-I" where names repeat), numa and one "numa:nodeN" per node when
+ * fa_numa allocators exist (fa_numa_profile of all of them).  Pools listed
+ * are those with a registry slot: the first fa_pool_max_pools() alive.
+ *
+ * FINALLOC_STATS=PATH: the process writes the dump to PATH when it exits
+ * normally (exit() or return from main; not _exit or a signal), if it
+ * mapped memory through the library.  A forked child does not write it.
+ * Memory comes from the C library, never from the pools reported.
+ */
+
+/* Write the dump to PATH (NULL: $FINALLOC_STATS) through PATH.tmp.PID and
+ * rename(2): a reader sees a whole file or none.  Errors: -EINVAL (path
+ * NULL and FINALLOC_STATS unset or empty), -ENAMETOOLONG, -ENOMEM, and
+ * -errno of open(2), write(2) and rename(2) (e.g. -ENOENT, -EACCES). */
+int fa_stats_dump(const char *path);
+
+/* Write the dump to f.  Errors: -EINVAL (f NULL), -ENOMEM, -EIO (write or
+ * flush failed). */
+int fa_stats_write(FILE *f);
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,7 @@ struct fa_arena_group {
 	uint64_t attached;              /* sub-arenas held by threads */
 	uint64_t mapped, reused, returned, unmapped;
 	uint64_t tls_created, tls_adopted, tls_returned;
+	struct fa_arena_group *fork_prev, *fork_next; /* groups_lock */
 };
 
 /* Per-thread: the sub-arenas this thread holds, one per group. */
@@ -48,6 +49,48 @@ static _Thread_local struct tls_ent *tls_list;
 static _Thread_local struct tls_ent *tls_last; /* one-entry lookup cache */
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+
+/* Every group, so that fork() can take their locks (groups_lock first). */
+static pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fa_arena_group *groups;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&groups_lock);
+	for (struct fa_arena_group *g = groups; g; g = g->fork_next)
+		pthread_mutex_lock(&g->lock);
+}
+
+static void fork_parent(void)
+{
+	for (struct fa_arena_group *g = groups; g; g = g->fork_next)
+		pthread_mutex_unlock(&g->lock);
+	pthread_mutex_unlock(&groups_lock);
+}
+
+/* The child has only the forking thread: the sub-arenas other threads held
+ * have no owner (one may be mid-allocation), so they are neither adopted
+ * nor counted; the group can still be destroyed once this thread lets go
+ * of its own. */
+static void fork_child(void)
+{
+	for (struct fa_arena_group *g = groups; g; g = g->fork_next) {
+		uint64_t mine = 0;
+
+		for (struct tls_ent *e = tls_list; e; e = e->next)
+			mine += e->g == g;
+		g->members -= g->attached - mine;
+		g->attached = mine;
+		pthread_mutex_init(&g->lock, NULL);
+	}
+	pthread_mutex_init(&groups_lock, NULL);
+}
+
+static void fork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 const struct fa_mem_opts *_fa_group_mem(const struct fa_arena_group *g)
 {
@@ -160,6 +203,13 @@ struct fa_arena_group *fa_arena_group_create(const struct fa_arena_group_opts *o
 	g->tls = o->tls;
 	g->flags = o->flags;
 	g->retain_max = o->retain_max ? o->retain_max : DEF_RETAIN;
+	pthread_once(&fork_once, fork_init);
+	pthread_mutex_lock(&groups_lock);
+	g->fork_next = groups;
+	if (groups)
+		groups->fork_prev = g;
+	groups = g;
+	pthread_mutex_unlock(&groups_lock);
 	return g;
 }
 
@@ -190,6 +240,14 @@ int fa_arena_group_destroy(struct fa_arena_group *g)
 		g->free = c->next;
 		_fa_chunk_unmap(c);
 	}
+	pthread_mutex_lock(&groups_lock);
+	if (g->fork_prev)
+		g->fork_prev->fork_next = g->fork_next;
+	else
+		groups = g->fork_next;
+	if (g->fork_next)
+		g->fork_next->fork_prev = g->fork_prev;
+	pthread_mutex_unlock(&groups_lock);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 	return 0;

@@ -8,8 +8,10 @@
  * (flush of a batch, one CAS) -> class stack.  A cross-thread free costs the
  * same as a local one; producer/consumer pairs move whole batches.
  *
- * Locks: reg_lock (TLS slots, thread exit, destroy) before pool->lock
- * (regions, descriptor chunks, cache lists, large objects) before q.lock.
+ * Locks: reg_lock (TLS slots, thread exit, destroy, the pool list) before
+ * shared_lock before pool->lock (regions, descriptor chunks, cache lists,
+ * large objects) before q.lock; snap_lock is a leaf.  fork() takes them all
+ * in that order (pool after pool), so the child finds every pool consistent.
  */
 #define FA_POOL_NOINLINE
 #include "pool_internal.h"
@@ -28,6 +30,8 @@ static const struct fa__pool_bin nocache[FA_POOL_MAX_CLASSES + 1] = {
 	[0 ... FA_POOL_MAX_CLASSES] = { .sp = NOCACHE_SLOT, .end = NOCACHE_SLOT },
 };
 #define NOCACHE ((char *)nocache)
+/* What the inline free of a pool with features reads as its bin offset. */
+static const uint16_t nocache_binoff;
 
 __thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec"))) = {
 	.fast = { [0 ... FA__POOL_SLOTS] = NOCACHE },
@@ -39,6 +43,8 @@ static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fa_pool *slots[FA__POOL_SLOTS];
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static struct fa_pool *all_pools;       /* reg_lock */
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void thread_exit(void *arg);
 
@@ -836,6 +842,60 @@ int fa_pool_flush(struct fa_pool *p, int all)
 	return 0;
 }
 
+/* ---- fork ---- */
+
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
+		pthread_mutex_lock(&p->shared_lock);
+		pthread_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->q.lock);
+		pthread_mutex_lock(&p->snap_lock);
+	}
+}
+
+static void fork_parent(void)
+{
+	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
+		pthread_mutex_unlock(&p->snap_lock);
+		pthread_mutex_unlock(&p->q.lock);
+		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->shared_lock);
+	}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+/*
+ * The child has only the forking thread.  Every lock was taken by
+ * fork_prepare, so the shared lists, slabs and cache lists are whole; the
+ * other threads' caches have no owner any more: they stay on the pool's
+ * list (stats count their objects as cached, destroy frees them) but off
+ * every TLS slot, and their objects are not reused (a cache caught in the
+ * middle of a flush may hold objects already published).
+ */
+static void fork_child(void)
+{
+	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
+		for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
+			if (tc->slot_any && tc->slot_any != &tls_any[p->tslot]) {
+				tc->slot_any = NULL;
+				tc->slot_fast = NULL;
+			}
+		}
+		pthread_mutex_init(&p->shared_lock, NULL);
+		pthread_mutex_init(&p->lock, NULL);
+		pthread_mutex_init(&p->q.lock, NULL);
+		_fa_pool_snap_fork_child(p);
+	}
+	pthread_mutex_init(&reg_lock, NULL);
+}
+
+static void fork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 /* ---- create / destroy ---- */
 
 #define VALID_FLAGS (FA_POOL_FINE | FA_POOL_NO_LARGE | FA_POOL_ZERO | FA_POOL_POISON | \
@@ -973,6 +1033,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 			goto fail;
 	}
 
+	pthread_once(&fork_once, fork_init);
 	pthread_mutex_lock(&reg_lock);
 	p->tslot = FA__POOL_SLOTS;
 	for (unsigned s = 0; s < FA__POOL_SLOTS; s++) {
@@ -984,6 +1045,12 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	}
 	/* pools with features keep the inline path off their slot */
 	p->head.slot = p->slow ? FA__POOL_SLOTS : p->tslot;
+	p->head.fmask = p->slow ? 0 : _FA_SLAB_MASK;
+	p->head.fzero = p->slow ? (uintptr_t)&nocache_binoff : 0;
+	p->fork_next = all_pools;
+	if (all_pools)
+		all_pools->fork_prev = p;
+	all_pools = p;
 	pthread_mutex_unlock(&reg_lock);
 
 	if (o->reserve) {
@@ -1016,8 +1083,25 @@ void fa_pool_destroy(struct fa_pool *p)
 	}
 	pthread_mutex_unlock(&p->lock);
 	slot_release(p);
+	if (p->fork_prev)
+		p->fork_prev->fork_next = p->fork_next;
+	else
+		all_pools = p->fork_next;
+	if (p->fork_next)
+		p->fork_next->fork_prev = p->fork_prev;
 	pthread_mutex_unlock(&reg_lock);
 	if (p->once_hooks && p->dtor)
 		_fa_pool_each_object(p, run_dtor);
 	pool_free_mem(p);
+}
+
+/* The registry (for the statistics dump): a destroyed pool has left it
+ * before its memory goes, so fn only ever sees live pools. */
+void _fa_pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (unsigned s = 0; s < FA__POOL_SLOTS; s++)
+		if (slots[s])
+			fn(slots[s], arg);
+	pthread_mutex_unlock(&reg_lock);
 }

@@ -168,6 +168,8 @@ struct fa_pool {
 	unsigned snap_ms;
 	bool snap_stop, snap_thread_on;
 	pthread_t snap_thread;
+
+	struct fa_pool *fork_prev, *fork_next; /* reg_lock: every pool, for fork */
 };
 
 static inline struct _fa_pool_slab *_fa_pool_slab_of(const void *ptr)
@@ -223,5 +225,8 @@ void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bo
 /* ---- pool_stats.c ---- */
 int _fa_pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);
 void _fa_pool_snap_fini(struct fa_pool *p);
+/* In a fork child (snap_lock held by fork_prepare): fresh lock and cond,
+ * and the sampler thread, which did not survive the fork, started again. */
+void _fa_pool_snap_fork_child(struct fa_pool *p);
 
 #endif /* FA_POOL_INTERNAL_H */

@@ -193,6 +193,21 @@ void _fa_pool_snap_fini(struct fa_pool *p)
 	p->snaps = NULL;
 }
 
+void _fa_pool_snap_fork_child(struct fa_pool *p)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&p->snap_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->snap_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	p->snap_thread_on = false;
+	if (p->snap_ms && !p->snap_stop &&
+	    pthread_create(&p->snap_thread, NULL, snap_thread, p) == 0)
+		p->snap_thread_on = true;
+}
+
 int fa_pool_snapshot(struct fa_pool *p)
 {
 	if (!p)
