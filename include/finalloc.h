@@ -1231,8 +1231,7 @@ int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
  * chunks mapped, reused, released and held), pools (totals) and one
  * "pool:NAME" per live pool (fa_pool_stats, one line per class used;
  * "pool:NAME-I" where names repeat), numa and one "numa:nodeN" per node when
- * fa_numa allocators exist (fa_numa_profile of all of them).  Pools listed
- * are those with a registry slot: the first fa_pool_max_pools() alive.
+ * fa_numa allocators exist (fa_numa_profile of all of them).
  *
  * FINALLOC_STATS=PATH: the process writes the dump to PATH when it exits
  * normally (exit() or return from main; not _exit or a signal), if it

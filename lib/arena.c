@@ -77,6 +77,17 @@ struct fa_arena {
 
 static _Atomic uint64_t next_arena_id = 1;
 
+/* process-wide totals for the stats dump: slow paths only */
+static struct {
+	_Atomic uint64_t created, destroyed;
+	_Atomic uint64_t chunks_mapped, chunks_reused, chunks_released, chunk_bytes;
+} totals;
+
+static void total_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
+}
+
 static inline struct fa_arena_cursor *cursor(struct fa_arena *a)
 {
 	return a->slow ? &a->real : &a->cur;
@@ -139,6 +150,8 @@ static int chunk_get(struct fa_arena *a, size_t size, struct _fa_chunk **out)
 	} else {
 		a->chunks_mapped++;
 	}
+	total_add(reused ? &totals.chunks_reused : &totals.chunks_mapped, 1);
+	total_add(&totals.chunk_bytes, c->map.size);
 	_fa_map_info(&c->map, &a->last_mem);
 	if (a->last_mem.downgraded)
 		a->downgraded_chunks++;
@@ -149,6 +162,8 @@ static int chunk_get(struct fa_arena *a, size_t size, struct _fa_chunk **out)
 static void chunk_put(struct fa_arena *a, struct _fa_chunk *c)
 {
 	a->chunks_released++;
+	total_add(&totals.chunks_released, 1);
+	total_add(&totals.chunk_bytes, -(uint64_t)c->map.size);
 	if (a->group)
 		_fa_group_chunk_put(a->group, c);
 	else
@@ -535,6 +550,7 @@ static void arena_free(struct fa_arena *a)
 	}
 	if (a->group)
 		_fa_group_member(a->group, -1);
+	total_add(&totals.destroyed, 1);
 	free(a);
 }
 
@@ -646,6 +662,7 @@ struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa
 	}
 	if (a->tracing)
 		_fa_trace_arena(a->id, FA_TRACE_EV_CREATE);
+	total_add(&totals.created, 1);
 	return a;
 fail:
 	free(a);
@@ -689,4 +706,19 @@ int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st)
 	st->downgraded_chunks = a->downgraded_chunks;
 	st->mem = a->last_mem;
 	return 0;
+}
+
+void _fa_arena_totals(struct _fa_arena_totals *t)
+{
+	t->created = atomic_load_explicit(&totals.created, memory_order_relaxed);
+	t->destroyed = atomic_load_explicit(&totals.destroyed, memory_order_relaxed);
+	t->chunks_mapped = atomic_load_explicit(&totals.chunks_mapped, memory_order_relaxed);
+	t->chunks_reused = atomic_load_explicit(&totals.chunks_reused, memory_order_relaxed);
+	t->chunks_released = atomic_load_explicit(&totals.chunks_released, memory_order_relaxed);
+	t->chunk_bytes = atomic_load_explicit(&totals.chunk_bytes, memory_order_relaxed);
+	/* read unordered: keep live counts from going negative */
+	if (t->destroyed > t->created)
+		t->destroyed = t->created;
+	if (t->chunks_released > t->chunks_mapped + t->chunks_reused)
+		t->chunks_released = t->chunks_mapped + t->chunks_reused;
 }

@@ -196,6 +196,7 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 
 	if (!m)
 		return -EINVAL;
+	_fa_stats_dump_init();
 	err = _fa_mem_opts_check(opts);
 	if (err)
 		goto fail;

@@ -163,6 +163,14 @@ struct fa_arena_group *_fa_arena_tls_group(const struct fa_arena *a);
 struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts,
 				     struct fa_arena_group *g, int node);
 void _fa_arena_destroy_tls(struct fa_arena *a);
+/* Process-wide arena totals (counted at create/destroy and chunk moves,
+ * never on the bump path), for the statistics dump. */
+struct _fa_arena_totals {
+	uint64_t created, destroyed;
+	uint64_t chunks_mapped, chunks_reused, chunks_released;
+	uint64_t chunk_bytes;   /* usable bytes of the chunks arenas hold */
+};
+void _fa_arena_totals(struct _fa_arena_totals *t);
 
 /* ---- arena_group.c ---- */
 /* Chunk of at least size usable bytes on node (FA_NODE_ANY: any);
@@ -182,5 +190,13 @@ bool _fa_trace_env(size_t *min_size, unsigned *sample);
 void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align,
 		     const char *file, int line, const char *func);
 void _fa_trace_arena(uint64_t arena, int event);
+
+/* ---- stats_dump.c / pool.c ---- */
+/* Register the FINALLOC_STATS exit dump once (called from _fa_map_alloc,
+ * which every allocator reaches; a no-op when the variable is unset). */
+void _fa_stats_dump_init(void);
+/* pool.c: call fn for every live pool, oldest first, under the registry
+ * lock (fn must not create or destroy pools; fa_pool_stats is fine). */
+void _fa_pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg);
 
 #endif /* FA_INTERNAL_H */

@@ -1095,13 +1095,16 @@ void fa_pool_destroy(struct fa_pool *p)
 	pool_free_mem(p);
 }
 
-/* The registry (for the statistics dump): a destroyed pool has left it
- * before its memory goes, so fn only ever sees live pools. */
+/* Every live pool, oldest first (for the statistics dump): a destroyed
+ * pool leaves the list before its memory goes. */
 void _fa_pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg)
 {
+	struct fa_pool *p;
+
 	pthread_mutex_lock(&reg_lock);
-	for (unsigned s = 0; s < FA__POOL_SLOTS; s++)
-		if (slots[s])
-			fn(slots[s], arg);
+	for (p = all_pools; p && p->fork_next; p = p->fork_next)
+		;
+	for (; p; p = p->fork_prev)
+		fn(p, arg);
 	pthread_mutex_unlock(&reg_lock);
 }
