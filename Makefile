@@ -167,14 +167,19 @@ bench-instructions: $(BIN)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/uapi/linux \
-		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man3
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man4 \
+		$(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libfinalloc.so
 	install -m 644 include/finalloc.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/include/uapi/linux/
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(wildcard man/*.1),install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
 	$(if $(wildcard man/*.3),install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/)
+	$(if $(wildcard man/*.4),install -m 644 man/*.4 $(DESTDIR)$(PREFIX)/share/man/man4/)
+	$(if $(wildcard man/*.7),install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libfinalloc.a $(DESTDIR)$(PREFIX)/lib/libfinalloc.so* \
