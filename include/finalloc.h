@@ -609,7 +609,11 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * into a free object (except to poison it), so constructed state survives.
  *
  * fa_pool_alloc/fa_pool_free are inline: the thread-cache path is a few
- * instructions with no atomics, locks or shared-line writes.  Pools with any
+ * instructions with no atomics, locks or shared-line writes.  Objects to
+ * be handed out next are prefetched for writing when a batch lands in a
+ * thread's cache (the refill), not on every pop: a prefetch in the inline
+ * pop costs an extra load and ~12% of an alloc+free pair, for no
+ * measurable gain when the objects are already in this core's cache.  Pools with any
  * of ZERO, POISON, QUARANTINE, DEBUG, SIZE_HIST or CTOR/DTOR hooks take the
  * out-of-line path (same caches, plus the feature).
  *

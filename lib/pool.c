@@ -452,6 +452,10 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 		n = carve(p, tc, c, base, k->batch);
 	if (!n)
 		return;
+	/* the objects popped next, for writing: a batch freed on another
+	 * core arrives with its lines in that core's cache */
+	for (uint32_t i = 1; i <= n && i <= _FA_REFILL_PREFETCH; i++)
+		__builtin_prefetch(base[n - i], 1, 3);
 	FA__POOL_SET(b->sp, base + n);
 	FA__POOL_ADD(tc->taken[c], n);
 	hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -

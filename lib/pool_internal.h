@@ -25,6 +25,7 @@
 #define _FA_BATCH_PER_CHUNK 256u
 #define _FA_BATCH_CHUNKS 4096u
 #define _FA_STASH 8
+#define _FA_REFILL_PREFETCH 4   /* objects prefetched when a refill lands */
 #define _FA_POOL_HIST 48
 #define _FA_POISON64 0xa5a5a5a5a5a5a5a5ull
 
