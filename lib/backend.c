@@ -210,7 +210,7 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 		/* forced: that backend or an error */
 		memset(&tmp, 0, sizeof(tmp));
 		if (asked == FA_BACKEND_DEVICE && !_fa_dev_available())
-			err = -ENODEV;
+			err = _fa_dev_error();
 		else if (asked == FA_BACKEND_HUGETLB && !present(asked, o->page_size))
 			err = -ENODEV;
 		else if (asked == FA_BACKEND_THP && !_fa_thp_enabled())

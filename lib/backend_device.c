@@ -17,6 +17,7 @@
 
 static pthread_once_t dev_once = PTHREAD_ONCE_INIT;
 static int dev_fd = -1;
+static int dev_err = -ENODEV; /* why dev_fd is -1: -ENODEV when absent */
 static struct finalloc_info dev_info;
 
 static void dev_open(void)
@@ -25,8 +26,12 @@ static void dev_open(void)
 	int fd;
 
 	fd = open(path && *path ? path : FINALLOC_DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		/* present but refused (EACCES, EPERM) is worth saying */
+		if (errno != ENOENT && errno != ENXIO && errno != ENODEV)
+			dev_err = -errno;
 		return;
+	}
 	memset(&dev_info, 0, sizeof(dev_info));
 	dev_info.argsz = sizeof(dev_info);
 	if (ioctl(fd, FINALLOC_IOC_INFO, &dev_info) || dev_info.abi_version < 1) {
@@ -34,6 +39,13 @@ static void dev_open(void)
 		return;
 	}
 	dev_fd = fd;
+	dev_err = 0;
+}
+
+int _fa_dev_error(void)
+{
+	pthread_once(&dev_once, dev_open);
+	return dev_err;
 }
 
 bool _fa_dev_available(void)

@@ -80,6 +80,8 @@ bool _fa_thp_enabled(void);
 /* ---- backend_device.c ---- */
 /* 1 if /dev/finalloc opens (cached; FINALLOC_DEVICE overrides the path). */
 bool _fa_dev_available(void);
+/* 0 when the device is usable, else -ENODEV (absent) or open(2)'s -errno */
+int _fa_dev_error(void);
 /* Page sizes the module offers (bit n = 1 << n bytes), 0 if absent. */
 uint64_t _fa_dev_page_sizes(void);
 int _fa_dev_map(struct _fa_map *m, size_t size, size_t page_size,

@@ -89,28 +89,40 @@ static inline bool write_long(const char *path, long v)
  * may (root); *saved gets the old count to restore (-1: nothing to restore).
  * Returns false when the host has fewer and we cannot change that.
  */
-static inline bool reserve_2m(long want, long *saved)
+/* Reserve hugetlb pages of one size (path: its nr_hugepages) for a test
+ * when allowed; *saved is what to put back (-1: nothing changed). */
+static inline bool reserve_huge(const char *path, long want, long *saved)
 {
-	long cur = read_long(NR_2M);
+	long cur = read_long(path);
 
 	*saved = -1;
 	if (cur >= want)
 		return true;
-	if (cur < 0 || !write_long(NR_2M, want))
+	if (cur < 0 || !write_long(path, want))
 		return false;
 	*saved = cur;
-	if (read_long(NR_2M) < want) {
-		write_long(NR_2M, cur);
+	if (read_long(path) < want) {
+		write_long(path, cur);
 		*saved = -1;
 		return false;
 	}
 	return true;
 }
 
-static inline void restore_2m(long saved)
+static inline void restore_huge(const char *path, long saved)
 {
 	if (saved >= 0)
-		write_long(NR_2M, saved);
+		write_long(path, saved);
+}
+
+static inline bool reserve_2m(long want, long *saved)
+{
+	return reserve_huge(NR_2M, want, saved);
+}
+
+static inline void restore_2m(long saved)
+{
+	restore_huge(NR_2M, saved);
 }
 
 static inline bool thp_enabled(void)

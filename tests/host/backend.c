@@ -14,6 +14,8 @@
 #include <numaif.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 static bool have_device(void)
 {
@@ -442,6 +444,93 @@ TEST(one_gig_absent)
 		EXPECT_EQ(NULL, fa_mem_map(4 << 20, &o, NULL));
 		EXPECT_EQ(ENOMEM, errno);
 	}
+}
+
+#define HUGE_1G "/sys/kernel/mm/hugepages/hugepages-1048576kB/"
+
+/* 1 GiB hugetlb pages: reserve one for the test where root can (a free,
+ * aligned GiB must exist), put the count back after. */
+FIXTURE(gig)
+{
+	long saved;
+	bool ok;
+};
+
+FIXTURE_SETUP(gig)
+{
+	long nr = read_long(HUGE_1G "nr_hugepages");
+	long free_pages = read_long(HUGE_1G "free_hugepages");
+
+	self->saved = -1;
+	self->ok = nr >= 0 && (free_pages >= 1 ||
+			       (reserve_huge(HUGE_1G "nr_hugepages", nr + 1, &self->saved) &&
+				read_long(HUGE_1G "free_hugepages") >= 1));
+}
+
+FIXTURE_TEARDOWN(gig)
+{
+	restore_huge(HUGE_1G "nr_hugepages", self->saved);
+}
+
+TEST_F(gig, one_gig_reserved)
+{
+	struct fa_mem_opts o = { .backend = FA_BACKEND_HUGETLB, .page_size = FA_PAGE_1G };
+	struct fa_mem_info info;
+	long free0;
+	char *p;
+
+	if (!self->ok)
+		SKIP(return, "no free 1 GiB hugetlb page and none could be reserved");
+	free0 = read_long(HUGE_1G "free_hugepages");
+	p = fa_mem_map(FA_PAGE_1G, &o, &info);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(FA_BACKEND_HUGETLB, info.backend);
+	EXPECT_EQ(FA_PAGE_1G, info.page_size);
+	EXPECT_EQ(0, info.downgraded);
+	EXPECT_EQ(0, (uintptr_t)p % FA_PAGE_1G);
+	p[0] = 1;
+	p[FA_PAGE_1G - 1] = 2;
+	EXPECT_EQ(free0 - 1, read_long(HUGE_1G "free_hugepages"));
+	EXPECT_EQ(0, fa_mem_unmap(p, FA_PAGE_1G));
+	/* auto asked for 1 GiB pages gets them too */
+	o.backend = FA_BACKEND_AUTO;
+	p = fa_mem_map(FA_PAGE_1G, &o, &info);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(FA_PAGE_1G, info.page_size);
+	EXPECT_EQ(FA_BACKEND_HUGETLB, info.backend);
+	EXPECT_EQ(0, fa_mem_unmap(p, FA_PAGE_1G));
+}
+
+/* A device node that exists but refuses the caller says EACCES, not ENODEV. */
+TEST(device_refused_is_eacces)
+{
+	char path[] = "/tmp/fa-dev-XXXXXX";
+	int fd, status;
+	pid_t pid;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to make a file another user cannot open");
+	fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	ASSERT_EQ(0, chmod(path, 0600));
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		void *p;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		setenv("FINALLOC_DEVICE", path, 1);
+		setenv("FINALLOC_BACKEND", "device", 1);
+		errno = 0;
+		p = fa_mem_map(2 << 20, NULL, NULL);
+		_exit(p ? 11 : errno == EACCES ? 0 : 12);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	unlink(path);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
 TEST(device_region)
