@@ -156,8 +156,9 @@ check-san:
 	$(Q)$(MAKE) --no-print-directory B=$(B)/tsan SAN=tsan tests
 	$(Q)FA_TSAN=1 scripts/run-tests.sh tsan $(filter %_mt,$(HTESTS:$(B)/%=$(B)/tsan/%))
 
+# NODES=2 or NODES=4 runs both kernels with that topology only.
 check-vm: vmtests
-	$(Q)tests/vm/run-all.sh
+	$(Q)$(if $(NODES),FA_VM_MATRIX="6.1:$(NODES) 6.12:$(NODES)") tests/vm/run-all.sh
 
 bench: $(BIN)
 	./$(BIN) bench

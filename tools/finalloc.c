@@ -130,7 +130,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "help")) {
-		if (argc < 3) {
+		if (argc < 3 || !strcmp(argv[2], "help")) {
 			usage(stdout);
 			return 0;
 		}
