@@ -714,7 +714,7 @@ struct fa_pool_opts {
  * FINE with obj_size, hooks without CTOR_EVERY but with
  * POISON/ZERO/QUARANTINE, CTOR_EVERY without hooks, snapshot_ring > 2^20,
  * quarantine_objs > 2^24, bad mem options), ENOMEM (no memory; reserve not
- * served), EAGAIN (no snapshot thread), others from the backend (see
+ * served or above 64 TiB), EAGAIN (no snapshot thread), others from the backend (see
  * fa_mem_map).
  */
 struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts);

@@ -918,6 +918,9 @@ static int check_opts(const struct fa_pool_opts *o)
 			return -EINVAL;
 	if (o->align && (o->align < 8 || o->align > 4096 || (o->align & (o->align - 1))))
 		return -EINVAL;
+	/* beyond what any backend maps (and rounding it up would wrap) */
+	if (o->reserve > ((size_t)1 << 46))
+		return -ENOMEM;
 	if (o->obj_size) {
 		if (o->flags & FA_POOL_FINE)
 			return -EINVAL;

@@ -735,6 +735,20 @@ TEST(max_bytes_gives_enomem_and_recovers)
 	fa_pool_destroy(p);
 }
 
+/* a reserve no backend can map, up to one that would wrap when rounded */
+TEST(huge_reserve_is_enomem)
+{
+	const size_t sizes[] = { (size_t)1 << 47, SIZE_MAX - 4096, SIZE_MAX };
+
+	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct fa_pool_opts o = { .reserve = sizes[i] };
+
+		errno = 0;
+		EXPECT_EQ(NULL, fa_pool_create(&o));
+		EXPECT_EQ(ENOMEM, errno);
+	}
+}
+
 TEST(steady_state_without_page_faults)
 {
 	struct fa_pool_opts o = { .reserve = (size_t)2 << 20 };
