@@ -3,9 +3,10 @@
  * FinAlloc: NUMA-node-pinned huge pages and guard layouts through /dev/finalloc.
  *
  * Every ioctl argument starts with argsz (the size userspace built the struct
- * with) and flags.  The kernel accepts a smaller struct down to the first
- * version's size and a larger one if the bytes it does not know are zero
- * (E2BIG otherwise).  Fields named reserved must be zero on input.
+ * with) and flags.  The kernel accepts a struct down to the first version's
+ * size (EINVAL below it) and a larger one, up to PAGE_SIZE bytes, if the
+ * bytes it does not know are zero (E2BIG otherwise, and above PAGE_SIZE).
+ * Fields named reserved must be zero on input.
  */
 #ifndef _UAPI_LINUX_FINALLOC_H
 #define _UAPI_LINUX_FINALLOC_H
