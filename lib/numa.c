@@ -31,6 +31,30 @@ _Static_assert(offsetof(struct _fa_pool_slab, pool) == offsetof(struct _fa_pool_
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t next_id = 1;
 static struct fa_numa *all_head;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+/* fork(): all_lock is held around calls into the pools (the profiler), so
+ * it is taken before theirs: registered after the pools' handlers (the
+ * first allocator's pools exist by then), its prepare runs first. */
+static void fork_prepare(void)
+{
+	pthread_mutex_lock(&all_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&all_lock);
+}
+
+static void fork_child(void)
+{
+	pthread_mutex_init(&all_lock, NULL);
+}
+
+static void fork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
 
 static inline struct fa_pool *owner_pool(const void *ptr)
 {
@@ -238,6 +262,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 		if (!n->pool_of[node])
 			n->pool_of[node] = n->node[n->mem_nodes[0]].pool;
 
+	pthread_once(&fork_once, fork_init);
 	pthread_mutex_lock(&all_lock);
 	n->next = all_head;
 	all_head = n;

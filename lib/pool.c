@@ -700,6 +700,8 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
+	if (fa_unlikely(atomic_load_explicit(&p->snap_restart, memory_order_relaxed)))
+		_fa_pool_snap_resume(p);
 	if (size > max_size(p)) {
 		if (p->obj_size || (p->flags & FA_POOL_NO_LARGE)) {
 			errno = E2BIG;
@@ -836,6 +838,7 @@ int fa_pool_flush(struct fa_pool *p, int all)
 
 	if (!p)
 		return -EINVAL;
+	_fa_pool_snap_resume(p);
 	tc = _fa_pool_tcache_get(p, &locked);
 	if (!tc)
 		return -ENOMEM;

@@ -168,6 +168,7 @@ struct fa_pool {
 	size_t snap_cap, snap_head, snap_n;
 	unsigned snap_ms;
 	bool snap_stop, snap_thread_on;
+	_Atomic bool snap_restart;      /* set in a fork child */
 	pthread_t snap_thread;
 
 	struct fa_pool *fork_prev, *fork_next; /* reg_lock: every pool, for fork */
@@ -226,8 +227,11 @@ void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bo
 /* ---- pool_stats.c ---- */
 int _fa_pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);
 void _fa_pool_snap_fini(struct fa_pool *p);
-/* In a fork child (snap_lock held by fork_prepare): fresh lock and cond,
- * and the sampler thread, which did not survive the fork, started again. */
+/* In a fork child (snap_lock held by fork_prepare): fresh lock and cond;
+ * the sampler thread did not survive the fork, and no thread may be
+ * started from a fork handler, so the pool's next slow-path call, flush or
+ * snapshot starts it again (_fa_pool_snap_resume: one load when not due). */
 void _fa_pool_snap_fork_child(struct fa_pool *p);
+void _fa_pool_snap_resume(struct fa_pool *p);
 
 #endif /* FA_POOL_INTERNAL_H */

@@ -203,15 +203,25 @@ void _fa_pool_snap_fork_child(struct fa_pool *p)
 	pthread_cond_init(&p->snap_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	p->snap_thread_on = false;
-	if (p->snap_ms && !p->snap_stop &&
+	atomic_store(&p->snap_restart, p->snap_ms && !p->snap_stop);
+}
+
+void _fa_pool_snap_resume(struct fa_pool *p)
+{
+	if (!atomic_exchange(&p->snap_restart, false))
+		return;
+	pthread_mutex_lock(&p->snap_lock);
+	if (!p->snap_thread_on && !p->snap_stop &&
 	    pthread_create(&p->snap_thread, NULL, snap_thread, p) == 0)
 		p->snap_thread_on = true;
+	pthread_mutex_unlock(&p->snap_lock);
 }
 
 int fa_pool_snapshot(struct fa_pool *p)
 {
 	if (!p)
 		return -EINVAL;
+	_fa_pool_snap_resume(p);
 	snap_take(p);
 	return 0;
 }

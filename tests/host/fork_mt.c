@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * fork() in a multi-threaded parent: while a thread hammers pools (thread
- * cache, large objects, stats, quarantine, the snapshot sampler) and an
- * arena group (sub-arena attach/release, stats), the main thread forks
+ * fork() in a multi-threaded parent: while threads hammer pools (thread
+ * cache, a pool on the shared locked cache, large objects, stats,
+ * quarantine, the snapshot sampler), an arena group (sub-arena
+ * attach/release, stats) and the NUMA registry, the main thread forks
  * again and again.  Each child must allocate, free, read stats and destroy
  * what it inherited, then exit 0; a lock left held across the fork shows as
  * a child killed by its alarm.
@@ -22,6 +23,7 @@
 struct shared {
 	struct fa_pool *pool, *qpool, *spool, *lpool;
 	struct fa_arena_group *g;
+	struct fa_numa *numa;
 	_Atomic int stop;
 	_Atomic uint64_t rounds;
 	int err;
@@ -92,6 +94,15 @@ static void *hammer(void *arg)
 		fa_pool_free(s->qpool, fa_pool_alloc(s->qpool, 64));
 		if (s->spool)
 			fa_pool_snapshot(s->spool);
+		/* the NUMA allocators' registry lock */
+		if ((s->rounds & 15) == 0) {
+			struct fa_numa_profile *np = malloc(sizeof(*np));
+
+			if (!np || fa_numa_profile(NULL, np))
+				s->err = 6;
+			free(np);
+		}
+		fa_numa_free(s->numa, fa_numa_alloc(s->numa, 200));
 		/* g->lock: attach a sub-arena, use it, hand it back */
 		a = fa_arena_tls(s->g);
 		if (!a || !fa_arena_alloc(a, 100))
@@ -105,6 +116,14 @@ static void *hammer(void *arg)
 	return NULL;
 }
 
+/* Where a child stuck on a lock was: its exit code on the alarm. */
+static volatile sig_atomic_t stage;
+
+static void on_alarm(int sig)
+{
+	_exit(100 + stage);
+}
+
 /* The child's work: every path that takes a lock, then teardown. */
 static int child(struct shared *s)
 {
@@ -115,46 +134,65 @@ static int child(struct shared *s)
 	struct fa_pool *np;
 	void *o[300];
 
+	signal(SIGALRM, on_alarm);
 	alarm(10);
 	if (!st)
 		return 10;
 	/* enough to refill from the shared lists and flush back */
+	stage = 1;
 	for (int i = 0; i < 300; i++)
 		if (!(o[i] = fa_pool_alloc(s->pool, 64)))
 			return 11;
 	for (int i = 0; i < 300; i++)
 		fa_pool_free(s->pool, o[i]);
+	stage = 2;
 	o[0] = fa_pool_alloc(s->pool, 100000);
 	if (!o[0])
 		return 12;
 	fa_pool_free(s->pool, o[0]);
+	stage = 3;
 	if (fa_pool_stats(s->pool, st) || fa_pool_flush(s->pool, 1))
 		return 13;
+	stage = 4;
 	fa_pool_free(s->qpool, fa_pool_alloc(s->qpool, 64));
 	if (fa_pool_flush(s->qpool, 1))
 		return 14;
+	stage = 5;
 	o[0] = fa_pool_alloc(s->lpool, 48);
 	if (!o[0])
 		return 20;
 	fa_pool_free(s->lpool, o[0]);
+	stage = 6;
 	if (s->spool && (fa_pool_snapshot(s->spool) || fa_pool_snapshots(s->spool, snap, 4) < 1))
 		return 15;
+	stage = 7;
 	a = fa_arena_tls(s->g);
 	if (!a || !fa_arena_alloc(a, 4096))
 		return 16;
 	if (fa_arena_tls_release(s->g) || fa_arena_group_stats(s->g, &gs))
 		return 17;
+	stage = 8;
+	o[0] = fa_numa_alloc(s->numa, 300);
+	if (!o[0])
+		return 21;
+	fa_numa_free(s->numa, o[0]);
+	stage = 9;
+	fa_numa_destroy(s->numa);
 	/* a new pool in the child gets a slot and a cache */
+	stage = 10;
 	np = fa_pool_create(NULL);
 	if (!np || !(o[0] = fa_pool_alloc(np, 32)))
 		return 18;
 	fa_pool_free(np, o[0]);
 	fa_pool_destroy(np);
 	/* what the parent's threads held is no obstacle to teardown */
+	stage = 11;
 	fa_pool_destroy(s->pool);
 	fa_pool_destroy(s->qpool);
+	stage = 12;
 	fa_pool_destroy(s->spool); /* joins the restarted sampler */
 	fa_pool_destroy(s->lpool);
+	stage = 13;
 	if (fa_arena_group_destroy(s->g))
 		return 19;
 	free(st);
@@ -170,17 +208,29 @@ TEST(fork_while_a_thread_hammers_pool_and_group)
 	int forks = getenv("FA_TSAN") ? 20 : 100, bad = 0, nfill = 0;
 	pthread_t th[3];
 
+#ifdef __SANITIZE_ADDRESS__
+	/* Seen here: a child's malloc blocks forever on a lock of ASan's own
+	 * allocator that a parent thread held at fork (GCC 12's libsanitizer
+	 * does not take its allocator locks around fork).  glibc's malloc
+	 * does; the plain and TSan builds run this test. */
+	SKIP(return, "ASan's allocator is not fork-safe with threads (libsanitizer)");
+#endif
+
 	s.pool = fa_pool_create(NULL);
 	s.qpool = fa_pool_create(&qo);
 	/* TSan kills a child of a multi-threaded parent that starts a thread */
 	if (!getenv("FA_TSAN"))
 		s.spool = fa_pool_create(&so);
 	s.g = fa_arena_group_create(NULL);
+	s.numa = fa_numa_create(NULL);
+	ASSERT_NE(NULL, s.numa);
 	ASSERT_NE(NULL, s.pool);
 	ASSERT_NE(NULL, s.qpool);
 	ASSERT_NE(NULL, s.g);
-	/* use up the thread-cache slots: the next pool shares a locked cache */
-	while (nfill < (int)fa_pool_max_pools())
+	/* use up the thread-cache slots: the next pool shares a locked cache
+	 * (not under TSan: fork_prepare then holds 4 locks per pool, and
+	 * TSan's deadlock detector stops at 64 held by one thread) */
+	while (!getenv("FA_TSAN") && nfill < (int)fa_pool_max_pools())
 		ASSERT_NE(NULL, filler[nfill++] = fa_pool_create(NULL));
 	s.lpool = fa_pool_create(NULL);
 	ASSERT_NE(NULL, s.lpool);
@@ -199,9 +249,11 @@ TEST(fork_while_a_thread_hammers_pool_and_group)
 		ASSERT_EQ(pid, waitpid(pid, &status, 0));
 		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 			if (bad++ < 5)
-				TH_LOG("fork %d: child %s %d", i,
+				TH_LOG("fork %d: child %s %d%s", i,
 				       WIFEXITED(status) ? "exited with" : "killed by signal",
-				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+				       WIFEXITED(status) && WEXITSTATUS(status) > 100 ?
+				       " (stuck: 100 + stage)" : "");
 		}
 	}
 	atomic_store(&s.stop, 1);
@@ -215,6 +267,7 @@ TEST(fork_while_a_thread_hammers_pool_and_group)
 	fa_pool_destroy(s.qpool);
 	fa_pool_destroy(s.spool);
 	fa_pool_destroy(s.lpool);
+	fa_numa_destroy(s.numa);
 	while (nfill)
 		fa_pool_destroy(filler[--nfill]);
 	EXPECT_EQ(0, fa_arena_group_destroy(s.g));
