@@ -7,8 +7,11 @@
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "finalloc.h"
@@ -62,6 +65,31 @@ static int finalloc_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+#if !FINALLOC_HUGE_PFNMAP
+/*
+ * 6.1's thp_get_unmapped_area() aligns only DAX files.  Align here too, so
+ * a region's 2 MiB pages start on 2 MiB boundaries on every kernel: users
+ * carve aligned slabs out of them.
+ */
+static unsigned long finalloc_get_unmapped_area(struct file *file,
+						unsigned long addr,
+						unsigned long len,
+						unsigned long pgoff,
+						unsigned long flags)
+{
+	typeof(current->mm->get_unmapped_area) get_area;
+	unsigned long off = pgoff << PAGE_SHIFT, ret;
+
+	get_area = current->mm->get_unmapped_area;
+	if ((flags & MAP_FIXED) || addr || len > TASK_SIZE - PMD_SIZE)
+		return get_area(file, addr, len, pgoff, flags);
+	ret = get_area(file, 0, len + PMD_SIZE, 0, flags);
+	if (IS_ERR_VALUE(ret))
+		return get_area(file, addr, len, pgoff, flags);
+	return ret + ((off - ret) & (PMD_SIZE - 1));
+}
+#endif
+
 static const struct file_operations finalloc_fops = {
 	.owner = THIS_MODULE,
 	.open = finalloc_open,
@@ -72,6 +100,8 @@ static const struct file_operations finalloc_fops = {
 #if FINALLOC_HUGE_PFNMAP
 	/* PMDs need 2 MiB-aligned addresses; offsets are 2 MiB-aligned. */
 	.get_unmapped_area = thp_get_unmapped_area,
+#else
+	.get_unmapped_area = finalloc_get_unmapped_area,
 #endif
 	.llseek = noop_llseek,
 };

@@ -160,6 +160,36 @@ TEST_F(region, two_mappings_share)
 	munmap(b, 2 * self->page);
 }
 
+/*
+ * Mappings start on 2 MiB boundaries (plus the offset into the region) on
+ * every kernel, so users can carve aligned slabs; 6.1's own helper aligns
+ * only DAX files.
+ */
+TEST_F(region, mapping_is_2m_aligned)
+{
+	struct finalloc_region_create rc;
+	size_t size = 4 * MB;	/* kernels align mappings of 2 MiB and more */
+	char *a[4], *part;
+
+	ASSERT_EQ(0, fa_create(self->fd, size, 0, variant->shift, 0, 0, 0,
+			       &rc));
+	for (int i = 0; i < 4; i++) {
+		a[i] = fa_map(self->fd, &rc);
+		ASSERT_NE(MAP_FAILED, a[i]);
+		EXPECT_EQ(0, (uintptr_t)a[i] & (2 * MB - 1));
+	}
+	/* a mapping from page 1 on keeps the region's own alignment */
+	part = mmap(NULL, size - self->page, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, self->fd, rc.offset + self->page);
+	ASSERT_NE(MAP_FAILED, part);
+	EXPECT_EQ(self->page & (2 * MB - 1), (uintptr_t)part & (2 * MB - 1));
+	part[0] = 9;
+	EXPECT_EQ(9, a[0][self->page]);
+	munmap(part, size - self->page);
+	for (int i = 0; i < 4; i++)
+		munmap(a[i], size);
+}
+
 TEST_F(region, map_private_refused)
 {
 	struct finalloc_region_create rc;
