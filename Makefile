@@ -150,11 +150,14 @@ check:
 check-host: lib tests $(BIN)
 	$(Q)scripts/run-tests.sh host $(HTESTS)
 
+# Both sanitizer runs happen even when the first fails.
 check-san:
-	$(Q)$(MAKE) --no-print-directory B=$(B)/asan SAN=asan tests
-	$(Q)scripts/run-tests.sh asan $(HTESTS:$(B)/%=$(B)/asan/%)
-	$(Q)$(MAKE) --no-print-directory B=$(B)/tsan SAN=tsan tests
-	$(Q)FA_TSAN=1 scripts/run-tests.sh tsan $(filter %_mt,$(HTESTS:$(B)/%=$(B)/tsan/%))
+	$(Q)rc=0; \
+	$(MAKE) --no-print-directory B=$(B)/asan SAN=asan tests && \
+		scripts/run-tests.sh asan $(HTESTS:$(B)/%=$(B)/asan/%) || rc=1; \
+	$(MAKE) --no-print-directory B=$(B)/tsan SAN=tsan tests && \
+		FA_TSAN=1 scripts/run-tests.sh tsan $(filter %_mt,$(HTESTS:$(B)/%=$(B)/tsan/%)) || rc=1; \
+	exit $$rc
 
 # NODES=2 or NODES=4 runs both kernels with that topology only.
 check-vm: vmtests
