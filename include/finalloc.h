@@ -613,14 +613,21 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * be handed out next are prefetched for writing when a batch lands in a
  * thread's cache (the refill), not on every pop: a prefetch in the inline
  * pop costs an extra load and ~12% of an alloc+free pair, for no
- * measurable gain when the objects are already in this core's cache.  Pools with any
- * of ZERO, POISON, QUARANTINE, DEBUG, SIZE_HIST or CTOR/DTOR hooks take the
- * out-of-line path (same caches, plus the feature).
+ * measurable gain when the objects are already in this core's cache.
+ * Pools with any of ZERO, POISON, QUARANTINE, DEBUG, SIZE_HIST or CTOR/DTOR
+ * hooks take the out-of-line path (same caches, plus the feature).
  *
  * Release-mode contract: free an object once, to the pool that allocated it,
  * with no access after the free.  Breaking it is undefined (it may corrupt
  * the pool silently).  FA_POOL_DEBUG detects double and foreign frees;
  * FA_POOL_POISON and FA_POOL_QUARANTINE detect writes after free.
+ *
+ * fork(): handlers take every pool's locks around it, so a child of a
+ * multi-threaded parent can allocate, free, read stats and destroy; the
+ * caches of the parent's other threads are not reused in the child, and
+ * the periodic sampler restarts at the pool's next slow-path call.  Slabs
+ * on the device backend are not inherited (its regions are VM_DONTCOPY):
+ * a child must not touch such a pool's objects; its own pools work.
  *
  * Slabs stay mapped until fa_pool_destroy (memory is type-stable); the
  * first fa_pool_max_pools() pools alive get thread caches, later ones

@@ -201,8 +201,17 @@ static int child(struct shared *s)
 
 TEST(fork_while_a_thread_hammers_pool_and_group)
 {
-	struct fa_pool_opts qo = { .flags = FA_POOL_QUARANTINE, .quarantine_objs = 64 };
-	struct fa_pool_opts so = { .snapshot_ms = 1 };
+	/* what the child inherits must be on a backend fork copies:
+	 * /dev/finalloc regions are VM_DONTCOPY (pinned memory is not shared
+	 * with a child), so a child only uses device memory it maps itself
+	 * (the pool it creates below) */
+	static const struct fa_mem_opts anon = { .backend = FA_BACKEND_SMALL };
+	struct fa_pool_opts po = { .mem = &anon };
+	struct fa_pool_opts qo = { .flags = FA_POOL_QUARANTINE, .quarantine_objs = 64,
+				   .mem = &anon };
+	struct fa_pool_opts so = { .snapshot_ms = 1, .mem = &anon };
+	struct fa_arena_group_opts go = { .mem = anon };
+	struct fa_numa_opts no = { .mem = &anon };
 	struct fa_pool *filler[FA__POOL_SLOTS];
 	struct shared s = { 0 };
 	int forks = getenv("FA_TSAN") ? 20 : 100, bad = 0, nfill = 0;
@@ -216,13 +225,13 @@ TEST(fork_while_a_thread_hammers_pool_and_group)
 	SKIP(return, "ASan's allocator is not fork-safe with threads (libsanitizer)");
 #endif
 
-	s.pool = fa_pool_create(NULL);
+	s.pool = fa_pool_create(&po);
 	s.qpool = fa_pool_create(&qo);
 	/* TSan kills a child of a multi-threaded parent that starts a thread */
 	if (!getenv("FA_TSAN"))
 		s.spool = fa_pool_create(&so);
-	s.g = fa_arena_group_create(NULL);
-	s.numa = fa_numa_create(NULL);
+	s.g = fa_arena_group_create(&go);
+	s.numa = fa_numa_create(&no);
 	ASSERT_NE(NULL, s.numa);
 	ASSERT_NE(NULL, s.pool);
 	ASSERT_NE(NULL, s.qpool);
@@ -232,7 +241,7 @@ TEST(fork_while_a_thread_hammers_pool_and_group)
 	 * TSan's deadlock detector stops at 64 held by one thread) */
 	while (!getenv("FA_TSAN") && nfill < (int)fa_pool_max_pools())
 		ASSERT_NE(NULL, filler[nfill++] = fa_pool_create(NULL));
-	s.lpool = fa_pool_create(NULL);
+	s.lpool = fa_pool_create(&po);
 	ASSERT_NE(NULL, s.lpool);
 	ASSERT_EQ(0, pthread_create(&th[0], NULL, hammer, &s));
 	ASSERT_EQ(0, pthread_create(&th[1], NULL, hammer_locked, &s));
