@@ -87,7 +87,7 @@ int _fa_current_node(void)
 	unsigned cpu, node;
 
 	if (getcpu(&cpu, &node) == 0)
-		return (int)node;
+		return _fa_mem_node_of((int)node);
 	return 0;
 }
 

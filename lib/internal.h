@@ -20,6 +20,8 @@
 /* sysfs-only readers, usable without libnuma initialised */
 int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total,
                             uint64_t *free_pages);
+/* node itself if it has memory, else its nearest node with memory */
+int _fa_mem_node_of(int node);
 
 /* ---- backend.c ---- */
 /* @@BACKEND_INTERNAL@@ */
@@ -63,7 +65,8 @@ void _fa_map_free(struct _fa_map *m);
 void _fa_map_info(const struct _fa_map *m, struct fa_mem_info *info);
 /* Validate opts (NULL allowed): 0 or -EINVAL. */
 int _fa_mem_opts_check(const struct fa_mem_opts *opts);
-/* The node the calling thread runs on (0 if unknown). */
+/* The node the calling thread runs on (0 if unknown), or the nearest node
+ * with memory when that node is CPU-only. */
 int _fa_current_node(void);
 /* Verbose flag from FINALLOC_VERBOSE (read once). */
 bool _fa_verbose(void);

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <numa.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -132,4 +134,46 @@ int fa_cpu_to_node(int cpu)
 		return cpu < sysconf(_SC_NPROCESSORS_CONF) ? 0 : -EINVAL;
 	node = numa_node_of_cpu(cpu);
 	return node < 0 ? -EINVAL : node;
+}
+
+/* Nearest node with memory for each node (itself when it has memory). */
+static int mem_node_of[FA_MAX_NODES];
+static pthread_once_t mem_node_once = PTHREAD_ONCE_INIT;
+
+static void mem_node_init(void)
+{
+	struct fa_topology *t = malloc(sizeof(*t));
+	int i, j;
+
+	for (i = 0; i < FA_MAX_NODES; i++)
+		mem_node_of[i] = i;
+	if (!t || fa_topology_read(t)) {
+		free(t);
+		return;
+	}
+	for (i = 0; i < t->nr_nodes; i++) {
+		int best = -1, best_d = 0;
+
+		if (t->node[i].has_memory || t->node[i].node >= FA_MAX_NODES)
+			continue;
+		for (j = 0; j < t->nr_nodes; j++) {
+			if (!t->node[j].has_memory)
+				continue;
+			if (best < 0 || t->distance[i][j] < best_d) {
+				best = t->node[j].node;
+				best_d = t->distance[i][j];
+			}
+		}
+		if (best >= 0)
+			mem_node_of[t->node[i].node] = best;
+	}
+	free(t);
+}
+
+int _fa_mem_node_of(int node)
+{
+	if (node < 0 || node >= FA_MAX_NODES)
+		return node;
+	pthread_once(&mem_node_once, mem_node_init);
+	return mem_node_of[node];
 }

@@ -501,6 +501,45 @@ TEST_F(gig, one_gig_reserved)
 	EXPECT_EQ(0, fa_mem_unmap(p, FA_PAGE_1G));
 }
 
+/* A thread on a CPU-only node gets memory from its nearest memory node, on
+ * whichever backend serves it (the 4-node VM has such a node). */
+TEST(cpu_only_node_served_by_nearest)
+{
+	struct fa_topology t;
+	struct fa_mem_info info;
+	int cpu_only = -1, idx = -1, want = -1, best = 0;
+	struct bitmask *cpus;
+	char *p;
+
+	ASSERT_EQ(0, fa_topology_read(&t));
+	for (int i = 0; i < t.nr_nodes; i++)
+		if (!t.node[i].has_memory && t.node[i].nr_cpus > 0) {
+			cpu_only = t.node[i].node;
+			idx = i;
+		}
+	if (cpu_only < 0)
+		SKIP(return, "no CPU-only node here (the 4-node VM has one)");
+	for (int j = 0; j < t.nr_nodes; j++)
+		if (t.node[j].has_memory && (want < 0 || t.distance[idx][j] < best)) {
+			want = t.node[j].node;
+			best = t.distance[idx][j];
+		}
+	cpus = numa_allocate_cpumask();
+	ASSERT_EQ(0, numa_node_to_cpus(cpu_only, cpus));
+	ASSERT_EQ(0, numa_sched_setaffinity(0, cpus));
+	numa_free_cpumask(cpus);
+	p = fa_mem_map(2 << 20, NULL, &info);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, info.downgraded);
+	if (info.node >= 0)
+		EXPECT_EQ(want, info.node);
+	if (have_device())
+		EXPECT_EQ(FA_BACKEND_DEVICE, info.backend);
+	TH_LOG("node %d (CPU-only): served by %s on node %d, nearest memory node %d",
+	       cpu_only, fa_backend_name(info.backend), info.node, want);
+	EXPECT_EQ(0, fa_mem_unmap(p, 2 << 20));
+}
+
 /* A device node that exists but refuses the caller says EACCES, not ENODEV. */
 TEST(device_refused_is_eacces)
 {
