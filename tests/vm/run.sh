@@ -82,7 +82,7 @@ echo "# $suite: booting $rel, $nodes nodes, $nprog test programs${only:+ (only: 
 start=$(date +%s)
 timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -m $mem "${numa[@]}" \
 	-kernel "$vmlinuz" -initrd "$work/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet loglevel=3 panic=-1 oops=panic hugepages=32 transparent_hugepage=madvise rdinit=/init" \
+	-append "console=ttyS0 quiet loglevel=3 panic=-1 oops=panic log_buf_len=16M hugepages=32 transparent_hugepage=madvise rdinit=/init" \
 	-display none -monitor none -serial "file:$log" -no-reboot </dev/null >"$work/qemu.out" 2>&1
 qrc=$?
 tr -d '\r' <"$log" >"$log.clean" && mv "$log.clean" "$log"
