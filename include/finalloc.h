@@ -598,7 +598,10 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  *    (16, 32, ... 8192) or, with FA_POOL_FINE, four classes per doubling
  *    (16, 32, 48, 64, 80, 96, 112, 128, 160, ...: at most 20% of an object
  *    wasted for requests above 64 bytes); larger requests are mapped from the
- *    backend one by one (unless FA_POOL_NO_LARGE);
+ *    backend one by one (unless FA_POOL_NO_LARGE), rounded up to 64 KiB
+ *    (below 2 MiB) or 2 MiB; a freed large mapping stays cached in the pool
+ *    (up to 32 of them and large_cache_bytes) and serves the next large
+ *    request it fits without a syscall or a page fault;
  *  - fixed-size pool (obj_size set): one class, optional lifecycle hooks.
  *
  * Each thread keeps a bounded cache per class (a stack of pointers),
@@ -620,7 +623,9 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * Release-mode contract: free an object once, to the pool that allocated it,
  * with no access after the free.  Breaking it is undefined (it may corrupt
  * the pool silently).  FA_POOL_DEBUG detects double and foreign frees;
- * FA_POOL_POISON and FA_POOL_QUARANTINE detect writes after free.
+ * FA_POOL_POISON and FA_POOL_QUARANTINE detect writes after free (of
+ * small objects: large ones are neither poisoned nor held; a double free of
+ * a large object whose mapping is still cached is reported in every mode).
  *
  * fork(): handlers take every pool's locks around it, so a child of a
  * multi-threaded parent can allocate, free, read stats and destroy; the
@@ -646,6 +651,7 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
 #define FA_POOL_DEBUG      (1u << 5) /* detect double and foreign frees */
 #define FA_POOL_CTOR_EVERY (1u << 6) /* ctor on every alloc, dtor on every free */
 #define FA_POOL_SIZE_HIST  (1u << 7) /* histogram of requested sizes (log2) */
+#define FA_POOL_NO_LARGE_CACHE (1u << 8) /* unmap freed large objects at once */
 
 #define FA_POOL_POISON_BYTE 0xa5
 
@@ -710,7 +716,10 @@ struct fa_pool_opts {
 	fa_pool_report_fn report; /* NULL: print and abort */
 	void *report_arg;
 	const char *name;        /* copied; shows in reports and stats */
-	uint64_t reserved[4];    /* must be 0 */
+	size_t large_cache_bytes; /* freed large mappings kept for reuse, bytes
+	                             (counted in max_bytes); 0 = 64 MiB;
+	                             must be 0 with FA_POOL_NO_LARGE_CACHE */
+	uint64_t reserved[3];    /* must be 0 */
 };
 
 /*
@@ -720,6 +729,7 @@ struct fa_pool_opts {
  * FA_POOL_SMALL_MAX, tcache_objs > 4096, batch > 512 or > tcache_objs,
  * FINE with obj_size, hooks without CTOR_EVERY but with
  * POISON/ZERO/QUARANTINE, CTOR_EVERY without hooks, snapshot_ring > 2^20,
+ * large_cache_bytes with FA_POOL_NO_LARGE_CACHE,
  * quarantine_objs > 2^24, bad mem options), ENOMEM (no memory; reserve not
  * served or above 64 TiB), EAGAIN (no snapshot thread), others from the backend (see
  * fa_mem_map).
@@ -759,7 +769,8 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr);
 
 /*
  * Flush the calling thread's caches of p to the shared lists, and with
- * QUARANTINE every held object that is due (all of them if all != 0).
+ * QUARANTINE every held object that is due (all of them if all != 0); with
+ * all != 0 also unmap the cached idle large mappings.
  * Errors: -EINVAL (p NULL), -ENOMEM (no memory for the thread's cache).
  */
 int fa_pool_flush(struct fa_pool *p, int all);
@@ -794,6 +805,10 @@ struct fa_pool_stats {
 	uint64_t bytes_reserved;  /* mapped from the backend (slabs + large) */
 	uint64_t bytes_slabs;     /* of which slab regions */
 	uint64_t large_allocs, large_frees, large_live, large_bytes;
+	uint64_t large_cache_hits;   /* large allocs served by a cached mapping */
+	uint64_t large_cache_misses; /* large allocs that mapped afresh */
+	uint64_t large_cache_maps, large_cache_bytes; /* idle mappings held (in
+	                                                  bytes_reserved) */
 	uint64_t quarantined, quarantine_bytes;
 	uint64_t reports;         /* misuses reported */
 	uint64_t threads;         /* thread caches ever made */

@@ -623,22 +623,145 @@ static size_t large_hdr(const struct fa_pool *p)
 	return round_up(sizeof(struct _fa_pool_large), p->align > 64 ? p->align : 64);
 }
 
+/* Bytes to map for a large request: room to put the header on a 64 KiB
+ * boundary, rounded to a class (64 KiB steps below 2 MiB, 2 MiB steps
+ * above) so that a freed mapping fits the requests that follow. */
+static size_t large_need(const struct fa_pool *p, size_t size)
+{
+	size_t need = size + large_hdr(p) + _FA_SLAB_SIZE;
+
+	return round_up(need, need < FA_PAGE_2M ? _FA_SLAB_SIZE : FA_PAGE_2M);
+}
+
+/* Can idle mapping e hold size bytes (class need) without much waste: at
+ * most twice need, or what a fresh map of need would be rounded to? */
+static bool idle_fits(const struct fa_pool *p, const struct _fa_pool_idle *e, size_t size,
+		      size_t need)
+{
+	size_t used = (size_t)((char *)e->l - (char *)e->map.base) + large_hdr(p) + size;
+	size_t ps = e->map.page_size ? e->map.page_size : 4096;
+
+	return used <= e->map.size &&
+	       (e->map.size / 2 <= need || e->map.size <= round_up(need, ps));
+}
+
+static void idle_count(struct fa_pool *p, int64_t bytes)
+{
+	atomic_store_explicit(&p->idle_maps, p->nlcache, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->idle_bytes, (uint64_t)bytes, memory_order_relaxed);
+}
+
+/*
+ * Take the oldest idle mappings off the cache (pool->lock held) until it
+ * holds at most max_n of them and max_b bytes; they go to out, to be
+ * unmapped by idle_release once the lock is dropped.
+ */
+static unsigned idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
+			   struct _fa_pool_idle *out)
+{
+	uint64_t bytes = atomic_load_explicit(&p->idle_bytes, memory_order_relaxed), freed = 0;
+	unsigned k = 0;
+
+	while (k < p->nlcache && (p->nlcache - k > max_n || bytes - freed > max_b)) {
+		out[k] = p->lcache[k];
+		freed += p->lcache[k].map.size;
+		k++;
+	}
+	if (k) {
+		memmove(p->lcache, p->lcache + k, (p->nlcache - k) * sizeof(p->lcache[0]));
+		p->nlcache -= k;
+		idle_count(p, -(int64_t)freed);
+	}
+	return k;
+}
+
+static void idle_release(struct fa_pool *p, struct _fa_pool_idle *v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		atomic_fetch_sub(&p->bytes_mapped, v[i].map.size);
+		_fa_map_free(&v[i].map);
+	}
+}
+
+/* Unmap every idle large mapping. */
+static void large_trim(struct fa_pool *p)
+{
+	struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	n = idle_evict(p, 0, 0, ev);
+	pthread_mutex_unlock(&p->lock);
+	idle_release(p, ev, n);
+}
+
+/* Make l live (pool->lock held). */
+static void large_link(struct fa_pool *p, struct _fa_pool_large *l)
+{
+	l->magic = _FA_LARGE_MAGIC;
+	l->prev = NULL;
+	l->next = p->large;
+	if (p->large)
+		p->large->prev = l;
+	p->large = l;
+}
+
 static void *large_alloc(struct fa_pool *p, size_t size)
 {
 	size_t hdr = large_hdr(p), need;
+	struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
 	struct _fa_pool_large *l;
 	struct _fa_map m;
-	int err;
+	unsigned nev = 0;
+	int err, best = -1;
 
 	if (size > ((size_t)1 << 46)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	need = size + hdr + _FA_SLAB_SIZE; /* room to put the header on a 64 KiB boundary */
+	need = large_need(p, size);
+	pthread_mutex_lock(&p->lock);
+	for (unsigned i = 0; i < p->nlcache; i++)
+		if (idle_fits(p, &p->lcache[i], size, need) &&
+		    (best < 0 || p->lcache[i].map.size < p->lcache[best].map.size))
+			best = (int)i;
+	if (best >= 0) {
+		/* a cached mapping: its pages are mapped and faulted in */
+		l = p->lcache[best].l;
+		m = p->lcache[best].map;
+		memmove(&p->lcache[best], &p->lcache[best + 1],
+			(p->nlcache - (unsigned)best - 1) * sizeof(p->lcache[0]));
+		p->nlcache--;
+		idle_count(p, -(int64_t)m.size);
+		l->size = size;
+		large_link(p, l);
+		pthread_mutex_unlock(&p->lock);
+		atomic_fetch_add_explicit(&p->large_hits, 1, memory_order_relaxed);
+		atomic_fetch_add(&p->large_allocs, 1);
+		atomic_fetch_add(&p->large_live, 1);
+		atomic_fetch_add(&p->large_bytes, m.size);
+		if (p->flags & FA_POOL_ZERO)
+			memset(l->ptr, 0, size);
+		return l->ptr;
+	}
+	if (p->max_bytes) {
+		/* idle mappings give way to the new one */
+		uint64_t mapped = atomic_load(&p->bytes_mapped);
+		uint64_t idle = atomic_load_explicit(&p->idle_bytes, memory_order_relaxed);
+
+		if (mapped + need > p->max_bytes) {
+			uint64_t over = mapped + need - p->max_bytes;
+
+			nev = idle_evict(p, _FA_LARGE_CACHE_MAX, idle > over ? idle - over : 0, ev);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	idle_release(p, ev, nev);
 	if (p->max_bytes && atomic_load(&p->bytes_mapped) + need > p->max_bytes) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	atomic_fetch_add_explicit(&p->large_misses, 1, memory_order_relaxed);
 	err = _fa_map_alloc(&m, need, p->has_mem ? &p->mem : NULL);
 	if (err) {
 		errno = -err;
@@ -646,17 +769,12 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 	}
 	l = (struct _fa_pool_large *)round_up((uintptr_t)m.base, _FA_SLAB_SIZE);
 	l->binoff = 0;
-	l->magic = _FA_LARGE_MAGIC;
 	l->pool = p;
 	l->ptr = (char *)l + hdr;
 	l->size = size;
 	l->map = m;
 	pthread_mutex_lock(&p->lock);
-	l->prev = NULL;
-	l->next = p->large;
-	if (p->large)
-		p->large->prev = l;
-	p->large = l;
+	large_link(p, l);
 	pthread_mutex_unlock(&p->lock);
 	atomic_fetch_add(&p->bytes_mapped, m.size);
 	atomic_fetch_add(&p->large_allocs, 1);
@@ -665,25 +783,54 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 	return l->ptr;
 }
 
+/* Keep l's mapping idle in the cache (oldest ones make room) or unmap it.
+ * binoff stays 0, so a free of it still reaches here and finds it idle. */
 static void large_free(struct fa_pool *p, struct _fa_pool_large *l)
 {
+	struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX + 1];
 	struct _fa_map m;
+	unsigned nev = 0;
 
 	pthread_mutex_lock(&p->lock);
+	if (l->magic != _FA_LARGE_MAGIC) {
+		pthread_mutex_unlock(&p->lock);
+		_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, l->ptr, 0, 0,
+				 "large object %p (%zu bytes) freed while free", l->ptr, l->size);
+		return;
+	}
 	if (l->prev)
 		l->prev->next = l->next;
 	else
 		p->large = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
-	pthread_mutex_unlock(&p->lock);
 	m = l->map;
-	l->magic = 0;
-	atomic_fetch_sub(&p->bytes_mapped, m.size);
+	if (m.size <= p->idle_max) {
+		nev = idle_evict(p, _FA_LARGE_CACHE_MAX - 1, p->idle_max - m.size, ev);
+		l->magic = _FA_LARGE_IDLE_MAGIC;
+		l->prev = l->next = NULL;
+		p->lcache[p->nlcache].l = l;
+		p->lcache[p->nlcache].map = m;
+		p->nlcache++;
+		idle_count(p, (int64_t)m.size);
+	} else {
+		l->magic = 0;
+		ev[nev].l = l;
+		ev[nev++].map = m;
+	}
+	pthread_mutex_unlock(&p->lock);
 	atomic_fetch_add(&p->large_frees, 1);
 	atomic_fetch_sub(&p->large_live, 1);
 	atomic_fetch_sub(&p->large_bytes, m.size);
-	_fa_map_free(&m);
+	idle_release(p, ev, nev);
+}
+
+int _fa_pool_idle_find(const struct fa_pool *p, const void *ptr)
+{
+	for (unsigned i = 0; i < p->nlcache; i++)
+		if (p->lcache[i].l->ptr == ptr)
+			return (int)i;
+	return -1;
 }
 
 /* ---- alloc / free ---- */
@@ -846,6 +993,8 @@ int fa_pool_flush(struct fa_pool *p, int all)
 		_fa_pool_quarantine_drain(p, tc, all != 0);
 	flush_all(p, tc);
 	_fa_pool_tcache_put(p, locked);
+	if (all)
+		large_trim(p);
 	return 0;
 }
 
@@ -890,6 +1039,21 @@ static void fork_child(void)
 				tc->slot_fast = NULL;
 			}
 		}
+		/* idle device mappings were not inherited (VM_DONTCOPY): their
+		 * address range is free in the child, never to be unmapped */
+		for (unsigned i = 0; i < p->nlcache;) {
+			size_t sz = p->lcache[i].map.size;
+
+			if (p->lcache[i].map.backend != FA_BACKEND_DEVICE) {
+				i++;
+				continue;
+			}
+			memmove(&p->lcache[i], &p->lcache[i + 1],
+				(p->nlcache - i - 1) * sizeof(p->lcache[0]));
+			p->nlcache--;
+			idle_count(p, -(int64_t)sz);
+			atomic_fetch_sub(&p->bytes_mapped, sz);
+		}
 		pthread_mutex_init(&p->shared_lock, NULL);
 		pthread_mutex_init(&p->lock, NULL);
 		pthread_mutex_init(&p->q.lock, NULL);
@@ -906,7 +1070,8 @@ static void fork_init(void)
 /* ---- create / destroy ---- */
 
 #define VALID_FLAGS (FA_POOL_FINE | FA_POOL_NO_LARGE | FA_POOL_ZERO | FA_POOL_POISON | \
-		     FA_POOL_QUARANTINE | FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST)
+		     FA_POOL_QUARANTINE | FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST | \
+		     FA_POOL_NO_LARGE_CACHE)
 
 static int check_opts(const struct fa_pool_opts *o)
 {
@@ -915,6 +1080,8 @@ static int check_opts(const struct fa_pool_opts *o)
 	if (o->flags & ~VALID_FLAGS)
 		return -EINVAL;
 	if (o->reserved0)
+		return -EINVAL;
+	if (o->large_cache_bytes && (o->flags & FA_POOL_NO_LARGE_CACHE))
 		return -EINVAL;
 	for (unsigned i = 0; i < sizeof(o->reserved) / sizeof(o->reserved[0]); i++)
 		if (o->reserved[i])
@@ -961,8 +1128,13 @@ static void pool_free_mem(struct fa_pool *p)
 	struct _fa_pool_tcache *tc, *next;
 	unsigned n = atomic_load(&p->nr_regions);
 
-	while (p->large)
-		large_free(p, p->large);
+	while (p->large) {
+		struct _fa_map m = p->large->map;
+
+		p->large = p->large->next;
+		_fa_map_free(&m);
+	}
+	large_trim(p);
 	for (unsigned r = 0; r < n; r++)
 		_fa_map_free(&p->maps[r]);
 	for (tc = p->all; tc; tc = next) {
@@ -1021,6 +1193,9 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 		p->has_mem = true;
 	}
 	p->max_bytes = o->max_bytes;
+	if (!(o->flags & (FA_POOL_NO_LARGE | FA_POOL_NO_LARGE_CACHE)) && !o->obj_size)
+		p->idle_max = o->large_cache_bytes ? o->large_cache_bytes
+						   : _FA_LARGE_CACHE_DEFAULT;
 	p->next_region = (size_t)2 << 20;
 	setup_classes(p, o);
 	p->slab_hdr = sizeof(struct _fa_pool_slab);

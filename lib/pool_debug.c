@@ -87,13 +87,15 @@ bad:
 
 /* ---- debug: foreign and double frees ---- */
 
-static struct _fa_pool_large *find_large(struct fa_pool *p, void *ptr)
+/* Live large object ptr, or NULL (*idle: its mapping is in the cache). */
+static struct _fa_pool_large *find_large(struct fa_pool *p, void *ptr, bool *idle)
 {
 	struct _fa_pool_large *l;
 
 	pthread_mutex_lock(&p->lock);
 	for (l = p->large; l && l->ptr != ptr; l = l->next)
 		;
+	*idle = !l && _fa_pool_idle_find(p, ptr) >= 0;
 	pthread_mutex_unlock(&p->lock);
 	return l;
 }
@@ -103,6 +105,7 @@ struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
 	struct _fa_pool_slab *s = _fa_pool_slab_of(ptr);
 	struct _fa_pool_large *l;
+	bool idle;
 
 	*large = false;
 	for (unsigned r = 0; r < n; r++) {
@@ -119,10 +122,15 @@ struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 		}
 		return s;
 	}
-	l = find_large(p, ptr);
+	l = find_large(p, ptr, &idle);
 	if (l) {
 		*large = true;
 		return (struct _fa_pool_slab *)l;
+	}
+	if (idle) {
+		_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
+				 "large object %p freed while free (its mapping is cached)", ptr);
+		return NULL;
 	}
 	_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0,
 			 "%p was not allocated by this pool (or is a large object freed "

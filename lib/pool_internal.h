@@ -8,7 +8,10 @@
  * cut into 64 KiB slabs aligned to 64 KiB, each holding objects of one class
  * behind a struct _fa_pool_slab at its base, so the class of any object is
  * one mask and one load away.  A large object gets its own mapping with a
- * struct _fa_pool_large at a 64 KiB boundary just below it.
+ * struct _fa_pool_large at a 64 KiB boundary just below it; when freed, the
+ * mapping may stay idle in the pool's large cache (header marked idle,
+ * described by an entry in pool->lcache[], never read through the mapping
+ * itself) until a large request fits it.
  */
 #ifndef FA_POOL_INTERNAL_H
 #define FA_POOL_INTERNAL_H
@@ -21,6 +24,9 @@
 #define _FA_SLAB_MASK (~(uintptr_t)(_FA_SLAB_SIZE - 1))
 #define _FA_SLAB_MAGIC 0xfa51ab00u
 #define _FA_LARGE_MAGIC 0xfa1a6e00u
+#define _FA_LARGE_IDLE_MAGIC 0xfa1a6e1du /* freed, mapping cached */
+#define _FA_LARGE_CACHE_MAX 32          /* idle large mappings per pool */
+#define _FA_LARGE_CACHE_DEFAULT ((size_t)64 << 20)
 #define _FA_POOL_MAX_REGIONS 1024
 #define _FA_BATCH_PER_CHUNK 256u
 #define _FA_BATCH_CHUNKS 4096u
@@ -51,6 +57,13 @@ struct _fa_pool_large {
 	struct _fa_pool_large *prev, *next;
 	void *ptr;
 	size_t size;            /* requested */
+	struct _fa_map map;
+};
+
+/* An idle large mapping (pool->lock); the map is kept here, not only in the
+ * header, so eviction and fork never depend on the mapping's contents. */
+struct _fa_pool_idle {
+	struct _fa_pool_large *l;
 	struct _fa_map map;
 };
 
@@ -157,6 +170,12 @@ struct fa_pool {
 
 	struct _fa_pool_large *large;
 	_Atomic uint64_t large_allocs, large_frees, large_bytes, large_live;
+	/* large cache (pool->lock): lcache[0] is the oldest */
+	struct _fa_pool_idle lcache[_FA_LARGE_CACHE_MAX];
+	unsigned nlcache;
+	size_t idle_max;                /* bytes; 0: no cache */
+	_Atomic uint64_t idle_bytes, idle_maps; /* written under the lock */
+	_Atomic uint64_t large_hits, large_misses;
 
 	struct _fa_pool_quarantine q;
 	_Atomic uint64_t reports;
@@ -202,6 +221,9 @@ static inline uint64_t _fa_pool_bin_count(const struct fa_pool *p,
 	return p->cls[c].limit - (uint64_t)(tc->bin[c + 1].end - sp);
 }
 uint64_t _fa_pool_now_ns(void);
+/* Index in p->lcache of the idle large mapping whose object was ptr, or -1
+ * (pool->lock held). */
+int _fa_pool_idle_find(const struct fa_pool *p, const void *ptr);
 
 /* ---- pool_debug.c ---- */
 void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls,
@@ -211,7 +233,8 @@ void _fa_pool_poison(void *o, size_t size);
 /* Verify poison over [from, size) of a free object: 0 or report (then
  * re-poison). */
 int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from);
-/* Debug: slab of a pointer of this pool, or NULL after a report. */
+/* Debug: slab of a pointer of this pool, or NULL after a report (a large
+ * object freed into the large cache is reported as a double free). */
 struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *large);
 /* Debug bitmap: mark allocated / free; false (after a report) if the state
  * was wrong. */

@@ -88,6 +88,10 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 	st->large_frees = atomic_load(&p->large_frees);
 	st->large_live = atomic_load(&p->large_live);
 	st->large_bytes = atomic_load(&p->large_bytes);
+	st->large_cache_hits = atomic_load_explicit(&p->large_hits, memory_order_relaxed);
+	st->large_cache_misses = atomic_load_explicit(&p->large_misses, memory_order_relaxed);
+	st->large_cache_maps = atomic_load_explicit(&p->idle_maps, memory_order_relaxed);
+	st->large_cache_bytes = atomic_load_explicit(&p->idle_bytes, memory_order_relaxed);
 	st->allocs += st->large_allocs;
 	st->frees += st->large_frees;
 	st->live += st->large_live;
@@ -259,9 +263,14 @@ static void print_text(FILE *f, const struct fa_pool_stats *st,
 		"(slabs %llu)\n", (unsigned long long)st->bytes_requested,
 		(unsigned long long)st->bytes_served, waste,
 		(unsigned long long)st->bytes_reserved, (unsigned long long)st->bytes_slabs);
-	fprintf(f, "  large: allocs %llu frees %llu live %llu bytes %llu\n",
+	fprintf(f, "  large: allocs %llu frees %llu live %llu bytes %llu; cache hits %llu "
+		"misses %llu idle %llu (%llu bytes)\n",
 		(unsigned long long)st->large_allocs, (unsigned long long)st->large_frees,
-		(unsigned long long)st->large_live, (unsigned long long)st->large_bytes);
+		(unsigned long long)st->large_live, (unsigned long long)st->large_bytes,
+		(unsigned long long)st->large_cache_hits,
+		(unsigned long long)st->large_cache_misses,
+		(unsigned long long)st->large_cache_maps,
+		(unsigned long long)st->large_cache_bytes);
 	fprintf(f, "  quarantined %llu (%llu bytes), reports %llu\n",
 		(unsigned long long)st->quarantined, (unsigned long long)st->quarantine_bytes,
 		(unsigned long long)st->reports);
@@ -317,11 +326,15 @@ static void print_json(FILE *f, const struct fa_pool_stats *st,
 		"\"bytes_requested\":%llu,\"bytes_served\":%llu,\"bytes_live\":%llu,"
 		"\"bytes_reserved\":%llu,\"bytes_slabs\":%llu,\"large_allocs\":%llu,"
 		"\"large_frees\":%llu,\"large_live\":%llu,\"large_bytes\":%llu,"
+		"\"large_cache_hits\":%llu,\"large_cache_misses\":%llu,"
+		"\"large_cache_maps\":%llu,\"large_cache_bytes\":%llu,"
 		"\"quarantined\":%llu,\"quarantine_bytes\":%llu,\"reports\":%llu,\"classes\":[",
 		st->flags, U(st->threads), U(st->allocs), U(st->frees), U(st->live),
 		U(st->bytes_requested), U(st->bytes_served), U(st->bytes_live),
 		U(st->bytes_reserved), U(st->bytes_slabs), U(st->large_allocs),
-		U(st->large_frees), U(st->large_live), U(st->large_bytes), U(st->quarantined),
+		U(st->large_frees), U(st->large_live), U(st->large_bytes),
+		U(st->large_cache_hits), U(st->large_cache_misses), U(st->large_cache_maps),
+		U(st->large_cache_bytes), U(st->quarantined),
 		U(st->quarantine_bytes), U(st->reports));
 	for (unsigned c = 0; c < st->nr_classes; c++) {
 		const struct fa_pool_class_stats *cs = &st->cls[c];

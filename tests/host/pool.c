@@ -100,6 +100,8 @@ TEST(bad_input)
 	BAD(.tcache_objs = 4, .batch = 8);
 	BAD(.tcache_objs = 100000);
 	BAD(.reserved = { 1 });
+	BAD(.reserved = { 0, 0, 1 });
+	BAD(.large_cache_bytes = 1 << 20, .flags = FA_POOL_NO_LARGE_CACHE);
 	BAD(.reserved0 = 1);
 	BAD(.obj_size = 64, .ctor = (fa_pool_hook_fn)1, .flags = FA_POOL_POISON);
 	BAD(.batch = 1000);
@@ -225,6 +227,283 @@ TEST(large_objects_from_the_backend)
 	/* a large one left live is unmapped by destroy (ASan/valgrind: no leak) */
 	EXPECT_NE(NULL, fa_pool_alloc(p, 100000));
 	fa_pool_destroy(p);
+}
+
+/* ---- the large cache ---- */
+
+static uint64_t backend_maps(void)
+{
+	struct fa_backend_stats b;
+	uint64_t n = 0;
+
+	if (fa_backend_stats(&b))
+		return UINT64_MAX;
+	for (int i = 0; i < FA_BACKEND_COUNT; i++)
+		for (int j = 0; j < FA_BACKEND_COUNT; j++)
+			n += b.maps[i][j];
+	return n;
+}
+
+static uint64_t backend_bytes(void)
+{
+	struct fa_backend_stats b;
+	uint64_t n = 0;
+
+	if (fa_backend_stats(&b))
+		return UINT64_MAX;
+	for (int i = 0; i < FA_BACKEND_COUNT; i++)
+		n += b.bytes_mapped[i];
+	return n;
+}
+
+static void touch(char *p, size_t n, int v)
+{
+	for (size_t off = 0; off < n; off += 4096)
+		p[off] = (char)v;
+	p[n - 1] = (char)v;
+}
+
+TEST(large_cache_reuses_without_syscall_or_fault)
+{
+	struct fa_pool *p = fa_pool_create(NULL);
+	size_t sz = (size_t)1 << 20;
+	struct fa_pool_stats st;
+	struct rusage r0, r1;
+	uint64_t maps;
+	char *a, *b, *c;
+
+	ASSERT_NE(NULL, p);
+	a = fa_pool_alloc(p, sz);
+	ASSERT_NE(NULL, a);
+	touch(a, sz, 1);
+	fa_pool_free(p, a);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(0, st.large_cache_hits);
+	EXPECT_EQ(1, st.large_cache_misses);
+	EXPECT_EQ(1, st.large_cache_maps);
+	EXPECT_GE(st.large_cache_bytes, sz);
+	EXPECT_EQ(st.bytes_reserved, st.bytes_slabs + st.large_cache_bytes);
+	EXPECT_EQ(0, st.large_bytes);
+
+	maps = backend_maps();
+	getrusage(RUSAGE_THREAD, &r0);
+	b = fa_pool_alloc(p, sz - 1000); /* same class */
+	if (b)
+		touch(b, sz - 1000, 2);
+	getrusage(RUSAGE_THREAD, &r1);
+	ASSERT_EQ(a, b);
+	EXPECT_EQ(r0.ru_minflt, r1.ru_minflt);
+	EXPECT_EQ(r0.ru_majflt, r1.ru_majflt);
+	EXPECT_EQ(maps, backend_maps());
+	EXPECT_EQ(sz - 1000, fa_pool_usable_size(p, b));
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(1, st.large_cache_hits);
+	EXPECT_EQ(0, st.large_cache_maps);
+	EXPECT_EQ(0, st.large_cache_bytes);
+	EXPECT_EQ(1, st.large_live);
+
+	/* a request of another class while b is live maps afresh */
+	c = fa_pool_alloc(p, 3 * sz);
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(maps + 1, backend_maps());
+	fa_pool_free(p, b);
+	fa_pool_free(p, c);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(2, st.large_cache_maps);
+	EXPECT_EQ(2, st.large_cache_misses);
+	/* a much smaller request does not take the 3 MiB mapping (it may
+	 * take the 1 MiB one: a fresh map would have the same 2 MiB page) */
+	a = fa_pool_alloc(p, 100000);
+	ASSERT_NE(NULL, a);
+	EXPECT_NE(c, a);
+	fa_pool_free(p, a);
+	fa_pool_destroy(p);
+}
+
+TEST(large_cache_bounded_by_bytes_and_count)
+{
+	struct fa_pool_opts o = { .large_cache_bytes = (size_t)3 << 20 };
+	struct fa_pool *p = fa_pool_create(&o);
+	size_t sz = (size_t)1 << 20, each;
+	struct fa_pool_stats st;
+	uint64_t bytes0 = backend_bytes(), live;
+	void *v[40];
+
+	ASSERT_NE(NULL, p);
+	for (int i = 0; i < 8; i++) {
+		v[i] = fa_pool_alloc(p, sz);
+		ASSERT_NE(NULL, v[i]);
+	}
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	each = st.large_bytes / 8;
+	live = st.bytes_reserved;
+	EXPECT_EQ(bytes0 + live, backend_bytes());
+	for (int i = 0; i < 8; i++)
+		fa_pool_free(p, v[i]);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(((size_t)3 << 20) / each, st.large_cache_maps);
+	EXPECT_LE(st.large_cache_bytes, (size_t)3 << 20);
+	EXPECT_EQ(st.large_cache_maps * each, st.large_cache_bytes);
+	/* the excess went back to the backend */
+	EXPECT_EQ(st.bytes_slabs + st.large_cache_bytes, st.bytes_reserved);
+	EXPECT_LT(st.bytes_reserved, live);
+	EXPECT_EQ(bytes0 + st.bytes_reserved, backend_bytes());
+	/* fa_pool_flush(p, 1) trims the cache */
+	ASSERT_EQ(0, fa_pool_flush(p, 1));
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(0, st.large_cache_maps);
+	EXPECT_EQ(0, st.large_cache_bytes);
+	EXPECT_EQ(st.bytes_slabs, st.bytes_reserved);
+	fa_pool_destroy(p);
+
+	/* by count: 32 idle mappings at most */
+	o.large_cache_bytes = (size_t)1 << 30;
+	p = fa_pool_create(&o);
+	ASSERT_NE(NULL, p);
+	for (int i = 0; i < 40; i++) {
+		v[i] = fa_pool_alloc(p, FA_POOL_SMALL_MAX + 1);
+		ASSERT_NE(NULL, v[i]);
+	}
+	for (int i = 0; i < 40; i++)
+		fa_pool_free(p, v[i]);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(32, st.large_cache_maps);
+	fa_pool_destroy(p);
+	EXPECT_EQ(bytes0, backend_bytes());
+
+	/* disabled: freed large mappings are unmapped at once */
+	o = (struct fa_pool_opts){ .flags = FA_POOL_NO_LARGE_CACHE };
+	p = fa_pool_create(&o);
+	ASSERT_NE(NULL, p);
+	v[0] = fa_pool_alloc(p, sz);
+	ASSERT_NE(NULL, v[0]);
+	fa_pool_free(p, v[0]);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(0, st.large_cache_maps);
+	EXPECT_EQ(0, st.bytes_reserved);
+	EXPECT_EQ(bytes0, backend_bytes());
+	fa_pool_destroy(p);
+}
+
+TEST(large_cache_counts_in_max_bytes)
+{
+	struct fa_pool_opts o = { .max_bytes = (size_t)3 << 20 };
+	struct fa_pool *p = fa_pool_create(&o);
+	struct fa_pool_stats st;
+	void *a, *b;
+
+	ASSERT_NE(NULL, p);
+	a = fa_pool_alloc(p, (size_t)1 << 20);
+	ASSERT_NE(NULL, a);
+	fa_pool_free(p, a);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(1, st.large_cache_maps);
+	EXPECT_GT(st.bytes_reserved, (size_t)1 << 20);
+	/* 2 MiB more does not fit beside the idle mapping: it gives way */
+	b = fa_pool_alloc(p, (size_t)1900 << 10);
+	ASSERT_NE(NULL, b);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(0, st.large_cache_maps);
+	EXPECT_LE(st.bytes_reserved, (size_t)3 << 20);
+	errno = 0;
+	EXPECT_EQ(NULL, fa_pool_alloc(p, (size_t)2 << 20));
+	EXPECT_EQ(ENOMEM, errno);
+	fa_pool_free(p, b);
+	fa_pool_destroy(p);
+}
+
+TEST(large_cache_zeroes_on_reuse)
+{
+	struct fa_pool *p = pool_with(FA_POOL_ZERO, 0, NULL);
+	size_t sz = 700000;
+	struct fa_pool_stats st;
+	unsigned char *a, *b;
+	size_t bad = 0;
+
+	ASSERT_NE(NULL, p);
+	a = fa_pool_alloc(p, sz);
+	ASSERT_NE(NULL, a);
+	memset(a, 0xff, sz);
+	fa_pool_free(p, a);
+	b = fa_pool_alloc(p, sz - 4096);
+	ASSERT_EQ(a, b);
+	for (size_t i = 0; i < sz - 4096; i++)
+		bad += b[i] != 0;
+	EXPECT_EQ(0, bad);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(1, st.large_cache_hits);
+	fa_pool_free(p, b);
+	fa_pool_destroy(p);
+}
+
+TEST(large_cache_double_free_reported)
+{
+	struct rec rec = { 0 };
+	struct fa_pool *p = pool_with(FA_POOL_DEBUG, 0, &rec);
+	struct fa_pool *q = pool_with(0, 0, &rec); /* release mode */
+	struct fa_pool *r = pool_with(FA_POOL_DEBUG | FA_POOL_NO_LARGE_CACHE, 0, &rec);
+	struct fa_pool_stats st;
+	char *a, *b;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, q);
+	ASSERT_NE(NULL, r);
+	a = fa_pool_alloc(p, 200000);
+	ASSERT_NE(NULL, a);
+	fa_pool_free(p, a);
+	EXPECT_EQ(0, rec.n);
+	fa_pool_free(p, a);
+	ASSERT_EQ(1, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_DOUBLE_FREE, rec.last.error);
+	EXPECT_EQ(a, rec.last.ptr);
+	TH_LOG("%s", rec.msg);
+	/* the cache is intact: the mapping serves the next request once */
+	b = fa_pool_alloc(p, 200000);
+	EXPECT_EQ(a, b);
+	EXPECT_NE(a, fa_pool_alloc(p, 200000));
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(1, st.large_cache_hits);
+	EXPECT_EQ(2, st.large_live);
+
+	a = fa_pool_alloc(q, 200000);
+	ASSERT_NE(NULL, a);
+	fa_pool_free(q, a);
+	fa_pool_free(q, a);
+	ASSERT_EQ(2, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_DOUBLE_FREE, rec.last.error);
+	EXPECT_EQ(a, rec.last.ptr);
+	ASSERT_EQ(0, fa_pool_stats(q, &st));
+	EXPECT_EQ(1, st.large_cache_maps);
+	EXPECT_EQ(1, st.large_frees);
+
+	/* without the cache the mapping is gone: a foreign pointer */
+	a = fa_pool_alloc(r, 200000);
+	ASSERT_NE(NULL, a);
+	fa_pool_free(r, a);
+	fa_pool_free(r, a);
+	ASSERT_EQ(3, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+	fa_pool_destroy(r);
+	fa_pool_destroy(q);
+	fa_pool_destroy(p);
+}
+
+TEST(large_cache_released_by_destroy)
+{
+	uint64_t bytes0 = backend_bytes();
+	struct fa_pool *p = fa_pool_create(NULL);
+	void *v[6];
+
+	ASSERT_NE(NULL, p);
+	for (int i = 0; i < 6; i++) {
+		v[i] = fa_pool_alloc(p, ((size_t)256 << 10) * (size_t)(i + 1));
+		ASSERT_NE(NULL, v[i]);
+	}
+	for (int i = 0; i < 4; i++) /* cached; two stay live */
+		fa_pool_free(p, v[i]);
+	EXPECT_GT(backend_bytes(), bytes0);
+	fa_pool_destroy(p);
+	EXPECT_EQ(bytes0, backend_bytes());
 }
 
 TEST(free_sized_matches_free)
@@ -576,9 +855,10 @@ TEST(debug_double_and_foreign_free)
 	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
 	EXPECT_NE(NULL, strstr(rec.msg, "not at its start"));
 	fa_pool_free(p, l);
-	fa_pool_free(p, l); /* large, already unmapped */
+	fa_pool_free(p, l); /* large, its mapping cached */
 	ASSERT_EQ(5, rec.n);
-	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+	EXPECT_EQ(FA_POOL_ERR_DOUBLE_FREE, rec.last.error);
+	EXPECT_EQ(l, rec.last.ptr);
 	fa_pool_free(p, a); /* the valid free still works */
 	ASSERT_EQ(5, rec.n);
 	ASSERT_EQ(0, fa_pool_stats(p, &st));

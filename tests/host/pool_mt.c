@@ -3,7 +3,8 @@
  * Pool allocator under threads (also run under TSan): producer/consumer
  * cross-thread frees, churn over many short-lived threads, thread exit with
  * full caches, ABA stress on the shared lists, destroy while threads still
- * hold caches, the periodic sampler, stats read while threads allocate.
+ * hold caches, the periodic sampler, stats read while threads allocate,
+ * the large cache shared by threads.
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
@@ -441,6 +442,77 @@ TEST(periodic_snapshots_and_live_stats)
 	EXPECT_EQ((uint64_t)r.n, st.allocs);
 	EXPECT_EQ(0, st.live);
 	fa_pool_destroy(r.p);
+}
+
+/* Large objects from several threads: the cache of idle mappings is
+ * shared; objects allocated on one thread are freed on another. */
+struct large_arg {
+	struct fa_pool *p;
+	unsigned seed;
+	long iters;
+	_Atomic(char *) *handoff; /* one slot shared by a pair of threads */
+	long bad;
+};
+
+static void *large_churn(void *arg)
+{
+	struct large_arg *a = arg;
+	uint64_t rng = a->seed;
+
+	for (long i = 0; i < a->iters; i++) {
+		size_t sz;
+		char *o, *old;
+
+		rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+		sz = (size_t)FA_POOL_SMALL_MAX + 1 + (size_t)(rng >> 33) % ((size_t)3 << 20);
+		o = fa_pool_alloc(a->p, sz);
+		if (!o) {
+			a->bad++;
+			continue;
+		}
+		o[0] = (char)a->seed;
+		o[sz - 1] = (char)a->seed;
+		if (o[0] != (char)a->seed || fa_pool_usable_size(a->p, o) != sz)
+			a->bad++;
+		/* swap with the partner thread: frees cross threads */
+		old = atomic_exchange(a->handoff, o);
+		fa_pool_free(a->p, old);
+	}
+	return NULL;
+}
+
+TEST(large_cache_under_threads)
+{
+	struct fa_pool_opts o = { .large_cache_bytes = (size_t)16 << 20 };
+	struct fa_pool *p = fa_pool_create(&o);
+	_Atomic(char *) slot[2] = { NULL, NULL };
+	struct large_arg a[4];
+	struct fa_pool_stats st;
+	pthread_t t[4];
+
+	ASSERT_NE(NULL, p);
+	for (int i = 0; i < 4; i++) {
+		a[i] = (struct large_arg){ .p = p, .seed = 17u + (unsigned)i,
+					   .iters = scaled(2000), .handoff = &slot[i / 2] };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, large_churn, &a[i]));
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, a[i].bad);
+	}
+	fa_pool_free(p, slot[0]);
+	fa_pool_free(p, slot[1]);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(4 * scaled(2000), st.large_allocs);
+	EXPECT_EQ(st.large_allocs, st.large_frees);
+	EXPECT_EQ(st.large_allocs, st.large_cache_hits + st.large_cache_misses);
+	EXPECT_GT(st.large_cache_hits, 0);
+	EXPECT_LE(st.large_cache_maps, 32);
+	EXPECT_LE(st.large_cache_bytes, (size_t)16 << 20);
+	EXPECT_EQ(st.bytes_slabs + st.large_cache_bytes, st.bytes_reserved);
+	TH_LOG("large cache: %llu hits, %llu misses",
+	       (unsigned long long)st.large_cache_hits, (unsigned long long)st.large_cache_misses);
+	fa_pool_destroy(p);
 }
 
 TEST_HARNESS_MAIN
