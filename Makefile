@@ -188,7 +188,11 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libfinalloc.a $(DESTDIR)$(PREFIX)/lib/libfinalloc.so* \
 		$(DESTDIR)$(PREFIX)/include/finalloc.h \
-		$(DESTDIR)$(PREFIX)/include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/bin/finalloc
+		$(DESTDIR)$(PREFIX)/include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/bin/finalloc \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1))) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man3/,$(notdir $(wildcard man/*.3))) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man4/,$(notdir $(wildcard man/*.4))) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man7/,$(notdir $(wildcard man/*.7)))
 
 format:
 	clang-format -i include/finalloc.h lib/*.[ch] tools/*.[ch] tests/host/*.[ch] tests/kmod/*.[ch]
