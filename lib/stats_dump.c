@@ -216,6 +216,10 @@ static void write_pool(FILE *f, const struct pool_set *set, unsigned i)
 	put_u64(f, sec, "large_frees", st->large_frees);
 	put_u64(f, sec, "large_live", st->large_live);
 	put_u64(f, sec, "large_bytes", st->large_bytes);
+	put_u64(f, sec, "large_cache_hits", st->large_cache_hits);
+	put_u64(f, sec, "large_cache_misses", st->large_cache_misses);
+	put_u64(f, sec, "large_cache_maps", st->large_cache_maps);
+	put_u64(f, sec, "large_cache_bytes", st->large_cache_bytes);
 	put_u64(f, sec, "quarantined", st->quarantined);
 	put_u64(f, sec, "quarantine_bytes", st->quarantine_bytes);
 	put_u64(f, sec, "reports", st->reports);
