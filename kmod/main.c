@@ -7,11 +7,9 @@
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
-#include <linux/mm.h>
-#include <linux/mman.h>
+
 #include <linux/module.h>
 #include <linux/moduleparam.h>
-#include <linux/sched.h>
 #include <linux/slab.h>
 
 #include "finalloc.h"
@@ -65,31 +63,6 @@ static int finalloc_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-#if !FINALLOC_HUGE_PFNMAP
-/*
- * 6.1's thp_get_unmapped_area() aligns only DAX files.  Align here too, so
- * a region's 2 MiB pages start on 2 MiB boundaries on every kernel: users
- * carve aligned slabs out of them.
- */
-static unsigned long finalloc_get_unmapped_area(struct file *file,
-						unsigned long addr,
-						unsigned long len,
-						unsigned long pgoff,
-						unsigned long flags)
-{
-	typeof(current->mm->get_unmapped_area) get_area;
-	unsigned long off = pgoff << PAGE_SHIFT, ret;
-
-	get_area = current->mm->get_unmapped_area;
-	if ((flags & MAP_FIXED) || addr || len > TASK_SIZE - PMD_SIZE)
-		return get_area(file, addr, len, pgoff, flags);
-	ret = get_area(file, 0, len + PMD_SIZE, 0, flags);
-	if (IS_ERR_VALUE(ret))
-		return get_area(file, addr, len, pgoff, flags);
-	return ret + ((off - ret) & (PMD_SIZE - 1));
-}
-#endif
-
 static const struct file_operations finalloc_fops = {
 	.owner = THIS_MODULE,
 	.open = finalloc_open,
@@ -97,12 +70,12 @@ static const struct file_operations finalloc_fops = {
 	.unlocked_ioctl = finalloc_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = finalloc_mmap,
-#if FINALLOC_HUGE_PFNMAP
-	/* PMDs need 2 MiB-aligned addresses; offsets are 2 MiB-aligned. */
+	/*
+	 * 2 MiB-aligned addresses (offsets are 2 MiB-aligned) for mappings of
+	 * 2 MiB and more: PMDs need them on 6.12, and users carve aligned
+	 * slabs out of regions on every kernel.
+	 */
 	.get_unmapped_area = thp_get_unmapped_area,
-#else
-	.get_unmapped_area = finalloc_get_unmapped_area,
-#endif
 	.llseek = noop_llseek,
 };
 

@@ -161,9 +161,8 @@ TEST_F(region, two_mappings_share)
 }
 
 /*
- * Mappings start on 2 MiB boundaries (plus the offset into the region) on
- * every kernel, so users can carve aligned slabs; 6.1's own helper aligns
- * only DAX files.
+ * Mappings of 2 MiB and more start on 2 MiB boundaries (plus the offset into
+ * the region) on every kernel, so users can carve aligned slabs.
  */
 TEST_F(region, mapping_is_2m_aligned)
 {
