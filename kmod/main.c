@@ -7,7 +7,6 @@
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
-
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>

@@ -35,19 +35,49 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /* fork(): all_lock is held around calls into the pools (the profiler), so
  * it is taken before theirs: registered after the pools' handlers (the
- * first allocator's pools exist by then), its prepare runs first. */
+ * first allocator's pools exist by then), its prepare runs first.  Then each
+ * allocator's arena lock and per-node large-map locks, in the order the
+ * profiler takes them under all_lock, so no fork catches one held. */
+static void fork_locks(void (*op)(pthread_mutex_t *))
+{
+	for (struct fa_numa *n = all_head; n; n = n->next) {
+		op(&n->lock);
+		for (int i = 0; i <= n->max_node; i++)
+			if (n->node[i].present)
+				op(&n->node[i].large_lock);
+	}
+}
+
+static void lock_one(pthread_mutex_t *m)
+{
+	pthread_mutex_lock(m);
+}
+
+static void unlock_one(pthread_mutex_t *m)
+{
+	pthread_mutex_unlock(m);
+}
+
+static void reinit_one(pthread_mutex_t *m)
+{
+	pthread_mutex_init(m, NULL);
+}
+
 static void fork_prepare(void)
 {
 	pthread_mutex_lock(&all_lock);
+	fork_locks(lock_one);
 }
 
 static void fork_parent(void)
 {
+	fork_locks(unlock_one);
 	pthread_mutex_unlock(&all_lock);
 }
 
 static void fork_child(void)
 {
+	fork_locks(reinit_one);
 	pthread_mutex_init(&all_lock, NULL);
 }
 

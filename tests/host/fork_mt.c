@@ -103,6 +103,8 @@ static void *hammer(void *arg)
 			free(np);
 		}
 		fa_numa_free(s->numa, fa_numa_alloc(s->numa, 200));
+		/* a node's large-map lock (a large object, cached on free) */
+		fa_numa_free(s->numa, fa_numa_alloc(s->numa, (size_t)3 << 20));
 		/* g->lock: attach a sub-arena, use it, hand it back */
 		a = fa_arena_tls(s->g);
 		if (!a || !fa_arena_alloc(a, 100))
@@ -175,6 +177,10 @@ static int child(struct shared *s)
 	o[0] = fa_numa_alloc(s->numa, 300);
 	if (!o[0])
 		return 21;
+	fa_numa_free(s->numa, o[0]);
+	o[0] = fa_numa_alloc(s->numa, (size_t)3 << 20);
+	if (!o[0])
+		return 22;
 	fa_numa_free(s->numa, o[0]);
 	stage = 9;
 	fa_numa_destroy(s->numa);
