@@ -1265,7 +1265,7 @@ int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
  * Memory comes from the C library, never from the pools reported.
  */
 
-/* Write the dump to PATH (NULL: $FINALLOC_STATS) through PATH.tmp.PID and
+/* Write the dump to PATH (NULL: $FINALLOC_STATS) through a fresh PATH.tmp.XXXXXX and
  * rename(2): a reader sees a whole file or none.  Errors: -EINVAL (path
  * NULL and FINALLOC_STATS unset or empty), -ENAMETOOLONG, -ENOMEM, and
  * -errno of open(2), write(2) and rename(2) (e.g. -ENOENT, -EACCES). */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -355,8 +356,26 @@ static int write_fd(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Format in memory, then write path.tmp.PID and rename it over path: a
- * reader sees the old file or the whole new one, never half of it. */
+/* Format in memory, then write a fresh temporary file beside path (mkstemp:
+ * unique per call, never a planted link) and rename it over path: a reader
+ * sees the old file or the whole new one, never half of it. */
+/* umask(2) can only be read by setting it, racing other threads' creates;
+ * /proc/self/status says it without changing it. */
+static mode_t current_umask(void)
+{
+	char line[128];
+	unsigned m = 022;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return 022;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &m) == 1)
+			break;
+	fclose(f);
+	return (mode_t)m;
+}
+
 static int dump_to(const char *path, const char *reason)
 {
 	char tmp[PATH_MAX], *buf = NULL;
@@ -366,7 +385,7 @@ static int dump_to(const char *path, const char *reason)
 
 	if (!path || !*path)
 		return -EINVAL;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
 	mem = open_memstream(&buf, &len);
 	if (!mem)
@@ -378,13 +397,17 @@ static int dump_to(const char *path, const char *reason)
 		free(buf);
 		return err;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		err = -errno;
 		free(buf);
 		return err;
 	}
-	err = write_fd(fd, buf, len);
+	/* mkstemp makes it 0600; a dump is as readable as any other file */
+	if (fchmod(fd, 0644 & ~current_umask()))
+		err = -errno;
+	else
+		err = write_fd(fd, buf, len);
 	free(buf);
 	if (close(fd) && !err)
 		err = -errno;
