@@ -679,6 +679,10 @@ struct fa_pool_report {
  * Called on a detected misuse.  The default prints msg on stderr and
  * aborts.  If a handler returns: a double or foreign free is ignored; an
  * object with a write after free is re-poisoned and reused.
+ * Report handlers and object hooks may run with the pool's locks held (a
+ * quarantine drained at thread exit, a slab carved for a shared cache):
+ * they must not call fork(), fa_stats_dump()/fa_stats_write(), or create,
+ * destroy, allocate from or free to a pool.  Record and return.
  */
 typedef void (*fa_pool_report_fn)(const struct fa_pool_report *r, void *arg);
 
