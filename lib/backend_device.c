@@ -15,11 +15,14 @@
 #include <unistd.h>
 #include "uapi/linux/finalloc.h"
 
-static pthread_once_t dev_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int dev_state;	/* 0: try (again), 1: open, -1: not usable */
 static int dev_fd = -1;
 static int dev_err = -ENODEV; /* why dev_fd is -1: -ENODEV when absent */
 static struct finalloc_info dev_info;
 
+/* Under dev_lock.  A missing or refused device is final; a shortage of
+ * descriptors or memory is not, so the next mapping tries again. */
 static void dev_open(void)
 {
 	const char *path = getenv("FINALLOC_DEVICE");
@@ -27,31 +30,50 @@ static void dev_open(void)
 
 	fd = open(path && *path ? path : FINALLOC_DEV_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		/* present but refused (EACCES, EPERM) is worth saying */
-		if (errno != ENOENT && errno != ENXIO && errno != ENODEV)
-			dev_err = -errno;
+		int e = errno;
+
+		dev_err = (e == ENOENT || e == ENXIO || e == ENODEV) ? -ENODEV : -e;
+		if (e != EMFILE && e != ENFILE && e != ENOMEM && e != EINTR && e != EAGAIN)
+			atomic_store(&dev_state, -1);
 		return;
 	}
 	memset(&dev_info, 0, sizeof(dev_info));
 	dev_info.argsz = sizeof(dev_info);
 	if (ioctl(fd, FINALLOC_IOC_INFO, &dev_info) || dev_info.abi_version < 1) {
 		close(fd);
+		dev_err = -ENODEV;
+		atomic_store(&dev_state, -1);
 		return;
 	}
 	dev_fd = fd;
 	dev_err = 0;
+	atomic_store(&dev_state, 1);
+}
+
+static int dev_ready(void)
+{
+	int st = atomic_load(&dev_state);
+
+	if (st)
+		return st;
+	pthread_mutex_lock(&dev_lock);
+	if (!atomic_load(&dev_state))
+		dev_open();
+	st = atomic_load(&dev_state);
+	pthread_mutex_unlock(&dev_lock);
+	return st;
 }
 
 int _fa_dev_error(void)
 {
-	pthread_once(&dev_once, dev_open);
+	if (dev_ready() > 0)
+		return 0;
 	return dev_err;
 }
 
 bool _fa_dev_available(void)
 {
-	pthread_once(&dev_once, dev_open);
-	return dev_fd >= 0;
+	return dev_ready() > 0;
 }
 
 uint64_t _fa_dev_page_sizes(void)

@@ -10,10 +10,12 @@
 #include "arena_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <numa.h>
 #include <numaif.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -537,6 +539,30 @@ TEST(cpu_only_node_served_by_nearest)
 		EXPECT_EQ(FA_BACKEND_DEVICE, info.backend);
 	TH_LOG("node %d (CPU-only): served by %s on node %d, nearest memory node %d",
 	       cpu_only, fa_backend_name(info.backend), info.node, want);
+	EXPECT_EQ(0, fa_mem_unmap(p, 2 << 20));
+}
+
+/* Running out of descriptors on the first try is not final: once they are
+ * back, the device serves. */
+TEST(device_retried_after_emfile)
+{
+	struct fa_mem_opts o = { .backend = FA_BACKEND_DEVICE };
+	struct rlimit rl = { 64, 64 };
+	int fds[64], n = 0;
+	void *p;
+
+	if (!have_device())
+		SKIP(return, "/dev/finalloc absent (runs in the VM)");
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	while (n < 64 && (fds[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	errno = 0;
+	EXPECT_EQ(NULL, fa_mem_map(2 << 20, &o, NULL));
+	EXPECT_EQ(EMFILE, errno);
+	while (n > 0)
+		close(fds[--n]);
+	p = fa_mem_map(2 << 20, &o, NULL);
+	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0, fa_mem_unmap(p, 2 << 20));
 }
 
