@@ -632,7 +632,10 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * caches of the parent's other threads are not reused in the child, and
  * the periodic sampler restarts at the pool's next slow-path call.  Slabs
  * on the device backend are not inherited (its regions are VM_DONTCOPY):
- * a child must not touch such a pool's objects; its own pools work.
+ * a child must not use, flush or destroy such a pool (nor an arena or NUMA
+ * allocator on the device): it would touch memory it does not have and
+ * could destroy the parent's regions through the shared descriptor.  Its
+ * own new allocators work.
  *
  * Slabs stay mapped until fa_pool_destroy (memory is type-stable); the
  * first fa_pool_max_pools() pools alive get thread caches, later ones
