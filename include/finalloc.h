@@ -704,7 +704,9 @@ struct fa_pool_opts {
 	                           size that is not a multiple of 16) */
 	unsigned flags;         /* FA_POOL_* */
 	unsigned tcache_objs;   /* per thread per class cache bound, <= 4096;
-	                           0 = auto (32 KiB of objects, 8..512) */
+	                           0 = auto (32 KiB of objects, 8..512); a
+	                           thread may also hold the untaken rest of
+	                           one batch per class */
 	unsigned batch;         /* objects per refill/flush, <= tcache_objs and
 	                           <= 512; 0 = half the bound */
 	unsigned snapshot_ring; /* snapshots kept; 0 = 64 */

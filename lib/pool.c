@@ -3,8 +3,9 @@
  * Pool allocator core: size classes, slabs carved from backend regions,
  * lock-free shared per-class batch stacks, per-thread caches.
  *
- * Object flow: slab -> (carve, batches) -> class stack -> (refill, one CAS)
- * -> thread cache -> user -> (free, any thread) -> that thread's cache ->
+ * Object flow: slab -> (carve, batches) -> class stack -> (refill, one CAS;
+ * the batch stays attached and is copied 32 pointers per refill) ->
+ * thread cache -> user -> (free, any thread) -> that thread's cache ->
  * (flush of a batch, one CAS) -> class stack.  A cross-thread free costs the
  * same as a local one; producer/consumer pairs move whole batches.
  *
@@ -440,26 +441,84 @@ static void **bin_base(const struct fa_pool *p, struct _fa_pool_tcache *tc, unsi
 	return &tc->slots[p->cls[c].arr_off + 1];
 }
 
-/* Fill the empty bin c: a batch from the shared list, else a new slab. */
+/* Bring in the class stack's top line and, assuming a full batch (as
+ * flushes make them), the top batch's header and first chunk.  The
+ * descriptor is not ours: only its address is computed, nothing of it is
+ * read; a racing pop or push only makes the prefetch useless. */
+static void prefetch_top(struct fa_pool *p, struct _fa_pool_class *k)
+{
+	uint32_t i = (uint32_t)atomic_load_explicit(&k->top, memory_order_relaxed);
+	struct _fa_pool_batch *d;
+
+	__builtin_prefetch(&k->top, 1, 3);
+	if (!i)
+		return;
+	d = bdesc(p, i);
+	__builtin_prefetch(d, 0, 3);
+	for (uint32_t j = 0; j < _FA_REFILL_CHUNK && j < k->batch; j += 64 / sizeof(void *))
+		__builtin_prefetch(d->obj + k->batch - 1 - j, 0, 3);
+}
+
+/*
+ * Fill the empty bin c: a chunk of the pending batch; else a batch from the
+ * shared list, kept pending (one CAS, no copy of the batch); else the
+ * overflow list or a new slab.  The chunk after the one copied is
+ * prefetched, so the next refill finds its lines here.
+ */
 static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 {
 	struct _fa_pool_class *k = &p->cls[c];
 	struct fa__pool_bin *b = &tc->bin[c + 1];
 	void **base = bin_base(p, tc, c);
-	uint32_t n = shared_pop(p, tc, c, base, k->batch);
+	uint32_t n, i = tc->pend[c];
 
-	if (!n)
-		n = carve(p, tc, c, base, k->batch);
-	if (!n)
-		return;
+	if (!i) {
+		i = stack_pop(p, &k->top);
+		if (i) {
+			n = bdesc(p, i)->n;
+			atomic_fetch_sub_explicit(&k->shared, n, memory_order_relaxed);
+			tc->pend[c] = i;
+			FA__POOL_SET(tc->pend_n[c], n);
+			FA__POOL_ADD(tc->taken[c], n);
+			hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
+					      atomic_load_explicit(&k->shared, memory_order_relaxed));
+		}
+	}
+	if (i) {
+		struct _fa_pool_batch *d = bdesc(p, i);
+		uint32_t rem = tc->pend_n[c];
+
+		n = rem < _FA_REFILL_CHUNK ? rem : _FA_REFILL_CHUNK;
+		rem -= n;
+		memcpy(base, d->obj + rem, n * sizeof(void *));
+		FA__POOL_SET(tc->pend_n[c], rem);
+		if (!rem) {
+			tc->pend[c] = 0;
+			desc_put(p, tc, i);
+		} else {
+			uint32_t m = rem < _FA_REFILL_CHUNK ? rem : _FA_REFILL_CHUNK;
+
+			for (uint32_t j = 0; j < m; j += 64 / sizeof(void *))
+				__builtin_prefetch(d->obj + rem - m + j, 0, 3);
+			__builtin_prefetch(d->obj + rem - 1, 0, 3);
+			if (m == rem) /* the next refill takes a batch: its lines too */
+				prefetch_top(p, k);
+		}
+	} else {
+		n = shared_pop(p, tc, c, base, k->batch);
+		if (!n)
+			n = carve(p, tc, c, base, k->batch);
+		if (!n)
+			return;
+		FA__POOL_ADD(tc->taken[c], n);
+		hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
+				      atomic_load_explicit(&k->shared, memory_order_relaxed));
+	}
 	/* the objects popped next, for writing: a batch freed on another
 	 * core arrives with its lines in that core's cache */
-	for (uint32_t i = 1; i <= n && i <= _FA_REFILL_PREFETCH; i++)
-		__builtin_prefetch(base[n - i], 1, 3);
+	for (uint32_t j = 1; j <= n && j <= _FA_REFILL_PREFETCH; j++)
+		__builtin_prefetch(base[n - j], 1, 3);
 	FA__POOL_SET(b->sp, base + n);
-	FA__POOL_ADD(tc->taken[c], n);
-	hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
-			      atomic_load_explicit(&k->shared, memory_order_relaxed));
 }
 
 /* Move up to n (<= max_batch) of the oldest objects of bin c to the shared
@@ -482,6 +541,20 @@ static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
 
 static void flush_all(struct fa_pool *p, struct _fa_pool_tcache *tc)
 {
+	for (unsigned c = 0; c < p->nr_classes; c++) {
+		uint32_t i = tc->pend[c], n = tc->pend_n[c];
+
+		if (!i)
+			continue;
+		/* the rest of the batch goes back as it is (n > 0: a batch
+		 * leaves pend when its last chunk is taken) */
+		tc->pend[c] = 0;
+		FA__POOL_SET(tc->pend_n[c], 0);
+		bdesc(p, i)->n = n;
+		atomic_fetch_add_explicit(&p->cls[c].shared, n, memory_order_relaxed);
+		stack_push(p, &p->cls[c].top, i);
+		FA__POOL_ADD(tc->given[c], n);
+	}
 	for (unsigned c = 0; c < p->nr_classes; c++)
 		while (tc->bin[c + 1].sp != bin_base(p, tc, c))
 			flush_bin(p, tc, c, p->cls[c].batch);

@@ -32,6 +32,7 @@
 #define _FA_BATCH_CHUNKS 4096u
 #define _FA_STASH 8
 #define _FA_REFILL_PREFETCH 4   /* objects prefetched when a refill lands */
+#define _FA_REFILL_CHUNK 32u    /* pointers a refill copies from a taken batch */
 #define _FA_POOL_HIST 48
 #define _FA_POISON64 0xa5a5a5a5a5a5a5a5ull
 
@@ -101,6 +102,11 @@ struct _fa_pool_tcache {
 	uint64_t given[FA_POOL_MAX_CLASSES];  /* objects out, not allocs */
 	uint64_t qfrees[FA_POOL_MAX_CLASSES]; /* frees that went to quarantine */
 	uint64_t hist[_FA_POOL_HIST];
+	/* a batch taken from the shared list, handed to the bin a chunk at a
+	 * time so that no refill copies a whole batch of lines that another
+	 * core wrote; counted in taken[] and as cached */
+	uint32_t pend[FA_POOL_MAX_CLASSES];   /* descriptor index, 0: none */
+	uint32_t pend_n[FA_POOL_MAX_CLASSES]; /* its objects not yet in the bin */
 	uint32_t stash[_FA_STASH];      /* spare batch descriptors */
 	unsigned nstash;
 	/* per class: a NULL sentinel, then the stack of limit pointers */
@@ -212,13 +218,14 @@ void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned
 			 void *o, bool user);
 /* Carved objects of every slab, for dtor at destroy. */
 void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t));
-/* Objects in a thread's bin of class c. */
+/* Objects in a thread's cache of class c: its bin and its pending batch. */
 static inline uint64_t _fa_pool_bin_count(const struct fa_pool *p,
 					  const struct _fa_pool_tcache *tc, unsigned c)
 {
 	void **sp = __atomic_load_n(&tc->bin[c + 1].sp, __ATOMIC_RELAXED);
 
-	return p->cls[c].limit - (uint64_t)(tc->bin[c + 1].end - sp);
+	return p->cls[c].limit - (uint64_t)(tc->bin[c + 1].end - sp) +
+	       __atomic_load_n(&tc->pend_n[c], __ATOMIC_RELAXED);
 }
 uint64_t _fa_pool_now_ns(void);
 /* Index in p->lcache of the idle large mapping whose object was ptr, or -1

@@ -2,9 +2,9 @@
 /*
  * Pool allocator under threads (also run under TSan): producer/consumer
  * cross-thread frees, churn over many short-lived threads, thread exit with
- * full caches, ABA stress on the shared lists, destroy while threads still
- * hold caches, the periodic sampler, stats read while threads allocate,
- * the large cache shared by threads.
+ * full caches or a batch taken in part, ABA stress on the shared lists,
+ * destroy while threads still hold caches, the periodic sampler, stats read
+ * while threads allocate, the large cache shared by threads.
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
@@ -270,6 +270,86 @@ TEST(thread_exit_hands_caches_back)
 	EXPECT_EQ(2, st.threads);
 	EXPECT_EQ(st.cls[0].slabs, 1); /* no new slab for the same working set */
 	fa_pool_destroy(p);
+}
+
+/* A refill takes a whole batch off the shared list but moves it into the
+ * bin a chunk at a time: the rest of it is still the thread's, counted as
+ * cached, and goes back whole when the thread exits. */
+struct partial {
+	struct fa_pool *p;
+	struct fa_pool_stats st;
+	int bad;
+};
+
+static void *take_part_of_a_batch(void *arg)
+{
+	struct partial *a = arg;
+	void *v[40];
+
+	for (int i = 0; i < 40; i++)
+		if (!(v[i] = fa_pool_alloc(a->p, 64)))
+			a->bad++;
+	if (fa_pool_stats(a->p, &a->st))
+		a->bad++;
+	for (int i = 0; i < 40; i++)
+		fa_pool_free(a->p, v[i]);
+	return NULL; /* exits holding its bin and the rest of the batch */
+}
+
+static int cmp_ptr(const void *x, const void *y)
+{
+	uintptr_t a = (uintptr_t)*(void *const *)x, b = (uintptr_t)*(void *const *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+TEST(partly_taken_batch_counted_and_handed_back)
+{
+	struct fa_pool_opts o = { .obj_size = 64, .tcache_objs = 128, .batch = 100 };
+	struct partial a = { .p = fa_pool_create(&o) };
+	struct fa_pool_class_stats *cs = &a.st.cls[0];
+	struct fa_pool_stats st;
+	void *v[100], **all;
+	uint64_t carved;
+	pthread_t t;
+
+	ASSERT_NE(NULL, a.p);
+	/* a slab carved; a full batch of 100 on top of the shared list */
+	for (int i = 0; i < 100; i++)
+		ASSERT_NE(NULL, v[i] = fa_pool_alloc(a.p, 64));
+	for (int i = 0; i < 100; i++)
+		fa_pool_free(a.p, v[i]);
+	ASSERT_EQ(0, fa_pool_flush(a.p, 0));
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, take_part_of_a_batch, &a));
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, a.bad);
+	/* 40 out, the other 60 of the batch cached by the thread: in its bin
+	 * or still in the batch it holds */
+	EXPECT_EQ(40, cs->live);
+	EXPECT_EQ(60, cs->cached);
+	EXPECT_EQ(cs->carved, cs->live + cs->cached + cs->shared);
+
+	ASSERT_EQ(0, fa_pool_stats(a.p, &st));
+	EXPECT_EQ(0, st.cls[0].live);
+	EXPECT_EQ(0, st.cls[0].cached);
+	EXPECT_EQ(st.cls[0].carved, st.cls[0].shared);
+	carved = st.cls[0].carved;
+	/* every carved object comes back exactly once, with no new slab */
+	all = malloc(carved * sizeof(*all));
+	ASSERT_NE(NULL, all);
+	for (uint64_t i = 0; i < carved; i++)
+		ASSERT_NE(NULL, all[i] = fa_pool_alloc(a.p, 64));
+	ASSERT_EQ(0, fa_pool_stats(a.p, &st));
+	EXPECT_EQ(1, st.cls[0].slabs);
+	qsort(all, carved, sizeof(*all), cmp_ptr);
+	for (uint64_t i = 1; i < carved; i++)
+		ASSERT_NE(all[i - 1], all[i]);
+	for (uint64_t i = 0; i < carved; i++)
+		fa_pool_free(a.p, all[i]);
+	free(all);
+	expect_quiescent(_metadata, a.p, st.allocs);
+	fa_pool_destroy(a.p);
 }
 
 /* ---- ABA stress ---- */
