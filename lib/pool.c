@@ -307,6 +307,10 @@ static void hwm_update(struct _fa_pool_class *k, uint64_t v)
 
 /* ---- regions and slabs ---- */
 
+static unsigned idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
+			   struct _fa_pool_idle *out);
+static void idle_release(struct fa_pool *p, struct _fa_pool_idle *v, unsigned n);
+
 static int region_add(struct fa_pool *p, size_t want)
 {
 	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_relaxed);
@@ -321,7 +325,19 @@ static int region_add(struct fa_pool *p, size_t want)
 		size = round_up(want, (size_t)2 << 20);
 	if (p->max_bytes) {
 		uint64_t used = atomic_load(&p->bytes_mapped);
+		uint64_t idle = atomic_load_explicit(&p->idle_bytes, memory_order_relaxed);
 
+		/* idle large mappings give way to slabs (rare: unmapped under
+		 * the lock) */
+		if (used + want + _FA_SLAB_SIZE > p->max_bytes && idle) {
+			struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
+			uint64_t over = used + want + _FA_SLAB_SIZE - p->max_bytes;
+			unsigned nev = idle_evict(p, _FA_LARGE_CACHE_MAX,
+						  idle > over ? idle - over : 0, ev);
+
+			idle_release(p, ev, nev);
+			used = atomic_load(&p->bytes_mapped);
+		}
 		if (used + size > p->max_bytes)
 			size = p->max_bytes > used ? p->max_bytes - used : 0;
 		if (size < want + _FA_SLAB_SIZE)

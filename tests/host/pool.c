@@ -1029,6 +1029,31 @@ TEST(huge_reserve_is_enomem)
 	}
 }
 
+/* Idle cached large mappings count against max_bytes, and give way when a
+ * small object needs a slab region. */
+TEST(idle_large_gives_way_to_slabs)
+{
+	struct fa_pool_opts o = { .max_bytes = (size_t)8 << 20 };
+	struct fa_pool_stats st;
+	struct fa_pool *p = fa_pool_create(&o);
+	void *big, *s;
+
+	ASSERT_NE(NULL, p);
+	big = fa_pool_alloc(p, (size_t)7 << 20);
+	ASSERT_NE(NULL, big);
+	fa_pool_free(p, big);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	ASSERT_GT(st.large_cache_bytes, 0);
+	errno = 0;
+	s = fa_pool_alloc(p, 64);
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(0, st.large_cache_bytes);
+	EXPECT_LE(st.bytes_reserved, (size_t)8 << 20);
+	fa_pool_free(p, s);
+	fa_pool_destroy(p);
+}
+
 TEST(steady_state_without_page_faults)
 {
 	struct fa_pool_opts o = { .reserve = (size_t)2 << 20 };
