@@ -574,6 +574,69 @@ static void print_header(struct bench_run *r, FILE *f)
 	fputc('\n', f);
 }
 
+/* One result: an allocator's summary of one metric, with the best peer. */
+struct result_row {
+	const struct metric *m;
+	int slot;
+	const char *alloc;
+	struct summary s;
+	const char *best; /* NULL: no peer to compare with */
+	double best_val;
+};
+
+/* Every (metric, allocator) with samples, in table order: the JSON and CSV
+ * writers print the same rows. */
+static void each_result(struct bench_run *r, void (*fn)(const struct result_row *, void *),
+			void *arg)
+{
+	for (int i = 0; i < r->nr_metric; i++) {
+		struct metric *m = &r->metric[i];
+		bool tlb = m->wl == WL_TLB;
+		int nslots = tlb ? r->nr_tlb : r->nr_alloc;
+		double bv = NAN;
+		int best = tlb ? -1 : best_peer(r, m, &bv);
+
+		for (int a = 0; a < nslots; a++) {
+			struct result_row row = {
+				.m = m,
+				.slot = a,
+				.alloc = tlb ? r->tlb[a].name : r->alloc[a].name,
+				.s = summarize(m, a),
+				.best = best >= 0 ? r->alloc[best].name : NULL,
+				.best_val = bv,
+			};
+
+			if (row.s.n)
+				fn(&row, arg);
+		}
+	}
+}
+
+static void json_row(const struct result_row *row, void *arg)
+{
+	struct json *j = arg;
+	const struct summary *s = &row->s;
+
+	json_begin_obj(j, NULL);
+	json_str(j, "workload", wl_names[row->m->wl]);
+	json_str(j, "metric", row->m->name);
+	json_str(j, "unit", row->m->unit);
+	json_str(j, "allocator", row->alloc);
+	json_num(j, "median", s->median);
+	json_num(j, "min", s->min);
+	json_num(j, "max", s->max);
+	json_begin_arr(j, "samples");
+	for (int k = 0; k < s->n; k++)
+		json_num(j, NULL, row->m->samples[row->slot][k]);
+	json_end_arr(j);
+	if (row->best) {
+		json_str(j, "best_peer", row->best);
+		json_num(j, "ratio_to_best_peer",
+			 s->median > 0 && row->best_val > 0 ? row->best_val / s->median : NAN);
+	}
+	json_end_obj(j);
+}
+
 static void print_json(struct bench_run *r, FILE *f)
 {
 	struct utsname u;
@@ -606,38 +669,7 @@ static void print_json(struct bench_run *r, FILE *f)
 	}
 	json_end_arr(&j);
 	json_begin_arr(&j, "results");
-	for (int i = 0; i < r->nr_metric; i++) {
-		struct metric *m = &r->metric[i];
-		bool tlb = m->wl == WL_TLB;
-		int nslots = tlb ? r->nr_tlb : r->nr_alloc;
-		double bv = NAN;
-		int best = tlb ? -1 : best_peer(r, m, &bv);
-
-		for (int a = 0; a < nslots; a++) {
-			struct summary s = summarize(m, a);
-
-			if (!s.n)
-				continue;
-			json_begin_obj(&j, NULL);
-			json_str(&j, "workload", wl_names[m->wl]);
-			json_str(&j, "metric", m->name);
-			json_str(&j, "unit", m->unit);
-			json_str(&j, "allocator", tlb ? r->tlb[a].name : r->alloc[a].name);
-			json_num(&j, "median", s.median);
-			json_num(&j, "min", s.min);
-			json_num(&j, "max", s.max);
-			json_begin_arr(&j, "samples");
-			for (int k = 0; k < s.n; k++)
-				json_num(&j, NULL, m->samples[a][k]);
-			json_end_arr(&j);
-			if (best >= 0) {
-				json_str(&j, "best_peer", r->alloc[best].name);
-				json_num(&j, "ratio_to_best_peer",
-					 s.median > 0 && bv > 0 ? bv / s.median : NAN);
-			}
-			json_end_obj(&j);
-		}
-	}
+	each_result(r, json_row, &j);
 	json_end_arr(&j);
 	json_begin_arr(&j, "notes");
 	for (int i = 0; i < r->nr_notes; i++)
@@ -648,29 +680,23 @@ static void print_json(struct bench_run *r, FILE *f)
 	json_end(&j);
 }
 
+static void csv_row(const struct result_row *row, void *arg)
+{
+	FILE *f = arg;
+	const struct summary *s = &row->s;
+
+	fprintf(f, "%s,%s,%s,%s,%.6g,%.6g,%.6g,%d,", wl_names[row->m->wl], row->m->name,
+		row->m->unit, row->alloc, s->median, s->min, s->max, s->n);
+	if (row->best && s->median > 0 && row->best_val > 0)
+		fprintf(f, "%s,%.4g\n", row->best, row->best_val / s->median);
+	else
+		fprintf(f, "%s,\n", row->best ? row->best : "");
+}
+
 static void print_csv(struct bench_run *r, FILE *f)
 {
 	fprintf(f, "workload,metric,unit,allocator,median,min,max,reps,best_peer,ratio_to_best_peer\n");
-	for (int i = 0; i < r->nr_metric; i++) {
-		struct metric *m = &r->metric[i];
-		bool tlb = m->wl == WL_TLB;
-		int nslots = tlb ? r->nr_tlb : r->nr_alloc;
-		double bv = NAN;
-		int best = tlb ? -1 : best_peer(r, m, &bv);
-
-		for (int a = 0; a < nslots; a++) {
-			struct summary s = summarize(m, a);
-
-			if (!s.n)
-				continue;
-			fprintf(f, "%s,%s,%s,%s,%.6g,%.6g,%.6g,%d,", wl_names[m->wl], m->name, m->unit,
-				tlb ? r->tlb[a].name : r->alloc[a].name, s.median, s.min, s.max, s.n);
-			if (best >= 0 && s.median > 0 && bv > 0)
-				fprintf(f, "%s,%.4g\n", r->alloc[best].name, bv / s.median);
-			else
-				fprintf(f, "%s,\n", best >= 0 ? r->alloc[best].name : "");
-		}
-	}
+	each_result(r, csv_row, f);
 }
 
 /* ---- the run ---- */
