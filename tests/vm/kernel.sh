@@ -30,11 +30,18 @@ vmlinuz="$dir/boot/vmlinuz-$rel"
 if [ ! -f "$vmlinuz" ]; then
 	mkdir -p "$dir"
 	# Prefer the unsigned image (smaller); the signed one boots the same.
-	for pkg in "linux-image-$rel-unsigned" "linux-image-$rel"; do
-		if (cd "$dir" && apt-get download "$pkg" >/dev/null 2>&1); then
-			break
-		fi
-	done
+	fetch() {
+		for pkg in "linux-image-$rel-unsigned" "linux-image-$rel"; do
+			if (cd "$dir" && apt-get download "$pkg" >/dev/null 2>&1); then
+				return 0
+			fi
+		done
+		return 1
+	}
+	# Stale or missing package lists: refresh them once (root only).
+	if ! fetch && [ "$(id -u)" = 0 ]; then
+		apt-get update -qq >/dev/null 2>&1 && fetch || true
+	fi
 	deb=$(ls "$dir"/linux-image-*.deb 2>/dev/null | head -n 1)
 	if [ -z "$deb" ]; then
 		echo "kernel.sh: apt-get download linux-image-$rel-unsigned failed (run apt-get update?)" >&2
