@@ -195,6 +195,7 @@ struct wl_ring *wl_ring_new(void)
 	if (r) {
 		atomic_init(&r->head, 0);
 		atomic_init(&r->tail, 0);
+		r->head_seen = r->tail_seen = 0;
 	}
 	return r;
 }
