@@ -11,7 +11,7 @@ what=${1:-all}
 build_pkgs="gcc make libc6-dev libnuma-dev liburing-dev"
 test_pkgs="qemu-system-x86 busybox-static cpio gzip xz-utils perl linux-headers-amd64
 linux-headers-6.12-amd64 linux-source-6.1 libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
-valgrind groff-base"
+valgrind groff-base clang-format"
 case $what in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;

@@ -1,0 +1,28 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# check-format.sh: the userspace sources must match .clang-format (kmod/
+# follows checkpatch instead).  One TAP line per directory; `make format`
+# fixes what a failure lists.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/tap-lib.sh"
+cd "$top"
+tap_init format
+if ! command -v clang-format >/dev/null 2>&1; then
+	tap_line skip "clang-format" "clang-format not installed (apt-get install clang-format)"
+	tap_summary
+	exit
+fi
+for dir in include lib tools tests/host tests/kmod; do
+	bad=""
+	for f in "$dir"/*.[ch]; do
+		[ -f "$f" ] || continue
+		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad="$bad $f"
+	done
+	if [ -n "$bad" ]; then
+		tap_line fail "$dir/*.[ch] match .clang-format" "run make format; differ:$bad"
+	else
+		tap_line ok "$dir/*.[ch] match .clang-format"
+	fi
+done
+tap_summary
