@@ -637,9 +637,11 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * could destroy the parent's regions through the shared descriptor.  Its
  * own new allocators work.
  *
- * Slabs stay mapped until fa_pool_destroy (memory is type-stable); the
- * first fa_pool_max_pools() pools alive get thread caches, later ones
- * share one locked cache (correct, slower).
+ * Slabs stay mapped, and their memory type-stable, until fa_pool_destroy
+ * unless fa_pool_trim is called: it turns idle slabs into free slabs any
+ * class can take and unmaps regions with no slab in use.  The first
+ * fa_pool_max_pools() pools alive get thread caches, later ones share one
+ * locked cache (correct, slower).
  */
 
 #define FA_POOL_SMALL_MAX 8192u  /* largest class */
@@ -784,6 +786,49 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr);
  */
 int fa_pool_flush(struct fa_pool *p, int all);
 
+/* fa_pool_trim flags */
+#define FA_POOL_TRIM_FLUSH (1u << 0) /* fa_pool_flush(p, 0) the caller's cache first */
+#define FA_POOL_TRIM_KEEP  (1u << 1) /* free idle slabs, unmap no region */
+
+struct fa_pool_trim_info {
+	uint64_t slabs;      /* slabs freed by this call */
+	uint64_t objects;    /* their objects, taken off the shared lists */
+	uint64_t regions;    /* regions unmapped */
+	uint64_t bytes;      /* bytes unmapped: bytes_reserved fell by this */
+	uint64_t free_slabs; /* free slabs the pool holds after the call */
+};
+
+/*
+ * Give idle slab memory back (flags 0: the defaults).  A slab is idle when
+ * every object of it is on its class's shared list: none live, none in a
+ * thread's cache (nor in the rest of a batch a thread took: fa_pool_flush
+ * hands the caller's back, FA_POOL_TRIM_FLUSH does that first, thread exit
+ * does it for the exiting thread), none held in quarantine (fa_pool_flush
+ * with all != 0 releases them), none on a class's overflow list (used only
+ * when batch descriptors could not be allocated).  Idle slabs leave their
+ * class and become free slabs that any class takes before mapping more
+ * (which also undoes fragmentation across classes); then every region with
+ * no slab in use is unmapped (not with FA_POOL_TRIM_KEEP), which lowers
+ * bytes_reserved and gives max_bytes room again.
+ * Hooks: in the default hook mode dtor runs on each object of a freed slab
+ * (ctor runs again when the slab is carved anew), with the trim's lock
+ * held (see fa_pool_report_fn for what hooks must not do).  With POISON or
+ * QUARANTINE each object's poison is verified first (a write after free is
+ * reported).  FA_POOL_DEBUG: a free of an object of a freed slab whose
+ * region is still mapped is reported as a double free; a pointer into an
+ * unmapped region faults, in every mode.
+ * Concurrency: any thread may trim while others allocate and free; trims
+ * of one pool run one at a time.  While trim examines a class, that class's
+ * shared list looks empty to other threads: a refill then carves a slab (a
+ * free one first), which in a pool at max_bytes may fail with ENOMEM; no
+ * object is lost.  Cost: O(objects on the shared lists + regions), paid by
+ * the caller.  A fork child must not trim a pool on the device backend.
+ * Returns 0, filling *info if not NULL, or -EINVAL (p NULL, unknown flag),
+ * -ENOMEM (no memory for the scan or for the caller's cache: the classes
+ * not examined are left as they were; *info says what was done).
+ */
+int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *info);
+
 /* Pools that get thread caches (the rest share a locked cache). */
 unsigned fa_pool_max_pools(void);
 
@@ -798,7 +843,8 @@ struct fa_pool_class_stats {
 	uint64_t cached;        /* in thread caches */
 	uint64_t shared;        /* in the shared lists */
 	uint64_t quarantined;   /* held in quarantine */
-	uint64_t carved;        /* objects ever carved from slabs */
+	uint64_t carved;        /* objects carved from slabs (those of slabs
+	                           fa_pool_trim freed taken off again) */
 	uint64_t slabs;         /* 64 KiB slabs of this class */
 	uint64_t bytes_requested; /* sum of sizes asked, all allocs */
 };
@@ -821,6 +867,10 @@ struct fa_pool_stats {
 	uint64_t quarantined, quarantine_bytes;
 	uint64_t reports;         /* misuses reported */
 	uint64_t threads;         /* thread caches ever made */
+	uint64_t slabs_free;      /* free slabs (fa_pool_trim), any class's
+	                             next (part of bytes_slabs) */
+	uint64_t trimmed_slabs;   /* slabs fa_pool_trim ever freed */
+	uint64_t trimmed_bytes;   /* bytes it ever unmapped */
 	uint64_t size_hist[48];   /* FA_POOL_SIZE_HIST: [k] = requests of
 	                             2^k..2^(k+1)-1 bytes */
 	struct fa_pool_class_stats cls[FA_POOL_MAX_CLASSES];

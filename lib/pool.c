@@ -10,9 +10,10 @@
  * same as a local one; producer/consumer pairs move whole batches.
  *
  * Locks: reg_lock (TLS slots, thread exit, destroy, the pool list) before
- * shared_lock before pool->lock (regions, descriptor chunks, cache lists,
- * large objects) before q.lock; snap_lock is a leaf.  fork() takes them all
- * in that order (pool after pool), so the child finds every pool consistent.
+ * trim_lock (pool_trim.c) before shared_lock before pool->lock (regions,
+ * descriptor chunks, cache lists, large objects) before q.lock; snap_lock
+ * is a leaf.  fork() takes them all in that order (pool after pool), so
+ * the child finds every pool consistent.
  */
 #define FA_POOL_NOINLINE
 #include "pool_internal.h"
@@ -200,6 +201,29 @@ static uint32_t stack_pop(struct fa_pool *p, _Atomic uint64_t *top)
 	return (uint32_t)old;
 }
 
+struct _fa_pool_batch *_fa_pool_bdesc(struct fa_pool *p, uint32_t i)
+{
+	return bdesc(p, i);
+}
+
+void _fa_pool_stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i)
+{
+	stack_push(p, top, i);
+}
+
+/* For fa_pool_trim: the whole stack at once (the tag moves on, so a racing
+ * pop's CAS fails and finds it empty). */
+uint32_t _fa_pool_stack_take(_Atomic uint64_t *top)
+{
+	uint64_t old = atomic_load_explicit(top, memory_order_relaxed);
+
+	while ((uint32_t)old &&
+	       !atomic_compare_exchange_weak_explicit(top, &old, ((old >> 32) + 1) << 32,
+	                                              memory_order_acquire, memory_order_relaxed))
+		;
+	return (uint32_t)old;
+}
+
 static uint32_t desc_get(struct fa_pool *p, struct _fa_pool_tcache *tc)
 {
 	struct _fa_pool_batch *ch;
@@ -313,13 +337,16 @@ static void idle_release(struct fa_pool *p, struct _fa_pool_idle *v, unsigned n)
 
 static int region_add(struct fa_pool *p, size_t want)
 {
-	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_relaxed);
+	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_relaxed), r;
 	size_t size = p->next_region;
 	struct _fa_map *m;
 	char *lo, *hi;
 	int err;
 
-	if (n >= _FA_POOL_MAX_REGIONS)
+	/* a slot fa_pool_trim emptied, else the next one */
+	for (r = 0; r < n && p->maps[r].base; r++)
+		;
+	if (r >= _FA_POOL_MAX_REGIONS)
 		return -ENOMEM;
 	if (size < want)
 		size = round_up(want, (size_t)2 << 20);
@@ -343,7 +370,7 @@ static int region_add(struct fa_pool *p, size_t want)
 		if (size < want + _FA_SLAB_SIZE)
 			return -ENOMEM;
 	}
-	m = &p->maps[n];
+	m = &p->maps[r];
 	err = _fa_map_alloc(m, size, p->has_mem ? &p->mem : NULL);
 	if (err)
 		return err;
@@ -353,9 +380,11 @@ static int region_add(struct fa_pool *p, size_t want)
 		_fa_map_free(m);
 		return -ENOMEM;
 	}
-	p->regions[n].lo = lo;
-	p->regions[n].hi = hi;
-	atomic_store_explicit(&p->nr_regions, n + 1, memory_order_release);
+	p->regions[r].used = 0;
+	_fa_pool_region_write(p, r, lo, hi);
+	if (r == n)
+		atomic_store_explicit(&p->nr_regions, n + 1, memory_order_release);
+	p->bump_region = r;
 	atomic_fetch_add(&p->bytes_mapped, m->size);
 	atomic_fetch_add(&p->bytes_slabs, m->size);
 	p->bump = lo;
@@ -373,16 +402,20 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	int err;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->bump_end - p->bump < (ptrdiff_t)_FA_SLAB_SIZE) {
-		err = region_add(p, _FA_SLAB_SIZE);
-		if (err) {
-			pthread_mutex_unlock(&p->lock);
-			errno = -err;
-			return NULL;
+	s = _fa_pool_slab_reuse(p); /* a slab fa_pool_trim freed, of any class */
+	if (!s) {
+		if (p->bump_end - p->bump < (ptrdiff_t)_FA_SLAB_SIZE) {
+			err = region_add(p, _FA_SLAB_SIZE);
+			if (err) {
+				pthread_mutex_unlock(&p->lock);
+				errno = -err;
+				return NULL;
+			}
 		}
+		s = (struct _fa_pool_slab *)p->bump;
+		p->bump += _FA_SLAB_SIZE;
+		p->regions[p->bump_region].used++;
 	}
-	s = (struct _fa_pool_slab *)p->bump;
-	p->bump += _FA_SLAB_SIZE;
 	s->binoff = (uint16_t)bin_of(c);
 	s->cls = (uint16_t)c;
 	s->pool = p;
@@ -437,8 +470,10 @@ void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *
 	unsigned n = atomic_load(&p->nr_regions);
 
 	for (unsigned r = 0; r < n; r++) {
-		char *end = r + 1 == n ? p->bump : p->regions[r].hi;
+		char *end = r == p->bump_region ? p->bump : p->regions[r].hi;
 
+		if (!p->maps[r].base)
+			continue; /* emptied by fa_pool_trim */
 		for (char *a = p->regions[r].lo; a < end; a += _FA_SLAB_SIZE) {
 			struct _fa_pool_slab *s = (struct _fa_pool_slab *)a;
 
@@ -1093,6 +1128,7 @@ static void fork_prepare(void)
 {
 	pthread_mutex_lock(&reg_lock);
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
+		pthread_mutex_lock(&p->trim_lock);
 		pthread_mutex_lock(&p->shared_lock);
 		pthread_mutex_lock(&p->lock);
 		pthread_mutex_lock(&p->q.lock);
@@ -1107,6 +1143,7 @@ static void fork_parent(void)
 		pthread_mutex_unlock(&p->q.lock);
 		pthread_mutex_unlock(&p->lock);
 		pthread_mutex_unlock(&p->shared_lock);
+		pthread_mutex_unlock(&p->trim_lock);
 	}
 	pthread_mutex_unlock(&reg_lock);
 }
@@ -1143,6 +1180,7 @@ static void fork_child(void)
 			idle_count(p, -(int64_t)sz);
 			atomic_fetch_sub(&p->bytes_mapped, sz);
 		}
+		pthread_mutex_init(&p->trim_lock, NULL);
 		pthread_mutex_init(&p->shared_lock, NULL);
 		pthread_mutex_init(&p->lock, NULL);
 		pthread_mutex_init(&p->q.lock, NULL);
@@ -1236,6 +1274,7 @@ static void pool_free_mem(struct fa_pool *p)
 	_fa_pool_snap_fini(p);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->shared_lock);
+	pthread_mutex_destroy(&p->trim_lock);
 	free(p->maps);
 	free(p);
 }
@@ -1266,6 +1305,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->shared_lock, NULL);
+	pthread_mutex_init(&p->trim_lock, NULL);
 	p->flags = o->flags;
 	p->align = o->align ? o->align : (o->obj_size && o->obj_size % 16 ? 8 : 16);
 	p->obj_size = o->obj_size;

@@ -109,8 +109,17 @@ struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 
 	*large = false;
 	for (unsigned r = 0; r < n; r++) {
-		if ((char *)ptr < p->regions[r].lo || (char *)ptr >= p->regions[r].hi)
+		char *lo, *hi;
+
+		/* slots change under a trim: read each one whole */
+		_fa_pool_region_read(p, r, &lo, &hi);
+		if ((char *)ptr < lo || (char *)ptr >= hi)
 			continue;
+		if (s->magic == _FA_SLAB_FREE_MAGIC && s->pool == p) {
+			_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
+			                 "%p freed while free (its slab was trimmed)", ptr);
+			return NULL;
+		}
 		if (s->magic != _FA_SLAB_MAGIC || s->pool != p ||
 		    (char *)ptr < s->first || (char *)ptr >= s->end)
 			break;

@@ -12,6 +12,12 @@
  * mapping may stay idle in the pool's large cache (header marked idle,
  * described by an entry in pool->lcache[], never read through the mapping
  * itself) until a large request fits it.
+ *
+ * fa_pool_trim (pool_trim.c) turns slabs whose objects are all on their
+ * class's shared list into free slabs (pool->free_slabs, any class takes
+ * them before the bump) and unmaps regions left with no slab in use; a
+ * region slot it empties (lo == hi == NULL, maps[r].base NULL) is skipped
+ * by every reader and reused by the next region.
  */
 #ifndef FA_POOL_INTERNAL_H
 #define FA_POOL_INTERNAL_H
@@ -23,6 +29,8 @@
 #define _FA_SLAB_SIZE ((size_t)FA__POOL_SLAB_SIZE)
 #define _FA_SLAB_MASK (~(uintptr_t)(_FA_SLAB_SIZE - 1))
 #define _FA_SLAB_MAGIC 0xfa51ab00u
+#define _FA_SLAB_FREE_MAGIC     0xfa51abfeu /* trimmed, on pool->free_slabs */
+#define _FA_REGION_NONE         ((unsigned)-1)
 #define _FA_LARGE_MAGIC 0xfa1a6e00u
 #define _FA_LARGE_IDLE_MAGIC 0xfa1a6e1du /* freed, mapping cached */
 #define _FA_LARGE_CACHE_MAX 32          /* idle large mappings per pool */
@@ -48,6 +56,18 @@ struct _fa_pool_slab {
 	char *first, *end;      /* objects: [first, end) */
 	uint32_t stride, nobj;
 	_Atomic uint64_t bits[]; /* FA_POOL_DEBUG: bit set = allocated */
+};
+
+/* A slab fa_pool_trim freed (pool->lock): the same first fields as a slab
+ * (binoff 0: a stray inline free goes out of line), then the free list;
+ * the rest of the slab is garbage until slab_new rewrites the header. */
+struct _fa_pool_free_slab {
+	uint16_t binoff;
+	uint16_t cls;
+	uint32_t magic; /* _FA_SLAB_FREE_MAGIC */
+	struct fa_pool *pool;
+	struct _fa_pool_free_slab *next;
+	unsigned region; /* its slot in pool->regions */
 };
 
 struct _fa_pool_large {
@@ -128,7 +148,11 @@ struct _fa_pool_quarantine {
 };
 
 struct _fa_pool_region {
-	char *lo, *hi;                  /* slab range */
+	char *lo, *hi;        /* slab range; NULL: an empty slot */
+	_Atomic uint32_t seq; /* odd while lo/hi change: read them
+	                         with _fa_pool_region_read */
+	uint32_t used;        /* pool->lock: slabs carved from it
+	                         and not free */
 };
 
 struct fa_pool {
@@ -161,6 +185,9 @@ struct fa_pool {
 	struct _fa_pool_region regions[_FA_POOL_MAX_REGIONS];
 	_Atomic unsigned nr_regions;
 	char *bump, *bump_end;
+	unsigned bump_region;                  /* the slot bump cuts from */
+	struct _fa_pool_free_slab *free_slabs; /* trimmed slabs, any class */
+	_Atomic uint64_t nr_free_slabs;        /* written under the lock */
 	size_t next_region;
 	size_t max_bytes;
 	_Atomic uint64_t bytes_mapped, bytes_slabs;
@@ -186,6 +213,10 @@ struct fa_pool {
 	struct _fa_pool_quarantine q;
 	_Atomic uint64_t reports;
 
+	/* fa_pool_trim: one at a time (before shared_lock in lock order) */
+	pthread_mutex_t trim_lock;
+	_Atomic uint64_t trim_slabs, trim_bytes; /* ever freed / unmapped */
+
 	/* snapshots */
 	pthread_mutex_t snap_lock;
 	pthread_cond_t snap_cond;
@@ -209,6 +240,33 @@ static inline uint64_t _fa_pool_ld(const uint64_t *x)
 	return __atomic_load_n(x, __ATOMIC_RELAXED);
 }
 
+/* Slot r's range, read without pool->lock (the debug free path): a
+ * seqlock against _fa_pool_region_write.  An empty slot reads NULL, NULL. */
+static inline void _fa_pool_region_read(struct fa_pool *p, unsigned r, char **lo, char **hi)
+{
+	struct _fa_pool_region *g = &p->regions[r];
+	uint32_t s1, s2;
+
+	do {
+		s1 = atomic_load_explicit(&g->seq, memory_order_acquire);
+		*lo = __atomic_load_n(&g->lo, __ATOMIC_ACQUIRE);
+		*hi = __atomic_load_n(&g->hi, __ATOMIC_ACQUIRE);
+		s2 = atomic_load_explicit(&g->seq, memory_order_relaxed);
+	} while ((s1 & 1) || s1 != s2);
+}
+
+/* Set slot r's range (pool->lock held). */
+static inline void _fa_pool_region_write(struct fa_pool *p, unsigned r, char *lo, char *hi)
+{
+	struct _fa_pool_region *g = &p->regions[r];
+	uint32_t s = atomic_load_explicit(&g->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&g->seq, s + 1, memory_order_relaxed);
+	__atomic_store_n(&g->lo, lo, __ATOMIC_RELEASE);
+	__atomic_store_n(&g->hi, hi, __ATOMIC_RELEASE);
+	atomic_store_explicit(&g->seq, s + 2, memory_order_release);
+}
+
 /* ---- pool.c ---- */
 struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked);
 void _fa_pool_tcache_put(struct fa_pool *p, bool locked);
@@ -228,6 +286,11 @@ static inline uint64_t _fa_pool_bin_count(const struct fa_pool *p,
 	       __atomic_load_n(&tc->pend_n[c], __ATOMIC_RELAXED);
 }
 uint64_t _fa_pool_now_ns(void);
+/* For pool_trim.c: batch descriptor i; push i on a stack; take a whole
+ * stack (its first descriptor, the rest chained by next; 0: empty). */
+struct _fa_pool_batch *_fa_pool_bdesc(struct fa_pool *p, uint32_t i);
+void _fa_pool_stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i);
+uint32_t _fa_pool_stack_take(_Atomic uint64_t *top);
 /* Index in p->lcache of the idle large mapping whose object was ptr, or -1
  * (pool->lock held). */
 int _fa_pool_idle_find(const struct fa_pool *p, const void *ptr);
@@ -253,6 +316,16 @@ void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsi
 			     void *o);
 /* Release held objects: due ones, or all. */
 void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bool all);
+
+/* ---- pool_trim.c ---- */
+/* A free slab for slab_new (pool->lock held), its debug bitmap cleared
+ * and its region counted as using it; NULL if there is none. */
+struct _fa_pool_slab *_fa_pool_slab_reuse(struct fa_pool *p);
+/* Bytes a trim could find idle (objects on the shared lists, free slabs),
+ * from a few loads. */
+uint64_t _fa_pool_trimmable(struct fa_pool *p);
+/* Set max_bytes (a NUMA node's share of a budget). */
+void _fa_pool_set_max_bytes(struct fa_pool *p, size_t max);
 
 /* ---- pool_stats.c ---- */
 int _fa_pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);

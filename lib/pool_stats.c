@@ -100,6 +100,9 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 	st->bytes_slabs = atomic_load(&p->bytes_slabs);
 	st->reports = atomic_load(&p->reports);
 	st->threads = atomic_load(&p->threads);
+	st->slabs_free = atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
+	st->trimmed_slabs = atomic_load_explicit(&p->trim_slabs, memory_order_relaxed);
+	st->trimmed_bytes = atomic_load_explicit(&p->trim_bytes, memory_order_relaxed);
 	return 0;
 }
 
@@ -274,6 +277,10 @@ static void print_text(FILE *f, const struct fa_pool_stats *st,
 	fprintf(f, "  quarantined %llu (%llu bytes), reports %llu\n",
 		(unsigned long long)st->quarantined, (unsigned long long)st->quarantine_bytes,
 		(unsigned long long)st->reports);
+	if (st->slabs_free || st->trimmed_slabs)
+		fprintf(f, "  trim: %llu free slabs; %llu slabs freed, %llu bytes unmapped\n",
+		        (unsigned long long)st->slabs_free, (unsigned long long)st->trimmed_slabs,
+		        (unsigned long long)st->trimmed_bytes);
 	fprintf(f, "  %6s %12s %12s %10s %10s %8s %8s %8s %6s\n", "class", "allocs", "frees",
 		"live", "hwm", "cached", "shared", "quar", "slabs");
 	for (unsigned c = 0; c < st->nr_classes; c++) {
@@ -322,20 +329,22 @@ static void print_json(FILE *f, const struct fa_pool_stats *st,
 
 	fputs("{\"name\":", f);
 	json_str(f, st->name);
-	fprintf(f, ",\"flags\":%u,\"threads\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
-		"\"bytes_requested\":%llu,\"bytes_served\":%llu,\"bytes_live\":%llu,"
-		"\"bytes_reserved\":%llu,\"bytes_slabs\":%llu,\"large_allocs\":%llu,"
-		"\"large_frees\":%llu,\"large_live\":%llu,\"large_bytes\":%llu,"
-		"\"large_cache_hits\":%llu,\"large_cache_misses\":%llu,"
-		"\"large_cache_maps\":%llu,\"large_cache_bytes\":%llu,"
-		"\"quarantined\":%llu,\"quarantine_bytes\":%llu,\"reports\":%llu,\"classes\":[",
-		st->flags, U(st->threads), U(st->allocs), U(st->frees), U(st->live),
-		U(st->bytes_requested), U(st->bytes_served), U(st->bytes_live),
-		U(st->bytes_reserved), U(st->bytes_slabs), U(st->large_allocs),
-		U(st->large_frees), U(st->large_live), U(st->large_bytes),
-		U(st->large_cache_hits), U(st->large_cache_misses), U(st->large_cache_maps),
-		U(st->large_cache_bytes), U(st->quarantined),
-		U(st->quarantine_bytes), U(st->reports));
+	fprintf(f,
+	        ",\"flags\":%u,\"threads\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
+	        "\"bytes_requested\":%llu,\"bytes_served\":%llu,\"bytes_live\":%llu,"
+	        "\"bytes_reserved\":%llu,\"bytes_slabs\":%llu,\"large_allocs\":%llu,"
+	        "\"large_frees\":%llu,\"large_live\":%llu,\"large_bytes\":%llu,"
+	        "\"large_cache_hits\":%llu,\"large_cache_misses\":%llu,"
+	        "\"large_cache_maps\":%llu,\"large_cache_bytes\":%llu,"
+	        "\"quarantined\":%llu,\"quarantine_bytes\":%llu,\"reports\":%llu,"
+	        "\"slabs_free\":%llu,\"trimmed_slabs\":%llu,\"trimmed_bytes\":%llu,\"classes\":[",
+	        st->flags, U(st->threads), U(st->allocs), U(st->frees), U(st->live),
+	        U(st->bytes_requested), U(st->bytes_served), U(st->bytes_live),
+	        U(st->bytes_reserved), U(st->bytes_slabs), U(st->large_allocs), U(st->large_frees),
+	        U(st->large_live), U(st->large_bytes), U(st->large_cache_hits),
+	        U(st->large_cache_misses), U(st->large_cache_maps), U(st->large_cache_bytes),
+	        U(st->quarantined), U(st->quarantine_bytes), U(st->reports), U(st->slabs_free),
+	        U(st->trimmed_slabs), U(st->trimmed_bytes));
 	for (unsigned c = 0; c < st->nr_classes; c++) {
 		const struct fa_pool_class_stats *cs = &st->cls[c];
 

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fa_pool_trim while other threads allocate and free (also run under
+ * TSan): workers fill their objects with a pattern and check it before
+ * freeing (a slab freed or unmapped under a live object shows as a changed
+ * pattern or a fault), a trimmer loops meanwhile; producer/consumer pairs
+ * move objects through the shared lists under a trimmer.  Afterwards the
+ * counters add up and a last trim gives every byte back.  Classes, debug +
+ * poison, and once-per-object hooks (each object destructed once).
+ */
+#include "finalloc.h"
+#include "kselftest_harness.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WORKERS 4
+
+/* TSan runs are ~10x slower: scale the loops down. */
+static long scaled(long n)
+{
+	return getenv("FA_TSAN") ? n / 10 : n;
+}
+
+static _Atomic long ctors, dtors, reports;
+
+static void ctor(void *obj, size_t size, void *arg)
+{
+	atomic_fetch_add(&ctors, 1);
+	memset(obj, 0, size);
+	(void)arg;
+}
+
+static void dtor(void *obj, size_t size, void *arg)
+{
+	atomic_fetch_add(&dtors, 1);
+	(void)obj;
+	(void)size;
+	(void)arg;
+}
+
+static void report(const struct fa_pool_report *r, void *arg)
+{
+	atomic_fetch_add(&reports, 1);
+	(void)r;
+	(void)arg;
+}
+
+struct shared {
+	struct fa_pool *p;
+	size_t fixed; /* object size of a fixed pool, else 0 */
+	long rounds;
+	_Atomic int running; /* workers still going */
+	_Atomic long bad;    /* patterns found changed */
+	_Atomic long trims, trimmed_slabs;
+};
+
+struct worker {
+	struct shared *sh;
+	int id;
+};
+
+static size_t size_of(const struct shared *sh, unsigned x)
+{
+	return sh->fixed ? sh->fixed : 16 + (size_t)(x * 2654435761u) % 2033;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct shared *sh = w->sh;
+	enum { K = 600 };
+	unsigned char *v[K];
+	size_t sz[K];
+
+	for (long r = 0; r < sh->rounds; r++) {
+		unsigned char pat = (unsigned char)(w->id * 31 + r);
+		int n = 50 + (int)((r * 7 + w->id) % (K - 50));
+
+		for (int i = 0; i < n; i++) {
+			sz[i] = size_of(sh, (unsigned)(r * K + i + w->id * 1000));
+			v[i] = fa_pool_alloc(sh->p, sz[i]);
+			if (!v[i]) {
+				atomic_fetch_add(&sh->bad, 1);
+				n = i;
+				break;
+			}
+			memset(v[i], pat + i, sz[i]);
+		}
+		sched_yield(); /* let the trimmer in while they are live */
+		for (int i = 0; i < n; i++) {
+			unsigned char want = (unsigned char)(pat + i);
+
+			if (v[i][0] != want || v[i][sz[i] / 2] != want || v[i][sz[i] - 1] != want)
+				atomic_fetch_add(&sh->bad, 1);
+			fa_pool_free(sh->p, v[i]);
+		}
+		if (r % 3 == 0)
+			fa_pool_flush(sh->p, 0); /* idle slabs appear */
+	}
+	atomic_fetch_sub(&sh->running, 1);
+	return NULL; /* thread exit hands the caches back */
+}
+
+static void *trimmer(void *arg)
+{
+	struct shared *sh = arg;
+	unsigned i = 0;
+
+	while (atomic_load(&sh->running)) {
+		struct fa_pool_trim_info ti;
+
+		if (fa_pool_trim(sh->p, i++ % 2 ? FA_POOL_TRIM_KEEP : 0, &ti) == 0)
+			atomic_fetch_add(&sh->trimmed_slabs, (long)ti.slabs);
+		atomic_fetch_add(&sh->trims, 1);
+		usleep(200);
+	}
+	return NULL;
+}
+
+/* Quiescent: every carved object is back, a last trim frees every slab and
+ * unmaps every region. */
+static void expect_all_back(struct __test_metadata *_metadata, struct fa_pool *p)
+{
+	struct fa_pool_trim_info ti;
+	struct fa_pool_stats st;
+
+	ASSERT_EQ(0, fa_pool_flush(p, 1));
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	EXPECT_EQ(st.allocs, st.frees);
+	EXPECT_EQ(0, st.live);
+	for (unsigned c = 0; c < st.nr_classes; c++) {
+		EXPECT_EQ(0, st.cls[c].cached);
+		EXPECT_EQ(st.cls[c].carved, st.cls[c].shared);
+	}
+	ASSERT_EQ(0, fa_pool_trim(p, 0, &ti));
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	for (unsigned c = 0; c < st.nr_classes; c++) {
+		EXPECT_EQ(0, st.cls[c].slabs);
+		EXPECT_EQ(0, st.cls[c].carved);
+		EXPECT_EQ(0, st.cls[c].shared);
+	}
+	EXPECT_EQ(0, st.slabs_free);
+	EXPECT_EQ(0, st.bytes_slabs);
+	EXPECT_EQ(0, st.bytes_reserved);
+	TH_LOG("%llu slabs freed and %llu bytes unmapped over the run",
+	       (unsigned long long)st.trimmed_slabs, (unsigned long long)st.trimmed_bytes);
+}
+
+FIXTURE(trim)
+{
+	struct fa_pool *p;
+};
+
+FIXTURE_VARIANT(trim)
+{
+	unsigned flags;
+	size_t obj_size;
+	int hooks;
+};
+
+FIXTURE_VARIANT_ADD(trim, classes){
+	.flags = 0,
+};
+
+FIXTURE_VARIANT_ADD(trim, debug_poison){
+	.flags = FA_POOL_DEBUG | FA_POOL_POISON,
+};
+
+FIXTURE_VARIANT_ADD(trim, hooks_fixed){
+	.obj_size = 192,
+	.hooks = 1,
+};
+
+FIXTURE_SETUP(trim)
+{
+	struct fa_pool_opts o = { .flags = variant->flags,
+		                  .obj_size = variant->obj_size,
+		                  .report = report };
+
+	if (variant->hooks) {
+		o.ctor = ctor;
+		o.dtor = dtor;
+	}
+	atomic_store(&ctors, 0);
+	atomic_store(&dtors, 0);
+	atomic_store(&reports, 0);
+	self->p = fa_pool_create(&o);
+	ASSERT_NE(NULL, self->p);
+}
+
+FIXTURE_TEARDOWN(trim)
+{
+	fa_pool_destroy(self->p);
+	EXPECT_EQ(atomic_load(&ctors), atomic_load(&dtors));
+	EXPECT_EQ(0, atomic_load(&reports));
+}
+
+TEST_F(trim, workers_and_trimmer)
+{
+	struct shared sh = { .p = self->p, .fixed = variant->obj_size, .rounds = scaled(300) };
+	struct worker w[WORKERS];
+	pthread_t t[WORKERS], tr;
+
+	atomic_store(&sh.running, WORKERS);
+	ASSERT_EQ(0, pthread_create(&tr, NULL, trimmer, &sh));
+	for (int i = 0; i < WORKERS; i++) {
+		w[i] = (struct worker){ .sh = &sh, .id = i };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, work, &w[i]));
+	}
+	for (int i = 0; i < WORKERS; i++)
+		pthread_join(t[i], NULL);
+	pthread_join(tr, NULL);
+	EXPECT_EQ(0, atomic_load(&sh.bad));
+	EXPECT_GT(atomic_load(&sh.trims), 0);
+	TH_LOG("%ld trims freed %ld slabs while the workers ran", atomic_load(&sh.trims),
+	       atomic_load(&sh.trimmed_slabs));
+	expect_all_back(_metadata, self->p);
+}
+
+/* ---- producer / consumer: objects cross threads through the shared
+ * lists while they are trimmed ---- */
+
+#define RING 512
+
+struct ring {
+	_Atomic uint64_t head, tail;
+	void *slot[RING];
+	struct shared *sh;
+	long n;
+};
+
+struct msg {
+	uint64_t seq, check;
+};
+
+static void *producer(void *arg)
+{
+	struct ring *r = arg;
+
+	for (long i = 0; i < r->n; i++) {
+		struct msg *m = fa_pool_alloc(r->sh->p, size_of(r->sh, (unsigned)i));
+		uint64_t h;
+
+		if (!m) {
+			atomic_fetch_add(&r->sh->bad, 1);
+		} else {
+			m->seq = (uint64_t)i;
+			m->check = ~(uint64_t)i;
+		}
+		while ((h = atomic_load_explicit(&r->head, memory_order_relaxed)) -
+		               atomic_load_explicit(&r->tail, memory_order_acquire) ==
+		       RING)
+			sched_yield();
+		r->slot[h % RING] = m;
+		atomic_store_explicit(&r->head, h + 1, memory_order_release);
+	}
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	struct ring *r = arg;
+
+	for (long got = 0; got < r->n;) {
+		uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		struct msg *m;
+
+		if (atomic_load_explicit(&r->head, memory_order_acquire) == t) {
+			sched_yield();
+			continue;
+		}
+		m = r->slot[t % RING];
+		atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+		if (m && (m->seq != (uint64_t)got || m->check != ~(uint64_t)got))
+			atomic_fetch_add(&r->sh->bad, 1);
+		fa_pool_free(r->sh->p, m);
+		got++;
+	}
+	atomic_fetch_sub(&r->sh->running, 1);
+	return NULL;
+}
+
+TEST_F(trim, producer_consumer_and_trimmer)
+{
+	struct shared sh = { .p = self->p, .fixed = variant->obj_size };
+	struct ring r[2];
+	pthread_t pt[2], ct[2], tr;
+
+	atomic_store(&sh.running, 2);
+	ASSERT_EQ(0, pthread_create(&tr, NULL, trimmer, &sh));
+	for (int i = 0; i < 2; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].sh = &sh;
+		r[i].n = scaled(200000);
+		ASSERT_EQ(0, pthread_create(&ct[i], NULL, consumer, &r[i]));
+		ASSERT_EQ(0, pthread_create(&pt[i], NULL, producer, &r[i]));
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(pt[i], NULL);
+		pthread_join(ct[i], NULL);
+	}
+	pthread_join(tr, NULL);
+	EXPECT_EQ(0, atomic_load(&sh.bad));
+	TH_LOG("%ld trims freed %ld slabs while the pairs ran", atomic_load(&sh.trims),
+	       atomic_load(&sh.trimmed_slabs));
+	expect_all_back(_metadata, self->p);
+}
+
+TEST_HARNESS_MAIN
