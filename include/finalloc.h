@@ -1114,6 +1114,20 @@ int fa_numa_threads(struct fa_numa_thread *out, int max);
  * (pinned) is released there and mapped afresh (counted as moved too).
  * node_cap bounds the pool's mapped bytes and, for large maps, pool + large
  * + idle bytes of the node.
+ * Under FA_NUMA_BALANCE node_cap is instead each memory node's initial
+ * share of a total budget (node_cap times the memory nodes) that follows
+ * demand: a node whose pool or large map would pass its share first trims
+ * its own pool (fa_pool_trim), then the pools of the nearest nodes (spill
+ * order), and the bytes their trims unmap leave their shares for its own
+ * (counted: slab_moves/slab_bytes in and out, the share now in cap); only
+ * then does it spill.  The total never grows; budget moves in 2 MiB steps
+ * and a node keeps at least 2 MiB of its share.  Idle memory holds nothing
+ * worth keeping, so nothing is copied or migrated: it is unmapped on one
+ * node and the short node maps fresh memory bound to itself.  Only idle
+ * memory moves: objects in other threads' caches keep their slabs (a
+ * freeing thread's caches go back at its exit, fa_pool_flush or
+ * fa_pool_trim with FA_POOL_TRIM_FLUSH); a node's arena keeps node_cap as
+ * its own cap.
  * Remote allocations (served by a node other than the thread's) and remote
  * frees (of another node's memory) are counted per node and per thread,
  * and said on stderr, rate-limited, with the caller, under FA_NUMA_WARN.
@@ -1133,14 +1147,16 @@ enum fa_numa_policy {
 };
 
 #define FA_NUMA_WARN    (1u << 0) /* say remote allocs/frees, misplacements */
-#define FA_NUMA_BALANCE (1u << 1) /* move idle large maps to the node short of them */
+#define FA_NUMA_BALANCE (1u << 1) /* idle maps and pool budget go where needed */
 #define FA_NUMA_NO_IDLE (1u << 2) /* unmap large maps at free, keep none idle */
 #define FA_NUMA_VALID_FLAGS (FA_NUMA_WARN | FA_NUMA_BALANCE | FA_NUMA_NO_IDLE)
 
 struct fa_numa_opts {
 	int policy;             /* enum fa_numa_policy */
 	unsigned flags;         /* FA_NUMA_* */
-	size_t node_cap;        /* bytes mapped per node before spilling; 0 = none */
+	size_t node_cap;        /* bytes mapped per node before spilling (with
+	                           FA_NUMA_BALANCE: each node's initial share
+	                           of a shared budget); 0 = none */
 	unsigned warn_interval_ms; /* at most one warning per interval; 0 = 1000 */
 	unsigned reserved0;     /* must be 0 */
 	size_t idle_max;        /* bytes of freed large maps kept per node for
@@ -1180,8 +1196,11 @@ int fa_numa_node_of(struct fa_numa *n, const void *ptr);
 /* The usable size of ptr (0 if not an object of n). */
 size_t fa_numa_usable_size(struct fa_numa *n, const void *ptr);
 
-/* Unmap the idle large maps of node's memory (-1: every node).  Errors:
- * -EINVAL. */
+/* Unmap the idle large maps of node's memory and trim its pool
+ * (fa_pool_trim with flags 0: idle slabs freed, idle regions unmapped);
+ * node -1: every node.  No budget moves (see FA_NUMA_BALANCE).  Errors:
+ * -EINVAL (n NULL, node absent or out of range), -ENOMEM (a pool had no
+ * memory for its scan; the others were trimmed). */
 int fa_numa_trim(struct fa_numa *n, int node);
 
 /* Destroy n and all its memory (NULL: no-op).  No thread may use it after. */
@@ -1238,6 +1257,13 @@ struct fa_numa_node_stats {
 	uint64_t chunks_in;     /* idle maps moved here (FA_NUMA_BALANCE) */
 	uint64_t chunks_out;    /* idle maps moved away */
 	uint64_t move_failures; /* moves refused (pages could not migrate) */
+	uint64_t cap;           /* its share of the budget now: node_cap +/-
+	                           what FA_NUMA_BALANCE moved (0: no cap) */
+	uint64_t slab_moves_in; /* idle pool memory of other nodes that became
+	                           budget here (FA_NUMA_BALANCE) */
+	uint64_t slab_moves_out; /* this node's that went to others */
+	uint64_t slab_bytes_in;  /* bytes of budget those moves brought */
+	uint64_t slab_bytes_out; /* bytes they took away */
 };
 
 struct fa_numa_stats {

@@ -3,9 +3,11 @@
  * NUMA allocator: one pool (and, on demand, one arena) per node with
  * memory, its slabs bound to that node.  The allocation fast path is the
  * thread's node from TLS (numa_thread.c) and that node's pool fast path.
- * Spills go to the nearest node with memory by numa_distance; remote
- * allocations and frees are counted per node and per thread; placement is
- * verified with move_pages or the device's node query.
+ * Spills go to the nearest node with memory by numa_distance (under
+ * FA_NUMA_BALANCE a node at its cap first takes idle pool memory's budget,
+ * numa_balance.c); remote allocations and frees are counted per node and
+ * per thread; placement is verified with move_pages or the device's node
+ * query.
  */
 #include "pool_internal.h"
 
@@ -36,11 +38,13 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 /* fork(): all_lock is held around calls into the pools (the profiler), so
  * it is taken before theirs: registered after the pools' handlers (the
  * first allocator's pools exist by then), its prepare runs first.  Then each
- * allocator's arena lock and per-node large-map locks, in the order the
- * profiler takes them under all_lock, so no fork catches one held. */
+ * allocator's balance lock (held around pool trims), arena lock and per-node
+ * large-map locks, in the order the profiler takes them under all_lock, so
+ * no fork catches one held. */
 static void fork_locks(void (*op)(pthread_mutex_t *))
 {
 	for (struct fa_numa *n = all_head; n; n = n->next) {
+		op(&n->bal_lock);
 		op(&n->lock);
 		for (int i = 0; i <= n->max_node; i++)
 			if (n->node[i].present)
@@ -255,6 +259,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 	if (opts && opts->arena)
 		n->arena_opts = *opts->arena;
 	pthread_mutex_init(&n->lock, NULL);
+	pthread_mutex_init(&n->bal_lock, NULL);
 	n->max_node = t->max_node;
 	for (int i = 0; i < FA_MAX_NODES; i++)
 		n->node[i].mem_node = -1;
@@ -272,6 +277,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 				err = -errno;
 				goto fail;
 			}
+			atomic_store(&nd->cap, n->node_cap);
 		}
 	}
 	if (!n->nr_mem) {
@@ -304,6 +310,7 @@ fail:
 		pthread_mutex_destroy(&n->node[node].large_lock);
 	}
 	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->bal_lock);
 	free(n);
 	errno = -err;
 	return NULL;
@@ -329,6 +336,7 @@ void fa_numa_destroy(struct fa_numa *n)
 		pthread_mutex_destroy(&n->node[node].large_lock);
 	}
 	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->bal_lock);
 	free(n);
 }
 
@@ -340,6 +348,21 @@ static inline void *node_alloc(struct fa_numa *n, int node, size_t size)
 	if (_fa_numa_is_large(n, size))
 		return _fa_numa_large_alloc(n, node, size);
 	return fa_pool_alloc(n->node[node].pool, size);
+}
+
+/* node_alloc; under FA_NUMA_BALANCE a pool at its cap first takes idle
+ * memory (its own, then the nearest nodes' budget) and tries once more. */
+static void *node_alloc_bal(struct fa_numa *n, int node, size_t size)
+{
+	void *p = node_alloc(n, node, size);
+
+	if (p || errno != ENOMEM || !(n->flags & FA_NUMA_BALANCE) || _fa_numa_is_large(n, size))
+		return p;
+	if (_fa_numa_balance(n, node, 2 * _FA_SLAB_SIZE, true))
+		p = node_alloc(n, node, size);
+	if (!p)
+		errno = ENOMEM;
+	return p;
 }
 
 static void count_remote_alloc(struct fa_numa *n, int served, int home, size_t size,
@@ -388,14 +411,14 @@ static void *alloc_slow(struct fa_numa *n, size_t size, int home, const void *si
 		struct _fa_numa_tls *t = &_fa_numa_tls;
 
 		served = n->mem_nodes[t->rr++ % (unsigned)n->nr_mem];
-		p = node_alloc(n, served, size);
+		p = node_alloc_bal(n, served, size);
 		if (p) {
 			if (served != n->node[home].mem_node)
 				count_remote_alloc(n, served, home, size, site);
 			return p;
 		}
 	} else {
-		p = node_alloc(n, n->node[home].mem_node, size);
+		p = node_alloc_bal(n, n->node[home].mem_node, size);
 		if (p)
 			return p;
 	}
@@ -498,7 +521,7 @@ void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node)
 	}
 	home = _fa_thread_node();
 	served = n->node[node].mem_node;
-	p = node_alloc(n, served, size);
+	p = node_alloc_bal(n, served, size);
 	if (!p) {
 		if (errno != ENOMEM)
 			return NULL;
@@ -673,7 +696,7 @@ static const struct _fa_map *find_map(struct fa_pool *p, const void *ptr)
 	for (unsigned i = 0; i < nr; i++) {
 		const struct _fa_map *m = &p->maps[i];
 
-		if (c >= (const char *)m->base && c < (const char *)m->base + m->size)
+		if (m->base && c >= (const char *)m->base && c < (const char *)m->base + m->size)
 			return m;
 	}
 	for (struct _fa_pool_large *l = p->large; l; l = l->next)
@@ -758,7 +781,8 @@ static void verify_pool(struct fa_numa *n, int node, struct fa_numa_verify *v)
 	pthread_mutex_lock(&p->lock);
 	nr = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
 	for (unsigned i = 0; i < nr; i++)
-		verify_map(n, node, &p->maps[i], v);
+		if (p->maps[i].base) /* not a slot fa_pool_trim emptied */
+			verify_map(n, node, &p->maps[i], v);
 	for (struct _fa_pool_large *l = p->large; l; l = l->next)
 		verify_map(n, node, &l->map, v);
 	pthread_mutex_unlock(&p->lock);
@@ -849,6 +873,13 @@ void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 		s->chunks_in += atomic_load_explicit(&nd->chunks_in, memory_order_relaxed);
 		s->chunks_out += atomic_load_explicit(&nd->chunks_out, memory_order_relaxed);
 		s->move_failures += atomic_load_explicit(&nd->move_failures, memory_order_relaxed);
+		s->cap += atomic_load(&nd->cap);
+		s->slab_moves_in += atomic_load_explicit(&nd->slab_moves_in, memory_order_relaxed);
+		s->slab_moves_out +=
+		        atomic_load_explicit(&nd->slab_moves_out, memory_order_relaxed);
+		s->slab_bytes_in += atomic_load_explicit(&nd->slab_bytes_in, memory_order_relaxed);
+		s->slab_bytes_out +=
+		        atomic_load_explicit(&nd->slab_bytes_out, memory_order_relaxed);
 	}
 	if (nd->arena) {
 		struct fa_arena_stats as;

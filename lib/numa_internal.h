@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* NUMA allocator internals shared by numa.c and numa_profile.c. */
+/* NUMA allocator internals shared by numa.c, numa_large.c,
+ * numa_balance.c and numa_profile.c. */
 #ifndef FA_NUMA_INTERNAL_H
 #define FA_NUMA_INTERNAL_H
 
@@ -41,6 +42,11 @@ struct _fa_numa_node {
 	_Atomic uint64_t idle_bytes;    /* written under large_lock */
 	_Atomic uint64_t large_bytes, large_allocs, large_frees, large_reused;
 	_Atomic uint64_t chunks_in, chunks_out, move_failures;
+	/* budget (numa_balance.c): node_cap +/- what moved, under bal_lock */
+	_Atomic uint64_t cap FA_ALIGNED_CL;
+	_Atomic uint64_t slab_moves_in, slab_moves_out, slab_bytes_in, slab_bytes_out;
+	uint64_t trim_low; /* bal_lock: the pool's trimmable bytes, lowest
+	                      since its last trim */
 } FA_ALIGNED_CL;
 
 struct fa_numa {
@@ -59,6 +65,7 @@ struct fa_numa {
 	struct fa_mem_opts mem;
 	struct fa_arena_opts arena_opts;
 	pthread_mutex_t lock;           /* arenas */
+	pthread_mutex_t bal_lock;       /* budget moves (before the pools' locks) */
 	struct fa_numa *next;           /* all allocators, under all_lock */
 	_Atomic uint64_t warn_last FA_ALIGNED_CL;
 	_Atomic uint64_t warn_skipped, warnings;
@@ -71,6 +78,14 @@ void _fa_numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
 void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats *s);
 void _fa_numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg);
 
+/* ---- numa_balance.c ---- */
+/* Node's memory is short by need bytes of budget (its pool or a large map
+ * hit its cap): under FA_NUMA_BALANCE with node_cap, trim node's own pool,
+ * then the nearest nodes' pools, moving what they unmap into node's
+ * budget.  True if a retry may now succeed (pool: slabs freed or budget
+ * gained; large: budget gained). */
+bool _fa_numa_balance(struct fa_numa *n, int node, size_t need, bool pool);
+
 /* ---- numa_large.c ---- */
 bool _fa_numa_is_large(const struct fa_numa *n, size_t size);
 /* The header of large allocation ptr of n, or NULL. */
@@ -79,6 +94,8 @@ void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size);
 void _fa_numa_large_free(struct fa_numa *n, struct _fa_numa_large *l);
 void _fa_numa_large_cache(struct fa_numa *n, int node, struct _fa_map *m);
 void _fa_numa_large_fini(struct fa_numa *n, int node);
+/* Unmap node's idle large maps. */
+void _fa_numa_large_trim(struct fa_numa *n, int node);
 const struct _fa_map *_fa_numa_large_find(struct _fa_numa_node *nd, const void *addr);
 
 #endif /* FA_NUMA_INTERNAL_H */

@@ -7,7 +7,9 @@
  * allocation there without a syscall or a page fault.  Under FA_NUMA_BALANCE
  * a node that has no fitting idle map takes one from the nearest node that
  * has: fallback memory migrates (mbind MPOL_MF_MOVE); device memory, pinned
- * to its node, is released there and mapped afresh here.
+ * to its node, is released there and mapped afresh here; and a node at its
+ * cap takes budget from the nearest nodes' idle pool memory
+ * (numa_balance.c).
  */
 #include "pool_internal.h"
 
@@ -161,9 +163,17 @@ void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size)
 		atomic_fetch_add_explicit(&nd->large_reused, 1, memory_order_relaxed);
 		return install(n, node, &m, size);
 	}
-	if (n->node_cap && node_mapped(n, node) + need > n->node_cap) {
-		errno = ENOMEM;
-		return NULL;
+	if (n->node_cap) {
+		uint64_t used = node_mapped(n, node) + need;
+		uint64_t cap = atomic_load(&nd->cap);
+
+		/* under FA_NUMA_BALANCE, idle pool memory gives way (here or
+		 * moved from the nearest nodes) */
+		if (used > cap && (!_fa_numa_balance(n, node, used - cap, false) ||
+		                   node_mapped(n, node) + need > atomic_load(&nd->cap))) {
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
 	if ((n->flags & FA_NUMA_BALANCE) && steal_idle(n, node, need, &m))
 		return install(n, node, &m, size);
@@ -240,30 +250,23 @@ void _fa_numa_large_fini(struct fa_numa *n, int node)
 	atomic_store(&nd->idle_bytes, 0);
 }
 
-int fa_numa_trim(struct fa_numa *n, int node)
+void _fa_numa_large_trim(struct fa_numa *n, int node)
 {
-	if (!n || node < -1 || node > n->max_node || (node >= 0 && !n->node[node].present))
-		return -EINVAL;
-	for (int i = 0; i < n->nr_mem; i++) {
-		struct _fa_numa_node *nd = &n->node[n->mem_nodes[i]];
-		struct _fa_numa_large *l;
+	struct _fa_numa_node *nd = &n->node[node];
+	struct _fa_numa_large *l;
 
-		if (node >= 0 && n->mem_nodes[i] != n->node[node].mem_node)
-			continue;
-		pthread_mutex_lock(&nd->large_lock);
-		l = nd->idle;
-		nd->idle = NULL;
-		atomic_store(&nd->idle_bytes, 0);
-		pthread_mutex_unlock(&nd->large_lock);
-		while (l) {
-			struct _fa_numa_large *next = l->next;
-			struct _fa_map m = l->map;
+	pthread_mutex_lock(&nd->large_lock);
+	l = nd->idle;
+	nd->idle = NULL;
+	atomic_store(&nd->idle_bytes, 0);
+	pthread_mutex_unlock(&nd->large_lock);
+	while (l) {
+		struct _fa_numa_large *next = l->next;
+		struct _fa_map m = l->map;
 
-			_fa_map_free(&m);
-			l = next;
-		}
+		_fa_map_free(&m);
+		l = next;
 	}
-	return 0;
 }
 
 /* The map holding addr among node's large maps (live or idle), under the
