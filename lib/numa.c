@@ -358,11 +358,12 @@ static void *node_alloc_bal(struct fa_numa *n, int node, size_t size)
 
 	if (p || errno != ENOMEM || !(n->flags & FA_NUMA_BALANCE) || _fa_numa_is_large(n, size))
 		return p;
+	/* a failed retry says why; a balance that gave nothing, ENOMEM (the
+	 * trims may have left another errno) */
 	if (_fa_numa_balance(n, node, 2 * _FA_SLAB_SIZE, true))
-		p = node_alloc(n, node, size);
-	if (!p)
-		errno = ENOMEM;
-	return p;
+		return node_alloc(n, node, size);
+	errno = ENOMEM;
+	return NULL;
 }
 
 static void count_remote_alloc(struct fa_numa *n, int served, int home, size_t size,
