@@ -267,8 +267,9 @@ struct fa_arena *fa_arena_create(const struct fa_arena_opts *opts);
 /*
  * Allocate size bytes (aligned to align, a power of two, for _aligned).
  * Errors (NULL, errno): EINVAL (a NULL, size 0, align 0 or not a power of
- * two, align > max_chunk_size), ENOMEM (size overflows, cap reached, no
- * memory).
+ * two, align above both max_chunk_size and 4096: so whether or not the
+ * current chunk happens to hold such an address), ENOMEM (size overflows,
+ * cap reached, no memory).
  */
 void *(fa_arena_alloc)(struct fa_arena *a, size_t size);
 void *(fa_arena_alloc_aligned)(struct fa_arena *a, size_t size, size_t align);
@@ -360,7 +361,10 @@ static inline void *fa_arena_bump_(struct fa_arena *a, size_t size, size_t align
 			c->ptr = p + n;
 			return p;
 		}
-	} else if (__builtin_expect(a && align && !(align & (align - 1)), 1)) {
+	} else if (__builtin_expect(a && align && !(align & (align - 1)) && align <= 4096, 1)) {
+		/* larger alignments go out of line, which refuses one above
+		 * the largest chunk whether or not the current chunk happens
+		 * to hold such an address */
 		size_t n = (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(size_t)(FA_ARENA_MIN_ALIGN - 1);
 		size_t m = align > FA_ARENA_MIN_ALIGN ? align : FA_ARENA_MIN_ALIGN;
 		uintptr_t p = ((uintptr_t)c->ptr + m - 1) & ~(uintptr_t)(m - 1);

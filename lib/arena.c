@@ -245,7 +245,8 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 		errno = EINVAL;
 		return NULL;
 	}
-	if (align > a->max_chunk) {
+	if (align > a->max_chunk && align > FA_PAGE_4K) {
+		/* up to a page, any fresh chunk (page-aligned) can serve it */
 		errno = EINVAL;
 		return NULL;
 	}

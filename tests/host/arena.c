@@ -96,6 +96,20 @@ TEST(bad_input)
 	errno = 0; /* alignment larger than the largest chunk */
 	EXPECT_EQ(NULL, fa_arena_alloc_aligned(a, 16, 2 << 20));
 	EXPECT_EQ(EINVAL, errno);
+	/* The refusal does not depend on where the chunk landed: a 64 KiB
+	 * chunk holds a 128 KiB-aligned address half the time. */
+	for (int i = 0; i < 64; i++) {
+		struct fa_arena *b = small_arena(64 << 10, 64 << 10, 0, 0);
+
+		ASSERT_NE(NULL, b);
+		ASSERT_NE(NULL, fa_arena_alloc(b, 16)); /* map the first chunk */
+		errno = 0;
+		EXPECT_EQ(NULL, fa_arena_alloc_aligned(b, 16, 128 << 10));
+		EXPECT_EQ(EINVAL, errno);
+		/* up to a page, always served */
+		EXPECT_NE(NULL, fa_arena_alloc_aligned(b, 16, 4096));
+		fa_arena_destroy(b);
+	}
 	EXPECT_EQ(NULL, fa_arena_alloc_site(a, 16, 5, __FILE__, __LINE__, __func__));
 	EXPECT_EQ(EINVAL, errno);
 	/* nothing above moved the cursor or leaked a chunk */
