@@ -1371,7 +1371,11 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 		/* carve the reserve now: no page faults when it is first used */
 		for (unsigned c = 0; p->bump_end - p->bump >= (ptrdiff_t)_FA_SLAB_SIZE;
 		     c = (c + 1) % p->nr_classes) {
-			if (!carve(p, NULL, c, NULL, 0))
+			uint64_t had = atomic_load_explicit(&p->cls[c].slabs, memory_order_relaxed);
+
+			/* carve() counts what it hands out (none here), not slabs */
+			carve(p, NULL, c, NULL, 0);
+			if (atomic_load_explicit(&p->cls[c].slabs, memory_order_relaxed) == had)
 				break;
 		}
 	}

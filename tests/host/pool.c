@@ -1029,6 +1029,28 @@ TEST(huge_reserve_is_enomem)
 	}
 }
 
+/* The reserve is carved whole at creation, round-robin over the classes:
+ * every slab of it, not one. */
+TEST(reserve_is_carved_whole)
+{
+	struct fa_pool_opts o = { .reserve = (size_t)1 << 20 };
+	struct fa_pool_stats st;
+	struct fa_pool *p = fa_pool_create(&o);
+	uint64_t slabs = 0, carved = 0, shared = 0;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, fa_pool_stats(p, &st));
+	for (unsigned c = 0; c < st.nr_classes; c++) {
+		slabs += st.cls[c].slabs;
+		carved += st.cls[c].carved;
+		shared += st.cls[c].shared;
+		EXPECT_LE(1, st.cls[c].slabs); /* round-robin reached every class */
+	}
+	EXPECT_LE(16, slabs); /* 1 MiB of 64 KiB slabs at least */
+	EXPECT_EQ(carved, shared); /* all of it on the shared lists */
+	fa_pool_destroy(p);
+}
+
 /* Idle cached large mappings count against max_bytes, and give way when a
  * small object needs a slab region. */
 TEST(idle_large_gives_way_to_slabs)
