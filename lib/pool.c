@@ -832,7 +832,7 @@ static void large_link(struct fa_pool *p, struct _fa_pool_large *l)
 
 static void *large_alloc(struct fa_pool *p, size_t size)
 {
-	size_t hdr = large_hdr(p), need;
+	size_t hdr = large_hdr(p), need, maxb;
 	struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
 	struct _fa_pool_large *l;
 	struct _fa_map m;
@@ -868,20 +868,21 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 			memset(l->ptr, 0, size);
 		return l->ptr;
 	}
-	if (p->max_bytes) {
+	maxb = p->max_bytes; /* NUMA balancing moves it, under the lock */
+	if (maxb) {
 		/* idle mappings give way to the new one */
 		uint64_t mapped = atomic_load(&p->bytes_mapped);
 		uint64_t idle = atomic_load_explicit(&p->idle_bytes, memory_order_relaxed);
 
-		if (mapped + need > p->max_bytes) {
-			uint64_t over = mapped + need - p->max_bytes;
+		if (mapped + need > maxb) {
+			uint64_t over = mapped + need - maxb;
 
 			nev = idle_evict(p, _FA_LARGE_CACHE_MAX, idle > over ? idle - over : 0, ev);
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	idle_release(p, ev, nev);
-	if (p->max_bytes && atomic_load(&p->bytes_mapped) + need > p->max_bytes) {
+	if (maxb && atomic_load(&p->bytes_mapped) + need > maxb) {
 		errno = ENOMEM;
 		return NULL;
 	}
