@@ -45,10 +45,10 @@ struct fa_node_info {
 };
 
 struct fa_topology {
-	int numa_available;     /* libnuma says the kernel supports NUMA */
-	int nr_nodes;           /* entries in node[] (nodes present) */
-	int max_node;           /* highest node id present */
-	int nr_cpus;            /* configured CPUs */
+	int numa_available; /* libnuma says the kernel supports NUMA */
+	int nr_nodes;       /* entries in node[] (nodes present) */
+	int max_node;       /* highest node id present */
+	int nr_cpus;        /* configured CPUs */
 	struct fa_node_info node[FA_MAX_NODES];
 	/* distance[i][j] between node[i].node and node[j].node (10 = local) */
 	uint8_t distance[FA_MAX_NODES][FA_MAX_NODES];
@@ -87,10 +87,10 @@ int fa_cpu_to_node(int cpu);
  */
 enum fa_backend {
 	FA_BACKEND_AUTO = 0,
-	FA_BACKEND_DEVICE,      /* /dev/finalloc regions */
-	FA_BACKEND_HUGETLB,     /* MAP_HUGETLB 2 MiB or 1 GiB pages */
-	FA_BACKEND_THP,         /* anonymous, MADV_HUGEPAGE, 2 MiB aligned */
-	FA_BACKEND_SMALL,       /* anonymous, 4 KiB pages */
+	FA_BACKEND_DEVICE,  /* /dev/finalloc regions */
+	FA_BACKEND_HUGETLB, /* MAP_HUGETLB 2 MiB or 1 GiB pages */
+	FA_BACKEND_THP,     /* anonymous, MADV_HUGEPAGE, 2 MiB aligned */
+	FA_BACKEND_SMALL,   /* anonymous, 4 KiB pages */
 	FA_BACKEND_COUNT
 };
 
@@ -103,18 +103,18 @@ enum fa_backend {
 /* struct fa_mem_opts.flags */
 #define FA_MEM_PREFAULT (1u << 0) /* populate now; mlock too where allowed */
 #define FA_MEM_STRICT   (1u << 1) /* fail rather than downgrade */
-#define FA_MEM_ON_NODE  (1u << 2) /* place on .node (else the caller's node
-                                     for the device, no policy otherwise) */
+/* place on .node (else the caller's node for the device, no policy otherwise) */
+#define FA_MEM_ON_NODE (1u << 2)
 
 struct fa_mem_opts {
-	int backend;            /* enum fa_backend; 0 = AUTO */
-	int node;               /* used with FA_MEM_ON_NODE */
-	size_t page_size;       /* 0 = best; FA_PAGE_4K/2M/1G asks for that */
-	size_t guard_size;      /* bytes of guard pages before and after the
-	                           usable range; rounded up to 4 KiB (device:
-	                           its page size).  Touching them: SIGSEGV. */
-	unsigned flags;         /* FA_MEM_* */
-	unsigned reserved[3];   /* must be 0 */
+	int backend;          /* enum fa_backend; 0 = AUTO */
+	int node;             /* used with FA_MEM_ON_NODE */
+	size_t page_size;     /* 0 = best; FA_PAGE_4K/2M/1G asks for that */
+	size_t guard_size;    /* bytes of guard pages before and after the
+	                         usable range; rounded up to 4 KiB (device:
+	                         its page size).  Touching them: SIGSEGV. */
+	unsigned flags;       /* FA_MEM_* */
+	unsigned reserved[3]; /* must be 0 */
 };
 
 /* What one mapping asked for and what it got. */
@@ -133,21 +133,21 @@ struct fa_mem_info {
 };
 
 #define FA_GUARD_NONE     0
-#define FA_GUARD_KERNEL   1     /* device backend guard layout */
-#define FA_GUARD_MADVISE  2     /* MADV_GUARD_INSTALL, no extra VMAs */
-#define FA_GUARD_MPROTECT 3     /* PROT_NONE (hugetlb: reserved hole) */
+#define FA_GUARD_KERNEL   1 /* device backend guard layout */
+#define FA_GUARD_MADVISE  2 /* MADV_GUARD_INSTALL, no extra VMAs */
+#define FA_GUARD_MPROTECT 3 /* PROT_NONE (hugetlb: reserved hole) */
 
 struct fa_backend_stats {
 	/* maps[asked][served]: mappings by backend asked (AUTO = not forced)
 	 * and backend that served them. */
 	uint64_t maps[FA_BACKEND_COUNT][FA_BACKEND_COUNT];
 	uint64_t bytes_mapped[FA_BACKEND_COUNT]; /* live, usable bytes */
-	uint64_t downgrades;      /* served below the first choice */
-	uint64_t page_downgrades; /* served with smaller pages than asked */
-	uint64_t failures;        /* requests that failed */
+	uint64_t downgrades;                     /* served below the first choice */
+	uint64_t page_downgrades;                /* served with smaller pages than asked */
+	uint64_t failures;                       /* requests that failed */
 	uint64_t unmaps;
-	uint64_t locked_bytes;    /* live mlocked bytes */
-	uint64_t lock_failures;   /* prefault asked, mlock refused */
+	uint64_t locked_bytes;           /* live mlocked bytes */
+	uint64_t lock_failures;          /* prefault asked, mlock refused */
 	int available[FA_BACKEND_COUNT]; /* 1 if present on this host */
 	size_t huge_page_sizes[2];       /* hugetlb sizes reserved (0 = none) */
 };
@@ -220,40 +220,39 @@ struct fa_arena_cursor {
 #define FA_ARENA_RESET_RELEASE (1u << 5) /* reset gives back all chunks but the first */
 
 /* A canary or header found damaged by fa_arena_check(). */
-#define FA_CORRUPT_HEADER 1  /* allocation header overwritten */
-#define FA_CORRUPT_FRONT  2  /* red zone before the allocation (underflow) */
-#define FA_CORRUPT_BACK   3  /* red zone after the allocation (overflow) */
+#define FA_CORRUPT_HEADER 1 /* allocation header overwritten */
+#define FA_CORRUPT_FRONT  2 /* red zone before the allocation (underflow) */
+#define FA_CORRUPT_BACK   3 /* red zone after the allocation (overflow) */
 
 struct fa_arena_corruption {
-	int kind;               /* FA_CORRUPT_* */
-	void *ptr;              /* the allocation (header: the header's address) */
-	size_t size;            /* its size (0 if the header is unreadable) */
-	void *bad;              /* first damaged byte */
-	const char *file;       /* allocation site; for HEADER the site of the
-	                           allocation just before it (the likely
-	                           overrun), NULL if it is the first */
+	int kind;         /* FA_CORRUPT_* */
+	void *ptr;        /* the allocation (header: the header's address) */
+	size_t size;      /* its size (0 if the header is unreadable) */
+	void *bad;        /* first damaged byte */
+	const char *file; /* allocation site; for HEADER the site of the
+	                     allocation just before it (the likely
+	                     overrun), NULL if it is the first */
 	int line;
 	const char *func;
 };
 
 struct fa_arena_opts {
-	size_t chunk_size;      /* first chunk; 0 = 2 MiB; doubles per new chunk */
-	size_t max_chunk_size;  /* doubling stops here; 0 = 64 MiB; max 1 GiB.
-	                           Also the largest alignment accepted.
-	                           Larger allocations get a chunk of their own. */
-	size_t cap;             /* most chunk bytes held, 0 = no cap (ENOMEM past) */
-	unsigned flags;         /* FA_ARENA_* */
-	unsigned trace_sample;  /* TRACE: also journal 1 in N smaller allocations */
-	size_t trace_min_size;  /* TRACE: journal allocations >= this (0 = all) */
-	const char *trace_path; /* TRACE: open the journal here if none is open */
-	struct fa_mem_opts mem; /* chunk pages; with .group the group's are used */
+	size_t chunk_size;            /* first chunk; 0 = 2 MiB; doubles per new chunk */
+	size_t max_chunk_size;        /* doubling stops here; 0 = 64 MiB; max 1 GiB.
+	                                 Also the largest alignment accepted.
+	                                 Larger allocations get a chunk of their own. */
+	size_t cap;                   /* most chunk bytes held, 0 = no cap (ENOMEM past) */
+	unsigned flags;               /* FA_ARENA_* */
+	unsigned trace_sample;        /* TRACE: also journal 1 in N smaller allocations */
+	size_t trace_min_size;        /* TRACE: journal allocations >= this (0 = all) */
+	const char *trace_path;       /* TRACE: open the journal here if none is open */
+	struct fa_mem_opts mem;       /* chunk pages; with .group the group's are used */
 	struct fa_arena_group *group; /* draw chunks from and return them to */
 	/* DEBUG: called on corruption found by reset/destroy (default: print
 	 * the report on stderr and abort()). */
-	void (*on_corruption)(struct fa_arena *a, const struct fa_arena_corruption *c,
-			      void *arg);
+	void (*on_corruption)(struct fa_arena *a, const struct fa_arena_corruption *c, void *arg);
 	void *corruption_arg;
-	uint64_t reserved[4];   /* must be 0 */
+	uint64_t reserved[4]; /* must be 0 */
 };
 
 /*
@@ -274,8 +273,8 @@ struct fa_arena *fa_arena_create(const struct fa_arena_opts *opts);
 void *(fa_arena_alloc)(struct fa_arena *a, size_t size);
 void *(fa_arena_alloc_aligned)(struct fa_arena *a, size_t size, size_t align);
 /* The out-of-line path, with the allocation site recorded by META/TRACE. */
-void *fa_arena_alloc_site(struct fa_arena *a, size_t size, size_t align,
-			  const char *file, int line, const char *func);
+void *fa_arena_alloc_site(struct fa_arena *a, size_t size, size_t align, const char *file, int line,
+                          const char *func);
 
 /* Run destructors (last registered first), check (DEBUG), rewind: O(chunks).
  * A NULL arena is ignored. */
@@ -294,14 +293,14 @@ int fa_arena_on_destroy(struct fa_arena *a, void (*fn)(void *), void *obj);
 /* Allocate, copy *init, register dtor (may be NULL).  NULL + errno as
  * fa_arena_alloc; ENOMEM if the destructor record does not fit. */
 void *fa_arena_new_site(struct fa_arena *a, size_t size, size_t align, const void *init,
-			void (*dtor)(void *), const char *file, int line, const char *func);
+                        void (*dtor)(void *), const char *file, int line, const char *func);
 
 /* One allocation as seen by fa_arena_walk (META arenas). */
 struct fa_arena_block {
 	void *ptr;
 	size_t size;
 	size_t align;
-	uint64_t seq;           /* allocation number since create */
+	uint64_t seq; /* allocation number since create */
 	const char *file;
 	int line;
 	const char *func;
@@ -314,7 +313,7 @@ struct fa_arena_block {
  * -EUCLEAN (a damaged header stops the walk).
  */
 int fa_arena_walk(struct fa_arena *a, int (*fn)(const struct fa_arena_block *b, void *arg),
-		  void *arg);
+                  void *arg);
 
 /*
  * Validate every header and red zone; on damage fill *c (may be NULL) with
@@ -324,29 +323,29 @@ int fa_arena_walk(struct fa_arena *a, int (*fn)(const struct fa_arena_block *b, 
 int fa_arena_check(struct fa_arena *a, struct fa_arena_corruption *c);
 
 struct fa_arena_stats {
-	size_t nr_chunks;       /* chunks held */
-	size_t chunk_bytes;     /* their usable bytes */
-	size_t used_bytes;      /* bumped since the last reset (padding included) */
-	size_t cap;             /* 0 = none */
-	size_t cur_avail;       /* bytes left in the current chunk */
-	void *cur_ptr;          /* current chunk's bump pointer and end */
+	size_t nr_chunks;   /* chunks held */
+	size_t chunk_bytes; /* their usable bytes */
+	size_t used_bytes;  /* bumped since the last reset (padding included) */
+	size_t cap;         /* 0 = none */
+	size_t cur_avail;   /* bytes left in the current chunk */
+	void *cur_ptr;      /* current chunk's bump pointer and end */
 	void *cur_end;
 	uint64_t resets;
-	uint64_t chunks_mapped; /* chunks taken from the backend */
-	uint64_t chunks_reused; /* chunks taken from the group */
+	uint64_t chunks_mapped;   /* chunks taken from the backend */
+	uint64_t chunks_reused;   /* chunks taken from the group */
 	uint64_t chunks_released; /* chunks given back (group or backend) */
-	uint64_t slow_allocs;   /* allocations through fa_arena_alloc_site */
+	uint64_t slow_allocs;     /* allocations through fa_arena_alloc_site */
 	uint64_t dtors_pending;
-	uint64_t traced;        /* allocations journaled */
+	uint64_t traced;            /* allocations journaled */
 	uint64_t downgraded_chunks; /* chunks served below what was asked */
-	struct fa_mem_info mem; /* what the newest chunk got */
+	struct fa_mem_info mem;     /* what the newest chunk got */
 };
 
 /* Errors: -EINVAL (a or st NULL). */
 int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st);
 
-static inline void *fa_arena_bump_(struct fa_arena *a, size_t size, size_t align,
-				   const char *file, int line, const char *func)
+static inline void *fa_arena_bump_(struct fa_arena *a, size_t size, size_t align, const char *file,
+                                   int line, const char *func)
 {
 	struct fa_arena_cursor *c = (struct fa_arena_cursor *)a;
 
@@ -396,20 +395,20 @@ static inline void *fa_arena_init_(void *p, const void *init, size_t n)
  * FA_ARENA_NEW_DTOR(a, type, dtor, ...) also registers void dtor(void *).
  * NULL with errno as fa_arena_alloc / fa_arena_new_site.
  */
-#define FA_ARENA_NEW(a, type, ...)                                                 \
+#define FA_ARENA_NEW(a, type, ...)                                                         \
 	((type *)fa_arena_init_(fa_arena_alloc_aligned((a), sizeof(type), _Alignof(type)), \
-				&(type){ __VA_ARGS__ }, sizeof(type)))
-#define FA_ARENA_NEW_DTOR(a, type, dtor, ...)                                      \
+	                        &(type){ __VA_ARGS__ }, sizeof(type)))
+#define FA_ARENA_NEW_DTOR(a, type, dtor, ...)                                                 \
 	((type *)fa_arena_new_site((a), sizeof(type), _Alignof(type), &(type){ __VA_ARGS__ }, \
-				   (dtor), __FILE__, __LINE__, __func__))
+	                           (dtor), __FILE__, __LINE__, __func__))
 
 /* ---- arena groups and thread-local sub-arenas (lib/arena_group.c) ---- */
 
 /* struct fa_arena_group_opts.flags */
-#define FA_GROUP_NO_RETAIN         (1u << 0) /* free chunks go straight back */
-#define FA_GROUP_TLS_NODE          (1u << 1) /* sub-arena on its thread's node */
-#define FA_GROUP_TLS_RESET_ON_EXIT (1u << 2) /* thread exit resets the sub-arena
-                                                (else its memory stays valid) */
+#define FA_GROUP_NO_RETAIN (1u << 0) /* free chunks go straight back */
+#define FA_GROUP_TLS_NODE  (1u << 1) /* sub-arena on its thread's node */
+/* thread exit resets the sub-arena (else its memory stays valid) */
+#define FA_GROUP_TLS_RESET_ON_EXIT (1u << 2)
 
 struct fa_arena_group_opts {
 	struct fa_mem_opts mem;   /* pages of every chunk in the group */
@@ -421,7 +420,7 @@ struct fa_arena_group_opts {
 };
 
 struct fa_arena_group_stats {
-	size_t retained_bytes;    /* free chunks held for reuse */
+	size_t retained_bytes; /* free chunks held for reuse */
 	size_t retained_chunks;
 	uint64_t chunks_mapped;   /* taken from the backend */
 	uint64_t chunks_reused;   /* handed out again */
@@ -516,9 +515,9 @@ int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *
 #define FA_TRACE_BLOCK (1u << 0) /* wait for room instead of dropping */
 
 struct fa_trace_opts {
-	size_t buffer_size;     /* per-thread ring, power of two; 0 = 256 KiB */
-	unsigned flags;         /* FA_TRACE_* */
-	unsigned interval_us;   /* writer wake-up period, 0 = 1000 */
+	size_t buffer_size;   /* per-thread ring, power of two; 0 = 256 KiB */
+	unsigned flags;       /* FA_TRACE_* */
+	unsigned interval_us; /* writer wake-up period, 0 = 1000 */
 };
 
 /*
@@ -541,11 +540,11 @@ int fa_trace_flush(void);
 int fa_trace_close(void);
 
 struct fa_trace_stats {
-	uint64_t records;       /* records written */
-	uint64_t dropped;       /* records dropped (buffer full) */
-	uint64_t bytes;         /* bytes written, header included */
-	uint64_t writes;        /* write requests submitted */
-	int uring;              /* 1 if io_uring carries the writes */
+	uint64_t records; /* records written */
+	uint64_t dropped; /* records dropped (buffer full) */
+	uint64_t bytes;   /* bytes written, header included */
+	uint64_t writes;  /* write requests submitted */
+	int uring;        /* 1 if io_uring carries the writes */
 	int open;
 };
 /* Errors: -EINVAL (st NULL). */
@@ -555,19 +554,19 @@ int fa_trace_stats(struct fa_trace_stats *st);
 struct fa_trace_reader;
 
 struct fa_trace_event {
-	int type;               /* FA_TRACE_ALLOC, _ARENA, _DROP, _END */
-	int event;              /* ARENA: FA_TRACE_EV_* */
-	uint64_t time_ns;       /* since the journal was opened */
+	int type;         /* FA_TRACE_ALLOC, _ARENA, _DROP, _END */
+	int event;        /* ARENA: FA_TRACE_EV_* */
+	uint64_t time_ns; /* since the journal was opened */
 	uint32_t tid;
-	uint64_t arena;         /* arena id */
+	uint64_t arena; /* arena id */
 	uint64_t addr;
 	uint64_t size;
 	uint32_t align;
-	const char *file;       /* ALLOC: site, valid until the reader closes */
+	const char *file; /* ALLOC: site, valid until the reader closes */
 	int line;
 	const char *func;
-	uint64_t count;         /* DROP: dropped; END: records written */
-	uint64_t dropped;       /* END */
+	uint64_t count;   /* DROP: dropped; END: records written */
+	uint64_t dropped; /* END */
 };
 
 struct fa_trace_header {
@@ -648,40 +647,40 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * locked cache (correct, slower).
  */
 
-#define FA_POOL_SMALL_MAX 8192u  /* largest class */
+#define FA_POOL_SMALL_MAX   8192u /* largest class */
 #define FA_POOL_MAX_CLASSES 48
 
 /* struct fa_pool_opts.flags */
-#define FA_POOL_FINE       (1u << 0) /* ~4 classes per doubling, not powers of 2 */
-#define FA_POOL_NO_LARGE   (1u << 1) /* requests above the largest class: E2BIG */
-#define FA_POOL_ZERO       (1u << 2) /* zero the requested bytes on allocation */
-#define FA_POOL_POISON     (1u << 3) /* fill freed objects, verify on reuse */
-#define FA_POOL_QUARANTINE (1u << 4) /* hold freed objects FIFO before reuse */
-#define FA_POOL_DEBUG      (1u << 5) /* detect double and foreign frees */
-#define FA_POOL_CTOR_EVERY (1u << 6) /* ctor on every alloc, dtor on every free */
-#define FA_POOL_SIZE_HIST  (1u << 7) /* histogram of requested sizes (log2) */
+#define FA_POOL_FINE           (1u << 0) /* ~4 classes per doubling, not powers of 2 */
+#define FA_POOL_NO_LARGE       (1u << 1) /* requests above the largest class: E2BIG */
+#define FA_POOL_ZERO           (1u << 2) /* zero the requested bytes on allocation */
+#define FA_POOL_POISON         (1u << 3) /* fill freed objects, verify on reuse */
+#define FA_POOL_QUARANTINE     (1u << 4) /* hold freed objects FIFO before reuse */
+#define FA_POOL_DEBUG          (1u << 5) /* detect double and foreign frees */
+#define FA_POOL_CTOR_EVERY     (1u << 6) /* ctor on every alloc, dtor on every free */
+#define FA_POOL_SIZE_HIST      (1u << 7) /* histogram of requested sizes (log2) */
 #define FA_POOL_NO_LARGE_CACHE (1u << 8) /* unmap freed large objects at once */
 
 #define FA_POOL_POISON_BYTE 0xa5
 
 /* What a report is about. */
 enum fa_pool_error {
-	FA_POOL_ERR_DOUBLE_FREE = 1,    /* freed while already free */
-	FA_POOL_ERR_FOREIGN,            /* not an object of this pool */
-	FA_POOL_ERR_WRITE_AFTER_FREE,   /* poison changed while free */
+	FA_POOL_ERR_DOUBLE_FREE = 1,  /* freed while already free */
+	FA_POOL_ERR_FOREIGN,          /* not an object of this pool */
+	FA_POOL_ERR_WRITE_AFTER_FREE, /* poison changed while free */
 };
 
 struct fa_pool;
 
 struct fa_pool_report {
-	int error;              /* enum fa_pool_error */
+	int error; /* enum fa_pool_error */
 	struct fa_pool *pool;
 	const char *pool_name;
-	void *ptr;              /* object (or pointer) concerned */
-	unsigned cls;           /* class index (0 if unknown) */
-	size_t obj_size;        /* class size (0 if unknown) */
-	size_t offset;          /* first bad byte (write after free) */
-	const char *msg;        /* one line, no newline */
+	void *ptr;       /* object (or pointer) concerned */
+	unsigned cls;    /* class index (0 if unknown) */
+	size_t obj_size; /* class size (0 if unknown) */
+	size_t offset;   /* first bad byte (write after free) */
+	const char *msg; /* one line, no newline */
 };
 
 /*
@@ -704,37 +703,37 @@ typedef void (*fa_pool_report_fn)(const struct fa_pool_report *r, void *arg);
 typedef void (*fa_pool_hook_fn)(void *obj, size_t size, void *arg);
 
 struct fa_pool_opts {
-	size_t obj_size;        /* 0: size classes; else one class of this size
-	                           (multiple of align, <= FA_POOL_SMALL_MAX) */
-	size_t align;           /* power of two 8..4096; 0 = 16 (8 for a fixed
-	                           size that is not a multiple of 16) */
-	unsigned flags;         /* FA_POOL_* */
-	unsigned tcache_objs;   /* per thread per class cache bound, <= 4096;
-	                           0 = auto (32 KiB of objects, 8..512); a
-	                           thread may also hold the untaken rest of
-	                           one batch per class */
-	unsigned batch;         /* objects per refill/flush, <= tcache_objs and
-	                           <= 512; 0 = half the bound */
-	unsigned snapshot_ring; /* snapshots kept; 0 = 64 */
-	unsigned snapshot_ms;   /* > 0: a thread takes one every this many ms */
-	unsigned reserved0;     /* must be 0 */
-	size_t reserve;         /* bytes of slabs mapped and carved at creation */
-	size_t max_bytes;       /* cap on bytes mapped; 0 = none (then ENOMEM) */
+	size_t obj_size;               /* 0: size classes; else one class of this size
+	                                  (multiple of align, <= FA_POOL_SMALL_MAX) */
+	size_t align;                  /* power of two 8..4096; 0 = 16 (8 for a fixed
+	                                  size that is not a multiple of 16) */
+	unsigned flags;                /* FA_POOL_* */
+	unsigned tcache_objs;          /* per thread per class cache bound, <= 4096;
+	                                  0 = auto (32 KiB of objects, 8..512); a
+	                                  thread may also hold the untaken rest of
+	                                  one batch per class */
+	unsigned batch;                /* objects per refill/flush, <= tcache_objs and
+	                                  <= 512; 0 = half the bound */
+	unsigned snapshot_ring;        /* snapshots kept; 0 = 64 */
+	unsigned snapshot_ms;          /* > 0: a thread takes one every this many ms */
+	unsigned reserved0;            /* must be 0 */
+	size_t reserve;                /* bytes of slabs mapped and carved at creation */
+	size_t max_bytes;              /* cap on bytes mapped; 0 = none (then ENOMEM) */
 	const struct fa_mem_opts *mem; /* where slabs come from; NULL = defaults */
 	fa_pool_hook_fn ctor, dtor;
 	void *hook_arg;
 	/* quarantine bounds (FA_POOL_QUARANTINE); 0 = default */
-	size_t quarantine_objs;  /* default 4096 */
-	size_t quarantine_bytes; /* default 4 MiB */
-	uint64_t quarantine_ns;  /* default 1 s; older objects leave at the
-	                            next free or fa_pool_quarantine_drain */
+	size_t quarantine_objs;   /* default 4096 */
+	size_t quarantine_bytes;  /* default 4 MiB */
+	uint64_t quarantine_ns;   /* default 1 s; older objects leave at the
+	                             next free or fa_pool_quarantine_drain */
 	fa_pool_report_fn report; /* NULL: print and abort */
 	void *report_arg;
-	const char *name;        /* copied; shows in reports and stats */
+	const char *name;         /* copied; shows in reports and stats */
 	size_t large_cache_bytes; /* freed large mappings kept for reuse, bytes
 	                             (counted in max_bytes); 0 = 64 MiB;
 	                             must be 0 with FA_POOL_NO_LARGE_CACHE */
-	uint64_t reserved[3];    /* must be 0 */
+	uint64_t reserved[3];     /* must be 0 */
 };
 
 /*
@@ -837,19 +836,19 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 unsigned fa_pool_max_pools(void);
 
 struct fa_pool_class_stats {
-	uint32_t size;          /* class (object) size */
-	uint32_t tcache_objs;   /* per-thread cache bound */
-	uint64_t allocs, frees; /* calls served */
-	uint64_t live;          /* allocs - frees */
-	uint64_t hwm;           /* high-water of objects out of the shared
-	                           lists (live + thread-cached), sampled at
-	                           batch moves and stats reads: >= peak live */
-	uint64_t cached;        /* in thread caches */
-	uint64_t shared;        /* in the shared lists */
-	uint64_t quarantined;   /* held in quarantine */
-	uint64_t carved;        /* objects carved from slabs (those of slabs
-	                           fa_pool_trim freed taken off again) */
-	uint64_t slabs;         /* 64 KiB slabs of this class */
+	uint32_t size;            /* class (object) size */
+	uint32_t tcache_objs;     /* per-thread cache bound */
+	uint64_t allocs, frees;   /* calls served */
+	uint64_t live;            /* allocs - frees */
+	uint64_t hwm;             /* high-water of objects out of the shared
+	                             lists (live + thread-cached), sampled at
+	                             batch moves and stats reads: >= peak live */
+	uint64_t cached;          /* in thread caches */
+	uint64_t shared;          /* in the shared lists */
+	uint64_t quarantined;     /* held in quarantine */
+	uint64_t carved;          /* objects carved from slabs (those of slabs
+	                             fa_pool_trim freed taken off again) */
+	uint64_t slabs;           /* 64 KiB slabs of this class */
 	uint64_t bytes_requested; /* sum of sizes asked, all allocs */
 };
 
@@ -858,25 +857,25 @@ struct fa_pool_stats {
 	unsigned nr_classes;
 	unsigned flags;
 	uint64_t allocs, frees, live; /* all classes and large */
-	uint64_t bytes_requested; /* sum of sizes asked, all allocs */
-	uint64_t bytes_served;    /* sum of class sizes served, all allocs */
-	uint64_t bytes_live;      /* live objects x class size, + large */
-	uint64_t bytes_reserved;  /* mapped from the backend (slabs + large) */
-	uint64_t bytes_slabs;     /* of which slab regions */
+	uint64_t bytes_requested;     /* sum of sizes asked, all allocs */
+	uint64_t bytes_served;        /* sum of class sizes served, all allocs */
+	uint64_t bytes_live;          /* live objects x class size, + large */
+	uint64_t bytes_reserved;      /* mapped from the backend (slabs + large) */
+	uint64_t bytes_slabs;         /* of which slab regions */
 	uint64_t large_allocs, large_frees, large_live, large_bytes;
-	uint64_t large_cache_hits;   /* large allocs served by a cached mapping */
-	uint64_t large_cache_misses; /* large allocs that mapped afresh */
+	uint64_t large_cache_hits;                    /* large allocs served by a cached mapping */
+	uint64_t large_cache_misses;                  /* large allocs that mapped afresh */
 	uint64_t large_cache_maps, large_cache_bytes; /* idle mappings held (in
 	                                                  bytes_reserved) */
 	uint64_t quarantined, quarantine_bytes;
-	uint64_t reports;         /* misuses reported */
-	uint64_t threads;         /* thread caches ever made */
-	uint64_t slabs_free;      /* free slabs (fa_pool_trim), any class's
-	                             next (part of bytes_slabs) */
-	uint64_t trimmed_slabs;   /* slabs fa_pool_trim ever freed */
-	uint64_t trimmed_bytes;   /* bytes it ever unmapped */
-	uint64_t size_hist[48];   /* FA_POOL_SIZE_HIST: [k] = requests of
-	                             2^k..2^(k+1)-1 bytes */
+	uint64_t reports;       /* misuses reported */
+	uint64_t threads;       /* thread caches ever made */
+	uint64_t slabs_free;    /* free slabs (fa_pool_trim), any class's
+	                           next (part of bytes_slabs) */
+	uint64_t trimmed_slabs; /* slabs fa_pool_trim ever freed */
+	uint64_t trimmed_bytes; /* bytes it ever unmapped */
+	uint64_t size_hist[48]; /* FA_POOL_SIZE_HIST: [k] = requests of
+	                           2^k..2^(k+1)-1 bytes */
 	struct fa_pool_class_stats cls[FA_POOL_MAX_CLASSES];
 };
 
@@ -888,7 +887,7 @@ struct fa_pool_stats {
 int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st);
 
 struct fa_pool_snapshot {
-	uint64_t time_ns;       /* CLOCK_MONOTONIC */
+	uint64_t time_ns; /* CLOCK_MONOTONIC */
 	uint64_t allocs, frees, live;
 	uint64_t bytes_requested, bytes_live, bytes_reserved;
 	uint64_t cached, shared, quarantined;
@@ -916,18 +915,18 @@ int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt);
 /* ---- inline fast path: internals, layout may change between versions ---- */
 
 #define FA__POOL_SLAB_SIZE 65536u
-#define FA__POOL_SLOTS 64
+#define FA__POOL_SLOTS     64
 
-struct fa__pool_bin {           /* a thread's cache of one class */
-	void **sp;              /* stack of free objects: sp[-1] is the top,
-	                           NULL at the bottom (empty) */
-	void **end;             /* sp == end: full */
+struct fa__pool_bin { /* a thread's cache of one class */
+	void **sp;    /* stack of free objects: sp[-1] is the top,
+	                 NULL at the bottom (empty) */
+	void **end;   /* sp == end: full */
 	uint64_t frees;
-	uint64_t req;           /* bytes requested */
+	uint64_t req; /* bytes requested */
 };
 
-struct fa__pool_head {          /* first member of struct fa_pool */
-	uint32_t slot;          /* TLS slot (FA__POOL_SLOTS: none, or features) */
+struct fa__pool_head { /* first member of struct fa_pool */
+	uint32_t slot; /* TLS slot (FA__POOL_SLOTS: none, or features) */
 	uint32_t pad;
 	/* the inline free reads its bin offset at (ptr & fmask) | fzero: the
 	 * slab header, or (pools with features, which must not touch a
@@ -988,8 +987,8 @@ static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, unsigned off)
 {
 	struct fa__pool_bin *b =
-		(struct fa__pool_bin *)(fa__pool_tls.fast[((const struct fa__pool_head *)p)->slot] +
-					off);
+	        (struct fa__pool_bin *)(fa__pool_tls.fast[((const struct fa__pool_head *)p)->slot] +
+	                                off);
 
 	void **sp = b->sp;
 
@@ -1011,8 +1010,8 @@ static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 	if (__builtin_expect(p != NULL, 1))
 		/* the slab header at the 64 KiB boundary names the bin (no
 		 * branch for pools with features: they read a 0 instead) */
-		fa__pool_push_inl(p, ptr, *(const uint16_t *)(((uintptr_t)ptr & h->fmask) |
-							      h->fzero));
+		fa__pool_push_inl(p, ptr,
+		                  *(const uint16_t *)(((uintptr_t)ptr & h->fmask) | h->fzero));
 	else
 		fa__pool_free_slow(p, ptr);
 }
@@ -1024,8 +1023,11 @@ static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t 
 	if (__builtin_expect(p != NULL, 1))
 		/* the bin from the size: no load that depends on ptr; bin 0
 		 * (a size above the classes) always goes out of line */
-		fa__pool_push_inl(p, ptr, size <= FA_POOL_SMALL_MAX ?
-					  ((const struct fa__pool_head *)p)->binoff[(size + 7) >> 3] : 0);
+		fa__pool_push_inl(
+		        p, ptr,
+		        size <= FA_POOL_SMALL_MAX
+		                ? ((const struct fa__pool_head *)p)->binoff[(size + 7) >> 3]
+		                : 0);
 	else
 		fa__pool_free_slow(p, ptr);
 }
@@ -1150,27 +1152,27 @@ enum fa_numa_policy {
 	FA_NUMA_INTERLEAVE,
 };
 
-#define FA_NUMA_WARN    (1u << 0) /* say remote allocs/frees, misplacements */
-#define FA_NUMA_BALANCE (1u << 1) /* idle maps and pool budget go where needed */
-#define FA_NUMA_NO_IDLE (1u << 2) /* unmap large maps at free, keep none idle */
+#define FA_NUMA_WARN        (1u << 0) /* say remote allocs/frees, misplacements */
+#define FA_NUMA_BALANCE     (1u << 1) /* idle maps and pool budget go where needed */
+#define FA_NUMA_NO_IDLE     (1u << 2) /* unmap large maps at free, keep none idle */
 #define FA_NUMA_VALID_FLAGS (FA_NUMA_WARN | FA_NUMA_BALANCE | FA_NUMA_NO_IDLE)
 
 struct fa_numa_opts {
-	int policy;             /* enum fa_numa_policy */
-	unsigned flags;         /* FA_NUMA_* */
-	size_t node_cap;        /* bytes mapped per node before spilling (with
-	                           FA_NUMA_BALANCE: each node's initial share
-	                           of a shared budget); 0 = none */
-	unsigned warn_interval_ms; /* at most one warning per interval; 0 = 1000 */
-	unsigned reserved0;     /* must be 0 */
-	size_t idle_max;        /* bytes of freed large maps kept per node for
-	                           reuse; 0 = 16 MiB */
+	int policy;                        /* enum fa_numa_policy */
+	unsigned flags;                    /* FA_NUMA_* */
+	size_t node_cap;                   /* bytes mapped per node before spilling (with
+	                                      FA_NUMA_BALANCE: each node's initial share
+	                                      of a shared budget); 0 = none */
+	unsigned warn_interval_ms;         /* at most one warning per interval; 0 = 1000 */
+	unsigned reserved0;                /* must be 0 */
+	size_t idle_max;                   /* bytes of freed large maps kept per node for
+	                                      reuse; 0 = 16 MiB */
 	const struct fa_mem_opts *mem;     /* backend/page size/prefault for every
 	                                      node (node fields ignored); NULL = AUTO */
 	const struct fa_pool_opts *pool;   /* per-node pool template (its .mem must
 	                                      be NULL); NULL = size-class pool */
 	const struct fa_arena_opts *arena; /* template for fa_numa_arena */
-	uint64_t reserved[4];   /* must be 0 */
+	uint64_t reserved[4];              /* must be 0 */
 };
 
 /* Errors (NULL, errno): EINVAL (bad policy/flag, reserved set, pool.mem set,
@@ -1224,17 +1226,17 @@ int fa_numa_spill_order(struct fa_numa *n, int node, int *out, int max);
 
 /*
  * Where the page of ptr (any address inside n's memory) really is:
- * move_pages(2), or the device's node query for /dev/finalloc memory.  A node other than the intended one is counted as
- * misplaced (and said under FA_NUMA_WARN).  Returns the node, or -ENOENT
+ * move_pages(2), or the device's node query for /dev/finalloc memory.  A node other than the
+ * intended one is counted as misplaced (and said under FA_NUMA_WARN).  Returns the node, or -ENOENT
  * (page not faulted in yet), -EINVAL (not n's memory), -errno.
  */
 int fa_numa_check(struct fa_numa *n, const void *ptr);
 
 struct fa_numa_verify {
-	uint64_t pages;         /* pages sampled (one per page, <= 4096 a map) */
-	uint64_t on_node;       /* on the intended node */
-	uint64_t misplaced;     /* on another node (counted, warned) */
-	uint64_t unknown;       /* not faulted in, or not queryable */
+	uint64_t pages;     /* pages sampled (one per page, <= 4096 a map) */
+	uint64_t on_node;   /* on the intended node */
+	uint64_t misplaced; /* on another node (counted, warned) */
+	uint64_t unknown;   /* not faulted in, or not queryable */
 };
 
 /* Check the placement of every map of node's pool (node -1: all nodes).
@@ -1243,31 +1245,31 @@ int fa_numa_verify(struct fa_numa *n, int node, struct fa_numa_verify *v);
 
 struct fa_numa_node_stats {
 	int node;
-	int mem_node;           /* node whose memory serves it */
+	int mem_node; /* node whose memory serves it */
 	int has_memory;
 	uint64_t allocs, frees, live_objects;
-	uint64_t in_use;        /* bytes of live objects (class sizes) + arena used */
-	uint64_t fragmented;    /* carved into slabs but free */
-	uint64_t idle;          /* mapped, not carved (and arena chunk tails) */
-	uint64_t reserved;      /* mapped for the node */
-	uint64_t remote_allocs; /* served from here to threads of other nodes */
-	uint64_t remote_frees;  /* of this node's memory, by other nodes */
-	uint64_t spills_out;    /* this node full: served elsewhere */
-	uint64_t spills_in;     /* served here for a full node */
-	uint64_t exhausted;     /* times this node's pool said ENOMEM */
-	uint64_t misplaced;     /* pages found on another node */
+	uint64_t in_use;          /* bytes of live objects (class sizes) + arena used */
+	uint64_t fragmented;      /* carved into slabs but free */
+	uint64_t idle;            /* mapped, not carved (and arena chunk tails) */
+	uint64_t reserved;        /* mapped for the node */
+	uint64_t remote_allocs;   /* served from here to threads of other nodes */
+	uint64_t remote_frees;    /* of this node's memory, by other nodes */
+	uint64_t spills_out;      /* this node full: served elsewhere */
+	uint64_t spills_in;       /* served here for a full node */
+	uint64_t exhausted;       /* times this node's pool said ENOMEM */
+	uint64_t misplaced;       /* pages found on another node */
 	uint64_t idle_maps_bytes; /* idle large maps (part of idle) */
-	uint64_t large_reused;  /* large requests served by an idle map */
-	uint64_t chunks_in;     /* idle maps moved here (FA_NUMA_BALANCE) */
-	uint64_t chunks_out;    /* idle maps moved away */
-	uint64_t move_failures; /* moves refused (pages could not migrate) */
-	uint64_t cap;           /* its share of the budget now: node_cap +/-
-	                           what FA_NUMA_BALANCE moved (0: no cap) */
-	uint64_t slab_moves_in; /* idle pool memory of other nodes that became
-	                           budget here (FA_NUMA_BALANCE) */
-	uint64_t slab_moves_out; /* this node's that went to others */
-	uint64_t slab_bytes_in;  /* bytes of budget those moves brought */
-	uint64_t slab_bytes_out; /* bytes they took away */
+	uint64_t large_reused;    /* large requests served by an idle map */
+	uint64_t chunks_in;       /* idle maps moved here (FA_NUMA_BALANCE) */
+	uint64_t chunks_out;      /* idle maps moved away */
+	uint64_t move_failures;   /* moves refused (pages could not migrate) */
+	uint64_t cap;             /* its share of the budget now: node_cap +/-
+	                             what FA_NUMA_BALANCE moved (0: no cap) */
+	uint64_t slab_moves_in;   /* idle pool memory of other nodes that became
+	                             budget here (FA_NUMA_BALANCE) */
+	uint64_t slab_moves_out;  /* this node's that went to others */
+	uint64_t slab_bytes_in;   /* bytes of budget those moves brought */
+	uint64_t slab_bytes_out;  /* bytes they took away */
 };
 
 struct fa_numa_stats {
@@ -1288,7 +1290,7 @@ struct fa_numa_profile_node {
 	int node;
 	int has_memory;
 	int nr_cpus;
-	int mem_node;           /* node whose memory serves it */
+	int mem_node; /* node whose memory serves it */
 	/* the library: the allocators profiled (fa_numa_stats summed) */
 	struct fa_numa_node_stats lib;
 	/* /sys/kernel/finalloc/node<N>/: every numeric file, by name */
@@ -1297,19 +1299,19 @@ struct fa_numa_profile_node {
 		char name[24];
 		uint64_t value;
 	} kstat[FA_NUMA_KSTATS];
-	uint64_t kmod_pinned;   /* its pinned_bytes (0 without the module) */
+	uint64_t kmod_pinned; /* its pinned_bytes (0 without the module) */
 	/* /sys/devices/system/node/node<N>/meminfo, bytes */
 	uint64_t mem_total, mem_free, mem_used, file_pages, anon_pages;
 	uint64_t huge_total, huge_free; /* default-size hugetlb pages (count) */
 };
 
 struct fa_numa_profile {
-	uint64_t time_ns;       /* CLOCK_REALTIME */
+	uint64_t time_ns; /* CLOCK_REALTIME */
 	int nr_nodes;
-	int kmod_loaded;        /* /sys/kernel/finalloc exists */
-	int nr_allocators;      /* fa_numa allocators summed */
-	int nr_threads;         /* registered threads */
-	uint64_t kmod_pinned;   /* /sys/kernel/finalloc/pinned_bytes */
+	int kmod_loaded;      /* /sys/kernel/finalloc exists */
+	int nr_allocators;    /* fa_numa allocators summed */
+	int nr_threads;       /* registered threads */
+	uint64_t kmod_pinned; /* /sys/kernel/finalloc/pinned_bytes */
 	struct fa_numa_profile_node node[FA_MAX_NODES];
 	uint8_t distance[FA_MAX_NODES][FA_MAX_NODES]; /* by index into node[] */
 };
@@ -1319,9 +1321,9 @@ struct fa_numa_profile {
  * Errors: -EINVAL (p NULL), -EIO (topology unreadable). */
 int fa_numa_profile(struct fa_numa *n, struct fa_numa_profile *p);
 
-#define FA_NUMA_REPORT_TEXT 0   /* a table for the terminal */
-#define FA_NUMA_REPORT_SVG  1   /* a standalone SVG chart */
-#define FA_NUMA_REPORT_HTML 2   /* self-contained page: chart, tables */
+#define FA_NUMA_REPORT_TEXT 0 /* a table for the terminal */
+#define FA_NUMA_REPORT_SVG  1 /* a standalone SVG chart */
+#define FA_NUMA_REPORT_HTML 2 /* self-contained page: chart, tables */
 
 /* Write a report of p.  Errors: -EINVAL (p or f NULL, format unknown),
  * -EIO (write failed). */
@@ -1330,8 +1332,8 @@ int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
 /* -- prefetch hints -- for walks over pool objects: rw 0 read, 1 write;
  * locality 0 (none, streaming) .. 3 (keep in all cache levels). */
 #define fa_prefetch(addr, rw, locality) __builtin_prefetch((addr), (rw), (locality))
-#define fa_prefetch_read(addr) __builtin_prefetch((addr), 0, 3)
-#define fa_prefetch_write(addr) __builtin_prefetch((addr), 1, 3)
+#define fa_prefetch_read(addr)          __builtin_prefetch((addr), 0, 3)
+#define fa_prefetch_write(addr)         __builtin_prefetch((addr), 1, 3)
 
 /* ------------------------------------------------------------------------
  * Statistics dump (lib/stats_dump.c)

@@ -18,18 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_ALIGN FA_ARENA_MIN_ALIGN
-#define DEF_CHUNK ((size_t)2 << 20)
-#define DEF_MAX_CHUNK ((size_t)64 << 20)
+#define MIN_ALIGN       FA_ARENA_MIN_ALIGN
+#define DEF_CHUNK       ((size_t)2 << 20)
+#define DEF_MAX_CHUNK   ((size_t)64 << 20)
 #define MAX_CHUNK_LIMIT ((size_t)1 << 30)
-#define MAX_ALLOC ((size_t)1 << 46)
-#define RZ 16                   /* red zone bytes, each side (at least) */
-#define CANARY_BYTE 0xcb
-#define HDR_MAGIC 0x46416864723a5a31ULL
-#define HDR_INTERNAL 1u         /* record is a destructor entry, not user data */
+#define MAX_ALLOC       ((size_t)1 << 46)
+#define RZ              16 /* red zone bytes, each side (at least) */
+#define CANARY_BYTE     0xcb
+#define HDR_MAGIC       0x46416864723a5a31ULL
+#define HDR_INTERNAL    1u /* record is a destructor entry, not user data */
 
-#define FLAGS_VALID (FA_ARENA_META | FA_ARENA_CANARY | FA_ARENA_GUARDS | FA_ARENA_DEBUG | \
-		     FA_ARENA_TRACE | FA_ARENA_RESET_RELEASE)
+#define FLAGS_VALID                                                                            \
+	(FA_ARENA_META | FA_ARENA_CANARY | FA_ARENA_GUARDS | FA_ARENA_DEBUG | FA_ARENA_TRACE | \
+	 FA_ARENA_RESET_RELEASE)
 
 struct hdr {
 	uint64_t check;
@@ -52,8 +53,8 @@ struct dtor_rec {
 };
 
 struct fa_arena {
-	struct fa_arena_cursor cur;     /* inline path; empty in slow modes */
-	struct fa_arena_cursor real;    /* the cursor in slow modes */
+	struct fa_arena_cursor cur;  /* inline path; empty in slow modes */
+	struct fa_arena_cursor real; /* the cursor in slow modes */
 	bool slow;
 	unsigned flags;
 	struct _fa_chunk *head, *curc;
@@ -192,8 +193,8 @@ static int grow(struct fa_arena *a, size_t need)
 		if (err)
 			return err;
 		if (geometric && a->next_chunk < a->max_chunk)
-			a->next_chunk = a->next_chunk * 2 > a->max_chunk ? a->max_chunk
-									  : a->next_chunk * 2;
+			a->next_chunk =
+			        a->next_chunk * 2 > a->max_chunk ? a->max_chunk : a->next_chunk * 2;
 		a->held += c->map.size;
 		a->nr_chunks++;
 		if (a->curc) {
@@ -214,7 +215,7 @@ static int grow(struct fa_arena *a, size_t need)
 
 /* Where an allocation goes in [ptr, end): user pointer and record end. */
 static bool place(const struct fa_arena *a, char *ptr, char *end, size_t size, size_t align,
-		  uintptr_t *user, uintptr_t *rec_end)
+                  uintptr_t *user, uintptr_t *rec_end)
 {
 	uintptr_t p = (uintptr_t)ptr, e = (uintptr_t)end, u, r;
 	size_t rz = (a->flags & FA_ARENA_CANARY) ? RZ : 0;
@@ -235,7 +236,7 @@ static bool place(const struct fa_arena *a, char *ptr, char *end, size_t size, s
 }
 
 static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t kind,
-			const char *file, int line, const char *func)
+                        const char *file, int line, const char *func)
 {
 	struct fa_arena_cursor *cr;
 	uintptr_t u, r;
@@ -262,10 +263,9 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 		/* exact for a fresh chunk (page-aligned base): a request that
 		 * fits the geometric size gets no oversized chunk */
 		size_t lead = ((a->flags & FA_ARENA_META) ? sizeof(struct hdr) : 0) +
-			      ((a->flags & FA_ARENA_CANARY) ? RZ : 0);
+		              ((a->flags & FA_ARENA_CANARY) ? RZ : 0);
 		size_t tail = (a->flags & FA_ARENA_CANARY) ? RZ : 0;
-		size_t need = align <= FA_PAGE_4K ? align_up(lead, align)
-						  : lead + align - 1;
+		size_t need = align <= FA_PAGE_4K ? align_up(lead, align) : lead + align - 1;
 
 		need += align_up(size + tail, MIN_ALIGN);
 
@@ -310,8 +310,8 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 	return (void *)u;
 }
 
-void *fa_arena_alloc_site(struct fa_arena *a, size_t size, size_t align, const char *file,
-			  int line, const char *func)
+void *fa_arena_alloc_site(struct fa_arena *a, size_t size, size_t align, const char *file, int line,
+                          const char *func)
 {
 	return alloc_slow(a, size, align, 0, file, line, func);
 }
@@ -333,7 +333,7 @@ int fa_arena_on_destroy(struct fa_arena *a, void (*fn)(void *), void *obj)
 	if (!a || !fn)
 		return -EINVAL;
 	d = alloc_slow(a, sizeof(*d), _Alignof(struct dtor_rec), HDR_INTERNAL, __FILE__, __LINE__,
-		       __func__);
+	               __func__);
 	if (!d)
 		return -errno;
 	d->fn = fn;
@@ -345,7 +345,7 @@ int fa_arena_on_destroy(struct fa_arena *a, void (*fn)(void *), void *obj)
 }
 
 void *fa_arena_new_site(struct fa_arena *a, size_t size, size_t align, const void *init,
-			void (*dtor)(void *), const char *file, int line, const char *func)
+                        void (*dtor)(void *), const char *file, int line, const char *func)
 {
 	void *p;
 
@@ -388,7 +388,7 @@ static bool zone_ok(const unsigned char *p, size_t n, void **bad)
 
 /* Visit records; check canaries when asked.  Stops at the first damage. */
 static int visit(struct fa_arena *a, bool canaries, struct fa_arena_corruption *cor,
-		 int (*fn)(const struct fa_arena_block *, void *), void *arg)
+                 int (*fn)(const struct fa_arena_block *, void *), void *arg)
 {
 	const struct hdr *prev = NULL;
 
@@ -422,7 +422,7 @@ static int visit(struct fa_arena *a, bool canaries, struct fa_arena_corruption *
 				if (!zone_ok((unsigned char *)fz, (size_t)(u - fz), &k.bad))
 					k.kind = FA_CORRUPT_FRONT, ok = false;
 				else if (!zone_ok((unsigned char *)u + h->size,
-						  h->rec_len - h->user_off - h->size, &k.bad))
+				                  h->rec_len - h->user_off - h->size, &k.bad))
 					k.kind = FA_CORRUPT_BACK, ok = false;
 				if (!ok) {
 					k.ptr = u;
@@ -437,8 +437,12 @@ static int visit(struct fa_arena *a, bool canaries, struct fa_arena_corruption *
 			}
 			if (fn && h->kind == 0) {
 				struct fa_arena_block b = {
-					.ptr = p + h->user_off, .size = h->size, .align = h->align,
-					.seq = h->seq, .file = h->file, .line = (int)h->line,
+					.ptr = p + h->user_off,
+					.size = h->size,
+					.align = h->align,
+					.seq = h->seq,
+					.file = h->file,
+					.line = (int)h->line,
 					.func = h->func,
 				};
 				int r = fn(&b, arg);
@@ -456,7 +460,7 @@ static int visit(struct fa_arena *a, bool canaries, struct fa_arena_corruption *
 }
 
 int fa_arena_walk(struct fa_arena *a, int (*fn)(const struct fa_arena_block *b, void *arg),
-		  void *arg)
+                  void *arg)
 {
 	if (!a || !fn)
 		return -EINVAL;
@@ -486,9 +490,11 @@ static void debug_check(struct fa_arena *a, const char *when)
 		a->on_corruption(a, &c, a->corruption_arg);
 		return;
 	}
-	fprintf(stderr, "finalloc: arena %llu: %s damaged at %p (allocation %p, %zu bytes, "
-		"from %s:%d %s), found by %s\n", (unsigned long long)a->id, kind_names[c.kind],
-		c.bad, c.ptr, c.size, c.file ? c.file : "?", c.line, c.func ? c.func : "?", when);
+	fprintf(stderr,
+	        "finalloc: arena %llu: %s damaged at %p (allocation %p, %zu bytes, "
+	        "from %s:%d %s), found by %s\n",
+	        (unsigned long long)a->id, kind_names[c.kind], c.bad, c.ptr, c.size,
+	        c.file ? c.file : "?", c.line, c.func ? c.func : "?", when);
 	abort();
 }
 
@@ -526,7 +532,8 @@ void fa_arena_reset(struct fa_arena *a)
 			chunk_put(a, c);
 			c = n;
 		}
-		a->next_chunk = a->first_chunk * 2 < a->max_chunk ? a->first_chunk * 2 : a->max_chunk;
+		a->next_chunk =
+		        a->first_chunk * 2 < a->max_chunk ? a->first_chunk * 2 : a->max_chunk;
 	}
 	for (struct _fa_chunk *c = a->head; c; c = c->next)
 		c->used = c->map.base;
@@ -560,9 +567,10 @@ void fa_arena_destroy(struct fa_arena *a)
 	if (!a)
 		return;
 	if (a->tls_group) {
-		fprintf(stderr, "finalloc: fa_arena_destroy: arena %llu is a thread's "
-			"sub-arena; it returns to its group at thread exit\n",
-			(unsigned long long)a->id);
+		fprintf(stderr,
+		        "finalloc: fa_arena_destroy: arena %llu is a thread's "
+		        "sub-arena; it returns to its group at thread exit\n",
+		        (unsigned long long)a->id);
 		errno = EINVAL;
 		return;
 	}
@@ -585,7 +593,7 @@ struct fa_arena_group *_fa_arena_tls_group(const struct fa_arena *a)
 }
 
 struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa_arena_group *g,
-				     int node)
+                                     int node)
 {
 	static const struct fa_arena_opts defaults;
 	const struct fa_arena_opts *o = opts ? opts : &defaults;
@@ -609,7 +617,8 @@ struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa
 		errno = EINVAL; /* the group's chunks have no guard pages */
 		return NULL;
 	}
-	a = aligned_alloc(FA_CACHE_LINE, (sizeof(*a) + FA_CACHE_LINE - 1) & ~(size_t)(FA_CACHE_LINE - 1));
+	a = aligned_alloc(FA_CACHE_LINE,
+	                  (sizeof(*a) + FA_CACHE_LINE - 1) & ~(size_t)(FA_CACHE_LINE - 1));
 	if (!a) {
 		errno = ENOMEM;
 		return NULL;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEF_RETAIN ((size_t)256 << 20)
+#define DEF_RETAIN  ((size_t)256 << 20)
 #define GROUP_FLAGS (FA_GROUP_NO_RETAIN | FA_GROUP_TLS_NODE | FA_GROUP_TLS_RESET_ON_EXIT)
 
 struct idle_arena {
@@ -23,15 +23,15 @@ struct idle_arena {
 
 struct fa_arena_group {
 	pthread_mutex_t lock;
-	struct _fa_chunk *free;         /* retained chunks */
+	struct _fa_chunk *free; /* retained chunks */
 	size_t retained, nr_retained, retain_max;
-	struct idle_arena *idle;        /* sub-arenas without a thread */
+	struct idle_arena *idle; /* sub-arenas without a thread */
 	uint64_t nr_idle;
 	struct fa_mem_opts mem;
 	struct fa_arena_opts tls;
 	unsigned flags;
-	uint64_t members;               /* arenas alive, sub-arenas included */
-	uint64_t attached;              /* sub-arenas held by threads */
+	uint64_t members;  /* arenas alive, sub-arenas included */
+	uint64_t attached; /* sub-arenas held by threads */
 	uint64_t mapped, reused, returned, unmapped;
 	uint64_t tls_created, tls_adopted, tls_returned;
 	struct fa_arena_group *fork_prev, *fork_next; /* groups_lock */
@@ -105,7 +105,7 @@ void _fa_group_member(struct fa_arena_group *g, int delta)
 }
 
 int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct _fa_chunk **out,
-			bool *reused)
+                        bool *reused)
 {
 	struct _fa_chunk **pp, **best = NULL, *c;
 	struct fa_mem_opts mo;

@@ -72,8 +72,10 @@ static int env_backend(void)
 		if (e && *e) {
 			v = fa_backend_parse(e);
 			if (v < 0) {
-				fprintf(stderr, "finalloc: FINALLOC_BACKEND=%s unknown "
-					"(device|hugetlb|thp|small|auto); using auto\n", e);
+				fprintf(stderr,
+				        "finalloc: FINALLOC_BACKEND=%s unknown "
+				        "(device|hugetlb|thp|small|auto); using auto\n",
+				        e);
 				v = FA_BACKEND_AUTO;
 			}
 		}
@@ -128,8 +130,7 @@ static bool present(int b, size_t ps)
 			return false;
 		if (ps)
 			return _fa_hugetlb_reserved(ps) > 0;
-		return _fa_hugetlb_reserved(FA_PAGE_2M) > 0 ||
-		       _fa_hugetlb_reserved(FA_PAGE_1G) > 0;
+		return _fa_hugetlb_reserved(FA_PAGE_2M) > 0 || _fa_hugetlb_reserved(FA_PAGE_1G) > 0;
 	case FA_BACKEND_THP:
 		return (ps == 0 || ps >= FA_PAGE_2M) && _fa_thp_enabled();
 	case FA_BACKEND_SMALL:
@@ -138,8 +139,7 @@ static bool present(int b, size_t ps)
 	return false;
 }
 
-static int serve(struct _fa_map *m, size_t size, int b, size_t ps,
-		 const struct fa_mem_opts *o)
+static int serve(struct _fa_map *m, size_t size, int b, size_t ps, const struct fa_mem_opts *o)
 {
 	switch (b) {
 	case FA_BACKEND_DEVICE:
@@ -167,15 +167,16 @@ static void say_downgrade(const struct _fa_map *m, int first, int err)
 {
 	if (!_fa_verbose())
 		return;
-	if ((m->flags & _FA_MAP_DOWNGRADED) &&
-	    !atomic_exchange(&st.said[first][m->backend], true))
-		fprintf(stderr, "finalloc: downgrade: %s asked, %s served (%s); "
-			"counted in fa_backend_stats, said once\n",
-			backend_names[first], backend_names[m->backend], strerror(-err));
+	if ((m->flags & _FA_MAP_DOWNGRADED) && !atomic_exchange(&st.said[first][m->backend], true))
+		fprintf(stderr,
+		        "finalloc: downgrade: %s asked, %s served (%s); "
+		        "counted in fa_backend_stats, said once\n",
+		        backend_names[first], backend_names[m->backend], strerror(-err));
 	if ((m->flags & _FA_MAP_PAGE_DOWN) && !atomic_exchange(&st.said_page, true))
-		fprintf(stderr, "finalloc: downgrade: %zu KiB pages asked, %zu KiB "
-			"served by %s; said once\n", m->page_size_asked >> 10,
-			m->page_size >> 10, backend_names[m->backend]);
+		fprintf(stderr,
+		        "finalloc: downgrade: %zu KiB pages asked, %zu KiB "
+		        "served by %s; said once\n",
+		        m->page_size_asked >> 10, m->page_size >> 10, backend_names[m->backend]);
 }
 
 /* Unmap without touching the counters (a map never counted). */
@@ -216,7 +217,7 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 		else if (asked == FA_BACKEND_THP && !_fa_thp_enabled())
 			err = -ENODEV;
 		else if ((asked == FA_BACKEND_THP && o->page_size && o->page_size != FA_PAGE_2M) ||
-			 (asked == FA_BACKEND_SMALL && o->page_size > FA_PAGE_4K))
+		         (asked == FA_BACKEND_SMALL && o->page_size > FA_PAGE_4K))
 			err = -EINVAL;
 		else
 			err = serve(&tmp, size, asked, o->page_size, o);
@@ -274,8 +275,7 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 fail:
 	atomic_fetch_add(&st.failures, 1);
 	if (_fa_verbose())
-		fprintf(stderr, "finalloc: mapping %zu bytes failed: %s\n", size,
-			strerror(-err));
+		fprintf(stderr, "finalloc: mapping %zu bytes failed: %s\n", size, strerror(-err));
 	return err;
 }
 

@@ -16,7 +16,7 @@
 #include "uapi/linux/finalloc.h"
 
 static pthread_mutex_t dev_lock = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic int dev_state;	/* 0: try (again), 1: open, -1: not usable */
+static _Atomic int dev_state; /* 0: try (again), 1: open, -1: not usable */
 static int dev_fd = -1;
 static int dev_err = -ENODEV; /* why dev_fd is -1: -ENODEV when absent */
 static struct finalloc_info dev_info;

@@ -52,7 +52,7 @@ uint64_t _fa_hugetlb_reserved(size_t page_size)
 	char path[96];
 
 	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/nr_hugepages",
-		 page_size >> 10);
+	         page_size >> 10);
 	return read_u64(path);
 }
 
@@ -111,7 +111,7 @@ static int populate(void *p, size_t len, size_t ps)
 }
 
 int _fa_mmap_map(struct _fa_map *m, size_t size, int backend, size_t ps,
-		 const struct fa_mem_opts *o)
+                 const struct fa_mem_opts *o)
 {
 	size_t usable, guard, slack, total;
 	char *res, *data;
@@ -125,8 +125,9 @@ int _fa_mmap_map(struct _fa_map *m, size_t size, int backend, size_t ps,
 	total = usable + 2 * guard + slack;
 
 	res = mmap(NULL, total, backend == FA_BACKEND_HUGETLB ? PROT_NONE : PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS |
-			   (backend == FA_BACKEND_HUGETLB ? MAP_NORESERVE : 0), -1, 0);
+	           MAP_PRIVATE | MAP_ANONYMOUS |
+	                   (backend == FA_BACKEND_HUGETLB ? MAP_NORESERVE : 0),
+	           -1, 0);
 	if (res == MAP_FAILED)
 		return -ENOMEM;
 	data = (char *)round_up((uintptr_t)res + guard, slack ? slack : FA_PAGE_4K);
@@ -141,8 +142,9 @@ int _fa_mmap_map(struct _fa_map *m, size_t size, int backend, size_t ps,
 	if (backend == FA_BACKEND_HUGETLB) {
 		int shift = __builtin_ctzl(ps);
 		void *h = mmap(data, usable, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB |
-				       (shift << MAP_HUGE_SHIFT), -1, 0);
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB |
+		                       (shift << MAP_HUGE_SHIFT),
+		               -1, 0);
 		if (h == MAP_FAILED) {
 			err = -ENOMEM;
 			goto unmap;

@@ -11,15 +11,14 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#define FA_CACHE_LINE 64
-#define FA_ALIGNED_CL __attribute__((aligned(FA_CACHE_LINE)))
-#define fa_likely(x) __builtin_expect(!!(x), 1)
+#define FA_CACHE_LINE  64
+#define FA_ALIGNED_CL  __attribute__((aligned(FA_CACHE_LINE)))
+#define fa_likely(x)   __builtin_expect(!!(x), 1)
 #define fa_unlikely(x) __builtin_expect(!!(x), 0)
 
 /* ---- topology.c ---- */
 /* sysfs-only readers, usable without libnuma initialised */
-int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total,
-                            uint64_t *free_pages);
+int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, uint64_t *free_pages);
 /* node itself if it has memory, else its nearest node with memory */
 int _fa_mem_node_of(int node);
 
@@ -32,26 +31,26 @@ int _fa_mem_node_of(int node);
  */
 struct _fa_map {
 	void *base;
-	size_t size;            /* usable, multiple of page_size */
+	size_t size; /* usable, multiple of page_size */
 	void *map_base;
-	size_t map_size;        /* whole VA range, guards included */
-	size_t guard_size;      /* each side */
-	size_t page_size;       /* served */
-	int node;               /* served node, FA_NODE_ANY if unknown */
-	int backend;            /* enum fa_backend served */
-	uint32_t region_id;     /* device backend region */
-	unsigned flags;         /* _FA_MAP_* */
+	size_t map_size;    /* whole VA range, guards included */
+	size_t guard_size;  /* each side */
+	size_t page_size;   /* served */
+	int node;           /* served node, FA_NODE_ANY if unknown */
+	int backend;        /* enum fa_backend served */
+	uint32_t region_id; /* device backend region */
+	unsigned flags;     /* _FA_MAP_* */
 	/* what was asked, for reports */
 	int backend_asked;
 	int node_asked;
 	size_t page_size_asked;
-	unsigned guard_kind;    /* FA_GUARD_* */
+	unsigned guard_kind; /* FA_GUARD_* */
 };
 
-#define _FA_MAP_LOCKED      (1u << 0)
-#define _FA_MAP_PREFAULTED  (1u << 1)
-#define _FA_MAP_DOWNGRADED  (1u << 2)
-#define _FA_MAP_PAGE_DOWN   (1u << 3)
+#define _FA_MAP_LOCKED     (1u << 0)
+#define _FA_MAP_PREFAULTED (1u << 1)
+#define _FA_MAP_DOWNGRADED (1u << 2)
+#define _FA_MAP_PAGE_DOWN  (1u << 3)
 
 /*
  * Map at least size usable bytes (opts NULL = defaults).  Selection, env
@@ -87,8 +86,7 @@ bool _fa_dev_available(void);
 int _fa_dev_error(void);
 /* Page sizes the module offers (bit n = 1 << n bytes), 0 if absent. */
 uint64_t _fa_dev_page_sizes(void);
-int _fa_dev_map(struct _fa_map *m, size_t size, size_t page_size,
-                const struct fa_mem_opts *o);
+int _fa_dev_map(struct _fa_map *m, size_t size, size_t page_size, const struct fa_mem_opts *o);
 void _fa_dev_unmap(struct _fa_map *m);
 /* Node backing byte off of device map m (FINALLOC_IOC_NODE_OF): node or
  * -errno (-ENOENT: a guard page, -EOPNOTSUPP: no node query). */
@@ -115,19 +113,19 @@ struct _fa_numa_tls {
 	uint64_t cache_id;
 	struct fa_pool *cache_pool;
 	uint32_t cache_cpu;
-	_Atomic uint64_t remote_allocs;    /* single writer: this thread */
+	_Atomic uint64_t remote_allocs; /* single writer: this thread */
 	_Atomic uint64_t remote_frees;
 	_Atomic uint64_t migrations;
 	_Atomic int cpu;
 	_Atomic int pinned_node;
 	int tid;
 	bool registered;
-	struct _fa_numa_tls *next, *prev;  /* registry list, under its lock */
+	struct _fa_numa_tls *next, *prev; /* registry list, under its lock */
 };
 
 extern __thread struct _fa_numa_tls _fa_numa_tls __attribute__((tls_model("initial-exec")));
-extern const int16_t *_fa_cpu_node;    /* cpu -> node, set once */
-extern unsigned _fa_nr_cpu_node;       /* entries in _fa_cpu_node; 0 before init */
+extern const int16_t *_fa_cpu_node; /* cpu -> node, set once */
+extern unsigned _fa_nr_cpu_node;    /* entries in _fa_cpu_node; 0 before init */
 
 int _fa_thread_node_slow(void);
 /* Topology snapshot taken once (read-only afterwards). */
@@ -158,30 +156,30 @@ static inline int _fa_thread_node(void)
 struct _fa_chunk {
 	struct _fa_chunk *next;
 	struct _fa_map map;
-	char *used;             /* bump position when not the current chunk */
+	char *used; /* bump position when not the current chunk */
 	uint64_t reuses;
 };
 void _fa_chunk_unmap(struct _fa_chunk *c);
 /* Mark a as a thread's sub-arena of g (destroy refuses it). */
 void _fa_arena_set_tls(struct fa_arena *a, struct fa_arena_group *g);
 struct fa_arena_group *_fa_arena_tls_group(const struct fa_arena *a);
-struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts,
-				     struct fa_arena_group *g, int node);
+struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa_arena_group *g,
+                                     int node);
 void _fa_arena_destroy_tls(struct fa_arena *a);
 /* Process-wide arena totals (counted at create/destroy and chunk moves,
  * never on the bump path), for the statistics dump. */
 struct _fa_arena_totals {
 	uint64_t created, destroyed;
 	uint64_t chunks_mapped, chunks_reused, chunks_released;
-	uint64_t chunk_bytes;   /* usable bytes of the chunks arenas hold */
+	uint64_t chunk_bytes; /* usable bytes of the chunks arenas hold */
 };
 void _fa_arena_totals(struct _fa_arena_totals *t);
 
 /* ---- arena_group.c ---- */
 /* Chunk of at least size usable bytes on node (FA_NODE_ANY: any);
  * *reused says whether it came from the pool.  0/-errno. */
-int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node,
-			struct _fa_chunk **out, bool *reused);
+int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct _fa_chunk **out,
+                        bool *reused);
 void _fa_group_chunk_put(struct fa_arena_group *g, struct _fa_chunk *c);
 void _fa_group_member(struct fa_arena_group *g, int delta);
 const struct fa_mem_opts *_fa_group_mem(const struct fa_arena_group *g);
@@ -192,8 +190,8 @@ const struct fa_mem_opts *_fa_group_mem(const struct fa_arena_group *g);
 int _fa_trace_ensure(const char *path);
 /* FINALLOC_TRACE set: every arena traces (thresholds from the env). */
 bool _fa_trace_env(size_t *min_size, unsigned *sample);
-void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align,
-		     const char *file, int line, const char *func);
+void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, const char *file,
+                     int line, const char *func);
 void _fa_trace_arena(uint64_t arena, int event);
 
 /* ---- stats_dump.c / pool.c ---- */

@@ -28,7 +28,7 @@
 /* fa_numa_free finds the owning pool through the header at the object's
  * 64 KiB boundary: slab and large headers keep the pool at one offset. */
 _Static_assert(offsetof(struct _fa_pool_slab, pool) == offsetof(struct _fa_pool_large, pool),
-	       "pool pointer at one offset in slab and large headers");
+               "pool pointer at one offset in slab and large headers");
 
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t next_id = 1;
@@ -110,7 +110,7 @@ static void site_name(const void *site, char *buf, size_t len)
 
 	if (site && dladdr(site, &di) && di.dli_sname)
 		snprintf(buf, len, "%s+%#lx", di.dli_sname,
-			 (unsigned long)((const char *)site - (const char *)di.dli_saddr));
+		         (unsigned long)((const char *)site - (const char *)di.dli_saddr));
 	else
 		snprintf(buf, len, "%p", site);
 }
@@ -243,13 +243,14 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 	n->flags = opts ? opts->flags : 0;
 	n->node_cap = opts ? opts->node_cap : 0;
 	n->warn_ns = (uint64_t)(opts && opts->warn_interval_ms ? opts->warn_interval_ms : 1000) *
-		     1000000u;
+	             1000000u;
 	if (opts && opts->mem)
 		n->mem = *opts->mem;
 	n->large_ok = !(opts && opts->pool &&
-			(opts->pool->obj_size || (opts->pool->flags & FA_POOL_NO_LARGE)));
+	                (opts->pool->obj_size || (opts->pool->flags & FA_POOL_NO_LARGE)));
 	n->idle_max = n->flags & FA_NUMA_NO_IDLE ? 0
-		      : opts && opts->idle_max ? opts->idle_max : (size_t)16 << 20;
+	              : opts && opts->idle_max   ? opts->idle_max
+	                                         : (size_t)16 << 20;
 	for (int i = 0; i < FA_MAX_NODES; i++) {
 		n->node_mem[i] = n->mem;
 		n->node_mem[i].flags |= FA_MEM_ON_NODE;
@@ -367,13 +368,14 @@ static void *node_alloc_bal(struct fa_numa *n, int node, size_t size)
 }
 
 static void count_remote_alloc(struct fa_numa *n, int served, int home, size_t size,
-			       const void *site)
+                               const void *site)
 {
 	atomic_fetch_add_explicit(&n->node[served].remote_allocs, 1, memory_order_relaxed);
 	_fa_count_inc(&_fa_numa_tls.remote_allocs);
 	if (n->flags & FA_NUMA_WARN)
-		_fa_numa_warn(n, site, "remote alloc of %zu bytes from node %d by a thread on node %d",
-			      size, served, home);
+		_fa_numa_warn(n, site,
+		              "remote alloc of %zu bytes from node %d by a thread on node %d", size,
+		              served, home);
 }
 
 /* Try the memory nodes after home's own, nearest first.  Counted. */
@@ -390,7 +392,8 @@ static void *spill(struct fa_numa *n, size_t size, int home, const void *site)
 			continue;
 		p = node_alloc(n, to, size);
 		if (p) {
-			atomic_fetch_add_explicit(&n->node[from].spills_out, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&n->node[from].spills_out, 1,
+			                          memory_order_relaxed);
 			atomic_fetch_add_explicit(&n->node[to].spills_in, 1, memory_order_relaxed);
 			count_remote_alloc(n, to, home, size, site);
 			return p;
@@ -426,7 +429,7 @@ static void *alloc_slow(struct fa_numa *n, size_t size, int home, const void *si
 	if (errno != ENOMEM)
 		return NULL;
 	atomic_fetch_add_explicit(&n->node[n->node[home].mem_node].exhausted, 1,
-				  memory_order_relaxed);
+	                          memory_order_relaxed);
 	if (n->policy == FA_NUMA_STRICT)
 		return NULL;
 	return spill(n, size, home, site);
@@ -469,8 +472,7 @@ static int cache_fill(struct _fa_numa_tls *t, struct fa_numa *n)
 	return node;
 }
 
-static __attribute__((noinline)) void *alloc_miss(struct fa_numa *n, size_t size,
-						   const void *site)
+static __attribute__((noinline)) void *alloc_miss(struct fa_numa *n, size_t size, const void *site)
 {
 	struct _fa_numa_tls *t = &_fa_numa_tls;
 	int node = cache_fill(t, n);
@@ -546,8 +548,8 @@ static int pool_node(const struct fa_numa *n, const struct fa_pool *p)
 	return -1;
 }
 
-static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_pool *p,
-						 void *ptr, const void *site)
+static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_pool *p, void *ptr,
+                                                const void *site)
 {
 	struct _fa_numa_tls *t = &_fa_numa_tls;
 	int node = cache_fill(t, n), owner;
@@ -568,8 +570,10 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 		}
 	}
 	if (owner < 0) {
-		fprintf(stderr, "finalloc: numa: fa_numa_free(%p): not an object of this "
-			"allocator; not freed\n", ptr);
+		fprintf(stderr,
+		        "finalloc: numa: fa_numa_free(%p): not an object of this "
+		        "allocator; not freed\n",
+		        ptr);
 		errno = EINVAL;
 		return;
 	}
@@ -577,7 +581,7 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 	_fa_count_inc(&t->remote_frees);
 	if (n->flags & FA_NUMA_WARN)
 		_fa_numa_warn(n, site, "remote free of %p (node %d) by a thread on node %d", ptr,
-			      owner, node);
+		              owner, node);
 	if (l)
 		_fa_numa_large_free(n, l);
 	else
@@ -750,7 +754,7 @@ int fa_numa_check(struct fa_numa *n, const void *ptr)
 
 /* Check one address per page (at most 4096 per map) of map m. */
 static void verify_map(struct fa_numa *n, int node, const struct _fa_map *m,
-		       struct fa_numa_verify *v)
+                       struct fa_numa_verify *v)
 {
 	size_t step = m->page_size ? m->page_size : FA_PAGE_4K;
 
@@ -845,8 +849,8 @@ void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 				slab_bytes += ps->cls[c].slabs * _FA_SLAB_SIZE;
 			/* live small objects sit in slabs; large ones are whole maps */
 			free_in_slabs = ps->bytes_live - ps->large_bytes <= slab_bytes
-						? slab_bytes - (ps->bytes_live - ps->large_bytes)
-						: 0;
+			                        ? slab_bytes - (ps->bytes_live - ps->large_bytes)
+			                        : 0;
 			s->allocs += ps->allocs;
 			s->frees += ps->frees;
 			s->live_objects += ps->live;
@@ -887,7 +891,8 @@ void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 
 		pthread_mutex_lock(&n->lock);
 		if (fa_arena_stats(nd->arena, &as) == 0) {
-			size_t used = as.used_bytes < as.chunk_bytes ? as.used_bytes : as.chunk_bytes;
+			size_t used =
+			        as.used_bytes < as.chunk_bytes ? as.used_bytes : as.chunk_bytes;
 
 			s->in_use += used;
 			s->idle += as.chunk_bytes - used;

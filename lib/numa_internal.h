@@ -15,10 +15,10 @@ struct _fa_numa_large {
 	uint16_t binoff;
 	uint16_t pad;
 	uint32_t magic;
-	struct fa_pool *pool;           /* NULL: not a pool object */
+	struct fa_pool *pool; /* NULL: not a pool object */
 	struct fa_numa *owner;
 	int node;
-	size_t size;                    /* requested */
+	size_t size; /* requested */
 	void *ptr;
 	struct _fa_map map;
 	struct _fa_numa_large *prev, *next; /* live or idle list */
@@ -27,19 +27,19 @@ struct _fa_numa_large {
 /* Per node; the counters are written only off the fast path (remote and
  * spilled allocations, remote frees), each node on its own lines. */
 struct _fa_numa_node {
-	struct fa_pool *pool;           /* NULL: no memory (served by mem_node) */
-	struct fa_arena *arena;         /* made by fa_numa_arena, under n->lock */
-	int mem_node;                   /* node whose memory serves this one */
+	struct fa_pool *pool;   /* NULL: no memory (served by mem_node) */
+	struct fa_arena *arena; /* made by fa_numa_arena, under n->lock */
+	int mem_node;           /* node whose memory serves this one */
 	bool present, has_memory;
 	int nr_spill;
-	int spill[FA_MAX_NODES];        /* memory nodes, nearest first */
+	int spill[FA_MAX_NODES];                      /* memory nodes, nearest first */
 	_Atomic uint64_t remote_allocs FA_ALIGNED_CL; /* served here to others */
-	_Atomic uint64_t remote_frees;  /* of this node's memory, by others */
+	_Atomic uint64_t remote_frees;                /* of this node's memory, by others */
 	_Atomic uint64_t spills_out, spills_in, exhausted, misplaced;
 	/* large maps (numa_large.c) */
 	pthread_mutex_t large_lock FA_ALIGNED_CL;
 	struct _fa_numa_large *live, *idle;
-	_Atomic uint64_t idle_bytes;    /* written under large_lock */
+	_Atomic uint64_t idle_bytes; /* written under large_lock */
 	_Atomic uint64_t large_bytes, large_allocs, large_frees, large_reused;
 	_Atomic uint64_t chunks_in, chunks_out, move_failures;
 	/* budget (numa_balance.c): node_cap +/- what moved, under bal_lock */
@@ -51,7 +51,7 @@ struct _fa_numa_node {
 
 struct fa_numa {
 	/* read by the fast path */
-	uint64_t id;                    /* unique per allocator, never 0 */
+	uint64_t id; /* unique per allocator, never 0 */
 	int policy;
 	unsigned flags;
 	struct fa_pool *pool_of[FA_MAX_NODES]; /* node -> serving pool */
@@ -59,14 +59,14 @@ struct fa_numa {
 	int nr_mem;
 	int mem_nodes[FA_MAX_NODES];
 	size_t node_cap;
-	size_t idle_max;                /* idle large maps kept per node */
-	bool large_ok;                  /* large sizes: numa_large.c, not the pool */
+	size_t idle_max; /* idle large maps kept per node */
+	bool large_ok;   /* large sizes: numa_large.c, not the pool */
 	uint64_t warn_ns;
 	struct fa_mem_opts mem;
 	struct fa_arena_opts arena_opts;
-	pthread_mutex_t lock;           /* arenas */
-	pthread_mutex_t bal_lock;       /* budget moves (before the pools' locks) */
-	struct fa_numa *next;           /* all allocators, under all_lock */
+	pthread_mutex_t lock;     /* arenas */
+	pthread_mutex_t bal_lock; /* budget moves (before the pools' locks) */
+	struct fa_numa *next;     /* all allocators, under all_lock */
 	_Atomic uint64_t warn_last FA_ALIGNED_CL;
 	_Atomic uint64_t warn_skipped, warnings;
 	struct _fa_numa_node node[FA_MAX_NODES];
@@ -74,7 +74,7 @@ struct fa_numa {
 };
 
 void _fa_numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats *s);
 void _fa_numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg);
 

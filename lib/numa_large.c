@@ -24,9 +24,9 @@
 #define LARGE_MAGIC 0xfa4e1a00u
 
 _Static_assert(offsetof(struct _fa_numa_large, pool) == offsetof(struct _fa_pool_slab, pool),
-	       "pool pointer at one offset in every 64 KiB header");
+               "pool pointer at one offset in every 64 KiB header");
 _Static_assert(offsetof(struct _fa_numa_large, binoff) == offsetof(struct _fa_pool_slab, binoff),
-	       "binoff first");
+               "binoff first");
 
 static size_t hdr_size(void)
 {
@@ -58,7 +58,7 @@ static void *install(struct fa_numa *n, int node, const struct _fa_map *m, size_
 {
 	struct _fa_numa_node *nd = &n->node[node];
 	struct _fa_numa_large *l =
-		(struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
+	        (struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
 
 	memset(l, 0, sizeof(*l));
 	l->magic = LARGE_MAGIC;
@@ -123,7 +123,8 @@ static bool steal_idle(struct fa_numa *n, int node, size_t need, struct _fa_map 
 		if (m.backend == FA_BACKEND_DEVICE || numa_available() < 0) {
 			/* pinned to its node: give it back there, map here */
 			_fa_map_free(&m);
-			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1,
+			                          memory_order_relaxed);
 			if (_fa_map_alloc(out, need, &n->node_mem[node]))
 				return false;
 		} else {
@@ -131,14 +132,15 @@ static bool steal_idle(struct fa_numa *n, int node, size_t need, struct _fa_map 
 
 			mask[node / 64] = 1UL << (node % 64);
 			if (mbind(m.base, m.size, MPOL_BIND, mask, sizeof(mask) * 8,
-				  MPOL_MF_MOVE | MPOL_MF_STRICT)) {
+			          MPOL_MF_MOVE | MPOL_MF_STRICT)) {
 				/* could not move every page: keep it where it was */
 				atomic_fetch_add_explicit(&n->node[from].move_failures, 1,
-							  memory_order_relaxed);
+				                          memory_order_relaxed);
 				_fa_numa_large_cache(n, from, &m);
 				continue;
 			}
-			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1,
+			                          memory_order_relaxed);
 			*out = m;
 		}
 		atomic_fetch_add_explicit(&nd->chunks_in, 1, memory_order_relaxed);
@@ -190,7 +192,7 @@ void _fa_numa_large_cache(struct fa_numa *n, int node, struct _fa_map *m)
 {
 	struct _fa_numa_node *nd = &n->node[node];
 	struct _fa_numa_large *l =
-		(struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
+	        (struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
 
 	pthread_mutex_lock(&nd->large_lock);
 	if (atomic_load(&nd->idle_bytes) + m->size <= n->idle_max) {

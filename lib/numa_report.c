@@ -53,12 +53,23 @@ static void esc(FILE *f, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		case '\'': fputs("&#39;", f); break;
-		default: fputc(*s, f);
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&#39;", f);
+			break;
+		default:
+			fputc(*s, f);
 		}
 	}
 }
@@ -67,12 +78,12 @@ static void node_label(const struct fa_numa_profile_node *pn, char *buf, size_t 
 {
 	if (!pn->has_memory)
 		snprintf(buf, len, "node %d: %d CPU%s, no memory (served by node %d)", pn->node,
-			 pn->nr_cpus, pn->nr_cpus == 1 ? "" : "s", pn->mem_node);
+		         pn->nr_cpus, pn->nr_cpus == 1 ? "" : "s", pn->mem_node);
 	else if (!pn->nr_cpus)
 		snprintf(buf, len, "node %d: memory only", pn->node);
 	else
 		snprintf(buf, len, "node %d: %d CPU%s", pn->node, pn->nr_cpus,
-			 pn->nr_cpus == 1 ? "" : "s");
+		         pn->nr_cpus == 1 ? "" : "s");
 }
 
 static uint64_t sys_other(const struct fa_numa_profile_node *pn)
@@ -83,7 +94,7 @@ static uint64_t sys_other(const struct fa_numa_profile_node *pn)
 /* ---- text ---- */
 
 static void text_bar(FILE *f, const uint64_t *part, const char *sym, int nparts, uint64_t total,
-		     int width)
+                     int width)
 {
 	int used = 0;
 
@@ -108,9 +119,9 @@ static void report_text(const struct fa_numa_profile *p, FILE *f)
 
 	when(p, t, sizeof(t));
 	fprintf(f, "FinAlloc NUMA profile, %s: %d node%s, module %s, %d allocator%s, %d thread%s\n",
-		t, p->nr_nodes, p->nr_nodes == 1 ? "" : "s",
-		p->kmod_loaded ? "loaded" : "not loaded", p->nr_allocators,
-		p->nr_allocators == 1 ? "" : "s", p->nr_threads, p->nr_threads == 1 ? "" : "s");
+	        t, p->nr_nodes, p->nr_nodes == 1 ? "" : "s",
+	        p->kmod_loaded ? "loaded" : "not loaded", p->nr_allocators,
+	        p->nr_allocators == 1 ? "" : "s", p->nr_threads, p->nr_threads == 1 ? "" : "s");
 	for (int i = 0; i < p->nr_nodes; i++) {
 		const struct fa_numa_profile_node *pn = &p->node[i];
 		const struct fa_numa_node_stats *s = &pn->lib;
@@ -124,31 +135,36 @@ static void report_text(const struct fa_numa_profile *p, FILE *f)
 			fprintf(f, "  system  ");
 			text_bar(f, sys, "P#", 2, pn->mem_total, 40);
 			fprintf(f, " %s used of %s, %s free; module pinned %s\n",
-				human(pn->mem_used, a, sizeof(a)), human(pn->mem_total, b, sizeof(b)),
-				human(pn->mem_free, c, sizeof(c)), human(pn->kmod_pinned, d, sizeof(d)));
+			        human(pn->mem_used, a, sizeof(a)),
+			        human(pn->mem_total, b, sizeof(b)),
+			        human(pn->mem_free, c, sizeof(c)),
+			        human(pn->kmod_pinned, d, sizeof(d)));
 			fprintf(f, "  library ");
 			text_bar(f, lib, "#fi", 3, s->reserved, 40);
 			fprintf(f, " %s in use, %s fragmented, %s idle of %s reserved\n",
-				human(s->in_use, a, sizeof(a)), human(s->fragmented, b, sizeof(b)),
-				human(s->idle, c, sizeof(c)), human(s->reserved, e, sizeof(e)));
-			fprintf(f, "  objects live %llu (allocs %llu, frees %llu); hugetlb pages %llu/%llu free\n",
-				(unsigned long long)s->live_objects, (unsigned long long)s->allocs,
-				(unsigned long long)s->frees, (unsigned long long)pn->huge_free,
-				(unsigned long long)pn->huge_total);
+			        human(s->in_use, a, sizeof(a)), human(s->fragmented, b, sizeof(b)),
+			        human(s->idle, c, sizeof(c)), human(s->reserved, e, sizeof(e)));
+			fprintf(f,
+			        "  objects live %llu (allocs %llu, frees %llu); hugetlb pages "
+			        "%llu/%llu free\n",
+			        (unsigned long long)s->live_objects, (unsigned long long)s->allocs,
+			        (unsigned long long)s->frees, (unsigned long long)pn->huge_free,
+			        (unsigned long long)pn->huge_total);
 		}
-		fprintf(f, "  remote allocs %llu, remote frees %llu, spills out %llu / in %llu, "
-			"exhausted %llu, misplaced %llu%s\n",
-			(unsigned long long)s->remote_allocs, (unsigned long long)s->remote_frees,
-			(unsigned long long)s->spills_out, (unsigned long long)s->spills_in,
-			(unsigned long long)s->exhausted, (unsigned long long)s->misplaced,
-			s->misplaced ? "  <-- MISPLACED MEMORY" : "");
+		fprintf(f,
+		        "  remote allocs %llu, remote frees %llu, spills out %llu / in %llu, "
+		        "exhausted %llu, misplaced %llu%s\n",
+		        (unsigned long long)s->remote_allocs, (unsigned long long)s->remote_frees,
+		        (unsigned long long)s->spills_out, (unsigned long long)s->spills_in,
+		        (unsigned long long)s->exhausted, (unsigned long long)s->misplaced,
+		        s->misplaced ? "  <-- MISPLACED MEMORY" : "");
 		for (int k = 0; k < pn->nr_kstats; k++)
 			fprintf(f, "%s%s %llu%s", k ? ", " : "  module: ", pn->kstat[k].name,
-				(unsigned long long)pn->kstat[k].value,
-				k == pn->nr_kstats - 1 ? "\n" : "");
+			        (unsigned long long)pn->kstat[k].value,
+			        k == pn->nr_kstats - 1 ? "\n" : "");
 	}
 	fprintf(f, "\nlegend: system P = module pinned, # = other used, . = free; "
-		"library # = in use, f = fragmented, i = idle, . = (none)\n");
+	           "library # = in use, f = fragmented, i = idle, . = (none)\n");
 	if (p->nr_nodes > 1) {
 		fprintf(f, "distances:\n      ");
 		for (int j = 0; j < p->nr_nodes; j++)
@@ -171,25 +187,28 @@ static void report_text(const struct fa_numa_profile *p, FILE *f)
 #define ROW_H 104
 
 static void seg(FILE *f, double x, double y, double w, double h, const char *color,
-		const char *what, uint64_t bytes)
+                const char *what, uint64_t bytes)
 {
 	char hb[32];
 
 	if (w <= 0)
 		return;
-	fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-		"<title>%s: %s (%llu bytes)</title></rect>\n",
-		x, y, w, h, color, what, human(bytes, hb, sizeof(hb)), (unsigned long long)bytes);
+	fprintf(f,
+	        "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+	        "<title>%s: %s (%llu bytes)</title></rect>\n",
+	        x, y, w, h, color, what, human(bytes, hb, sizeof(hb)), (unsigned long long)bytes);
 }
 
 /* One stacked bar of n parts scaled so that scale bytes = BAR_W pixels. */
 static void bar(FILE *f, double y, const uint64_t *part, const char *const *color,
-		const char *const *what, int n, uint64_t total, uint64_t scale)
+                const char *const *what, int n, uint64_t total, uint64_t scale)
 {
 	double x = BAR_X, full = scale ? (double)total / (double)scale * BAR_W : 0;
 
-	fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"18\" fill=\"none\" "
-		"stroke=\"#555\" stroke-width=\"0.5\"/>\n", BAR_X, y, full);
+	fprintf(f,
+	        "<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"18\" fill=\"none\" "
+	        "stroke=\"#555\" stroke-width=\"0.5\"/>\n",
+	        BAR_X, y, full);
 	for (int i = 0; i < n && total; i++) {
 		double w = (double)part[i] / (double)total * full;
 
@@ -222,17 +241,20 @@ static void report_svg(const struct fa_numa_profile *p, FILE *f)
 			max_res = p->node[i].lib.reserved;
 	}
 	when(p, t, sizeof(t));
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		"viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"13\">\n",
-		SVG_W, h, SVG_W, h);
-	fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W, h);
+	fprintf(f,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"13\">\n",
+	        SVG_W, h, SVG_W, h);
+	fprintf(f, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", SVG_W,
+	        h);
 	snprintf(line, sizeof(line), "FinAlloc NUMA profile, %s", t);
 	svg_text(f, 16, 26, " font-size=\"18\" font-weight=\"bold\"", line);
-	snprintf(line, sizeof(line), "%d node%s, module %s, %d allocator%s, %d thread%s; "
-		 "system bars to scale across nodes, library bars to the largest reservation",
-		 p->nr_nodes, p->nr_nodes == 1 ? "" : "s", p->kmod_loaded ? "loaded" : "not loaded",
-		 p->nr_allocators, p->nr_allocators == 1 ? "" : "s", p->nr_threads,
-		 p->nr_threads == 1 ? "" : "s");
+	snprintf(line, sizeof(line),
+	         "%d node%s, module %s, %d allocator%s, %d thread%s; "
+	         "system bars to scale across nodes, library bars to the largest reservation",
+	         p->nr_nodes, p->nr_nodes == 1 ? "" : "s", p->kmod_loaded ? "loaded" : "not loaded",
+	         p->nr_allocators, p->nr_allocators == 1 ? "" : "s", p->nr_threads,
+	         p->nr_threads == 1 ? "" : "s");
 	svg_text(f, 16, 46, " fill=\"#444\"", line);
 
 	for (int i = 0; i < p->nr_nodes; i++) {
@@ -250,13 +272,15 @@ static void report_svg(const struct fa_numa_profile *p, FILE *f)
 		if (pn->has_memory) {
 			bar(f, y + 22, sys, sys_c, sys_w, 3, pn->mem_total, max_total);
 			snprintf(line, sizeof(line), "%s used of %s",
-				 human(pn->mem_used, a, sizeof(a)), human(pn->mem_total, b, sizeof(b)));
+			         human(pn->mem_used, a, sizeof(a)),
+			         human(pn->mem_total, b, sizeof(b)));
 			svg_text(f, BAR_X + BAR_W + 12, y + 36, "", line);
 			if (s->reserved) {
 				bar(f, y + 46, lib, lib_c, lib_w, 3, s->reserved, max_res);
 				snprintf(line, sizeof(line), "%s in use, %s frag., %s idle",
-					 human(s->in_use, a, sizeof(a)),
-					 human(s->fragmented, b, sizeof(b)), human(s->idle, c, sizeof(c)));
+				         human(s->in_use, a, sizeof(a)),
+				         human(s->fragmented, b, sizeof(b)),
+				         human(s->idle, c, sizeof(c)));
 				svg_text(f, BAR_X + BAR_W + 12, y + 60, "", line);
 			} else {
 				svg_text(f, BAR_X, y + 60, " fill=\"#777\"", "none reserved");
@@ -264,33 +288,39 @@ static void report_svg(const struct fa_numa_profile *p, FILE *f)
 		} else {
 			svg_text(f, BAR_X, y + 36, " fill=\"#777\"", "no memory on this node");
 		}
-		snprintf(line, sizeof(line), "remote allocs %llu, remote frees %llu, spills out %llu "
-			 "/ in %llu, module pinned %s",
-			 (unsigned long long)s->remote_allocs, (unsigned long long)s->remote_frees,
-			 (unsigned long long)s->spills_out, (unsigned long long)s->spills_in,
-			 human(pn->kmod_pinned, d, sizeof(d)));
+		snprintf(line, sizeof(line),
+		         "remote allocs %llu, remote frees %llu, spills out %llu "
+		         "/ in %llu, module pinned %s",
+		         (unsigned long long)s->remote_allocs, (unsigned long long)s->remote_frees,
+		         (unsigned long long)s->spills_out, (unsigned long long)s->spills_in,
+		         human(pn->kmod_pinned, d, sizeof(d)));
 		svg_text(f, BAR_X, y + 82, " fill=\"#333\"", line);
 		if (s->misplaced) {
 			snprintf(line, sizeof(line), "%llu misplaced pages",
-				 (unsigned long long)s->misplaced);
-			svg_text(f, BAR_X + BAR_W + 12, y + 82, " fill=\"" C_BAD "\" font-weight=\"bold\"",
-				 line);
+			         (unsigned long long)s->misplaced);
+			svg_text(f, BAR_X + BAR_W + 12, y + 82,
+			         " fill=\"" C_BAD "\" font-weight=\"bold\"", line);
 		}
 		fputs("</g>\n", f);
 	}
 	/* legend */
 	{
-		static const char *const lc[] = { C_PINNED, C_USED, C_FREE, C_INUSE, C_FRAG, C_IDLE };
-		static const char *const lw[] = { "module pinned", "other used", "free",
-						  "library in use", "fragmented", "idle" };
+		static const char *const lc[] = {
+			C_PINNED, C_USED, C_FREE, C_INUSE, C_FRAG, C_IDLE
+		};
+		static const char *const lw[] = { "module pinned",  "other used", "free",
+			                          "library in use", "fragmented", "idle" };
 		double y = 70 + p->nr_nodes * ROW_H + 16;
 
 		fputs("<g id=\"legend\">\n", f);
 		for (int i = 0; i < 6; i++) {
 			double x = 16 + i * 150;
 
-			fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" fill=\"%s\" "
-				"stroke=\"#555\" stroke-width=\"0.5\"/>\n", x, y, lc[i]);
+			fprintf(f,
+			        "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"14\" "
+			        "fill=\"%s\" "
+			        "stroke=\"#555\" stroke-width=\"0.5\"/>\n",
+			        x, y, lc[i]);
 			svg_text(f, x + 20, y + 12, "", lw[i]);
 		}
 		fputs("</g>\n", f);
@@ -305,7 +335,7 @@ static void td_bytes(FILE *f, uint64_t b)
 	char hb[32];
 
 	fprintf(f, "<td title=\"%llu bytes\">%s</td>", (unsigned long long)b,
-		human(b, hb, sizeof(hb)));
+	        human(b, hb, sizeof(hb)));
 }
 
 static void report_html(const struct fa_numa_profile *p, FILE *f)
@@ -322,18 +352,22 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 	      "th{background:#f3f3f3}\n"
 	      "td.l,th.l{text-align:left}\n"
 	      ".bad{color:" C_BAD ";font-weight:bold}\n"
-	      "</style>\n</head>\n<body>\n", f);
-	fprintf(f, "<h1>FinAlloc NUMA profile</h1>\n<p>%s: %d node%s, module %s, %d allocator%s, "
-		"%d registered thread%s.</p>\n", t, p->nr_nodes, p->nr_nodes == 1 ? "" : "s",
-		p->kmod_loaded ? "loaded" : "not loaded", p->nr_allocators,
-		p->nr_allocators == 1 ? "" : "s", p->nr_threads, p->nr_threads == 1 ? "" : "s");
+	      "</style>\n</head>\n<body>\n",
+	      f);
+	fprintf(f,
+	        "<h1>FinAlloc NUMA profile</h1>\n<p>%s: %d node%s, module %s, %d allocator%s, "
+	        "%d registered thread%s.</p>\n",
+	        t, p->nr_nodes, p->nr_nodes == 1 ? "" : "s",
+	        p->kmod_loaded ? "loaded" : "not loaded", p->nr_allocators,
+	        p->nr_allocators == 1 ? "" : "s", p->nr_threads, p->nr_threads == 1 ? "" : "s");
 	report_svg(p, f);
 
 	fputs("<h2>Per node</h2>\n<table>\n<tr><th class=\"l\">node</th><th>mem total</th>"
 	      "<th>mem used</th><th>mem free</th><th>module pinned</th><th>library in use</th>"
 	      "<th>fragmented</th><th>idle</th><th>reserved</th><th>live objects</th>"
 	      "<th>remote allocs</th><th>remote frees</th><th>spills out</th><th>spills in</th>"
-	      "<th>exhausted</th><th>misplaced</th></tr>\n", f);
+	      "<th>exhausted</th><th>misplaced</th></tr>\n",
+	      f);
 	for (int i = 0; i < p->nr_nodes; i++) {
 		const struct fa_numa_profile_node *pn = &p->node[i];
 		const struct fa_numa_node_stats *s = &pn->lib;
@@ -350,12 +384,14 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 		td_bytes(f, s->fragmented);
 		td_bytes(f, s->idle);
 		td_bytes(f, s->reserved);
-		fprintf(f, "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td>"
-			"<td%s>%llu</td></tr>\n",
-			(unsigned long long)s->live_objects, (unsigned long long)s->remote_allocs,
-			(unsigned long long)s->remote_frees, (unsigned long long)s->spills_out,
-			(unsigned long long)s->spills_in, (unsigned long long)s->exhausted,
-			s->misplaced ? " class=\"bad\"" : "", (unsigned long long)s->misplaced);
+		fprintf(f,
+		        "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</"
+		        "td><td>%llu</td>"
+		        "<td%s>%llu</td></tr>\n",
+		        (unsigned long long)s->live_objects, (unsigned long long)s->remote_allocs,
+		        (unsigned long long)s->remote_frees, (unsigned long long)s->spills_out,
+		        (unsigned long long)s->spills_in, (unsigned long long)s->exhausted,
+		        s->misplaced ? " class=\"bad\"" : "", (unsigned long long)s->misplaced);
 	}
 	fputs("</table>\n", f);
 
@@ -364,13 +400,15 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 		fputs("<p>Not loaded.</p>\n", f);
 	} else {
 		fputs("<table>\n<tr><th class=\"l\">node</th><th class=\"l\">counter</th>"
-		      "<th>value</th></tr>\n", f);
+		      "<th>value</th></tr>\n",
+		      f);
 		for (int i = 0; i < p->nr_nodes; i++)
 			for (int k = 0; k < p->node[i].nr_kstats; k++) {
-				fprintf(f, "<tr><td class=\"l\">%d</td><td class=\"l\">", p->node[i].node);
+				fprintf(f, "<tr><td class=\"l\">%d</td><td class=\"l\">",
+				        p->node[i].node);
 				esc(f, p->node[i].kstat[k].name);
 				fprintf(f, "</td><td>%llu</td></tr>\n",
-					(unsigned long long)p->node[i].kstat[k].value);
+				        (unsigned long long)p->node[i].kstat[k].value);
 			}
 		fputs("</table>\n", f);
 	}
@@ -387,7 +425,8 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 	}
 	fputs("</table>\n<p>Fragmented: carved into slabs but free. Idle: mapped for the node, "
 	      "not carved yet (and arena chunk tails). Misplaced: pages found on another node "
-	      "than intended (move_pages or the device query).</p>\n</body>\n</html>\n", f);
+	      "than intended (move_pages or the device query).</p>\n</body>\n</html>\n",
+	      f);
 }
 
 int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f)

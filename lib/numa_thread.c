@@ -35,7 +35,7 @@ static bool reg_key_ok;
 void _fa_count_inc(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 }
 
 static void thread_exit(void *arg)
@@ -101,7 +101,7 @@ static void topo_init(void)
 	_fa_cpu_node = cpu_node_tab;
 	/* publish the count last: the fast path reads it before the table */
 	atomic_store_explicit((_Atomic unsigned *)&_fa_nr_cpu_node, nr_cpu_tab,
-			      memory_order_release);
+	                      memory_order_release);
 }
 
 const struct fa_topology *_fa_numa_topo(void)
@@ -135,8 +135,8 @@ static void register_thread(struct _fa_numa_tls *t)
 	t->rseq_cpu = NULL;
 	if (__rseq_size > 0) {
 		const volatile struct rseq *rs =
-			(const volatile struct rseq *)((char *)__builtin_thread_pointer() +
-						       __rseq_offset);
+		        (const volatile struct rseq *)((char *)__builtin_thread_pointer() +
+		                                       __rseq_offset);
 
 		/* -1/-2: not registered for this thread (e.g. under valgrind) */
 		cpu_id = rs->cpu_id;
@@ -293,7 +293,7 @@ int fa_numa_threads(struct fa_numa_thread *out, int max)
 		memset(o, 0, sizeof(*o));
 		/* rseq: the thread's current CPU, else the last one it saw */
 		cpu = t->rseq_cpu ? (int)*t->rseq_cpu
-				  : atomic_load_explicit(&t->cpu, memory_order_relaxed);
+		                  : atomic_load_explicit(&t->cpu, memory_order_relaxed);
 		o->tid = t->tid;
 		o->cpu = cpu;
 		o->node = node_of_cpu(cpu);

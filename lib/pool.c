@@ -39,13 +39,13 @@ __thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec
 	.fast = { [0 ... FA__POOL_SLOTS] = NOCACHE },
 };
 static __thread struct _fa_pool_tcache *tls_any[FA__POOL_SLOTS + 1]
-	__attribute__((tls_model("initial-exec")));
+        __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fa_pool *slots[FA__POOL_SLOTS];
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
-static struct fa_pool *all_pools;       /* reg_lock */
+static struct fa_pool *all_pools; /* reg_lock */
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void thread_exit(void *arg);
@@ -145,7 +145,7 @@ static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 		p->cls[c].arr_off = off;
 		off += 1 + p->cls[c].limit;
 		p->tcache_size = round_up(sizeof(struct _fa_pool_tcache) + off * sizeof(void *),
-					  FA_CACHE_LINE);
+		                          FA_CACHE_LINE);
 		if (p->cls[c].batch > p->max_batch)
 			p->max_batch = p->cls[c].batch;
 	}
@@ -165,7 +165,7 @@ static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 static struct _fa_pool_batch *bdesc(struct fa_pool *p, uint32_t i)
 {
 	char *ch = (char *)atomic_load_explicit(&p->bchunk[i / _FA_BATCH_PER_CHUNK],
-						memory_order_acquire);
+	                                        memory_order_acquire);
 
 	return (struct _fa_pool_batch *)(ch + (size_t)(i % _FA_BATCH_PER_CHUNK) * p->bstride);
 }
@@ -182,7 +182,7 @@ static void stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i)
 		atomic_store_explicit(&d->next, (uint32_t)old, memory_order_relaxed);
 		nw = (((old >> 32) + 1) << 32) | i;
 	} while (!atomic_compare_exchange_weak_explicit(top, &old, nw, memory_order_release,
-							memory_order_relaxed));
+	                                                memory_order_relaxed));
 }
 
 static uint32_t stack_pop(struct fa_pool *p, _Atomic uint64_t *top)
@@ -197,7 +197,7 @@ static uint32_t stack_pop(struct fa_pool *p, _Atomic uint64_t *top)
 		nw = (((old >> 32) + 1) << 32) |
 		     atomic_load_explicit(&bdesc(p, i)->next, memory_order_relaxed);
 	} while (!atomic_compare_exchange_weak_explicit(top, &old, nw, memory_order_acquire,
-							memory_order_acquire));
+	                                                memory_order_acquire));
 	return (uint32_t)old;
 }
 
@@ -261,7 +261,7 @@ static void desc_put(struct fa_pool *p, struct _fa_pool_tcache *tc, uint32_t i)
 /* Publish n objects (n <= max_batch) on class c's shared list.  0, or
  * -ENOMEM: no descriptor memory, the objects went to the overflow list. */
 static int shared_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **obj,
-		       uint32_t n)
+                       uint32_t n)
 {
 	uint32_t i = desc_get(p, tc);
 	struct _fa_pool_batch *d;
@@ -290,7 +290,7 @@ static int shared_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c
 /* Take up to max objects of class c from the shared list (or the overflow
  * list) into out.  Returns how many. */
 static uint32_t shared_pop(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **out,
-			   uint32_t max)
+                           uint32_t max)
 {
 	struct _fa_pool_class *k = &p->cls[c];
 	uint32_t i = stack_pop(p, &k->top), n = 0;
@@ -323,16 +323,15 @@ static void hwm_update(struct _fa_pool_class *k, uint64_t v)
 {
 	uint64_t h = atomic_load_explicit(&k->hwm, memory_order_relaxed);
 
-	while (v > h && !atomic_compare_exchange_weak_explicit(&k->hwm, &h, v,
-							       memory_order_relaxed,
-							       memory_order_relaxed))
+	while (v > h && !atomic_compare_exchange_weak_explicit(&k->hwm, &h, v, memory_order_relaxed,
+	                                                       memory_order_relaxed))
 		;
 }
 
 /* ---- regions and slabs ---- */
 
 static unsigned idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
-			   struct _fa_pool_idle *out);
+                           struct _fa_pool_idle *out);
 static void idle_release(struct fa_pool *p, struct _fa_pool_idle *v, unsigned n);
 
 static int region_add(struct fa_pool *p, size_t want)
@@ -360,7 +359,7 @@ static int region_add(struct fa_pool *p, size_t want)
 			struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
 			uint64_t over = used + want + _FA_SLAB_SIZE - p->max_bytes;
 			unsigned nev = idle_evict(p, _FA_LARGE_CACHE_MAX,
-						  idle > over ? idle - over : 0, ev);
+			                          idle > over ? idle - over : 0, ev);
 
 			idle_release(p, ev, nev);
 			used = atomic_load(&p->bytes_mapped);
@@ -435,7 +434,7 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
  * out; 0 with errno if no slab could be had.
  */
 static uint32_t carve(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **out,
-		      uint32_t max)
+                      uint32_t max)
 {
 	struct _fa_pool_class *k = &p->cls[c];
 	struct _fa_pool_slab *s = slab_new(p, c);
@@ -531,8 +530,9 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 			tc->pend[c] = i;
 			FA__POOL_SET(tc->pend_n[c], n);
 			FA__POOL_ADD(tc->taken[c], n);
-			hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
-					      atomic_load_explicit(&k->shared, memory_order_relaxed));
+			hwm_update(k,
+			           atomic_load_explicit(&k->carved, memory_order_relaxed) -
+			                   atomic_load_explicit(&k->shared, memory_order_relaxed));
 		}
 	}
 	if (i) {
@@ -563,7 +563,7 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 			return;
 		FA__POOL_ADD(tc->taken[c], n);
 		hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
-				      atomic_load_explicit(&k->shared, memory_order_relaxed));
+		                      atomic_load_explicit(&k->shared, memory_order_relaxed));
 	}
 	/* the objects popped next, for writing: a batch freed on another
 	 * core arrives with its lines in that core's cache */
@@ -721,7 +721,7 @@ static void thread_exit(void *arg)
 }
 
 void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o,
-			 bool user)
+                         bool user)
 {
 	struct fa__pool_bin *b = &tc->bin[c + 1];
 
@@ -760,7 +760,7 @@ static size_t large_need(const struct fa_pool *p, size_t size)
 /* Can idle mapping e hold size bytes (class need) without much waste: at
  * most twice need, or what a fresh map of need would be rounded to? */
 static bool idle_fits(const struct fa_pool *p, const struct _fa_pool_idle *e, size_t size,
-		      size_t need)
+                      size_t need)
 {
 	size_t used = (size_t)((char *)e->l - (char *)e->map.base) + large_hdr(p) + size;
 	size_t ps = e->map.page_size ? e->map.page_size : 4096;
@@ -781,7 +781,7 @@ static void idle_count(struct fa_pool *p, int64_t bytes)
  * unmapped by idle_release once the lock is dropped.
  */
 static unsigned idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
-			   struct _fa_pool_idle *out)
+                           struct _fa_pool_idle *out)
 {
 	uint64_t bytes = atomic_load_explicit(&p->idle_bytes, memory_order_relaxed), freed = 0;
 	unsigned k = 0;
@@ -854,7 +854,7 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 		l = p->lcache[best].l;
 		m = p->lcache[best].map;
 		memmove(&p->lcache[best], &p->lcache[best + 1],
-			(p->nlcache - (unsigned)best - 1) * sizeof(p->lcache[0]));
+		        (p->nlcache - (unsigned)best - 1) * sizeof(p->lcache[0]));
 		p->nlcache--;
 		idle_count(p, -(int64_t)m.size);
 		l->size = size;
@@ -920,7 +920,7 @@ static void large_free(struct fa_pool *p, struct _fa_pool_large *l)
 	if (l->magic != _FA_LARGE_MAGIC) {
 		pthread_mutex_unlock(&p->lock);
 		_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, l->ptr, 0, 0,
-				 "large object %p (%zu bytes) freed while free", l->ptr, l->size);
+		                 "large object %p (%zu bytes) freed while free", l->ptr, l->size);
 		return;
 	}
 	if (l->prev)
@@ -1176,7 +1176,7 @@ static void fork_child(void)
 				continue;
 			}
 			memmove(&p->lcache[i], &p->lcache[i + 1],
-				(p->nlcache - i - 1) * sizeof(p->lcache[0]));
+			        (p->nlcache - i - 1) * sizeof(p->lcache[0]));
 			p->nlcache--;
 			idle_count(p, -(int64_t)sz);
 			atomic_fetch_sub(&p->bytes_mapped, sz);
@@ -1197,9 +1197,9 @@ static void fork_init(void)
 
 /* ---- create / destroy ---- */
 
-#define VALID_FLAGS (FA_POOL_FINE | FA_POOL_NO_LARGE | FA_POOL_ZERO | FA_POOL_POISON | \
-		     FA_POOL_QUARANTINE | FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST | \
-		     FA_POOL_NO_LARGE_CACHE)
+#define VALID_FLAGS                                                                             \
+	(FA_POOL_FINE | FA_POOL_NO_LARGE | FA_POOL_ZERO | FA_POOL_POISON | FA_POOL_QUARANTINE | \
+	 FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST | FA_POOL_NO_LARGE_CACHE)
 
 static int check_opts(const struct fa_pool_opts *o)
 {
@@ -1324,8 +1324,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	}
 	p->max_bytes = o->max_bytes;
 	if (!(o->flags & (FA_POOL_NO_LARGE | FA_POOL_NO_LARGE_CACHE)) && !o->obj_size)
-		p->idle_max = o->large_cache_bytes ? o->large_cache_bytes
-						   : _FA_LARGE_CACHE_DEFAULT;
+		p->idle_max = o->large_cache_bytes ? o->large_cache_bytes : _FA_LARGE_CACHE_DEFAULT;
 	p->next_region = (size_t)2 << 20;
 	setup_classes(p, o);
 	p->slab_hdr = sizeof(struct _fa_pool_slab);

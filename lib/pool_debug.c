@@ -20,7 +20,7 @@ static const char *const error_names[] = {
 };
 
 void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, size_t offset,
-		      const char *fmt, ...)
+                      const char *fmt, ...)
 {
 	struct fa_pool_report r = {
 		.error = error,
@@ -38,7 +38,7 @@ void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, siz
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	snprintf(msg, sizeof(msg), "finalloc: pool %s: %s: %s", p->name, error_names[error],
-		 detail);
+	         detail);
 	r.msg = msg;
 	atomic_fetch_add(&p->reports, 1);
 	if (p->report) {
@@ -72,11 +72,11 @@ int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from)
 		if (w != _FA_POISON64) {
 			while (b[i] == FA_POOL_POISON_BYTE)
 				i++;
-bad:
+		bad:
 			_fa_pool_reportf(p, FA_POOL_ERR_WRITE_AFTER_FREE, o, cls, i,
-					 "object %p (class %u, %u bytes) changed at offset %zu "
-					 "(byte 0x%02x) while free",
-					 o, cls, p->cls[cls].size, i, b[i]);
+			                 "object %p (class %u, %u bytes) changed at offset %zu "
+			                 "(byte 0x%02x) while free",
+			                 o, cls, p->cls[cls].size, i, b[i]);
 			/* handler returned: the object gets reused clean */
 			_fa_pool_poison((char *)o + from, size - from);
 			return -EFAULT;
@@ -120,13 +120,14 @@ struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 			                 "%p freed while free (its slab was trimmed)", ptr);
 			return NULL;
 		}
-		if (s->magic != _FA_SLAB_MAGIC || s->pool != p ||
-		    (char *)ptr < s->first || (char *)ptr >= s->end)
+		if (s->magic != _FA_SLAB_MAGIC || s->pool != p || (char *)ptr < s->first ||
+		    (char *)ptr >= s->end)
 			break;
 		if ((size_t)((char *)ptr - s->first) % s->stride) {
 			_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
-					 "%p is inside an object of class %u (%u bytes), not "
-					 "at its start", ptr, s->cls, p->cls[s->cls].size);
+			                 "%p is inside an object of class %u (%u bytes), not "
+			                 "at its start",
+			                 ptr, s->cls, p->cls[s->cls].size);
 			return NULL;
 		}
 		return s;
@@ -138,12 +139,13 @@ struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 	}
 	if (idle) {
 		_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
-				 "large object %p freed while free (its mapping is cached)", ptr);
+		                 "large object %p freed while free (its mapping is cached)", ptr);
 		return NULL;
 	}
 	_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0,
-			 "%p was not allocated by this pool (or is a large object freed "
-			 "already)", ptr);
+	                 "%p was not allocated by this pool (or is a large object freed "
+	                 "already)",
+	                 ptr);
 	return NULL;
 }
 
@@ -172,8 +174,8 @@ bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
 	if (old & m)
 		return true;
 	_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, o, s->cls, 0,
-			 "object %p (class %u, %u bytes) freed while free", o, s->cls,
-			 p->cls[s->cls].size);
+	                 "object %p (class %u, %u bytes) freed while free", o, s->cls,
+	                 p->cls[s->cls].size);
 	return false;
 }
 
@@ -215,7 +217,7 @@ static struct _fa_pool_qent q_pop(struct fa_pool *p)
 }
 
 static void release(struct fa_pool *p, struct _fa_pool_tcache *tc, struct _fa_pool_qent *e,
-		    size_t n)
+                    size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		_fa_pool_verify(p, e[i].ptr, e[i].cls, 0);
@@ -238,7 +240,7 @@ void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsi
 	/* the bounds: count, bytes, then age (a few per call keeps it O(1)) */
 	while (q->n && n < EVICT_BATCH &&
 	       (q->n >= q->cap || q->bytes + size > q->max_bytes ||
-		now - q->ring[q->head].t > q->max_ns))
+	        now - q->ring[q->head].t > q->max_ns))
 		out[n++] = q_pop(p);
 	if (q->n < q->cap && q->bytes + size <= q->max_bytes) {
 		q->ring[(q->head + q->n) % q->cap] = (struct _fa_pool_qent){ o, c, now };
@@ -266,8 +268,7 @@ void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bo
 	do {
 		n = 0;
 		pthread_mutex_lock(&q->lock);
-		while (q->n && n < EVICT_BATCH &&
-		       (all || now - q->ring[q->head].t > q->max_ns))
+		while (q->n && n < EVICT_BATCH && (all || now - q->ring[q->head].t > q->max_ns))
 			out[n++] = q_pop(p);
 		pthread_mutex_unlock(&q->lock);
 		release(p, tc, out, n);

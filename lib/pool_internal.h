@@ -26,34 +26,35 @@
 
 #include <pthread.h>
 
-#define _FA_SLAB_SIZE ((size_t)FA__POOL_SLAB_SIZE)
-#define _FA_SLAB_MASK (~(uintptr_t)(_FA_SLAB_SIZE - 1))
-#define _FA_SLAB_MAGIC 0xfa51ab00u
+#define _FA_SLAB_SIZE           ((size_t)FA__POOL_SLAB_SIZE)
+#define _FA_SLAB_MASK           (~(uintptr_t)(_FA_SLAB_SIZE - 1))
+#define _FA_SLAB_MAGIC          0xfa51ab00u
 #define _FA_SLAB_FREE_MAGIC     0xfa51abfeu /* trimmed, on pool->free_slabs */
 #define _FA_REGION_NONE         ((unsigned)-1)
-#define _FA_LARGE_MAGIC 0xfa1a6e00u
-#define _FA_LARGE_IDLE_MAGIC 0xfa1a6e1du /* freed, mapping cached */
-#define _FA_LARGE_CACHE_MAX 32          /* idle large mappings per pool */
+#define _FA_LARGE_MAGIC         0xfa1a6e00u
+#define _FA_LARGE_IDLE_MAGIC    0xfa1a6e1du /* freed, mapping cached */
+#define _FA_LARGE_CACHE_MAX     32          /* idle large mappings per pool */
 #define _FA_LARGE_CACHE_DEFAULT ((size_t)64 << 20)
-#define _FA_POOL_MAX_REGIONS 1024
-#define _FA_BATCH_PER_CHUNK 256u
-#define _FA_BATCH_CHUNKS 4096u
-#define _FA_STASH 8
-#define _FA_REFILL_PREFETCH 4   /* objects prefetched when a refill lands */
-#define _FA_REFILL_CHUNK 32u    /* pointers a refill copies from a taken batch */
-#define _FA_POOL_HIST 48
-#define _FA_POISON64 0xa5a5a5a5a5a5a5a5ull
+#define _FA_POOL_MAX_REGIONS    1024
+#define _FA_BATCH_PER_CHUNK     256u
+#define _FA_BATCH_CHUNKS        4096u
+#define _FA_STASH               8
+#define _FA_REFILL_PREFETCH     4   /* objects prefetched when a refill lands */
+#define _FA_REFILL_CHUNK        32u /* pointers a refill copies from a taken batch */
+#define _FA_POOL_HIST           48
+#define _FA_POISON64            0xa5a5a5a5a5a5a5a5ull
 
 /* Features that need the out-of-line path. */
-#define _FA_POOL_SLOW_FLAGS (FA_POOL_ZERO | FA_POOL_POISON | FA_POOL_QUARANTINE | \
-			     FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST)
+#define _FA_POOL_SLOW_FLAGS                                                                        \
+	(FA_POOL_ZERO | FA_POOL_POISON | FA_POOL_QUARANTINE | FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | \
+	 FA_POOL_SIZE_HIST)
 
 struct _fa_pool_slab {
-	uint16_t binoff;        /* first: read by the inline free */
+	uint16_t binoff; /* first: read by the inline free */
 	uint16_t cls;
 	uint32_t magic;
 	struct fa_pool *pool;
-	char *first, *end;      /* objects: [first, end) */
+	char *first, *end; /* objects: [first, end) */
 	uint32_t stride, nobj;
 	_Atomic uint64_t bits[]; /* FA_POOL_DEBUG: bit set = allocated */
 };
@@ -71,13 +72,13 @@ struct _fa_pool_free_slab {
 };
 
 struct _fa_pool_large {
-	uint16_t binoff;        /* 0: the inline free goes slow */
+	uint16_t binoff; /* 0: the inline free goes slow */
 	uint16_t pad;
 	uint32_t magic;
 	struct fa_pool *pool;
 	struct _fa_pool_large *prev, *next;
 	void *ptr;
-	size_t size;            /* requested */
+	size_t size; /* requested */
 	struct _fa_map map;
 };
 
@@ -94,18 +95,18 @@ struct _fa_pool_idle {
 struct _fa_pool_batch {
 	_Atomic uint32_t next;
 	uint32_t n;
-	void *obj[];            /* up to the pool's max_batch */
+	void *obj[]; /* up to the pool's max_batch */
 };
 
 struct _fa_pool_class {
-	_Atomic uint64_t top;           /* batch stack: tag << 32 | index */
-	_Atomic uint64_t shared;        /* objects on it */
+	_Atomic uint64_t top;    /* batch stack: tag << 32 | index */
+	_Atomic uint64_t shared; /* objects on it */
 	_Atomic uint64_t carved, slabs, hwm, quarantined;
 	uint32_t size, stride, limit, batch;
-	uint32_t arr_off;               /* its stack in a tcache's slots[] */
-	void *overflow;                 /* pool->lock: objects linked through
-	                                   their first word when no descriptor
-	                                   memory could be had */
+	uint32_t arr_off; /* its stack in a tcache's slots[] */
+	void *overflow;   /* pool->lock: objects linked through
+	                     their first word when no descriptor
+	                     memory could be had */
 	uint64_t noverflow;
 } FA_ALIGNED_CL;
 
@@ -115,7 +116,7 @@ struct _fa_pool_tcache {
 	struct fa__pool_bin bin[FA_POOL_MAX_CLASSES + 1];
 	struct fa_pool *pool;
 	struct _fa_pool_tcache *next_all, *next_idle;
-	char **slot_fast;               /* the owner thread's TLS slots */
+	char **slot_fast; /* the owner thread's TLS slots */
 	struct _fa_pool_tcache **slot_any;
 	/* written by the owner (FA__POOL_ADD), read by stats */
 	uint64_t taken[FA_POOL_MAX_CLASSES];  /* objects into the bin, not frees */
@@ -127,7 +128,7 @@ struct _fa_pool_tcache {
 	 * core wrote; counted in taken[] and as cached */
 	uint32_t pend[FA_POOL_MAX_CLASSES];   /* descriptor index, 0: none */
 	uint32_t pend_n[FA_POOL_MAX_CLASSES]; /* its objects not yet in the bin */
-	uint32_t stash[_FA_STASH];      /* spare batch descriptors */
+	uint32_t stash[_FA_STASH];            /* spare batch descriptors */
 	unsigned nstash;
 	/* per class: a NULL sentinel, then the stack of limit pointers */
 	void *slots[] FA_ALIGNED_CL;
@@ -156,19 +157,19 @@ struct _fa_pool_region {
 };
 
 struct fa_pool {
-	struct fa__pool_head head;      /* first: read by the inline path */
-	unsigned tslot;                 /* TLS slot of the caches (head.slot is
-	                                   FA__POOL_SLOTS for pools with features) */
+	struct fa__pool_head head; /* first: read by the inline path */
+	unsigned tslot;            /* TLS slot of the caches (head.slot is
+	                              FA__POOL_SLOTS for pools with features) */
 	unsigned flags;
 	unsigned nr_classes;
 	size_t align;
-	size_t obj_size;                /* fixed pool, else 0 */
+	size_t obj_size; /* fixed pool, else 0 */
 	size_t slab_hdr;
-	size_t tcache_size;             /* bytes, slots[] included */
-	size_t bstride;                 /* bytes per batch descriptor */
-	uint32_t max_batch;                /* bytes before the first object */
-	bool slow;                      /* features: no inline path */
-	bool once_hooks;                /* ctor at carve, dtor at destroy */
+	size_t tcache_size; /* bytes, slots[] included */
+	size_t bstride;     /* bytes per batch descriptor */
+	uint32_t max_batch; /* bytes before the first object */
+	bool slow;          /* features: no inline path */
+	bool once_hooks;    /* ctor at carve, dtor at destroy */
 	char name[32];
 	fa_pool_hook_fn ctor, dtor;
 	void *hook_arg;
@@ -181,7 +182,7 @@ struct fa_pool {
 
 	/* pool->lock: regions, slab bump, batch chunks, tcache lists, large */
 	pthread_mutex_t lock;
-	struct _fa_map *maps;           /* [_FA_POOL_MAX_REGIONS] */
+	struct _fa_map *maps; /* [_FA_POOL_MAX_REGIONS] */
 	struct _fa_pool_region regions[_FA_POOL_MAX_REGIONS];
 	_Atomic unsigned nr_regions;
 	char *bump, *bump_end;
@@ -194,11 +195,11 @@ struct fa_pool {
 
 	_Atomic(struct _fa_pool_batch *) bchunk[_FA_BATCH_CHUNKS];
 	unsigned nr_bchunks;
-	_Atomic uint64_t bfree;         /* stack of free descriptors */
+	_Atomic uint64_t bfree; /* stack of free descriptors */
 
 	struct _fa_pool_tcache *all, *idle;
 	_Atomic uint64_t threads;
-	pthread_mutex_t shared_lock;    /* pools without a TLS slot */
+	pthread_mutex_t shared_lock; /* pools without a TLS slot */
 	struct _fa_pool_tcache *shared_tc;
 
 	struct _fa_pool_large *large;
@@ -206,7 +207,7 @@ struct fa_pool {
 	/* large cache (pool->lock): lcache[0] is the oldest */
 	struct _fa_pool_idle lcache[_FA_LARGE_CACHE_MAX];
 	unsigned nlcache;
-	size_t idle_max;                /* bytes; 0: no cache */
+	size_t idle_max;                        /* bytes; 0: no cache */
 	_Atomic uint64_t idle_bytes, idle_maps; /* written under the lock */
 	_Atomic uint64_t large_hits, large_misses;
 
@@ -224,7 +225,7 @@ struct fa_pool {
 	size_t snap_cap, snap_head, snap_n;
 	unsigned snap_ms;
 	bool snap_stop, snap_thread_on;
-	_Atomic bool snap_restart;      /* set in a fork child */
+	_Atomic bool snap_restart; /* set in a fork child */
 	pthread_t snap_thread;
 
 	struct fa_pool *fork_prev, *fork_next; /* reg_lock: every pool, for fork */
@@ -272,13 +273,13 @@ struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked);
 void _fa_pool_tcache_put(struct fa_pool *p, bool locked);
 /* Push a freed object on tc's bin of class c; user: a free (counted),
  * else an object coming back from quarantine. */
-void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
-			 void *o, bool user);
+void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o,
+                         bool user);
 /* Carved objects of every slab, for dtor at destroy. */
 void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t));
 /* Objects in a thread's cache of class c: its bin and its pending batch. */
-static inline uint64_t _fa_pool_bin_count(const struct fa_pool *p,
-					  const struct _fa_pool_tcache *tc, unsigned c)
+static inline uint64_t _fa_pool_bin_count(const struct fa_pool *p, const struct _fa_pool_tcache *tc,
+                                          unsigned c)
 {
 	void **sp = __atomic_load_n(&tc->bin[c + 1].sp, __ATOMIC_RELAXED);
 
@@ -296,9 +297,8 @@ uint32_t _fa_pool_stack_take(_Atomic uint64_t *top);
 int _fa_pool_idle_find(const struct fa_pool *p, const void *ptr);
 
 /* ---- pool_debug.c ---- */
-void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls,
-		      size_t offset, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, size_t offset,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void _fa_pool_poison(void *o, size_t size);
 /* Verify poison over [from, size) of a free object: 0 or report (then
  * re-poison). */
@@ -312,8 +312,7 @@ void _fa_pool_mark_alloc(struct fa_pool *p, struct _fa_pool_slab *s, void *o);
 bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o);
 int _fa_pool_quarantine_init(struct fa_pool *p, const struct fa_pool_opts *o);
 void _fa_pool_quarantine_fini(struct fa_pool *p);
-void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
-			     void *o);
+void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o);
 /* Release held objects: due ones, or all. */
 void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bool all);
 

@@ -250,60 +250,64 @@ int fa_pool_snapshots(struct fa_pool *p, struct fa_pool_snapshot *out, size_t n)
 
 /* ---- text / JSON ---- */
 
-static void print_text(FILE *f, const struct fa_pool_stats *st,
-		       const struct fa_pool_snapshot *sn, int nsn)
+static void print_text(FILE *f, const struct fa_pool_stats *st, const struct fa_pool_snapshot *sn,
+                       int nsn)
 {
-	double waste = st->bytes_served ?
-			       100.0 * (double)(st->bytes_served - st->bytes_requested) /
-				       (double)st->bytes_served : 0.0;
+	double waste = st->bytes_served ? 100.0 * (double)(st->bytes_served - st->bytes_requested) /
+	                                          (double)st->bytes_served
+	                                : 0.0;
 
 	fprintf(f, "pool %s: %u classes, flags 0x%x, %llu thread caches\n", st->name,
-		st->nr_classes, st->flags, (unsigned long long)st->threads);
+	        st->nr_classes, st->flags, (unsigned long long)st->threads);
 	fprintf(f, "  allocs %llu frees %llu live %llu (%llu bytes)\n",
-		(unsigned long long)st->allocs, (unsigned long long)st->frees,
-		(unsigned long long)st->live, (unsigned long long)st->bytes_live);
-	fprintf(f, "  bytes requested %llu served %llu (%.1f%% class waste), reserved %llu "
-		"(slabs %llu)\n", (unsigned long long)st->bytes_requested,
-		(unsigned long long)st->bytes_served, waste,
-		(unsigned long long)st->bytes_reserved, (unsigned long long)st->bytes_slabs);
-	fprintf(f, "  large: allocs %llu frees %llu live %llu bytes %llu; cache hits %llu "
-		"misses %llu idle %llu (%llu bytes)\n",
-		(unsigned long long)st->large_allocs, (unsigned long long)st->large_frees,
-		(unsigned long long)st->large_live, (unsigned long long)st->large_bytes,
-		(unsigned long long)st->large_cache_hits,
-		(unsigned long long)st->large_cache_misses,
-		(unsigned long long)st->large_cache_maps,
-		(unsigned long long)st->large_cache_bytes);
+	        (unsigned long long)st->allocs, (unsigned long long)st->frees,
+	        (unsigned long long)st->live, (unsigned long long)st->bytes_live);
+	fprintf(f,
+	        "  bytes requested %llu served %llu (%.1f%% class waste), reserved %llu "
+	        "(slabs %llu)\n",
+	        (unsigned long long)st->bytes_requested, (unsigned long long)st->bytes_served,
+	        waste, (unsigned long long)st->bytes_reserved, (unsigned long long)st->bytes_slabs);
+	fprintf(f,
+	        "  large: allocs %llu frees %llu live %llu bytes %llu; cache hits %llu "
+	        "misses %llu idle %llu (%llu bytes)\n",
+	        (unsigned long long)st->large_allocs, (unsigned long long)st->large_frees,
+	        (unsigned long long)st->large_live, (unsigned long long)st->large_bytes,
+	        (unsigned long long)st->large_cache_hits,
+	        (unsigned long long)st->large_cache_misses,
+	        (unsigned long long)st->large_cache_maps,
+	        (unsigned long long)st->large_cache_bytes);
 	fprintf(f, "  quarantined %llu (%llu bytes), reports %llu\n",
-		(unsigned long long)st->quarantined, (unsigned long long)st->quarantine_bytes,
-		(unsigned long long)st->reports);
+	        (unsigned long long)st->quarantined, (unsigned long long)st->quarantine_bytes,
+	        (unsigned long long)st->reports);
 	if (st->slabs_free || st->trimmed_slabs)
 		fprintf(f, "  trim: %llu free slabs; %llu slabs freed, %llu bytes unmapped\n",
 		        (unsigned long long)st->slabs_free, (unsigned long long)st->trimmed_slabs,
 		        (unsigned long long)st->trimmed_bytes);
 	fprintf(f, "  %6s %12s %12s %10s %10s %8s %8s %8s %6s\n", "class", "allocs", "frees",
-		"live", "hwm", "cached", "shared", "quar", "slabs");
+	        "live", "hwm", "cached", "shared", "quar", "slabs");
 	for (unsigned c = 0; c < st->nr_classes; c++) {
 		const struct fa_pool_class_stats *cs = &st->cls[c];
 
 		if (!cs->allocs && !cs->carved)
 			continue;
-		fprintf(f, "  %6u %12llu %12llu %10llu %10llu %8llu %8llu %8llu %6llu\n",
-			cs->size, (unsigned long long)cs->allocs, (unsigned long long)cs->frees,
-			(unsigned long long)cs->live, (unsigned long long)cs->hwm,
-			(unsigned long long)cs->cached, (unsigned long long)cs->shared,
-			(unsigned long long)cs->quarantined, (unsigned long long)cs->slabs);
+		fprintf(f, "  %6u %12llu %12llu %10llu %10llu %8llu %8llu %8llu %6llu\n", cs->size,
+		        (unsigned long long)cs->allocs, (unsigned long long)cs->frees,
+		        (unsigned long long)cs->live, (unsigned long long)cs->hwm,
+		        (unsigned long long)cs->cached, (unsigned long long)cs->shared,
+		        (unsigned long long)cs->quarantined, (unsigned long long)cs->slabs);
 	}
 	for (unsigned h = 0; h < _FA_POOL_HIST; h++)
 		if (st->size_hist[h])
 			fprintf(f, "  size %llu..%llu: %llu\n", 1ull << h, (2ull << h) - 1,
-				(unsigned long long)st->size_hist[h]);
+			        (unsigned long long)st->size_hist[h]);
 	for (int i = 0; i < nsn; i++)
-		fprintf(f, "  snapshot t=%llu ns: allocs %llu frees %llu live %llu reserved "
-			"%llu cached %llu shared %llu\n", (unsigned long long)sn[i].time_ns,
-			(unsigned long long)sn[i].allocs, (unsigned long long)sn[i].frees,
-			(unsigned long long)sn[i].live, (unsigned long long)sn[i].bytes_reserved,
-			(unsigned long long)sn[i].cached, (unsigned long long)sn[i].shared);
+		fprintf(f,
+		        "  snapshot t=%llu ns: allocs %llu frees %llu live %llu reserved "
+		        "%llu cached %llu shared %llu\n",
+		        (unsigned long long)sn[i].time_ns, (unsigned long long)sn[i].allocs,
+		        (unsigned long long)sn[i].frees, (unsigned long long)sn[i].live,
+		        (unsigned long long)sn[i].bytes_reserved, (unsigned long long)sn[i].cached,
+		        (unsigned long long)sn[i].shared);
 }
 
 static void json_str(FILE *f, const char *s)
@@ -322,8 +326,8 @@ static void json_str(FILE *f, const char *s)
 
 #define U(x) ((unsigned long long)(x))
 
-static void print_json(FILE *f, const struct fa_pool_stats *st,
-		       const struct fa_pool_snapshot *sn, int nsn)
+static void print_json(FILE *f, const struct fa_pool_stats *st, const struct fa_pool_snapshot *sn,
+                       int nsn)
 {
 	const char *sep = "";
 
@@ -348,13 +352,14 @@ static void print_json(FILE *f, const struct fa_pool_stats *st,
 	for (unsigned c = 0; c < st->nr_classes; c++) {
 		const struct fa_pool_class_stats *cs = &st->cls[c];
 
-		fprintf(f, "%s{\"size\":%u,\"tcache_objs\":%u,\"allocs\":%llu,\"frees\":%llu,"
-			"\"live\":%llu,\"hwm\":%llu,\"cached\":%llu,\"shared\":%llu,"
-			"\"quarantined\":%llu,\"carved\":%llu,\"slabs\":%llu,"
-			"\"bytes_requested\":%llu}", sep, cs->size, cs->tcache_objs,
-			U(cs->allocs), U(cs->frees), U(cs->live), U(cs->hwm), U(cs->cached),
-			U(cs->shared), U(cs->quarantined), U(cs->carved), U(cs->slabs),
-			U(cs->bytes_requested));
+		fprintf(f,
+		        "%s{\"size\":%u,\"tcache_objs\":%u,\"allocs\":%llu,\"frees\":%llu,"
+		        "\"live\":%llu,\"hwm\":%llu,\"cached\":%llu,\"shared\":%llu,"
+		        "\"quarantined\":%llu,\"carved\":%llu,\"slabs\":%llu,"
+		        "\"bytes_requested\":%llu}",
+		        sep, cs->size, cs->tcache_objs, U(cs->allocs), U(cs->frees), U(cs->live),
+		        U(cs->hwm), U(cs->cached), U(cs->shared), U(cs->quarantined), U(cs->carved),
+		        U(cs->slabs), U(cs->bytes_requested));
 		sep = ",";
 	}
 	fputs("],\"size_hist\":[", f);
@@ -362,12 +367,14 @@ static void print_json(FILE *f, const struct fa_pool_stats *st,
 		fprintf(f, "%s%llu", h ? "," : "", U(st->size_hist[h]));
 	fputs("],\"snapshots\":[", f);
 	for (int i = 0; i < nsn; i++)
-		fprintf(f, "%s{\"time_ns\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
-			"\"bytes_requested\":%llu,\"bytes_live\":%llu,\"bytes_reserved\":%llu,"
-			"\"cached\":%llu,\"shared\":%llu,\"quarantined\":%llu}", i ? "," : "",
-			U(sn[i].time_ns), U(sn[i].allocs), U(sn[i].frees), U(sn[i].live),
-			U(sn[i].bytes_requested), U(sn[i].bytes_live), U(sn[i].bytes_reserved),
-			U(sn[i].cached), U(sn[i].shared), U(sn[i].quarantined));
+		fprintf(f,
+		        "%s{\"time_ns\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
+		        "\"bytes_requested\":%llu,\"bytes_live\":%llu,\"bytes_reserved\":%llu,"
+		        "\"cached\":%llu,\"shared\":%llu,\"quarantined\":%llu}",
+		        i ? "," : "", U(sn[i].time_ns), U(sn[i].allocs), U(sn[i].frees),
+		        U(sn[i].live), U(sn[i].bytes_requested), U(sn[i].bytes_live),
+		        U(sn[i].bytes_reserved), U(sn[i].cached), U(sn[i].shared),
+		        U(sn[i].quarantined));
 	fputs("]}\n", f);
 }
 

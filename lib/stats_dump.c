@@ -29,8 +29,8 @@
 #define DUMP_MAGIC "FINALLOC-STATS 1"
 
 struct pool_snap {
-	char name[64];          /* sanitised: a section name without blanks or dots */
-	char raw[64];           /* as given, newlines folded */
+	char name[64]; /* sanitised: a section name without blanks or dots */
+	char raw[64];  /* as given, newlines folded */
 	struct fa_pool_stats st;
 };
 
@@ -49,7 +49,9 @@ static void sanitise(char *dst, size_t len, const char *src)
 		char c = src[i];
 
 		dst[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '_' || c == '-' ? c : '_';
+		                         (c >= '0' && c <= '9') || c == '_' || c == '-'
+		                 ? c
+		                 : '_';
 	}
 	dst[i] = '\0';
 	if (!i)
@@ -115,7 +117,8 @@ static void write_process(FILE *f, const char *reason)
 	put_str(f, "process", "command", program_invocation_short_name);
 	put_str(f, "process", "version", fa_version());
 	put_str(f, "process", "written", reason);
-	put_u64(f, "process", "time_ns", (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+	put_u64(f, "process", "time_ns",
+	        (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
 }
 
 static void write_backend(FILE *f)
@@ -135,7 +138,8 @@ static void write_backend(FILE *f)
 		for (int s = 0; s < FA_BACKEND_COUNT; s++) {
 			if (!b.maps[a][s])
 				continue;
-			snprintf(key, sizeof(key), "maps.%s.%s", fa_backend_name(a), fa_backend_name(s));
+			snprintf(key, sizeof(key), "maps.%s.%s", fa_backend_name(a),
+			         fa_backend_name(s));
 			put_u64(f, "backend", key, b.maps[a][s]);
 		}
 	}
@@ -234,12 +238,13 @@ static void write_pool(FILE *f, const struct pool_set *set, unsigned i)
 
 		if (!k->allocs && !k->carved)
 			continue;
-		fprintf(f, "%s.class.%u allocs %llu frees %llu live %llu hwm %llu cached %llu "
-			   "shared %llu slabs %llu\n",
-			sec, k->size, (unsigned long long)k->allocs, (unsigned long long)k->frees,
-			(unsigned long long)k->live, (unsigned long long)k->hwm,
-			(unsigned long long)k->cached, (unsigned long long)k->shared,
-			(unsigned long long)k->slabs);
+		fprintf(f,
+		        "%s.class.%u allocs %llu frees %llu live %llu hwm %llu cached %llu "
+		        "shared %llu slabs %llu\n",
+		        sec, k->size, (unsigned long long)k->allocs, (unsigned long long)k->frees,
+		        (unsigned long long)k->live, (unsigned long long)k->hwm,
+		        (unsigned long long)k->cached, (unsigned long long)k->shared,
+		        (unsigned long long)k->slabs);
 	}
 }
 
@@ -321,7 +326,8 @@ static int write_all(FILE *f, const char *reason)
 {
 	int err;
 
-	fprintf(f, DUMP_MAGIC "\n# libfinalloc statistics; read with: finalloc stats --file PATH\n");
+	fprintf(f,
+	        DUMP_MAGIC "\n# libfinalloc statistics; read with: finalloc stats --file PATH\n");
 	write_process(f, reason);
 	write_backend(f);
 	write_trace(f);
@@ -442,7 +448,7 @@ static void dump_at_exit(void)
 	err = dump_to(exit_path, "exit");
 	if (err)
 		fprintf(stderr, "finalloc: FINALLOC_STATS: cannot write %s: %s\n", exit_path,
-			strerror(-err));
+		        strerror(-err));
 }
 
 static void dump_init(void)

@@ -26,16 +26,15 @@ static int read_u64(const char *path, uint64_t *out)
 	return 0;
 }
 
-int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total,
-                            uint64_t *free_pages)
+int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, uint64_t *free_pages)
 {
 	char path[160];
 	int err;
 
 	*total = *free_pages = 0;
 	snprintf(path, sizeof(path),
-	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/nr_hugepages",
-	         node, page_kb);
+	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/nr_hugepages", node,
+	         page_kb);
 	err = read_u64(path, total);
 	if (err == -ENOENT && node == 0) {
 		/* No per-node directory: a kernel without NUMA. */
@@ -51,8 +50,8 @@ int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total,
 	if (err)
 		return err;
 	snprintf(path, sizeof(path),
-	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/free_hugepages",
-	         node, page_kb);
+	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/free_hugepages", node,
+	         page_kb);
 	return read_u64(path, free_pages);
 }
 
@@ -120,7 +119,7 @@ int fa_topology_read(struct fa_topology *t)
 	for (i = 0; i < t->nr_nodes; i++)
 		for (j = 0; j < t->nr_nodes; j++)
 			t->distance[i][j] =
-				(uint8_t)numa_distance(t->node[i].node, t->node[j].node);
+			        (uint8_t)numa_distance(t->node[i].node, t->node[j].node);
 	return 0;
 }
 

@@ -25,28 +25,28 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEF_RING ((size_t)256 << 10)
-#define SITE_CACHE 256
-#define QD 64
-#define HDR_SIZE 64
+#define DEF_RING    ((size_t)256 << 10)
+#define SITE_CACHE  256
+#define QD          64
+#define HDR_SIZE    64
 #define MAX_SITE_ID (1u << 24)
-#define MAX_NAME 1024
+#define MAX_NAME    1024
 
 static const char magic[8] = { 'F', 'A', 'J', 'R', 'N', 'L', 0, 1 };
 
 struct ring {
-	_Atomic uint64_t head FA_ALIGNED_CL;    /* producer */
-	uint64_t drop_pending;                  /* producer: DROP record owed */
-	_Atomic uint64_t records;               /* producer: records put */
+	_Atomic uint64_t head FA_ALIGNED_CL; /* producer */
+	uint64_t drop_pending;               /* producer: DROP record owed */
+	_Atomic uint64_t records;            /* producer: records put */
 	_Atomic uint64_t dropped;
 	struct {
 		const char *file, *func;
 		int line;
 		uint32_t id;
 	} sites[SITE_CACHE];
-	_Atomic uint64_t tail FA_ALIGNED_CL;    /* writer */
+	_Atomic uint64_t tail FA_ALIGNED_CL; /* writer */
 	atomic_bool dead;
-	struct ring *next;                      /* registry, under J.lock */
+	struct ring *next; /* registry, under J.lock */
 	char *buf;
 	size_t size;
 	uint32_t tid;
@@ -67,10 +67,12 @@ static struct {
 	uint64_t t0, t0_real;
 	int err;
 	uint64_t bytes, writes, records_dead, dropped_dead;
-} J = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER, .fd = -1 };
+} J = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	.wake = PTHREAD_COND_INITIALIZER,
+	.done = PTHREAD_COND_INITIALIZER,
+	.fd = -1 };
 
-static _Atomic uint64_t j_gen;          /* odd while a journal is open */
+static _Atomic uint64_t j_gen; /* odd while a journal is open */
 static _Atomic uint32_t next_site = 1;
 static _Thread_local struct ring *my_ring;
 static _Thread_local uint64_t my_gen;
@@ -151,8 +153,9 @@ static bool ring_put(struct ring *r, const void *rec, size_t len)
 	memcpy(r->buf + off, rec, n1);
 	memcpy(r->buf, (const char *)rec + n1, len - n1);
 	atomic_store_explicit(&r->head, head + len, memory_order_release);
-	atomic_store_explicit(&r->records, atomic_load_explicit(&r->records,
-				memory_order_relaxed) + 1, memory_order_relaxed);
+	atomic_store_explicit(&r->records,
+	                      atomic_load_explicit(&r->records, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 	return true;
 }
 
@@ -189,15 +192,15 @@ struct end_rec {
 };
 
 _Static_assert(sizeof(struct drop_rec) == 24 && sizeof(struct alloc_rec) == 48 &&
-	       sizeof(struct arena_rec) == 32 && sizeof(struct end_rec) == 32,
-	       "record sizes are the documented format");
+                       sizeof(struct arena_rec) == 32 && sizeof(struct end_rec) == 32,
+               "record sizes are the documented format");
 
 /* A DROP record owed goes first, so a reader sees the gap where it was. */
 static bool try_put(struct ring *r, const void *rec, size_t len)
 {
 	if (r->drop_pending) {
 		struct drop_rec d = { FA_TRACE_DROP, sizeof(d), r->tid,
-				      now_ns(CLOCK_MONOTONIC) - J.t0, r->drop_pending };
+			              now_ns(CLOCK_MONOTONIC) - J.t0, r->drop_pending };
 
 		if (!ring_put(r, &d, sizeof(d)))
 			return false;
@@ -219,8 +222,9 @@ static void put_rec(struct ring *r, const void *rec, size_t len)
 		return;
 	}
 	r->drop_pending++;
-	atomic_store_explicit(&r->dropped, atomic_load_explicit(&r->dropped,
-				memory_order_relaxed) + 1, memory_order_relaxed);
+	atomic_store_explicit(&r->dropped,
+	                      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
 }
 
 /* Site id for (file, line, func), emitting a SITE record on a miss. */
@@ -259,7 +263,7 @@ static uint32_t site_id(struct ring *r, const char *file, int line, const char *
 }
 
 void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, const char *file,
-		     int line, const char *func)
+                     int line, const char *func)
 {
 	struct ring *r = get_ring();
 	struct alloc_rec rec;
@@ -273,8 +277,11 @@ void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, c
 		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
 		return;
 	}
-	rec = (struct alloc_rec){ FA_TRACE_ALLOC, sizeof(rec), site, now_ns(CLOCK_MONOTONIC) - J.t0, arena,
-			     (uintptr_t)p, size, (uint32_t)align, r->tid };
+	rec = (struct alloc_rec){ FA_TRACE_ALLOC, sizeof(rec),
+		                  site,           now_ns(CLOCK_MONOTONIC) - J.t0,
+		                  arena,          (uintptr_t)p,
+		                  size,           (uint32_t)align,
+		                  r->tid };
 	put_rec(r, &rec, sizeof(rec));
 }
 
@@ -285,8 +292,14 @@ void _fa_trace_arena(uint64_t arena, int event)
 
 	if (!r)
 		return;
-	rec = (struct arena_rec){ FA_TRACE_ARENA, sizeof(rec), (uint16_t)event, 0,
-			     now_ns(CLOCK_MONOTONIC) - J.t0, arena, r->tid, 0 };
+	rec = (struct arena_rec){ FA_TRACE_ARENA,
+		                  sizeof(rec),
+		                  (uint16_t)event,
+		                  0,
+		                  now_ns(CLOCK_MONOTONIC) - J.t0,
+		                  arena,
+		                  r->tid,
+		                  0 };
 	put_rec(r, &rec, sizeof(rec));
 }
 
@@ -350,8 +363,9 @@ static int write_spans(struct span *s, int n)
 			if (res < 0)
 				err = -EIO;
 			else if ((size_t)res < s[i].len) /* short write: finish it */
-				err = err ? err : write_all(s[i].p + res, s[i].len - (size_t)res,
-							    s[i].off + (uint64_t)res);
+				err = err ? err
+				          : write_all(s[i].p + res, s[i].len - (size_t)res,
+				                      s[i].off + (uint64_t)res);
 		}
 		return err;
 	}
@@ -401,7 +415,7 @@ static uint64_t drain(void)
 				J.err = -EIO;
 			for (int i = 0; i < nd; i++)
 				atomic_store_explicit(&done[i].r->tail, done[i].head,
-						      memory_order_release);
+				                      memory_order_release);
 			ns = nd = 0;
 		}
 		if (!r)

@@ -2,7 +2,7 @@
 #include "internal.h"
 
 #define FA_STR2(x) #x
-#define FA_STR(x) FA_STR2(x)
+#define FA_STR(x)  FA_STR2(x)
 
 const char *fa_version(void)
 {

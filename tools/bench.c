@@ -28,21 +28,21 @@
 
 extern char **environ;
 
-#define MAX_ALLOCS 16
-#define MAX_REPS 64
-#define MAX_METRICS 64
+#define MAX_ALLOCS       16
+#define MAX_REPS         64
+#define MAX_METRICS      64
 #define WORKER_TIMEOUT_S 120
 
 struct alloc_desc {
-	const char *name;       /* column name, also the worker's family */
+	const char *name; /* column name, also the worker's family */
 	const char *family;
-	const char *preload;    /* LD_PRELOAD soname, NULL for none */
-	const char *match;      /* must appear in the probed malloc provider */
-	const char *package;    /* Debian package that ships it */
+	const char *preload; /* LD_PRELOAD soname, NULL for none */
+	const char *match;   /* must appear in the probed malloc provider */
+	const char *package; /* Debian package that ships it */
 	bool peer;
 	bool available;
-	char impl[256];         /* library that provides malloc (peers) */
-	char why[160];          /* reason when unavailable */
+	char impl[256]; /* library that provides malloc (peers) */
+	char why[160];  /* reason when unavailable */
 };
 
 struct metric {
@@ -82,59 +82,57 @@ struct bench_run {
 
 /* Operations per workload at scale 1, sized for ~0.1-0.3 s per run here. */
 static const uint64_t base_ops[WL_COUNT] = {
-	[WL_PAIR] = 5000000,    /* per size */
-	[WL_CHURN] = 5000000,
-	[WL_PRODCONS] = 500000,
-	[WL_BUMP] = 2000000,
-	[WL_LARSON] = 2000000,  /* per thread */
-	[WL_LARGE] = 500,
-	[WL_TLB] = 5000000,
+	[WL_PAIR] = 5000000, /* per size */
+	[WL_CHURN] = 5000000, [WL_PRODCONS] = 500000,
+	[WL_BUMP] = 2000000,  [WL_LARSON] = 2000000, /* per thread */
+	[WL_LARGE] = 500,     [WL_TLB] = 5000000,
 };
 
 void bench_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: finalloc bench [--quick] [--reps N] [--scale F] [--only LIST]\n"
-		"                      [--alloc LIST] [--tlb-mib N] [--json|--csv] [--quiet]\n"
-		"\n"
-		"Runs FinAlloc's pool, arena and NUMA allocators and, through malloc/free,\n"
-		"glibc, jemalloc, tcmalloc and mimalloc (Debian's libjemalloc2,\n"
-		"libtcmalloc-minimal4, libmimalloc2.0; missing ones are skipped and said).\n"
-		"Each run is a separate process; repetitions interleave the allocators;\n"
-		"medians are reported with FinAlloc's ratio to the best peer.\n"
-		"\n"
-		"workloads (--only, comma-separated):\n"
-		"  pair      alloc+free pair of one size (16, 64, 256, 4096 B)\n"
-		"  churn     live set of 4096 objects of 16-256 B, replace one at random\n"
-		"  prodcons  producer allocates, consumer thread frees over an SPSC ring:\n"
-		"            ns per message and alloc latency p50..p99.99, max (TSC in ns)\n"
-		"  bump      allocate 100k objects of 16-256 B, release all (arena: reset);\n"
-		"            bump.hot: 1000 a round (cache-resident); arena: reset.1k/1M\n"
-		"  larson    larson-like server churn, tables rotate between threads\n"
-		"  large     256 KiB-4 MiB allocations, every page touched; minor faults\n"
-		"  tlb       random reads over a working set on 4 KiB vs 2 MiB pages\n"
-		"\n"
-		"options:\n"
-		"  --quick        the short tour: 3 repetitions, 1/5 of the operations\n"
-		"  --reps N       repetitions (default 5, at most %d)\n"
-		"  --scale F      multiply every operation count by F (default 1)\n"
-		"  --only LIST    workloads to run (default all)\n"
-		"  --alloc LIST   allocators: glibc,jemalloc,tcmalloc,mimalloc,pool,\n"
-		"                 pool-sized (frees with fa_pool_free_sized),arena,numa\n"
-		"  --tlb-mib N    working set of the tlb workload (default 1024)\n"
-		"  --json, --csv  machine-readable output on stdout\n"
-		"  --quiet        no progress on stderr\n"
-		"  --help         this text\n"
-		"\n"
-		"Lower is better in every column; 'x' is best peer / FinAlloc (>1: FinAlloc faster).\n"
-		"`make bench-instructions` counts instructions per op under callgrind.\n",
-		MAX_REPS);
+	        "usage: finalloc bench [--quick] [--reps N] [--scale F] [--only LIST]\n"
+	        "                      [--alloc LIST] [--tlb-mib N] [--json|--csv] [--quiet]\n"
+	        "\n"
+	        "Runs FinAlloc's pool, arena and NUMA allocators and, through malloc/free,\n"
+	        "glibc, jemalloc, tcmalloc and mimalloc (Debian's libjemalloc2,\n"
+	        "libtcmalloc-minimal4, libmimalloc2.0; missing ones are skipped and said).\n"
+	        "Each run is a separate process; repetitions interleave the allocators;\n"
+	        "medians are reported with FinAlloc's ratio to the best peer.\n"
+	        "\n"
+	        "workloads (--only, comma-separated):\n"
+	        "  pair      alloc+free pair of one size (16, 64, 256, 4096 B)\n"
+	        "  churn     live set of 4096 objects of 16-256 B, replace one at random\n"
+	        "  prodcons  producer allocates, consumer thread frees over an SPSC ring:\n"
+	        "            ns per message and alloc latency p50..p99.99, max (TSC in ns)\n"
+	        "  bump      allocate 100k objects of 16-256 B, release all (arena: reset);\n"
+	        "            bump.hot: 1000 a round (cache-resident); arena: reset.1k/1M\n"
+	        "  larson    larson-like server churn, tables rotate between threads\n"
+	        "  large     256 KiB-4 MiB allocations, every page touched; minor faults\n"
+	        "  tlb       random reads over a working set on 4 KiB vs 2 MiB pages\n"
+	        "\n"
+	        "options:\n"
+	        "  --quick        the short tour: 3 repetitions, 1/5 of the operations\n"
+	        "  --reps N       repetitions (default 5, at most %d)\n"
+	        "  --scale F      multiply every operation count by F (default 1)\n"
+	        "  --only LIST    workloads to run (default all)\n"
+	        "  --alloc LIST   allocators: glibc,jemalloc,tcmalloc,mimalloc,pool,\n"
+	        "                 pool-sized (frees with fa_pool_free_sized),arena,numa\n"
+	        "  --tlb-mib N    working set of the tlb workload (default 1024)\n"
+	        "  --json, --csv  machine-readable output on stdout\n"
+	        "  --quiet        no progress on stderr\n"
+	        "  --help         this text\n"
+	        "\n"
+	        "Lower is better in every column; 'x' is best peer / FinAlloc (>1: FinAlloc "
+	        "faster).\n"
+	        "`make bench-instructions` counts instructions per op under callgrind.\n",
+	        MAX_REPS);
 }
 
 /* ---- allocators ---- */
 
-static void add_alloc(struct bench_run *r, const char *name, const char *preload,
-		      const char *match, const char *package, bool peer)
+static void add_alloc(struct bench_run *r, const char *name, const char *preload, const char *match,
+                      const char *package, bool peer)
 {
 	struct alloc_desc *a = &r->alloc[r->nr_alloc++];
 
@@ -199,8 +197,8 @@ static char **worker_env(const char *preload)
 }
 
 struct worker_out {
-	char *text;     /* stdout of the worker, NUL-terminated */
-	int status;     /* waitpid status */
+	char *text; /* stdout of the worker, NUL-terminated */
+	int status; /* waitpid status */
 };
 
 static int run_worker(char *const args[], const char *preload, struct worker_out *o)
@@ -271,7 +269,7 @@ static void describe_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "exit %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "%s%s", strsignal(WTERMSIG(status)),
-			 WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
+		         WTERMSIG(status) == SIGALRM ? " (timed out)" : "");
 	else
 		snprintf(buf, len, "status 0x%x", status);
 }
@@ -300,15 +298,16 @@ static void probe_peer(struct alloc_desc *a)
 		 * built in; no peer can be preloaded. */
 		if (a->preload)
 			snprintf(a->why, sizeof(a->why),
-				 "this finalloc is statically linked: LD_PRELOAD cannot swap malloc");
+			         "this finalloc is statically linked: LD_PRELOAD cannot swap "
+			         "malloc");
 		else
 			a->available = true;
 	} else if (a->preload) {
 		snprintf(a->why, sizeof(a->why), "%s not found (apt-get install %s)", a->preload,
-			 a->package);
+		         a->package);
 	} else {
 		snprintf(a->why, sizeof(a->why), "malloc comes from %s, not %s",
-			 impl ? impl : "an unknown object", a->match);
+		         impl ? impl : "an unknown object", a->match);
 	}
 	free(o.text);
 }
@@ -335,8 +334,8 @@ static void progress(struct bench_run *r, int rep, int wl, const char *alloc)
 	if (!r->cfg.progress)
 		return;
 	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "\r\033[K[%3d/%d] rep %d/%d  %-8s %-9s", r->job, r->nr_jobs, rep + 1,
-			r->cfg.reps, wl_names[wl], alloc);
+		fprintf(stderr, "\r\033[K[%3d/%d] rep %d/%d  %-8s %-9s", r->job, r->nr_jobs,
+		        rep + 1, r->cfg.reps, wl_names[wl], alloc);
 	else if (r->job == 1 || (rep > 0 && r->job % (r->nr_jobs / r->cfg.reps) == 1))
 		fprintf(stderr, "finalloc bench: repetition %d/%d\n", rep + 1, r->cfg.reps);
 }
@@ -346,8 +345,10 @@ static void progress(struct bench_run *r, int rep, int wl, const char *alloc)
 static void run_job(struct bench_run *r, int wl, struct alloc_desc *a, int slot, int rep)
 {
 	char ops[32], tsc[32], tlb[32], st[64];
-	char *args[] = { "finalloc", "bench", "--worker", (char *)a->family, (char *)wl_names[wl],
-			 ops, tsc, tlb, NULL };
+	char *args[] = {
+		"finalloc", "bench", "--worker", (char *)a->family, (char *)wl_names[wl], ops,
+		tsc,        tlb,     NULL
+	};
 	uint64_t n = (uint64_t)((double)base_ops[wl] * r->cfg.scale);
 	struct worker_out o;
 	int err;
@@ -358,7 +359,8 @@ static void run_job(struct bench_run *r, int wl, struct alloc_desc *a, int slot,
 	snprintf(tlb, sizeof(tlb), "%zu", r->cfg.tlb_bytes);
 	err = run_worker(args, a->preload, &o);
 	if (err) {
-		note(r, "%s/%s: cannot start the worker: %s", wl_names[wl], a->name, strerror(-err));
+		note(r, "%s/%s: cannot start the worker: %s", wl_names[wl], a->name,
+		     strerror(-err));
 		r->failures++;
 		return;
 	}
@@ -518,7 +520,8 @@ static void print_table(struct bench_run *r, FILE *f)
 		char ws[32];
 
 		fmt_bytes(ws, sizeof(ws), r->cfg.tlb_bytes);
-		fprintf(f, "\nrandom 8-byte reads over %s (populate: mmap + touch every 4 KiB)\n", ws);
+		fprintf(f, "\nrandom 8-byte reads over %s (populate: mmap + touch every 4 KiB)\n",
+		        ws);
 		fprintf(f, "%-22s", "pages");
 		for (size_t c = 0; c < 4; c++)
 			fprintf(f, " %12s", heads[c]);
@@ -549,13 +552,15 @@ static void print_header(struct bench_run *r, FILE *f)
 	bool any_missing = false;
 
 	uname(&u);
-	fprintf(f, "finalloc bench: %d repetition%s, scale %g, medians; lower is better;\n"
-		   "x = best peer / FinAlloc (above 1: FinAlloc is faster)\n",
-		r->cfg.reps, r->cfg.reps == 1 ? "" : "s", r->cfg.scale);
-	fprintf(f, "host: %s %s, %d CPUs, TSC %.3f GHz, resolution %.1f ns; latencies are net\n"
-		   "of the fenced rdtsc pair (%.1f ns), so those below the resolution read as 0\n",
-		u.sysname, u.release, bench_nr_cpus(), r->tsc_per_ns, r->tsc_resolution_ns,
-		r->tsc_overhead_ns);
+	fprintf(f,
+	        "finalloc bench: %d repetition%s, scale %g, medians; lower is better;\n"
+	        "x = best peer / FinAlloc (above 1: FinAlloc is faster)\n",
+	        r->cfg.reps, r->cfg.reps == 1 ? "" : "s", r->cfg.scale);
+	fprintf(f,
+	        "host: %s %s, %d CPUs, TSC %.3f GHz, resolution %.1f ns; latencies are net\n"
+	        "of the fenced rdtsc pair (%.1f ns), so those below the resolution read as 0\n",
+	        u.sysname, u.release, bench_nr_cpus(), r->tsc_per_ns, r->tsc_resolution_ns,
+	        r->tsc_overhead_ns);
 	fprintf(f, "peers:");
 	for (int a = 0; a < r->nr_alloc; a++)
 		if (r->alloc[a].peer && r->alloc[a].available)
@@ -587,7 +592,7 @@ struct result_row {
 /* Every (metric, allocator) with samples, in table order: the JSON and CSV
  * writers print the same rows. */
 static void each_result(struct bench_run *r, void (*fn)(const struct result_row *, void *),
-			void *arg)
+                        void *arg)
 {
 	for (int i = 0; i < r->nr_metric; i++) {
 		struct metric *m = &r->metric[i];
@@ -632,7 +637,7 @@ static void json_row(const struct result_row *row, void *arg)
 	if (row->best) {
 		json_str(j, "best_peer", row->best);
 		json_num(j, "ratio_to_best_peer",
-			 s->median > 0 && row->best_val > 0 ? row->best_val / s->median : NAN);
+		         s->median > 0 && row->best_val > 0 ? row->best_val / s->median : NAN);
 	}
 	json_end_obj(j);
 }
@@ -686,7 +691,7 @@ static void csv_row(const struct result_row *row, void *arg)
 	const struct summary *s = &row->s;
 
 	fprintf(f, "%s,%s,%s,%s,%.6g,%.6g,%.6g,%d,", wl_names[row->m->wl], row->m->name,
-		row->m->unit, row->alloc, s->median, s->min, s->max, s->n);
+	        row->m->unit, row->alloc, s->median, s->min, s->max, s->n);
 	if (row->best && s->median > 0 && row->best_val > 0)
 		fprintf(f, "%s,%.4g\n", row->best, row->best_val / s->median);
 	else
@@ -695,7 +700,8 @@ static void csv_row(const struct result_row *row, void *arg)
 
 static void print_csv(struct bench_run *r, FILE *f)
 {
-	fprintf(f, "workload,metric,unit,allocator,median,min,max,reps,best_peer,ratio_to_best_peer\n");
+	fprintf(f, "workload,metric,unit,allocator,median,min,max,reps,best_peer,ratio_to_best_"
+	           "peer\n");
 	each_result(r, csv_row, f);
 }
 
@@ -713,7 +719,9 @@ static bool family_runs(const struct alloc_desc *a, int wl)
 
 static int bench_execute(struct bench_run *r, FILE *out)
 {
-	static const struct { const char *name, *lib, *match, *pkg; } peers[] = {
+	static const struct {
+		const char *name, *lib, *match, *pkg;
+	} peers[] = {
 		{ "glibc", NULL, "libc.so", "libc6" },
 		{ "jemalloc", "libjemalloc.so.2", "jemalloc", "libjemalloc2" },
 		{ "tcmalloc", "libtcmalloc_minimal.so.4", "tcmalloc", "libtcmalloc-minimal4" },
@@ -884,7 +892,8 @@ int cmd_bench(int argc, char **argv)
 			if (!parse_u64(optarg, &v) || v < 1 || v > MAX_REPS) {
 				bench_free(r);
 				return tool_usage_err("bench", bench_usage,
-						      "--reps wants 1..%d, not '%s'", MAX_REPS, optarg);
+				                      "--reps wants 1..%d, not '%s'", MAX_REPS,
+				                      optarg);
 			}
 			r->cfg.reps = (int)v;
 			reps_set = true;
@@ -892,8 +901,9 @@ int cmd_bench(int argc, char **argv)
 		case O_SCALE:
 			if (!parse_double(optarg, &d) || d <= 0 || d > 1000) {
 				bench_free(r);
-				return tool_usage_err("bench", bench_usage,
-						      "--scale wants a number in (0, 1000], not '%s'", optarg);
+				return tool_usage_err(
+				        "bench", bench_usage,
+				        "--scale wants a number in (0, 1000], not '%s'", optarg);
 			}
 			r->cfg.scale = d;
 			scale_set = true;
@@ -908,7 +918,8 @@ int cmd_bench(int argc, char **argv)
 			if (!parse_u64(optarg, &v) || v < 4 || v > (1u << 20)) {
 				bench_free(r);
 				return tool_usage_err("bench", bench_usage,
-						      "--tlb-mib wants 4..1048576, not '%s'", optarg);
+				                      "--tlb-mib wants 4..1048576, not '%s'",
+				                      optarg);
 			}
 			r->cfg.tlb_bytes = (size_t)v << 20;
 			tlb_set = true;
@@ -929,16 +940,17 @@ int cmd_bench(int argc, char **argv)
 		case ':':
 			bench_free(r);
 			return tool_usage_err("bench", bench_usage, "option '%s' needs an argument",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		default:
 			bench_free(r);
 			return tool_usage_err("bench", bench_usage, "unknown option '%s'",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		}
 	}
 	if (optind < argc) {
 		bench_free(r);
-		return tool_usage_err("bench", bench_usage, "unexpected argument '%s'", argv[optind]);
+		return tool_usage_err("bench", bench_usage, "unexpected argument '%s'",
+		                      argv[optind]);
 	}
 	if (r->cfg.json && r->cfg.csv) {
 		bench_free(r);

@@ -20,9 +20,9 @@
 enum wl_id { WL_PAIR, WL_CHURN, WL_PRODCONS, WL_BUMP, WL_LARSON, WL_LARGE, WL_TLB, WL_COUNT };
 
 struct wl_params {
-	uint64_t ops;       /* operations (messages, objects) to time */
-	double tsc_per_ns;  /* TSC rate measured by the driver */
-	size_t tlb_bytes;   /* working set of the page-size workload */
+	uint64_t ops;      /* operations (messages, objects) to time */
+	double tsc_per_ns; /* TSC rate measured by the driver */
+	size_t tlb_bytes;  /* working set of the page-size workload */
 };
 
 struct wl_obj {
@@ -42,7 +42,7 @@ struct bench_family {
 
 /* ---- bench_worker.c ---- */
 extern const char *const wl_names[WL_COUNT];
-int wl_parse(const char *name);   /* enum wl_id or -1 */
+int wl_parse(const char *name); /* enum wl_id or -1 */
 /* One result line for the driver: "R metric unit value". */
 void bench_emit(const char *metric, const char *unit, double value);
 int bench_worker_main(int argc, char **argv);
@@ -56,7 +56,7 @@ extern const struct bench_family *const bench_fa_families[];
 int bench_fa_instr(const char *what, uint64_t ops);
 
 /* ---- bench_tlb.c ---- */
-extern const char *const tlb_backings[];     /* NULL-terminated */
+extern const char *const tlb_backings[]; /* NULL-terminated */
 int bench_tlb_run(const char *backing, const struct wl_params *wp);
 
 /* ---- bench_sys.c ---- */
@@ -92,13 +92,13 @@ uint64_t bench_tsc_overhead(void);
 /* Median distance of two back-to-back rdtsc reads: the precision. */
 uint64_t bench_tsc_resolution(void);
 long bench_minflt(void);
-int bench_nr_cpus(void);              /* CPUs this process may run on */
-int wl_cpu_for(int i);                /* i-th allowed CPU, wrapping */
-void wl_pin(int cpu);                 /* no-op for cpu < 0 */
+int bench_nr_cpus(void); /* CPUs this process may run on */
+int wl_cpu_for(int i);   /* i-th allowed CPU, wrapping */
+void wl_pin(int cpu);    /* no-op for cpu < 0 */
 /* Harness memory comes from mmap so it never touches the measured heap. */
 void *wl_buf(size_t size);
 void wl_buf_free(void *p, size_t size);
-int wl_fail(const char *what, size_t size);  /* message, returns -1 */
+int wl_fail(const char *what, size_t size); /* message, returns -1 */
 void wl_die(const char *what) __attribute__((noreturn));
 /* Sort the latencies (TSC ticks) and emit p50..max in ns. */
 void wl_emit_latency(const char *name, uint32_t *lat, uint64_t n, double tsc_per_ns);
@@ -150,7 +150,7 @@ struct wl_ring {
 
 struct wl_ring *wl_ring_new(void);
 void wl_ring_free(struct wl_ring *r);
-void wl_ring_drain(struct wl_ring *r);   /* wait until the consumer caught up */
+void wl_ring_drain(struct wl_ring *r); /* wait until the consumer caught up */
 
 static inline void wl_ring_push(struct wl_ring *r, void *p)
 {
@@ -192,7 +192,7 @@ struct wl_pc {
 void wl_pc_cpus(struct wl_pc *pc);
 
 /* Larson workload state. */
-#define WL_LARSON_SLOTS 1024
+#define WL_LARSON_SLOTS       1024
 #define WL_LARSON_MAX_THREADS 8
 struct wl_larson {
 	void *ctx;

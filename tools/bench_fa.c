@@ -28,8 +28,8 @@ static void pool_teardown(void *ctx)
 	fa_pool_destroy(ctx);
 }
 
-#define WL_FN(name) wl_pool_##name
-#define WL_ALLOC(ctx, size) fa_pool_alloc((struct fa_pool *)(ctx), (size))
+#define WL_FN(name)             wl_pool_##name
+#define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
 #include "bench_wl.h"
 
@@ -37,8 +37,8 @@ static void pool_teardown(void *ctx)
  * object's size).  The peers keep plain free(): jemalloc's sdallocx and
  * C23 free_sized are not used for them, so this column is FinAlloc with an
  * API advantage; "pool" is the like-for-like one. */
-#define WL_FN(name) wl_pools_##name
-#define WL_ALLOC(ctx, size) fa_pool_alloc((struct fa_pool *)(ctx), (size))
+#define WL_FN(name)             wl_pools_##name
+#define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free_sized((struct fa_pool *)(ctx), (ptr), (size))
 #include "bench_wl.h"
 
@@ -96,7 +96,7 @@ static void arena_teardown(void *ctx)
 
 /* Workload 4 as an arena does it: the batch goes away with one reset. */
 static int arena_bump_batch(struct fa_arena *a, const struct wl_params *wp, int batch,
-			    const char *metric)
+                            const char *metric)
 {
 	const int BATCH = batch;
 	uint64_t rng = 12345, rounds = wp->ops / (uint64_t)batch, t0 = 0, t1;
@@ -224,8 +224,8 @@ static void numa_teardown(void *ctx)
 	fa_numa_destroy(ctx);
 }
 
-#define WL_FN(name) wl_numa_##name
-#define WL_ALLOC(ctx, size) fa_numa_alloc((struct fa_numa *)(ctx), (size))
+#define WL_FN(name)             wl_numa_##name
+#define WL_ALLOC(ctx, size)     fa_numa_alloc((struct fa_numa *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_numa_free((struct fa_numa *)(ctx), (ptr))
 #include "bench_wl.h"
 
@@ -244,11 +244,7 @@ static const struct bench_family numa_family = {
 };
 
 const struct bench_family *const bench_fa_families[] = {
-	&pool_family,
-	&pool_sized_family,
-	&arena_family,
-	&numa_family,
-	NULL,
+	&pool_family, &pool_sized_family, &arena_family, &numa_family, NULL,
 };
 
 /* ---- instruction-count loops (scripts/bench-instructions.sh) ---- */

@@ -128,8 +128,8 @@ void wl_pin(int cpu)
 
 void *wl_buf(size_t size)
 {
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		       -1, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
 	if (p == MAP_FAILED) {
 		fprintf(stderr, "bench worker: mmap %zu bytes: %s\n", size, strerror(errno));
@@ -147,7 +147,7 @@ void wl_buf_free(void *p, size_t size)
 int wl_fail(const char *what, size_t size)
 {
 	fprintf(stderr, "bench worker: %s: allocation of %zu bytes failed: %s\n", what, size,
-		strerror(errno));
+	        strerror(errno));
 	return -1;
 }
 
@@ -166,8 +166,14 @@ static int cmp_u32(const void *a, const void *b)
 
 void wl_emit_latency(const char *name, uint32_t *lat, uint64_t n, double tsc_per_ns)
 {
-	static const struct { const char *suffix; double q; } pct[] = {
-		{ "p50", 0.50 }, { "p99", 0.99 }, { "p99.9", 0.999 }, { "p99.99", 0.9999 },
+	static const struct {
+		const char *suffix;
+		double q;
+	} pct[] = {
+		{ "p50", 0.50 },
+		{ "p99", 0.99 },
+		{ "p99.9", 0.999 },
+		{ "p99.99", 0.9999 },
 	};
 	/* Latencies are net of the timer's own cost, or every fast allocator
 	 * would read as the rdtsc pair (~10 ns on this host). */

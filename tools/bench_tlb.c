@@ -91,12 +91,12 @@ int bench_tlb_run(const char *backing, const struct wl_params *wp)
 			char why[128];
 
 			snprintf(why, sizeof(why), "%llu free 2 MiB hugetlb pages, %zu needed",
-				 (unsigned long long)free_pages, bytes / HUGE_2M);
+			         (unsigned long long)free_pages, bytes / HUGE_2M);
 			skip(why);
 			return 0;
 		}
 		p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
+		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
 		if (p == MAP_FAILED)
 			p = NULL;
 	} else if (!strcmp(backing, "finalloc")) {
@@ -110,7 +110,7 @@ int bench_tlb_run(const char *backing, const struct wl_params *wp)
 	}
 	if (!p) {
 		fprintf(stderr, "bench worker: tlb %s: mapping %zu bytes: %s\n", backing, bytes,
-			strerror(errno));
+		        strerror(errno));
 		return -1;
 	}
 	for (size_t off = 0; off < bytes; off += 4096)

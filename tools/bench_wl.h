@@ -172,8 +172,7 @@ static int WL_FN(prodcons)(void *ctx, const struct wl_params *wp)
  * arena family resets instead of freeing; see bench_fa.c).  "bump" is 100k
  * objects a round (13 MB: memory-bound, as a real batch would be);
  * "bump.hot" is 1000 a round (cache-resident: the allocator's own cost). */
-static int WL_FN(bump_batch)(void *ctx, const struct wl_params *wp, int batch,
-			     const char *metric)
+static int WL_FN(bump_batch)(void *ctx, const struct wl_params *wp, int batch, const char *metric)
 {
 	struct wl_obj *obj = wl_buf((size_t)batch * sizeof(*obj));
 	uint64_t rng = 12345, rounds = wp->ops / (uint64_t)batch, t0 = 0, t1;
@@ -284,7 +283,7 @@ static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
 		ret = wl_fail("larson", 0);
 	if (!ret)
 		bench_emit("larson", "ns/op/thread",
-			   (double)(t1 - t0) / (double)(l.ops_per_round * (uint64_t)l.rounds));
+		           (double)(t1 - t0) / (double)(l.ops_per_round * (uint64_t)l.rounds));
 	for (int t = 0; t < l.nthreads; t++) {
 		for (int i = 0; i < WL_LARSON_SLOTS; i++)
 			if (l.table[t][i].p)

@@ -13,8 +13,8 @@
 #include <string.h>
 
 const char *const wl_names[WL_COUNT] = {
-	[WL_PAIR] = "pair",     [WL_CHURN] = "churn", [WL_PRODCONS] = "prodcons",
-	[WL_BUMP] = "bump",     [WL_LARSON] = "larson", [WL_LARGE] = "large",
+	[WL_PAIR] = "pair", [WL_CHURN] = "churn",   [WL_PRODCONS] = "prodcons",
+	[WL_BUMP] = "bump", [WL_LARSON] = "larson", [WL_LARGE] = "large",
 	[WL_TLB] = "tlb",
 };
 
@@ -31,8 +31,8 @@ void bench_emit(const char *metric, const char *unit, double value)
 	printf("R %s %s %.6g\n", metric, unit, value);
 }
 
-#define WL_FN(name) wl_malloc_##name
-#define WL_ALLOC(ctx, size) malloc(size)
+#define WL_FN(name)             wl_malloc_##name
+#define WL_ALLOC(ctx, size)     malloc(size)
 #define WL_FREE(ctx, ptr, size) free(ptr)
 #include "bench_wl.h"
 
@@ -161,8 +161,9 @@ int bench_instr_main(int argc, char **argv)
 	case 0:
 		return 0;
 	case -1:
-		fprintf(stderr, "bench --instr: unknown loop '%s' (none, malloc, pool, arena, numa)\n",
-			argv[1]);
+		fprintf(stderr,
+		        "bench --instr: unknown loop '%s' (none, malloc, pool, arena, numa)\n",
+		        argv[1]);
 		return EXIT_USAGE;
 	default:
 		return 1;

@@ -24,24 +24,27 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "info", cmd_info, info_usage, "host report: kernel, NUMA, huge pages, THP, /dev/finalloc, io_uring" },
-	{ "stats", cmd_stats, stats_usage, "/sys/kernel/finalloc counters and a process's library statistics" },
+	{ "info", cmd_info, info_usage,
+	  "host report: kernel, NUMA, huge pages, THP, /dev/finalloc, io_uring" },
+	{ "stats", cmd_stats, stats_usage,
+	  "/sys/kernel/finalloc counters and a process's library statistics" },
 	{ "numa", cmd_numa, numa_usage, "per-node memory view (terminal, SVG or HTML)" },
 	{ "trace", cmd_trace, trace_usage, "decode an allocation journal (FINALLOC_TRACE=path)" },
-	{ "bench", cmd_bench, bench_usage, "benchmark FinAlloc against glibc, jemalloc, tcmalloc, mimalloc" },
+	{ "bench", cmd_bench, bench_usage,
+	  "benchmark FinAlloc against glibc, jemalloc, tcmalloc, mimalloc" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: finalloc [COMMAND [OPTIONS]]\n"
-		"       finalloc COMMAND --help\n"
-		"\n"
-		"FinAlloc %s: NUMA-pinned huge-page allocators for low-latency systems.\n"
-		"With no command: host report, a short benchmark, and where to go next.\n"
-		"\n"
-		"commands:\n",
-		fa_version());
+	        "usage: finalloc [COMMAND [OPTIONS]]\n"
+	        "       finalloc COMMAND --help\n"
+	        "\n"
+	        "FinAlloc %s: NUMA-pinned huge-page allocators for low-latency systems.\n"
+	        "With no command: host report, a short benchmark, and where to go next.\n"
+	        "\n"
+	        "commands:\n",
+	        fa_version());
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "  help    this text (or: finalloc help COMMAND)\n");
@@ -98,7 +101,8 @@ static int tour(void)
 	if (bench_tour())
 		ret = 1;
 	printf("\n== Where to go next ==\n\n"
-	       "  finalloc bench           the full suite against glibc, jemalloc, tcmalloc, mimalloc\n"
+	       "  finalloc bench           the full suite against glibc, jemalloc, tcmalloc, "
+	       "mimalloc\n"
 	       "  finalloc stats --watch   kernel module counters (/sys/kernel/finalloc)\n"
 	       "  finalloc numa --html r.html   per-node memory report\n"
 	       "  FINALLOC_TRACE=j.bin ./app; finalloc trace j.bin   allocation journal\n"

@@ -23,30 +23,30 @@ struct host_info {
 	struct utsname uts;
 	struct fa_topology topo;
 	int topo_err;
-	char thp[32];         /* selected THP mode, "" if unknown */
+	char thp[32]; /* selected THP mode, "" if unknown */
 	char thp_defrag[32];
 	/* /dev/finalloc */
 	bool dev_present;
-	int dev_open_err;     /* errno of open(), 0 when it opened */
-	int dev_ioctl_err;    /* errno of FINALLOC_IOC_INFO, 0 when it answered */
+	int dev_open_err;  /* errno of open(), 0 when it opened */
+	int dev_ioctl_err; /* errno of FINALLOC_IOC_INFO, 0 when it answered */
 	struct finalloc_info dev;
 	char mod_version[64]; /* /sys/kernel/finalloc/version, "" if absent */
 	/* io_uring */
-	int uring_err;        /* -errno of io_uring_queue_init, 0 when it worked */
-	int uring_disabled;   /* /proc/sys/kernel/io_uring_disabled, -1 if absent */
+	int uring_err;      /* -errno of io_uring_queue_init, 0 when it worked */
+	int uring_disabled; /* /proc/sys/kernel/io_uring_disabled, -1 if absent */
 };
 
 void info_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: finalloc info [--json]\n"
-		"\n"
-		"Host report: kernel release, NUMA nodes with memory, huge pages reserved per\n"
-		"node and size, transparent huge page mode, whether /dev/finalloc is present and\n"
-		"usable (ABI version, capabilities, PMD mapping), and io_uring availability.\n"
-		"\n"
-		"  --json    machine-readable output\n"
-		"  --help    this text\n");
+	        "usage: finalloc info [--json]\n"
+	        "\n"
+	        "Host report: kernel release, NUMA nodes with memory, huge pages reserved per\n"
+	        "node and size, transparent huge page mode, whether /dev/finalloc is present and\n"
+	        "usable (ABI version, capabilities, PMD mapping), and io_uring availability.\n"
+	        "\n"
+	        "  --json    machine-readable output\n"
+	        "  --help    this text\n");
 }
 
 /* "always [madvise] never" -> "madvise" */
@@ -109,7 +109,7 @@ static void host_probe(struct host_info *h)
 	h->topo_err = fa_topology_read(&h->topo);
 	read_bracketed("/sys/kernel/mm/transparent_hugepage/enabled", h->thp, sizeof(h->thp));
 	read_bracketed("/sys/kernel/mm/transparent_hugepage/defrag", h->thp_defrag,
-		       sizeof(h->thp_defrag));
+	               sizeof(h->thp_defrag));
 	probe_device(h);
 	probe_uring(h);
 }
@@ -121,7 +121,10 @@ static bool dev_usable(const struct host_info *h)
 
 static void print_caps(FILE *f, uint32_t caps)
 {
-	static const struct { uint32_t bit; const char *name; } names[] = {
+	static const struct {
+		uint32_t bit;
+		const char *name;
+	} names[] = {
 		{ FINALLOC_CAP_PMD_MAP, "pmd-map" },
 		{ FINALLOC_CAP_GUARDS, "guards" },
 		{ FINALLOC_CAP_NODE_QUERY, "node-query" },
@@ -134,7 +137,8 @@ static void print_caps(FILE *f, uint32_t caps)
 			any = true;
 		}
 	}
-	if (caps & ~(uint32_t)(FINALLOC_CAP_PMD_MAP | FINALLOC_CAP_GUARDS | FINALLOC_CAP_NODE_QUERY))
+	if (caps &
+	    ~(uint32_t)(FINALLOC_CAP_PMD_MAP | FINALLOC_CAP_GUARDS | FINALLOC_CAP_NODE_QUERY))
 		fprintf(f, "%s0x%x", any ? "," : "", caps);
 	else if (!any)
 		fputs("none", f);
@@ -155,57 +159,65 @@ int info_print_text(FILE *f)
 		for (int i = 0; i < h.topo.nr_nodes; i++)
 			mem_nodes += h.topo.node[i].has_memory;
 		fprintf(f, "numa          %s, %d node%s (%d with memory), %d CPUs\n",
-			h.topo.numa_available ? "available" : "not available (one node assumed)",
-			h.topo.nr_nodes, h.topo.nr_nodes == 1 ? "" : "s", mem_nodes, h.topo.nr_cpus);
+		        h.topo.numa_available ? "available" : "not available (one node assumed)",
+		        h.topo.nr_nodes, h.topo.nr_nodes == 1 ? "" : "s", mem_nodes,
+		        h.topo.nr_cpus);
 		fprintf(f, "  %-5s %5s %11s %11s %15s %15s\n", "node", "cpus", "memory", "free",
-			"2M huge (free)", "1G huge (free)");
+		        "2M huge (free)", "1G huge (free)");
 		for (int i = 0; i < h.topo.nr_nodes; i++) {
 			const struct fa_node_info *n = &h.topo.node[i];
 			char h2[32], h1[32];
 
 			fmt_bytes(b1, sizeof(b1), n->mem_total);
 			fmt_bytes(b2, sizeof(b2), n->mem_free);
-			snprintf(h2, sizeof(h2), "%llu (%llu)", (unsigned long long)n->huge_2m_total,
-				 (unsigned long long)n->huge_2m_free);
-			snprintf(h1, sizeof(h1), "%llu (%llu)", (unsigned long long)n->huge_1g_total,
-				 (unsigned long long)n->huge_1g_free);
+			snprintf(h2, sizeof(h2), "%llu (%llu)",
+			         (unsigned long long)n->huge_2m_total,
+			         (unsigned long long)n->huge_2m_free);
+			snprintf(h1, sizeof(h1), "%llu (%llu)",
+			         (unsigned long long)n->huge_1g_total,
+			         (unsigned long long)n->huge_1g_free);
 			fprintf(f, "  %-5d %5d %11s %11s %15s %15s%s\n", n->node, n->nr_cpus,
-				n->has_memory ? b1 : "-", n->has_memory ? b2 : "-", h2, h1,
-				n->has_memory ? "" : "  (no memory)");
+			        n->has_memory ? b1 : "-", n->has_memory ? b2 : "-", h2, h1,
+			        n->has_memory ? "" : "  (no memory)");
 		}
 	}
 	fprintf(f, "thp           %s (defrag %s)\n", h.thp[0] ? h.thp : "unavailable",
-		h.thp_defrag[0] ? h.thp_defrag : "?");
+	        h.thp_defrag[0] ? h.thp_defrag : "?");
 	if (!h.dev_present) {
 		fprintf(f, "/dev/finalloc absent (%s): the library uses its mmap fallback\n",
-			h.mod_version[0] ? "module loaded, no device node: udev/devtmpfs?"
-					 : "module not loaded");
+		        h.mod_version[0] ? "module loaded, no device node: udev/devtmpfs?"
+		                         : "module not loaded");
 	} else if (h.dev_open_err) {
-		fprintf(f, "/dev/finalloc present, not usable: open: %s%s\n", strerror(h.dev_open_err),
-			h.dev_open_err == EACCES ? " (see README: udev rule for the device group)" : "");
+		fprintf(f, "/dev/finalloc present, not usable: open: %s%s\n",
+		        strerror(h.dev_open_err),
+		        h.dev_open_err == EACCES ? " (see README: udev rule for the device group)"
+		                                 : "");
 	} else if (h.dev_ioctl_err) {
 		fprintf(f, "/dev/finalloc present, not usable: FINALLOC_IOC_INFO: %s\n",
-			strerror(h.dev_ioctl_err));
+		        strerror(h.dev_ioctl_err));
 	} else {
 		fprintf(f, "/dev/finalloc usable: ABI %u%s, caps ", h.dev.abi_version,
-			h.dev.abi_version != FINALLOC_ABI_VERSION ? " (this tool was built for another)"
-								  : "");
+		        h.dev.abi_version != FINALLOC_ABI_VERSION
+		                ? " (this tool was built for another)"
+		                : "");
 		print_caps(f, h.dev.caps);
 		fprintf(f, "\n              2 MiB pages mapped by %s\n",
-			(h.dev.caps & FINALLOC_CAP_PMD_MAP) ? "PMDs (one fault per 2 MiB)"
-							   : "4 KiB PTEs (this kernel has no huge pfnmap)");
+		        (h.dev.caps & FINALLOC_CAP_PMD_MAP)
+		                ? "PMDs (one fault per 2 MiB)"
+		                : "4 KiB PTEs (this kernel has no huge pfnmap)");
 		fmt_bytes(b1, sizeof(b1), h.dev.pinned_bytes);
 		if (h.dev.pinned_cap)
 			fmt_bytes(b2, sizeof(b2), h.dev.pinned_cap);
 		fprintf(f, "              pinned %s, cap %s, node ids < %u\n", b1,
-			h.dev.pinned_cap ? b2 : "none", h.dev.nr_node_ids);
+		        h.dev.pinned_cap ? b2 : "none", h.dev.nr_node_ids);
 	}
 	if (h.uring_err == 0)
 		fprintf(f, "io_uring      available\n");
 	else
-		fprintf(f, "io_uring      unavailable: %s%s (journal writes fall back to write(2))\n",
-			strerror(-h.uring_err),
-			h.uring_disabled > 0 ? ", kernel.io_uring_disabled is set" : "");
+		fprintf(f,
+		        "io_uring      unavailable: %s%s (journal writes fall back to write(2))\n",
+		        strerror(-h.uring_err),
+		        h.uring_disabled > 0 ? ", kernel.io_uring_disabled is set" : "");
 	return h.topo_err ? 1 : 0;
 }
 
@@ -324,7 +336,7 @@ int cmd_info(int argc, char **argv)
 			return 0;
 		default:
 			return tool_usage_err("info", info_usage, "unknown option '%s'",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

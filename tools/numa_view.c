@@ -19,24 +19,24 @@
 void numa_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: finalloc numa [--json] [--svg FILE] [--html FILE] [--watch [--count N]]\n"
-		"\n"
-		"The NUMA profiler's per-node view (libfinalloc's fa_numa_profile): memory\n"
-		"total, used and free per node from the system, what the finalloc module\n"
-		"pinned there (%s/node<N>/), the library's in-use,\n"
-		"fragmented and idle bytes, remote allocations and frees, spills, misplaced\n"
-		"pages, and node distances.  The library columns count the allocators of the\n"
-		"process that reads them: from this command they are zero; a program shows\n"
-		"its own with fa_numa_profile() and fa_numa_report().\n"
-		"\n"
-		"  --json          machine-readable output\n"
-		"  --svg FILE      write an SVG chart (a stacked bar per node)\n"
-		"  --html FILE     write a self-contained HTML report\n"
-		"  --watch         refresh the terminal view every --interval seconds\n"
-		"  --interval S    seconds between refreshes (default 1)\n"
-		"  --count N       stop after N refreshes\n"
-		"  --help          this text\n",
-		FINALLOC_SYSFS_PATH);
+	        "usage: finalloc numa [--json] [--svg FILE] [--html FILE] [--watch [--count N]]\n"
+	        "\n"
+	        "The NUMA profiler's per-node view (libfinalloc's fa_numa_profile): memory\n"
+	        "total, used and free per node from the system, what the finalloc module\n"
+	        "pinned there (%s/node<N>/), the library's in-use,\n"
+	        "fragmented and idle bytes, remote allocations and frees, spills, misplaced\n"
+	        "pages, and node distances.  The library columns count the allocators of the\n"
+	        "process that reads them: from this command they are zero; a program shows\n"
+	        "its own with fa_numa_profile() and fa_numa_report().\n"
+	        "\n"
+	        "  --json          machine-readable output\n"
+	        "  --svg FILE      write an SVG chart (a stacked bar per node)\n"
+	        "  --html FILE     write a self-contained HTML report\n"
+	        "  --watch         refresh the terminal view every --interval seconds\n"
+	        "  --interval S    seconds between refreshes (default 1)\n"
+	        "  --count N       stop after N refreshes\n"
+	        "  --help          this text\n",
+	        FINALLOC_SYSFS_PATH);
 }
 
 static void json_node_stats(struct json *j, const struct fa_numa_node_stats *s)
@@ -144,30 +144,39 @@ int cmd_numa(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
 		switch (c) {
-		case O_JSON: json = true; break;
-		case O_SVG: svg = optarg; break;
-		case O_HTML: html = optarg; break;
-		case O_WATCH: do_watch = true; break;
+		case O_JSON:
+			json = true;
+			break;
+		case O_SVG:
+			svg = optarg;
+			break;
+		case O_HTML:
+			html = optarg;
+			break;
+		case O_WATCH:
+			do_watch = true;
+			break;
 		case O_INTERVAL:
 			if (!parse_double(optarg, &interval) || interval < 0.05 || interval > 3600)
-				return tool_usage_err("numa", numa_usage,
-						      "--interval wants 0.05..3600 seconds, not '%s'",
-						      optarg);
+				return tool_usage_err(
+				        "numa", numa_usage,
+				        "--interval wants 0.05..3600 seconds, not '%s'", optarg);
 			break;
 		case O_COUNT:
 			if (!parse_u64(optarg, &count) || count == 0)
 				return tool_usage_err("numa", numa_usage,
-						      "--count wants a positive number, not '%s'", optarg);
+				                      "--count wants a positive number, not '%s'",
+				                      optarg);
 			break;
 		case 'h':
 			numa_usage(stdout);
 			return 0;
 		case ':':
 			return tool_usage_err("numa", numa_usage, "option '%s' needs an argument",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		default:
 			return tool_usage_err("numa", numa_usage, "unknown option '%s'",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ATTRS 32
+#define MAX_ATTRS       32
 #define MAX_NODES_SHOWN 64
 
 struct attr {
@@ -45,34 +45,34 @@ struct sysfs_snap {
 
 /* Known counters first, in a reading order; unknown ones follow sorted. */
 static const char *const order[] = {
-	"version", "pinned_bytes", "cap", "regions", "mappings", "faults", "pmd_faults",
-	"guard_faults", "alloc_failures", "pages_2m",
+	"version", "pinned_bytes", "cap",          "regions",        "mappings",
+	"faults",  "pmd_faults",   "guard_faults", "alloc_failures", "pages_2m",
 };
 
 void stats_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: finalloc stats [--json] [--watch [--interval SECS] [--count N]]\n"
-		"       finalloc stats --file DUMP [--json]\n"
-		"       finalloc stats [--json] -- COMMAND [ARGS...]\n"
-		"\n"
-		"Without --file or COMMAND: the kernel module's counters from\n"
-		"%s (pinned bytes, cap, regions, mappings, faults, PMD\n"
-		"faults, guard faults, allocation failures) and per node (pinned bytes, 2 MiB\n"
-		"pages).  With --watch the table refreshes and shows each counter's change.\n"
-		"\n"
-		"A process linked with libfinalloc writes its library statistics (backends,\n"
-		"journal, arenas, pools, NUMA nodes) at exit when FINALLOC_STATS=PATH is set\n"
-		"(or on demand with fa_stats_dump()); --file shows such a dump,\n"
-		"and `finalloc stats -- COMMAND` runs COMMAND with it set and shows it.\n"
-		"\n"
-		"  --json          machine-readable output\n"
-		"  --watch         refresh until interrupted\n"
-		"  --interval S    seconds between refreshes (default 1)\n"
-		"  --count N       stop after N refreshes\n"
-		"  --file DUMP     show a FINALLOC_STATS dump\n"
-		"  --help          this text\n",
-		FINALLOC_SYSFS_PATH);
+	        "usage: finalloc stats [--json] [--watch [--interval SECS] [--count N]]\n"
+	        "       finalloc stats --file DUMP [--json]\n"
+	        "       finalloc stats [--json] -- COMMAND [ARGS...]\n"
+	        "\n"
+	        "Without --file or COMMAND: the kernel module's counters from\n"
+	        "%s (pinned bytes, cap, regions, mappings, faults, PMD\n"
+	        "faults, guard faults, allocation failures) and per node (pinned bytes, 2 MiB\n"
+	        "pages).  With --watch the table refreshes and shows each counter's change.\n"
+	        "\n"
+	        "A process linked with libfinalloc writes its library statistics (backends,\n"
+	        "journal, arenas, pools, NUMA nodes) at exit when FINALLOC_STATS=PATH is set\n"
+	        "(or on demand with fa_stats_dump()); --file shows such a dump,\n"
+	        "and `finalloc stats -- COMMAND` runs COMMAND with it set and shows it.\n"
+	        "\n"
+	        "  --json          machine-readable output\n"
+	        "  --watch         refresh until interrupted\n"
+	        "  --interval S    seconds between refreshes (default 1)\n"
+	        "  --count N       stop after N refreshes\n"
+	        "  --file DUMP     show a FINALLOC_STATS dump\n"
+	        "  --help          this text\n",
+	        FINALLOC_SYSFS_PATH);
 }
 
 static int order_of(const char *name)
@@ -189,11 +189,11 @@ static void print_delta(FILE *f, const struct attr *a, const struct attr *prev, 
 		return;
 	if (a->val != prev->val)
 		fprintf(f, "  %+lld (%.0f/s)", (long long)(a->val - prev->val),
-			(double)(int64_t)(a->val - prev->val) / secs);
+		        (double)(int64_t)(a->val - prev->val) / secs);
 }
 
 static void print_text(FILE *f, const char *root, const struct sysfs_snap *s,
-		       const struct sysfs_snap *prev, double secs)
+                       const struct sysfs_snap *prev, double secs)
 {
 	char buf[96];
 
@@ -228,7 +228,8 @@ static void print_text(FILE *f, const char *root, const struct sysfs_snap *s,
 			if (prev)
 				for (int p = 0; p < prev->nr_nodes; p++)
 					if (prev->node_id[p] == s->node_id[i])
-						pa = find_attr(&prev->node[p], s->node[0].a[k].name);
+						pa = find_attr(&prev->node[p],
+						               s->node[0].a[k].name);
 			if (!a) {
 				snprintf(cell, sizeof(cell), "-");
 			} else if (a->numeric && is_bytes(a->name)) {
@@ -240,7 +241,7 @@ static void print_text(FILE *f, const char *root, const struct sysfs_snap *s,
 				size_t l = strlen(cell);
 
 				snprintf(cell + l, sizeof(cell) - l, " (%+lld)",
-					 (long long)(a->val - pa->val));
+				         (long long)(a->val - pa->val));
 			}
 			fprintf(f, " %22s", cell);
 		}
@@ -316,7 +317,8 @@ static int watch(const char *root, bool json, double interval, uint64_t count)
 				fputs("\033[H\033[2J", stdout);
 			else if (n)
 				fputc('\n', stdout);
-			print_text(stdout, root, cur, n ? prev : NULL, (double)(now - t_prev) / 1e9);
+			print_text(stdout, root, cur, n ? prev : NULL,
+			           (double)(now - t_prev) / 1e9);
 			fflush(stdout);
 		}
 		t_prev = now;
@@ -347,8 +349,9 @@ static int show_dump(const char *path, bool json)
 		return tool_err("stats", "%s: %s", path, strerror(errno));
 	if (!fgets(line, sizeof(line), f) || strncmp(line, "FINALLOC-STATS 1\n", 17)) {
 		fclose(f);
-		return tool_err("stats", "%s: not a FINALLOC_STATS dump (no 'FINALLOC-STATS 1' header)",
-				path);
+		return tool_err("stats",
+		                "%s: not a FINALLOC_STATS dump (no 'FINALLOC-STATS 1' header)",
+		                path);
 	}
 	if (json) {
 		json_init(&j, stdout);
@@ -435,15 +438,17 @@ static int run_with_dump(char **cmd, bool json)
 			fclose(f);
 		if (empty) {
 			unlink(path);
-			return tool_err("stats", "%s wrote no statistics (is it linked with libfinalloc, "
-					"and did it exit normally?)", cmd[0]);
+			return tool_err("stats",
+			                "%s wrote no statistics (is it linked with libfinalloc, "
+			                "and did it exit normally?)",
+			                cmd[0]);
 		}
 	}
 	ret = show_dump(path, json);
 	unlink(path);
 	if (!ret && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
 		fprintf(stderr, "finalloc stats: note: %s exited with status %d\n", cmd[0],
-			WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	return ret;
 }
 
@@ -480,14 +485,15 @@ int cmd_stats(int argc, char **argv)
 			break;
 		case O_INTERVAL:
 			if (!parse_double(optarg, &interval) || interval < 0.05 || interval > 3600)
-				return tool_usage_err("stats", stats_usage,
-						      "--interval wants 0.05..3600 seconds, not '%s'",
-						      optarg);
+				return tool_usage_err(
+				        "stats", stats_usage,
+				        "--interval wants 0.05..3600 seconds, not '%s'", optarg);
 			break;
 		case O_COUNT:
 			if (!parse_u64(optarg, &count) || count == 0)
 				return tool_usage_err("stats", stats_usage,
-						      "--count wants a positive number, not '%s'", optarg);
+				                      "--count wants a positive number, not '%s'",
+				                      optarg);
 			break;
 		case O_FILE:
 			file = optarg;
@@ -500,19 +506,19 @@ int cmd_stats(int argc, char **argv)
 			return 0;
 		case ':':
 			return tool_usage_err("stats", stats_usage, "option '%s' needs an argument",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		default:
 			return tool_usage_err("stats", stats_usage, "unknown option '%s'",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		}
 	}
 	if (optind < argc && strcmp(argv[optind - 1], "--"))
-		return tool_usage_err("stats", stats_usage, "unexpected argument '%s' (use -- COMMAND)",
-				      argv[optind]);
+		return tool_usage_err("stats", stats_usage,
+		                      "unexpected argument '%s' (use -- COMMAND)", argv[optind]);
 	if (optind < argc) {
 		if (file || do_watch)
 			return tool_usage_err("stats", stats_usage,
-					      "-- COMMAND excludes --file and --watch");
+			                      "-- COMMAND excludes --file and --watch");
 		return run_with_dump(argv + optind, json);
 	}
 	if (file) {

@@ -17,11 +17,10 @@
 /* ---- finalloc.c ---- */
 extern const char *prog_name;
 /* Print "finalloc CMD: msg" on stderr; returns 1 for `return tool_err(...)`. */
-int tool_err(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int tool_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Usage error: message, the command's usage on stderr, returns EXIT_USAGE. */
 int tool_usage_err(const char *cmd, void (*usage)(FILE *), const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 /* Path of the running executable (for re-exec of bench workers). */
 const char *tool_self_exe(void);
 
@@ -33,17 +32,17 @@ struct json {
 	bool pretty;
 };
 void json_init(struct json *j, FILE *f);
-void json_begin_obj(struct json *j, const char *key);  /* key NULL inside arrays */
+void json_begin_obj(struct json *j, const char *key); /* key NULL inside arrays */
 void json_end_obj(struct json *j);
 void json_begin_arr(struct json *j, const char *key);
 void json_end_arr(struct json *j);
 void json_str(struct json *j, const char *key, const char *val); /* val NULL: null */
 void json_int(struct json *j, const char *key, long long val);
 void json_uint(struct json *j, const char *key, unsigned long long val);
-void json_num(struct json *j, const char *key, double val);   /* NaN: null */
+void json_num(struct json *j, const char *key, double val); /* NaN: null */
 void json_bool(struct json *j, const char *key, bool val);
-void json_end(struct json *j);                                /* final newline */
-void fmt_bytes(char *buf, size_t len, uint64_t bytes);         /* "1.5 GiB" */
+void json_end(struct json *j);                         /* final newline */
+void fmt_bytes(char *buf, size_t len, uint64_t bytes); /* "1.5 GiB" */
 /* Read a whole small file (sysfs/procfs) into buf, trailing newline cut.
  * Returns the length or -errno. */
 int read_text(const char *path, char *buf, size_t len);

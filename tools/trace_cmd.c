@@ -16,13 +16,13 @@
 #include <time.h>
 
 #define TIMELINE_BUCKETS 20
-#define HIST_BUCKETS 64
+#define HIST_BUCKETS     64
 
 struct site {
-	char *file, *func;       /* copies: the reader frees a redefined site's */
+	char *file, *func; /* copies: the reader frees a redefined site's */
 	int line;
 	uint64_t count, bytes;
-	struct site *next;       /* hash chain */
+	struct site *next; /* hash chain */
 };
 
 struct big {
@@ -34,7 +34,7 @@ struct big {
 struct trace_sum {
 	struct fa_trace_header hdr;
 	uint64_t allocs, bytes, events;
-	uint64_t arena_ev[4];    /* by FA_TRACE_EV_* */
+	uint64_t arena_ev[4]; /* by FA_TRACE_EV_* */
 	uint64_t drop_records, dropped;
 	bool ended;
 	uint64_t end_records, end_dropped;
@@ -46,23 +46,22 @@ struct trace_sum {
 	int nbig, top;
 	struct {
 		uint64_t t, size;
-	} *times;                /* (time, size) of every allocation, for the timeline */
+	} * times; /* (time, size) of every allocation, for the timeline */
 	size_t ntimes, captimes;
 };
 
 void trace_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: finalloc trace [--json] [--top N] FILE\n"
-		"\n"
-		"Decode an allocation journal written by libfinalloc (FINALLOC_TRACE=FILE, or\n"
-		"fa_trace_open): top allocation sites by bytes and by count, a size histogram,\n"
-		"the largest allocations with their sites, and a timeline.  A file that is not\n"
-		"a journal, is from a newer version, or is corrupt is refused (exit 1).\n"
-		"\n"
-		"  --json     machine-readable output\n"
-		"  --top N    rows in the top-N lists (default 10)\n"
-		"  --help     this text\n");
+	fprintf(f, "usage: finalloc trace [--json] [--top N] FILE\n"
+	           "\n"
+	           "Decode an allocation journal written by libfinalloc (FINALLOC_TRACE=FILE, or\n"
+	           "fa_trace_open): top allocation sites by bytes and by count, a size histogram,\n"
+	           "the largest allocations with their sites, and a timeline.  A file that is not\n"
+	           "a journal, is from a newer version, or is corrupt is refused (exit 1).\n"
+	           "\n"
+	           "  --json     machine-readable output\n"
+	           "  --top N    rows in the top-N lists (default 10)\n"
+	           "  --help     this text\n");
 }
 
 static uint64_t hash_site(const char *file, const char *func, int line)
@@ -213,7 +212,7 @@ static void site_name(char *buf, size_t len, const struct site *st)
 		snprintf(buf, len, "(unknown site)");
 	else
 		snprintf(buf, len, "%s:%d %s()", st->file ? st->file : "?", st->line,
-			 st->func ? st->func : "?");
+		         st->func ? st->func : "?");
 }
 
 static void timeline(const struct trace_sum *s, uint64_t *count, uint64_t *bytes, uint64_t *width)
@@ -244,7 +243,8 @@ static void print_text(struct trace_sum *s, const char *path)
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 	fmt_bytes(b1, sizeof(b1), s->bytes);
 	printf("%s: journal v%u, pid %u, started %s\n", path, s->hdr.version, s->hdr.pid, when);
-	printf("  %llu allocations, %s, %zu sites; arenas: %llu created, %llu resets, %llu destroyed\n",
+	printf("  %llu allocations, %s, %zu sites; arenas: %llu created, %llu resets, %llu "
+	       "destroyed\n",
 	       (unsigned long long)s->allocs, b1, s->nsites,
 	       (unsigned long long)s->arena_ev[FA_TRACE_EV_CREATE],
 	       (unsigned long long)s->arena_ev[FA_TRACE_EV_RESET],
@@ -265,8 +265,8 @@ static void print_text(struct trace_sum *s, const char *path)
 
 		if (!v)
 			return;
-		printf("\ntop sites by %s\n  %12s %12s  %s\n", pass == 0 ? "bytes" : "count", "bytes",
-		       "count", "site");
+		printf("\ntop sites by %s\n  %12s %12s  %s\n", pass == 0 ? "bytes" : "count",
+		       "bytes", "count", "site");
 		for (size_t i = 0; i < s->nsites && i < (size_t)s->top; i++) {
 			fmt_bytes(b1, sizeof(b1), v[i]->bytes);
 			site_name(b2, sizeof(b2), v[i]);
@@ -450,7 +450,7 @@ int cmd_trace(int argc, char **argv)
 		case 't':
 			if (!parse_u64(optarg, &v) || v < 1 || v > 1000)
 				return tool_usage_err("trace", trace_usage,
-						      "--top wants 1..1000, not '%s'", optarg);
+				                      "--top wants 1..1000, not '%s'", optarg);
 			s.top = (int)v;
 			break;
 		case 'h':
@@ -458,17 +458,17 @@ int cmd_trace(int argc, char **argv)
 			return 0;
 		case ':':
 			return tool_usage_err("trace", trace_usage, "option '%s' needs an argument",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		default:
 			return tool_usage_err("trace", trace_usage, "unknown option '%s'",
-					      argv[optind - 1]);
+			                      argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
 		return tool_usage_err("trace", trace_usage, "missing journal FILE");
 	if (optind + 1 < argc)
 		return tool_usage_err("trace", trace_usage, "one FILE only ('%s' is extra)",
-				      argv[optind + 1]);
+		                      argv[optind + 1]);
 
 	r = fa_trace_reader_open(argv[optind]);
 	if (!r)
@@ -490,7 +490,7 @@ int cmd_trace(int argc, char **argv)
 	if (ret < 0) {
 		if (ret == -EBADMSG)
 			tool_err("trace", "%s: corrupt or truncated record after %llu events",
-				 argv[optind], (unsigned long long)s.events);
+			         argv[optind], (unsigned long long)s.events);
 		else
 			tool_err("trace", "%s: %s", argv[optind], strerror(-ret));
 		sum_free(&s);

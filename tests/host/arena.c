@@ -13,12 +13,18 @@
 #include <stdint.h>
 #include <sys/wait.h>
 
-#define SMALL_MEM { .backend = FA_BACKEND_SMALL }
+#define SMALL_MEM                           \
+	{                                   \
+		.backend = FA_BACKEND_SMALL \
+	}
 
 static struct fa_arena *small_arena(size_t chunk, size_t max, size_t cap, unsigned flags)
 {
-	struct fa_arena_opts o = { .chunk_size = chunk, .max_chunk_size = max, .cap = cap,
-				   .flags = flags, .mem = SMALL_MEM };
+	struct fa_arena_opts o = { .chunk_size = chunk,
+		                   .max_chunk_size = max,
+		                   .cap = cap,
+		                   .flags = flags,
+		                   .mem = SMALL_MEM };
 
 	return fa_arena_create(&o);
 }
@@ -269,7 +275,7 @@ TEST(reset_release_returns_chunks)
 	EXPECT_EQ(3, st.chunks_released);
 	EXPECT_EQ(b0.unmaps + 3, b1.unmaps);
 	EXPECT_EQ(b0.bytes_mapped[FA_BACKEND_SMALL] - 3 * (64 << 10),
-		  b1.bytes_mapped[FA_BACKEND_SMALL]);
+	          b1.bytes_mapped[FA_BACKEND_SMALL]);
 	fa_arena_destroy(a);
 }
 
@@ -502,9 +508,11 @@ static void on_bad(struct fa_arena *a, const struct fa_arena_corruption *c, void
 TEST(debug_checks_on_reset_and_destroy)
 {
 	int calls = 0;
-	struct fa_arena_opts o = { .chunk_size = 64 << 10, .flags = FA_ARENA_DEBUG,
-				   .mem = SMALL_MEM, .on_corruption = on_bad,
-				   .corruption_arg = &calls };
+	struct fa_arena_opts o = { .chunk_size = 64 << 10,
+		                   .flags = FA_ARENA_DEBUG,
+		                   .mem = SMALL_MEM,
+		                   .on_corruption = on_bad,
+		                   .corruption_arg = &calls };
 	struct fa_arena *a = fa_arena_create(&o);
 	char *p;
 
@@ -616,8 +624,9 @@ TEST(huge_page_chunks_report_page_size)
 
 TEST(prefault_zero_faults_after_warmup)
 {
-	struct fa_arena_opts o = { .chunk_size = 8 << 20, .max_chunk_size = 8 << 20,
-				   .mem = { .flags = FA_MEM_PREFAULT } };
+	struct fa_arena_opts o = { .chunk_size = 8 << 20,
+		                   .max_chunk_size = 8 << 20,
+		                   .mem = { .flags = FA_MEM_PREFAULT } };
 	struct fa_arena *a = fa_arena_create(&o);
 	struct fa_arena_stats st;
 	long f0, f1;

@@ -21,7 +21,8 @@
 static struct fa_arena_group *small_group(size_t retain, unsigned flags)
 {
 	struct fa_arena_group_opts o = { .mem = { .backend = FA_BACKEND_SMALL },
-					 .retain_max = retain, .flags = flags };
+		                         .retain_max = retain,
+		                         .flags = flags };
 
 	o.tls.chunk_size = CHUNK;
 	o.tls.max_chunk_size = CHUNK;
@@ -127,8 +128,10 @@ TEST(chunks_recycle_between_arenas)
 TEST(reset_release_feeds_the_group)
 {
 	struct fa_arena_group *g = small_group(0, 0);
-	struct fa_arena_opts o = { .chunk_size = CHUNK, .max_chunk_size = CHUNK, .group = g,
-				   .flags = FA_ARENA_RESET_RELEASE };
+	struct fa_arena_opts o = { .chunk_size = CHUNK,
+		                   .max_chunk_size = CHUNK,
+		                   .group = g,
+		                   .flags = FA_ARENA_RESET_RELEASE };
 	struct fa_arena_group_stats st;
 	struct fa_arena *a, *b;
 
@@ -236,7 +239,7 @@ TEST(chunks_recycle_across_threads)
 }
 
 #define THREADS 4
-#define ROUNDS 200
+#define ROUNDS  200
 
 static void *churn(void *arg)
 {
@@ -335,8 +338,8 @@ TEST(sub_arena_per_thread_returned_at_exit)
 		EXPECT_EQ(0, (uintptr_t)r[i].a % 64);
 		for (int j = 0; j < i; j++) {
 			uintptr_t d = (uintptr_t)r[i].a > (uintptr_t)r[j].a
-					      ? (uintptr_t)r[i].a - (uintptr_t)r[j].a
-					      : (uintptr_t)r[j].a - (uintptr_t)r[i].a;
+			                      ? (uintptr_t)r[i].a - (uintptr_t)r[j].a
+			                      : (uintptr_t)r[j].a - (uintptr_t)r[i].a;
 
 			EXPECT_NE(r[i].a, r[j].a);
 			EXPECT_GE(d, 64);
@@ -396,7 +399,7 @@ static void *tls_with_dtor(void *arg)
 TEST(reset_on_exit_runs_destructors)
 {
 	struct fa_arena_group_opts o = { .mem = { .backend = FA_BACKEND_SMALL },
-					 .flags = FA_GROUP_TLS_RESET_ON_EXIT };
+		                         .flags = FA_GROUP_TLS_RESET_ON_EXIT };
 	struct fa_arena_group_stats st;
 	struct fa_arena_group *g;
 	pthread_t t;
@@ -451,8 +454,8 @@ static int mem_node_for(int node)
 TEST(tls_node_option)
 {
 	struct fa_arena_group_opts o = { .mem = { .backend = FA_BACKEND_SMALL,
-						  .flags = FA_MEM_PREFAULT },
-					 .flags = FA_GROUP_TLS_NODE };
+		                                  .flags = FA_MEM_PREFAULT },
+		                         .flags = FA_GROUP_TLS_NODE };
 	struct fa_arena_stats st;
 	struct fa_arena_group *g;
 	struct fa_arena *a;

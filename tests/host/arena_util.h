@@ -53,7 +53,7 @@ static inline long minor_faults(void)
 /* Write one byte per step, uninstrumented: under ASan an instrumented loop
  * would fault in shadow pages and hide what the mapping itself does. */
 __attribute__((no_sanitize_address, noinline, unused)) static void touch(char *p, size_t size,
-								  size_t step)
+                                                                         size_t step)
 {
 	for (size_t i = 0; i < size; i += step)
 		((volatile char *)p)[i] = (char)i;

@@ -108,9 +108,9 @@ TEST(small_forced_is_counted)
 	memset(p, 0x5a, 10000);
 	ASSERT_EQ(0, fa_backend_stats(&after));
 	EXPECT_EQ(before.maps[FA_BACKEND_SMALL][FA_BACKEND_SMALL] + 1,
-		  after.maps[FA_BACKEND_SMALL][FA_BACKEND_SMALL]);
+	          after.maps[FA_BACKEND_SMALL][FA_BACKEND_SMALL]);
 	EXPECT_EQ(before.bytes_mapped[FA_BACKEND_SMALL] + 12288,
-		  after.bytes_mapped[FA_BACKEND_SMALL]);
+	          after.bytes_mapped[FA_BACKEND_SMALL]);
 	/* the size given back must be the one asked */
 	EXPECT_EQ(-EINVAL, fa_mem_unmap(p, 100));
 	EXPECT_EQ(0, fa_mem_unmap(p, 10000));
@@ -290,7 +290,7 @@ TEST(prefault_no_faults_after)
 TEST(node_placement)
 {
 	struct fa_mem_opts o = { .backend = FA_BACKEND_SMALL,
-				 .flags = FA_MEM_ON_NODE | FA_MEM_PREFAULT };
+		                 .flags = FA_MEM_ON_NODE | FA_MEM_PREFAULT };
 	int max = numa_available() < 0 ? 0 : numa_max_node();
 
 	for (int node = 0; node <= max; node++) {
@@ -310,7 +310,7 @@ TEST(node_placement)
 			int where = -1;
 
 			ASSERT_EQ(0, get_mempolicy(&where, NULL, 0, p + 4096,
-						   MPOL_F_NODE | MPOL_F_ADDR));
+			                           MPOL_F_NODE | MPOL_F_ADDR));
 			EXPECT_EQ(node, where);
 		}
 		EXPECT_EQ(0, fa_mem_unmap(p, 1 << 20));
@@ -378,8 +378,8 @@ TEST_F(huge, downgrade_counted_and_said_once)
 	dup2(fd, 2);
 
 	ASSERT_EQ(0, fa_backend_stats(&b0));
-	first = fa_mem_map(2 << 20, NULL, &info);           /* takes a huge page */
-	p = fa_mem_map(64 << 20, NULL, &info);              /* more than reserved */
+	first = fa_mem_map(2 << 20, NULL, &info); /* takes a huge page */
+	p = fa_mem_map(64 << 20, NULL, &info);    /* more than reserved */
 	q = fa_mem_map(64 << 20, NULL, NULL);
 	errno = 0;
 	EXPECT_EQ(NULL, fa_mem_map(64 << 20, &strict, NULL));
@@ -399,7 +399,8 @@ TEST_F(huge, downgrade_counted_and_said_once)
 	EXPECT_NE(FA_BACKEND_HUGETLB, info.backend);
 	EXPECT_EQ(1, info.downgraded);
 	EXPECT_EQ(b0.downgrades + 2, b1.downgrades);
-	EXPECT_EQ(b0.maps[FA_BACKEND_AUTO][info.backend] + 2, b1.maps[FA_BACKEND_AUTO][info.backend]);
+	EXPECT_EQ(b0.maps[FA_BACKEND_AUTO][info.backend] + 2,
+	          b1.maps[FA_BACKEND_AUTO][info.backend]);
 	EXPECT_EQ(b0.failures + 1, b1.failures);
 	/* one downgrade line for the pair, although two maps were downgraded */
 	{
@@ -465,8 +466,8 @@ FIXTURE_SETUP(gig)
 
 	self->saved = -1;
 	self->ok = nr >= 0 && (free_pages >= 1 ||
-			       (reserve_huge(HUGE_1G "nr_hugepages", nr + 1, &self->saved) &&
-				read_long(HUGE_1G "free_hugepages") >= 1));
+	                       (reserve_huge(HUGE_1G "nr_hugepages", nr + 1, &self->saved) &&
+	                        read_long(HUGE_1G "free_hugepages") >= 1));
 }
 
 FIXTURE_TEARDOWN(gig)
@@ -537,8 +538,8 @@ TEST(cpu_only_node_served_by_nearest)
 		EXPECT_EQ(want, info.node);
 	if (have_device())
 		EXPECT_EQ(FA_BACKEND_DEVICE, info.backend);
-	TH_LOG("node %d (CPU-only): served by %s on node %d, nearest memory node %d",
-	       cpu_only, fa_backend_name(info.backend), info.node, want);
+	TH_LOG("node %d (CPU-only): served by %s on node %d, nearest memory node %d", cpu_only,
+	       fa_backend_name(info.backend), info.node, want);
 	EXPECT_EQ(0, fa_mem_unmap(p, 2 << 20));
 }
 
@@ -600,8 +601,9 @@ TEST(device_refused_is_eacces)
 
 TEST(device_region)
 {
-	struct fa_mem_opts o = { .backend = FA_BACKEND_DEVICE, .guard_size = 1,
-				 .flags = FA_MEM_PREFAULT };
+	struct fa_mem_opts o = { .backend = FA_BACKEND_DEVICE,
+		                 .guard_size = 1,
+		                 .flags = FA_MEM_PREFAULT };
 	struct fa_mem_info info;
 	char *p;
 
@@ -620,8 +622,9 @@ TEST(device_region)
 
 	/* node placement on every node with memory */
 	for (int node = 0; numa_available() >= 0 && node <= numa_max_node(); node++) {
-		struct fa_mem_opts on = { .backend = FA_BACKEND_DEVICE, .node = node,
-					  .flags = FA_MEM_ON_NODE };
+		struct fa_mem_opts on = { .backend = FA_BACKEND_DEVICE,
+			                  .node = node,
+			                  .flags = FA_MEM_ON_NODE };
 
 		p = fa_mem_map(2 << 20, &on, &info);
 		if (!p) {

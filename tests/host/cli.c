@@ -26,7 +26,7 @@
 #define OUT_MAX (1 << 20)
 
 struct run {
-	int status;     /* exit code, or 128 + signal */
+	int status; /* exit code, or 128 + signal */
 	char *out, *err;
 };
 
@@ -100,9 +100,9 @@ static void run_free(struct run *r)
 	free(r->err);
 }
 
-#define NEED_BIN()                                                            \
-	do {                                                                  \
-		if (access(bin_path(), X_OK))                                 \
+#define NEED_BIN()                                                                     \
+	do {                                                                           \
+		if (access(bin_path(), X_OK))                                          \
 			SKIP(return, "%s not built or not in this image", bin_path()); \
 	} while (0)
 
@@ -276,8 +276,7 @@ TEST(help_everywhere)
 }
 
 /* Each bad command line: exit 2, a message naming the problem, the usage. */
-static void expect_usage_error(struct __test_metadata *_metadata, const char *needle,
-			       struct run *r)
+static void expect_usage_error(struct __test_metadata *_metadata, const char *needle, struct run *r)
 {
 	EXPECT_EQ(2, r->status) TH_LOG("stderr: %s", r->err);
 	EXPECT_NE(NULL, strstr(r->err, needle)) TH_LOG("want '%s' in: %s", needle, r->err);
@@ -379,7 +378,7 @@ TEST(info_text_and_json)
 	EXPECT_NE(NULL, strstr(r.out, "thp "));
 	EXPECT_NE(NULL, strstr(r.out, "io_uring "));
 	EXPECT_TRUE(strstr(r.out, dev ? "/dev/finalloc present" : "/dev/finalloc absent") ||
-		    strstr(r.out, "/dev/finalloc usable"));
+	            strstr(r.out, "/dev/finalloc usable"));
 	run_free(&r);
 
 	ASSERT_EQ(0, run(&r, "info", "--json"));
@@ -427,7 +426,7 @@ TEST(info_reports_usable_device)
 	snprintf(want, sizeof(want), "\"abi_version\": %u", fi.abi_version);
 	EXPECT_NE(NULL, strstr(r.out, want));
 	snprintf(want, sizeof(want), "\"pmd_map\": %s",
-		 fi.caps & FINALLOC_CAP_PMD_MAP ? "true" : "false");
+	         fi.caps & FINALLOC_CAP_PMD_MAP ? "true" : "false");
 	EXPECT_NE(NULL, strstr(r.out, want));
 	run_free(&r);
 	ASSERT_EQ(0, run(&r, "info"));
@@ -540,7 +539,10 @@ TEST(stats_without_module_or_with_it)
 TEST(stats_counters_move_with_the_module)
 {
 	struct finalloc_region_create rc = {
-		.argsz = sizeof(rc), .size = 2 << 20, .node = 0, .page_shift = FINALLOC_PAGE_SHIFT_2M,
+		.argsz = sizeof(rc),
+		.size = 2 << 20,
+		.node = 0,
+		.page_shift = FINALLOC_PAGE_SHIFT_2M,
 	};
 	struct finalloc_region_destroy rd = { .argsz = sizeof(rd) };
 	long long before, during, after, pinned_before, pinned_during;
@@ -581,7 +583,7 @@ TEST(stats_dump_files)
 	ASSERT_GE(fd, 0);
 	close(fd);
 	write_file(path, "FINALLOC-STATS 1\nbackend.maps 12\nbackend.downgrades 0\n"
-			 "trace.records 77\ntrace.path /tmp/j x\n");
+	                 "trace.records 77\ntrace.path /tmp/j x\n");
 	ASSERT_EQ(0, run(&r, "stats", "--file", path));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.out, "backend\n"));
@@ -667,7 +669,7 @@ TEST(numa_views)
 		nodes++;
 	EXPECT_EQ(t.nr_nodes, nodes);
 	EXPECT_NE(NULL, strstr(r.out, access(FINALLOC_SYSFS_PATH, F_OK) ? "\"module\": false"
-									 : "\"module\": true"));
+	                                                                : "\"module\": true"));
 	run_free(&r);
 
 	ASSERT_EQ(0, run(&r, "numa", "--svg", svg, "--html", html));
@@ -698,7 +700,8 @@ TEST(numa_views)
 		const char *first = strstr(r.out, "FinAlloc NUMA profile");
 
 		ASSERT_NE(NULL, first);
-		EXPECT_NE(NULL, strstr(first + 1, "FinAlloc NUMA profile")) TH_LOG("one refresh only");
+		EXPECT_NE(NULL, strstr(first + 1, "FinAlloc NUMA profile"))
+		TH_LOG("one refresh only");
 	}
 	run_free(&r);
 }
@@ -716,9 +719,18 @@ static void jw_put(struct jw *w, const void *p, size_t n)
 	w->len += n;
 }
 
-static void jw_u16(struct jw *w, uint16_t v) { jw_put(w, &v, 2); }
-static void jw_u32(struct jw *w, uint32_t v) { jw_put(w, &v, 4); }
-static void jw_u64(struct jw *w, uint64_t v) { jw_put(w, &v, 8); }
+static void jw_u16(struct jw *w, uint16_t v)
+{
+	jw_put(w, &v, 2);
+}
+static void jw_u32(struct jw *w, uint32_t v)
+{
+	jw_put(w, &v, 4);
+}
+static void jw_u64(struct jw *w, uint64_t v)
+{
+	jw_put(w, &v, 8);
+}
 
 /* A journal written by hand from the format in include/finalloc.h. */
 static void make_journal(struct jw *w, uint32_t version, bool end)
@@ -935,8 +947,8 @@ TEST(bench_small_run_json_and_csv)
 	struct run r;
 
 	NEED_BIN();
-	ASSERT_EQ(0, run(&r, "bench", "--only", "pair,churn", "--alloc", "glibc,pool", "--reps", "2",
-			 "--scale", "0.01", "--json", "--quiet"));
+	ASSERT_EQ(0, run(&r, "bench", "--only", "pair,churn", "--alloc", "glibc,pool", "--reps",
+	                 "2", "--scale", "0.01", "--json", "--quiet"));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_TRUE(json_valid(r.out)) TH_LOG("%s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "\"metric\": \"pair.64\""));
@@ -951,7 +963,7 @@ TEST(bench_small_run_json_and_csv)
 	run_free(&r);
 
 	ASSERT_EQ(0, run(&r, "bench", "--only", "bump", "--alloc", "glibc,arena", "--reps", "1",
-			 "--scale", "0.05", "--csv", "--quiet"));
+	                 "--scale", "0.05", "--csv", "--quiet"));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_EQ(0, strncmp(r.out, "workload,metric,unit,allocator,median", 37));
 	EXPECT_NE(NULL, strstr(r.out, "\nbump,bump,ns/obj,glibc,"));
@@ -971,7 +983,7 @@ TEST(bench_peers_really_preloaded)
 
 	NEED_BIN();
 	ASSERT_EQ(0, run(&r, "bench", "--only", "pair", "--alloc", "jemalloc,tcmalloc,mimalloc",
-			 "--reps", "1", "--scale", "0.01", "--json", "--quiet"));
+	                 "--reps", "1", "--scale", "0.01", "--json", "--quiet"));
 	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
 	EXPECT_TRUE(json_valid(r.out));
 	for (size_t i = 0; i < 3; i++) {

@@ -213,8 +213,9 @@ TEST(fork_while_a_thread_hammers_pool_and_group)
 	 * (the pool it creates below) */
 	static const struct fa_mem_opts anon = { .backend = FA_BACKEND_SMALL };
 	struct fa_pool_opts po = { .mem = &anon };
-	struct fa_pool_opts qo = { .flags = FA_POOL_QUARANTINE, .quarantine_objs = 64,
-				   .mem = &anon };
+	struct fa_pool_opts qo = { .flags = FA_POOL_QUARANTINE,
+		                   .quarantine_objs = 64,
+		                   .mem = &anon };
 	struct fa_pool_opts so = { .snapshot_ms = 1, .mem = &anon };
 	struct fa_arena_group_opts go = { .mem = anon };
 	struct fa_numa_opts no = { .mem = &anon };
@@ -267,8 +268,9 @@ TEST(fork_while_a_thread_hammers_pool_and_group)
 				TH_LOG("fork %d: child %s %d%s", i,
 				       WIFEXITED(status) ? "exited with" : "killed by signal",
 				       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-				       WIFEXITED(status) && WEXITSTATUS(status) > 100 ?
-				       " (stuck: 100 + stage)" : "");
+				       WIFEXITED(status) && WEXITSTATUS(status) > 100
+				               ? " (stuck: 100 + stage)"
+				               : "");
 		}
 	}
 	atomic_store(&s.stop, 1);

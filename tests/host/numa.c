@@ -23,8 +23,8 @@
 
 struct nodes {
 	struct fa_topology t;
-	int mem[FA_MAX_NODES], nr_mem;  /* node ids with memory */
-	int cpu[FA_MAX_NODES], nr_cpu;  /* node ids with CPUs */
+	int mem[FA_MAX_NODES], nr_mem; /* node ids with memory */
+	int cpu[FA_MAX_NODES], nr_cpu; /* node ids with CPUs */
 };
 
 static void get_nodes(struct nodes *n)
@@ -215,13 +215,11 @@ FIXTURE_VARIANT(backend)
 	const char *backend;
 };
 
-FIXTURE_VARIANT_ADD(backend, auto)
-{
+FIXTURE_VARIANT_ADD(backend, auto){
 	.backend = "auto",
 };
 
-FIXTURE_VARIANT_ADD(backend, fallback)
-{
+FIXTURE_VARIANT_ADD(backend, fallback){
 	.backend = "small",
 };
 
@@ -438,8 +436,8 @@ TEST(large_meminfo_delta)
 		drop_caches();
 		b1 = (node_used(node) >> 10);
 		o1 = (node_used(other) >> 10);
-		TH_LOG("node %d MemUsed +%lld KiB, node %d %+lld KiB", node,
-		       (long long)(b1 - b0), other, (long long)(o1 - o0));
+		TH_LOG("node %d MemUsed +%lld KiB, node %d %+lld KiB", node, (long long)(b1 - b0),
+		       other, (long long)(o1 - o0));
 		/* MemUsed moves by a few MiB on its own (ANCHORS) */
 		EXPECT_GE((int64_t)(b1 - b0), (int64_t)(sz >> 10) - 8192);
 		EXPECT_LT((int64_t)(o1 - o0), (int64_t)(sz >> 10) / 4);
@@ -650,7 +648,7 @@ TEST(spill_order_by_distance)
 		if (expect_nodes())
 			for (int j = 0; j < nd.t.nr_nodes; j++)
 				EXPECT_EQ(rig_distance(node, nd.t.node[j].node),
-					  distance(node, nd.t.node[j].node));
+				          distance(node, nd.t.node[j].node));
 	}
 	fa_numa_destroy(n);
 }
@@ -835,9 +833,8 @@ static int tags_balanced(const char *s, char *why, size_t wlen)
 		}
 		if (s[1] == '/')
 			close = 1;
-		for (const char *c = s + 1 + close; c < e && k < 31 && *c != ' ' && *c != '/' &&
-						      *c != '\n';
-		     c++)
+		for (const char *c = s + 1 + close;
+		     c < e && k < 31 && *c != ' ' && *c != '/' && *c != '\n'; c++)
 			name[k++] = *c;
 		name[k] = 0;
 		if (e[-1] == '/') {
@@ -845,7 +842,7 @@ static int tags_balanced(const char *s, char *why, size_t wlen)
 		} else if (close) {
 			if (depth == 0 || strcmp(stack[depth - 1], name)) {
 				snprintf(why, wlen, "</%s> closes <%s>", name,
-					 depth ? stack[depth - 1] : "(nothing)");
+				         depth ? stack[depth - 1] : "(nothing)");
 				return 0;
 			}
 			depth--;
@@ -888,8 +885,9 @@ TEST(reports_well_formed)
 		for (int i = 0; i < nd.t.nr_nodes; i++) {
 			char want[32];
 
-			snprintf(want, sizeof(want), fmt == FA_NUMA_REPORT_TEXT ? "node %d" :
-				 "<g id=\"node%d\">", nd.t.node[i].node);
+			snprintf(want, sizeof(want),
+			         fmt == FA_NUMA_REPORT_TEXT ? "node %d" : "<g id=\"node%d\">",
+			         nd.t.node[i].node);
 			EXPECT_NE(NULL, strstr(buf, want));
 		}
 		if (fmt != FA_NUMA_REPORT_TEXT)

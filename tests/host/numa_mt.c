@@ -49,7 +49,7 @@ static int rounds(int base)
 struct worker {
 	struct fa_numa *n;
 	int node;
-	long wrong;       /* objects not from the worker's node */
+	long wrong; /* objects not from the worker's node */
 	long failed;
 };
 

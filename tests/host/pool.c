@@ -82,19 +82,19 @@ TEST(bad_input)
 	fa_pool_free(NULL, &o);
 	EXPECT_EQ(EINVAL, errno);
 
-#define BAD(...)                                                   \
-	do {                                                       \
-		o = (struct fa_pool_opts){ __VA_ARGS__ };          \
-		errno = 0;                                         \
-		EXPECT_EQ(NULL, fa_pool_create(&o));               \
-		EXPECT_EQ(EINVAL, errno);                          \
+#define BAD(...)                                          \
+	do {                                              \
+		o = (struct fa_pool_opts){ __VA_ARGS__ }; \
+		errno = 0;                                \
+		EXPECT_EQ(NULL, fa_pool_create(&o));      \
+		EXPECT_EQ(EINVAL, errno);                 \
 	} while (0)
-	BAD(.flags = 1u << 30);                     /* unknown flag */
-	BAD(.align = 24);                           /* not a power of two */
+	BAD(.flags = 1u << 30); /* unknown flag */
+	BAD(.align = 24);       /* not a power of two */
 	BAD(.align = 4);
 	BAD(.align = 8192);
-	BAD(.obj_size = 40, .align = 32);           /* size not a multiple of align */
-	BAD(.obj_size = 12);                        /* not a multiple of 8 */
+	BAD(.obj_size = 40, .align = 32); /* size not a multiple of align */
+	BAD(.obj_size = 12);              /* not a multiple of 8 */
 	BAD(.obj_size = FA_POOL_SMALL_MAX + 8);
 	BAD(.obj_size = 64, .flags = FA_POOL_FINE);
 	BAD(.tcache_objs = 4, .batch = 8);
@@ -105,7 +105,7 @@ TEST(bad_input)
 	BAD(.reserved0 = 1);
 	BAD(.obj_size = 64, .ctor = (fa_pool_hook_fn)1, .flags = FA_POOL_POISON);
 	BAD(.batch = 1000);
-	BAD(.flags = FA_POOL_CTOR_EVERY);           /* no hook to run */
+	BAD(.flags = FA_POOL_CTOR_EVERY); /* no hook to run */
 	BAD(.quarantine_objs = (size_t)1 << 30, .flags = FA_POOL_QUARANTINE);
 	{
 		struct fa_mem_opts m = { .reserved = { 1 } };
@@ -601,8 +601,11 @@ TEST(hooks_once_in_a_class_pool)
 TEST(hooks_every_reuse_pod)
 {
 	struct hooks h = { 0 };
-	struct fa_pool_opts o = { .obj_size = 16, .ctor = ctor, .dtor = dtor, .hook_arg = &h,
-				  .flags = FA_POOL_CTOR_EVERY };
+	struct fa_pool_opts o = { .obj_size = 16,
+		                  .ctor = ctor,
+		                  .dtor = dtor,
+		                  .hook_arg = &h,
+		                  .flags = FA_POOL_CTOR_EVERY };
 	struct fa_pool *p = fa_pool_create(&o);
 	uint32_t *a;
 
@@ -732,8 +735,10 @@ TEST(write_after_free_aborts_by_default)
 
 TEST(quarantine_delays_reuse_fifo)
 {
-	struct fa_pool_opts o = { .obj_size = 64, .flags = FA_POOL_QUARANTINE,
-				  .quarantine_objs = 8, .quarantine_ns = 60000000000ull };
+	struct fa_pool_opts o = { .obj_size = 64,
+		                  .flags = FA_POOL_QUARANTINE,
+		                  .quarantine_objs = 8,
+		                  .quarantine_ns = 60000000000ull };
 	struct fa_pool_stats st;
 	struct fa_pool *p = fa_pool_create(&o);
 	void *v[20], *seen[64];
@@ -768,8 +773,10 @@ TEST(quarantine_delays_reuse_fifo)
 
 TEST(quarantine_bounds_bytes_and_age)
 {
-	struct fa_pool_opts o = { .flags = FA_POOL_QUARANTINE, .quarantine_objs = 1000,
-				  .quarantine_bytes = 1024, .quarantine_ns = 20000000 };
+	struct fa_pool_opts o = { .flags = FA_POOL_QUARANTINE,
+		                  .quarantine_objs = 1000,
+		                  .quarantine_bytes = 1024,
+		                  .quarantine_ns = 20000000 };
 	struct fa_pool_stats st;
 	struct fa_pool *p = fa_pool_create(&o);
 	void *v[10];
@@ -794,8 +801,11 @@ TEST(quarantine_bounds_bytes_and_age)
 TEST(quarantine_verifies_on_eviction)
 {
 	struct rec rec = { 0 };
-	struct fa_pool_opts o = { .obj_size = 96, .flags = FA_POOL_QUARANTINE,
-				  .quarantine_objs = 2, .report = record, .report_arg = &rec };
+	struct fa_pool_opts o = { .obj_size = 96,
+		                  .flags = FA_POOL_QUARANTINE,
+		                  .quarantine_objs = 2,
+		                  .report = record,
+		                  .report_arg = &rec };
 	struct fa_pool *p = fa_pool_create(&o);
 	unsigned char *a, *b, *c;
 
@@ -911,7 +921,9 @@ static int balanced_json(const char *s)
 
 TEST(metrics_for_a_known_workload)
 {
-	struct fa_pool_opts o = { .flags = FA_POOL_SIZE_HIST, .name = "orders", .snapshot_ring = 2 };
+	struct fa_pool_opts o = { .flags = FA_POOL_SIZE_HIST,
+		                  .name = "orders",
+		                  .snapshot_ring = 2 };
 	struct fa_pool *p = fa_pool_create(&o);
 	struct fa_pool_snapshot sn[4];
 	struct fa_pool_stats st;
@@ -922,7 +934,7 @@ TEST(metrics_for_a_known_workload)
 
 	ASSERT_NE(NULL, p);
 	for (int i = 0; i < 300; i++)
-		a[i] = fa_pool_alloc(p, 24);  /* class 32 */
+		a[i] = fa_pool_alloc(p, 24); /* class 32 */
 	for (int i = 0; i < 50; i++)
 		b[i] = fa_pool_alloc(p, 100); /* class 128 */
 	ASSERT_EQ(0, fa_pool_snapshot(p));
@@ -1046,7 +1058,7 @@ TEST(reserve_is_carved_whole)
 		shared += st.cls[c].shared;
 		EXPECT_LE(1, st.cls[c].slabs); /* round-robin reached every class */
 	}
-	EXPECT_LE(16, slabs); /* 1 MiB of 64 KiB slabs at least */
+	EXPECT_LE(16, slabs);      /* 1 MiB of 64 KiB slabs at least */
 	EXPECT_EQ(carved, shared); /* all of it on the shared lists */
 	fa_pool_destroy(p);
 }

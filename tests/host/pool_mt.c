@@ -24,8 +24,7 @@ static long scaled(long n)
 	return getenv("FA_TSAN") ? n / 10 : n;
 }
 
-static void expect_quiescent(struct __test_metadata *_metadata, struct fa_pool *p,
-			     uint64_t allocs)
+static void expect_quiescent(struct __test_metadata *_metadata, struct fa_pool *p, uint64_t allocs)
 {
 	struct fa_pool_stats st;
 
@@ -75,7 +74,8 @@ static void *producer(void *arg)
 		m->seq = (uint64_t)i;
 		m->check = ~(uint64_t)i;
 		while ((h = atomic_load_explicit(&r->head, memory_order_relaxed)) -
-			       atomic_load_explicit(&r->tail, memory_order_acquire) == RING)
+		               atomic_load_explicit(&r->tail, memory_order_acquire) ==
+		       RING)
 			;
 		r->slot[h % RING] = m;
 		atomic_store_explicit(&r->head, h + 1, memory_order_release);
@@ -104,18 +104,20 @@ static void *consumer(void *arg)
 	return NULL;
 }
 
-FIXTURE(pc) {
+FIXTURE(pc)
+{
 	struct fa_pool *p;
 };
 
-FIXTURE_VARIANT(pc) {
+FIXTURE_VARIANT(pc)
+{
 	size_t obj_size; /* 0: size classes, mixed sizes */
 	unsigned flags;
 };
 
-FIXTURE_VARIANT_ADD(pc, classes) { .obj_size = 0 };
-FIXTURE_VARIANT_ADD(pc, fixed) { .obj_size = 64 };
-FIXTURE_VARIANT_ADD(pc, debug_poison) { .obj_size = 0, .flags = FA_POOL_DEBUG | FA_POOL_POISON };
+FIXTURE_VARIANT_ADD(pc, classes){ .obj_size = 0 };
+FIXTURE_VARIANT_ADD(pc, fixed){ .obj_size = 64 };
+FIXTURE_VARIANT_ADD(pc, debug_poison){ .obj_size = 0, .flags = FA_POOL_DEBUG | FA_POOL_POISON };
 
 FIXTURE_SETUP(pc)
 {
@@ -213,7 +215,9 @@ TEST(churn_many_short_lived_threads)
 		pthread_t t[4];
 
 		for (int i = 0; i < 4; i++) {
-			c[i] = (struct churn){ .p = p, .iters = per, .seed = (unsigned)(r * 4 + i) };
+			c[i] = (struct churn){ .p = p,
+				               .iters = per,
+				               .seed = (unsigned)(r * 4 + i) };
 			ASSERT_EQ(0, pthread_create(&t[i], NULL, churner, &c[i]));
 		}
 		for (int i = 0; i < 4; i++) {
@@ -298,7 +302,7 @@ static void *take_part_of_a_batch(void *arg)
 
 static int cmp_ptr(const void *x, const void *y)
 {
-	uintptr_t a = (uintptr_t)*(void *const *)x, b = (uintptr_t)*(void *const *)y;
+	uintptr_t a = (uintptr_t) * (void *const *)x, b = (uintptr_t) * (void *const *)y;
 
 	return a < b ? -1 : a > b;
 }
@@ -410,8 +414,9 @@ TEST(aba_stress_on_shared_lists)
 
 	ASSERT_NE(NULL, p);
 	for (int i = 0; i < 4; i++) {
-		a[i] = (struct aba){ .p = p, .iters = scaled(100000), .id = i + 1,
-				     .mailbox = &mailbox };
+		a[i] = (struct aba){
+			.p = p, .iters = scaled(100000), .id = i + 1, .mailbox = &mailbox
+		};
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer, &a[i]));
 	}
 	for (int i = 0; i < 4; i++) {
@@ -572,8 +577,10 @@ TEST(large_cache_under_threads)
 
 	ASSERT_NE(NULL, p);
 	for (int i = 0; i < 4; i++) {
-		a[i] = (struct large_arg){ .p = p, .seed = 17u + (unsigned)i,
-					   .iters = scaled(2000), .handoff = &slot[i / 2] };
+		a[i] = (struct large_arg){ .p = p,
+			                   .seed = 17u + (unsigned)i,
+			                   .iters = scaled(2000),
+			                   .handoff = &slot[i / 2] };
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, large_churn, &a[i]));
 	}
 	for (int i = 0; i < 4; i++) {
@@ -590,8 +597,8 @@ TEST(large_cache_under_threads)
 	EXPECT_LE(st.large_cache_maps, 32);
 	EXPECT_LE(st.large_cache_bytes, (size_t)16 << 20);
 	EXPECT_EQ(st.bytes_slabs + st.large_cache_bytes, st.bytes_reserved);
-	TH_LOG("large cache: %llu hits, %llu misses",
-	       (unsigned long long)st.large_cache_hits, (unsigned long long)st.large_cache_misses);
+	TH_LOG("large cache: %llu hits, %llu misses", (unsigned long long)st.large_cache_hits,
+	       (unsigned long long)st.large_cache_misses);
 	fa_pool_destroy(p);
 }
 

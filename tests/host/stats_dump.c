@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define N_ALLOC 100
-#define M_FREE 37
+#define M_FREE  37
 
 static char *slurp(const char *path)
 {
@@ -69,7 +69,7 @@ static bool well_formed(const char *text)
 
 	if (strncmp(text, "FINALLOC-STATS 1\n", 17))
 		return false;
-	for (p = text + 17; *p; ) {
+	for (p = text + 17; *p;) {
 		const char *e = strchr(p, '\n'), *sp;
 
 		if (!e)
@@ -211,7 +211,7 @@ TEST_F(dump, destroyed_allocators_are_absent)
 	if (pid == 0) {
 		static void *v[N_ALLOC];
 		struct fa_arena_opts ao = { .chunk_size = 64 << 10,
-					    .mem = { .backend = FA_BACKEND_SMALL } };
+			                    .mem = { .backend = FA_BACKEND_SMALL } };
 		struct fa_pool *p, *keep;
 		struct fa_arena *a, *b;
 		struct fa_numa *n;
@@ -379,7 +379,8 @@ TEST_F(dump, write_to_stream)
 	/* blanks, dots and newlines leave the section name, the raw name stays
 	 * on one line */
 	EXPECT_EQ(1, value_of(buf, "pool:stream_pool_second_line.allocs"));
-	EXPECT_NE(NULL, strstr(buf, "\npool:stream_pool_second_line.name stream pool second line\n"));
+	EXPECT_NE(NULL,
+	          strstr(buf, "\npool:stream_pool_second_line.name stream pool second line\n"));
 
 	/* a stream that cannot be written */
 	f = fopen("/dev/null", "re");
@@ -476,7 +477,7 @@ TEST_F(dump, cli_reads_library_dump)
 	ASSERT_EQ(0, fa_stats_dump(self->path));
 
 	ASSERT_EQ(0, run_bin((char *[]){ "finalloc", "stats", "--file", self->path, NULL }, out,
-			     sizeof(out)));
+	                     sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "\npool:cli\n")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "\nbackend\n"));
 	EXPECT_NE(NULL, strstr(out, "\narena\n"));
@@ -484,9 +485,9 @@ TEST_F(dump, cli_reads_library_dump)
 	EXPECT_TRUE(has_line_prefix(out, shown("allocs", "100")));
 	EXPECT_TRUE(has_line_prefix(out, shown("frees", "37")));
 
-	ASSERT_EQ(0, run_bin((char *[]){ "finalloc", "stats", "--json", "--file", self->path,
-					 NULL },
-			     out, sizeof(out)));
+	ASSERT_EQ(0,
+	          run_bin((char *[]){ "finalloc", "stats", "--json", "--file", self->path, NULL },
+	                  out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "\"pool:cli\": {")) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "\"live\": 63")) TH_LOG("%s", out);
 	fa_pool_destroy(p);
@@ -500,9 +501,9 @@ TEST_F(dump, cli_runs_command)
 	if (access(bin_path(), X_OK))
 		SKIP(return, "%s not built or not in this image", bin_path());
 	ASSERT_EQ(0, run_bin((char *[]){ "finalloc", "stats", "--", (char *)bin_path(), "bench",
-					 "--only", "pair", "--alloc", "pool", "--reps", "1",
-					 "--scale", "0.001", "--quiet", NULL },
-			     out, sizeof(out)));
+	                                 "--only", "pair", "--alloc", "pool", "--reps", "1",
+	                                 "--scale", "0.001", "--quiet", NULL },
+	                     out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "\nprocess\n")) TH_LOG("%s", out);
 	EXPECT_TRUE(has_line_prefix(out, shown("written", "exit"))) TH_LOG("%s", out);
 	EXPECT_NE(NULL, strstr(out, "\npools\n"));

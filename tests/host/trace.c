@@ -42,9 +42,11 @@ struct rec {
 
 static struct fa_arena *traced(size_t min, unsigned sample, unsigned extra)
 {
-	struct fa_arena_opts o = { .chunk_size = 64 << 10, .flags = FA_ARENA_TRACE | extra,
-				   .trace_min_size = min, .trace_sample = sample,
-				   .mem = { .backend = FA_BACKEND_SMALL } };
+	struct fa_arena_opts o = { .chunk_size = 64 << 10,
+		                   .flags = FA_ARENA_TRACE | extra,
+		                   .trace_min_size = min,
+		                   .trace_sample = sample,
+		                   .mem = { .backend = FA_BACKEND_SMALL } };
 
 	return fa_arena_create(&o);
 }
@@ -239,8 +241,9 @@ TEST_F(journal, full_ring_drops_are_counted)
 
 TEST_F(journal, back_pressure_loses_nothing)
 {
-	struct fa_trace_opts to = { .buffer_size = 4096, .flags = FA_TRACE_BLOCK,
-				    .interval_us = 100 };
+	struct fa_trace_opts to = { .buffer_size = 4096,
+		                    .flags = FA_TRACE_BLOCK,
+		                    .interval_us = 100 };
 	struct fa_trace_stats ts;
 	struct fa_arena *a;
 	uint64_t dropped;
@@ -316,7 +319,7 @@ TEST_F(journal, bad_input)
 {
 	struct fa_trace_opts to = { .buffer_size = 5000 };
 	struct fa_arena_opts ao = { .flags = FA_ARENA_TRACE,
-				    .trace_path = "/nonexistent-dir/journal" };
+		                    .trace_path = "/nonexistent-dir/journal" };
 	struct fa_trace_event ev;
 	struct fa_trace_reader *r;
 	char bad[128];

@@ -14,7 +14,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 5000
 
 struct worker {
@@ -51,8 +51,9 @@ static void *work(void *arg)
 TEST(threads_journal_everything_in_order)
 {
 	char path[] = "/tmp/fa-trace-mt-XXXXXX";
-	struct fa_trace_opts to = { .buffer_size = 16384, .flags = FA_TRACE_BLOCK,
-				    .interval_us = 200 };
+	struct fa_trace_opts to = { .buffer_size = 16384,
+		                    .flags = FA_TRACE_BLOCK,
+		                    .interval_us = 200 };
 	struct fa_arena_group_opts go = { .mem = { .backend = FA_BACKEND_SMALL } };
 	struct worker w[THREADS];
 	pthread_t t[THREADS];
@@ -120,8 +121,9 @@ TEST(threads_journal_everything_in_order)
 
 static void *short_lived(void *arg)
 {
-	struct fa_arena_opts o = { .chunk_size = 64 << 10, .flags = FA_ARENA_TRACE,
-				   .mem = { .backend = FA_BACKEND_SMALL } };
+	struct fa_arena_opts o = { .chunk_size = 64 << 10,
+		                   .flags = FA_ARENA_TRACE,
+		                   .mem = { .backend = FA_BACKEND_SMALL } };
 	struct fa_arena *a = fa_arena_create(&o);
 
 	if (!a)

@@ -6,7 +6,8 @@
 #include "kselftest_harness.h"
 #include "kmod_util.h"
 
-FIXTURE(bad) {
+FIXTURE(bad)
+{
 	int fd;
 	struct finalloc_info info;
 	struct finalloc_region_create rc;
@@ -35,7 +36,7 @@ FIXTURE_TEARDOWN(bad)
 	EXPECT_EQ(0, fa_stat("pinned_bytes"));
 }
 
-static int create(struct __test_metadata *m, FIXTURE_DATA(bad) *self)
+static int create(struct __test_metadata *m, FIXTURE_DATA(bad) * self)
 {
 	(void)m;
 	return ioctl(self->fd, FINALLOC_IOC_REGION_CREATE, &self->rc) ? errno : 0;
@@ -47,12 +48,10 @@ TEST_F(bad, unknown_command)
 {
 	char buf[64] = { 0 };
 
-	EXPECT_EQ(-1, ioctl(self->fd, _IOWR(FINALLOC_IOC_MAGIC, 0x7f,
-					    struct finalloc_info), buf));
+	EXPECT_EQ(-1, ioctl(self->fd, _IOWR(FINALLOC_IOC_MAGIC, 0x7f, struct finalloc_info), buf));
 	EXPECT_EQ(ENOTTY, errno);
 	/* A known number with another size is another command. */
-	EXPECT_EQ(-1, ioctl(self->fd, _IOWR(FINALLOC_IOC_MAGIC, 0x00,
-					    char[8]), buf));
+	EXPECT_EQ(-1, ioctl(self->fd, _IOWR(FINALLOC_IOC_MAGIC, 0x00, char[8]), buf));
 	EXPECT_EQ(ENOTTY, errno);
 	EXPECT_EQ(-1, ioctl(self->fd, 0, buf));
 	EXPECT_EQ(ENOTTY, errno);
@@ -303,8 +302,7 @@ TEST_F(bad, bad_pointer)
 	EXPECT_EQ(-1, ioctl(self->fd, FINALLOC_IOC_REGION_CREATE, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
 	/* A read-only buffer: the result cannot be written back. */
-	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, ro);
 	*ro = self->rc;
 	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
@@ -317,11 +315,10 @@ TEST_F(bad, mmap_unknown_offset)
 {
 	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->fd, 0));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->fd,
-				   1ULL << 50));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->fd, 1ULL << 50));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->fd,
-				   0x7ffffffffffff000LL));
+	EXPECT_EQ(MAP_FAILED,
+	          mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->fd, 0x7ffffffffffff000LL));
 }
 
 TEST_F(bad, mmap_outside_region)
@@ -329,15 +326,13 @@ TEST_F(bad, mmap_outside_region)
 	struct finalloc_region_create ok;
 
 	ASSERT_EQ(0, fa_create(self->fd, 2 * SZ_2M, 0, 21, 0, 0, 0, &ok));
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, 3 * SZ_2M, PROT_READ, MAP_SHARED,
-				   self->fd, ok.offset));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 3 * SZ_2M, PROT_READ, MAP_SHARED, self->fd, ok.offset));
 	EXPECT_EQ(EINVAL, errno);
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, SZ_2M, PROT_READ, MAP_SHARED,
-				   self->fd, ok.offset + 2 * SZ_2M));
+	EXPECT_EQ(MAP_FAILED,
+	          mmap(NULL, SZ_2M, PROT_READ, MAP_SHARED, self->fd, ok.offset + 2 * SZ_2M));
 	EXPECT_EQ(EINVAL, errno);
 	/* Inside a 2 MiB page */
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED,
-				   self->fd, ok.offset + 4096));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 4096, PROT_READ, MAP_SHARED, self->fd, ok.offset + 4096));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, fa_destroy(self->fd, ok.id));
 }

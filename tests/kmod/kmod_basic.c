@@ -148,8 +148,8 @@ TEST(info_larger_argsz)
 TEST(sysfs_tree)
 {
 	static const char *const files[] = {
-		"version", "pinned_bytes", "cap", "regions", "mappings",
-		"faults", "pmd_faults", "guard_faults", "alloc_failures",
+		"version", "pinned_bytes", "cap",          "regions",        "mappings",
+		"faults",  "pmd_faults",   "guard_faults", "alloc_failures",
 	};
 	struct finalloc_info info;
 	char path[128];
@@ -176,7 +176,7 @@ TEST(sysfs_tree)
 	for (n = 0; n < 64; n++) {
 		snprintf(path, sizeof(path), SYSFS "/node%d", n);
 		EXPECT_EQ(!!(info.node_mask & (1ULL << n)), stat(path, &st) == 0)
-			TH_LOG("node%d", n);
+		TH_LOG("node%d", n);
 		if (!(info.node_mask & (1ULL << n)))
 			continue;
 		EXPECT_EQ(0, fa_node_stat(n, "pinned_bytes"));

@@ -18,7 +18,8 @@ static void set_cap(uint64_t bytes)
 	write_str(SYSFS "/cap", buf);
 }
 
-FIXTURE(caps) {
+FIXTURE(caps)
+{
 	int fd;
 };
 
@@ -76,8 +77,8 @@ static int as_nobody(int fd, rlim_t memlock, int (*fn)(int))
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgroups(0, NULL) ||
-		    setgid(65534) || setuid(65534))
+		if (setrlimit(RLIMIT_MEMLOCK, &rl) || setgroups(0, NULL) || setgid(65534) ||
+		    setuid(65534))
 			_exit(100);
 		_exit(fn(fd));
 	}

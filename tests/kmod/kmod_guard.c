@@ -16,7 +16,8 @@
 #define NPAGES 9
 static const bool layout[NPAGES] = { 1, 0, 0, 1, 0, 0, 1, 0, 1 };
 
-FIXTURE(guard) {
+FIXTURE(guard)
+{
 	int fd;
 	uint64_t page;
 	struct finalloc_region_create rc;
@@ -24,15 +25,16 @@ FIXTURE(guard) {
 	int vmas_before;
 };
 
-FIXTURE_VARIANT(guard) {
+FIXTURE_VARIANT(guard)
+{
 	unsigned int shift;
 };
 
-FIXTURE_VARIANT_ADD(guard, page_4k) {
+FIXTURE_VARIANT_ADD(guard, page_4k){
 	.shift = 12,
 };
 
-FIXTURE_VARIANT_ADD(guard, page_2m) {
+FIXTURE_VARIANT_ADD(guard, page_2m){
 	.shift = 21,
 };
 
@@ -41,8 +43,8 @@ FIXTURE_SETUP(guard)
 	self->fd = fa_open();
 	ASSERT_LE(0, self->fd);
 	self->page = 1ULL << variant->shift;
-	ASSERT_EQ(0, fa_create(self->fd, NPAGES * self->page, 0,
-			       variant->shift, 1, 1, 2, &self->rc));
+	ASSERT_EQ(0,
+	          fa_create(self->fd, NPAGES * self->page, 0, variant->shift, 1, 1, 2, &self->rc));
 	self->vmas_before = count_vmas();
 	self->p = fa_map(self->fd, &self->rc);
 	ASSERT_NE(MAP_FAILED, self->p);
@@ -63,10 +65,9 @@ TEST_F(guard, layout_and_data_bytes)
 	EXPECT_EQ(5 * self->page, self->rc.data_bytes);
 	EXPECT_EQ((long long)(5 * self->page), fa_stat("pinned_bytes"));
 	for (i = 0; i < NPAGES; i++) {
-		ASSERT_EQ(0, fa_node_of(self->fd, self->rc.id,
-					i * self->page + 100, &no));
+		ASSERT_EQ(0, fa_node_of(self->fd, self->rc.id, i * self->page + 100, &no));
 		EXPECT_EQ(layout[i], !!(no.flags & FINALLOC_NODE_OF_GUARD))
-			TH_LOG("page %d", i);
+		TH_LOG("page %d", i);
 		EXPECT_EQ(layout[i] ? -1 : 0, no.node) TH_LOG("page %d", i);
 	}
 }
@@ -80,25 +81,22 @@ TEST_F(guard, touch_gives_sigsegv)
 
 	for (i = 0; i < NPAGES; i++) {
 		for (w = 0; w < 3; w++) {
-			uint64_t off = where[w] == 0 ? 0 :
-				       where[w] == 1 ? self->page / 2 + 8 :
-				       self->page - 1;
+			uint64_t off = where[w] == 0   ? 0
+			               : where[w] == 1 ? self->page / 2 + 8
+			                               : self->page - 1;
 			volatile char *a = self->p + i * self->page + off;
 
 			EXPECT_EQ(layout[i], probe_segv(a, false))
-				TH_LOG("read page %d +%llu", i,
-				       (unsigned long long)off);
+			TH_LOG("read page %d +%llu", i, (unsigned long long)off);
 			EXPECT_EQ(layout[i], probe_segv(a, true))
-				TH_LOG("write page %d +%llu", i,
-				       (unsigned long long)off);
+			TH_LOG("write page %d +%llu", i, (unsigned long long)off);
 			guards += layout[i] ? 2 : 0;
 		}
 	}
 	/* Data pages kept what the write probes wrote back (their zeros). */
 	EXPECT_EQ(0, self->p[self->page]);
 	EXPECT_LE(before + guards, fa_stat("guard_faults"));
-	TH_LOG("guard_faults %lld -> %lld (%d probes)", before,
-	       fa_stat("guard_faults"), guards);
+	TH_LOG("guard_faults %lld -> %lld (%d probes)", before, fa_stat("guard_faults"), guards);
 }
 
 /* A syscall that writes into or reads from a guard gets EFAULT. */
@@ -116,7 +114,7 @@ TEST_F(guard, syscalls_get_efault)
 		errno = 0;
 		if (layout[i]) {
 			EXPECT_EQ(-1, read(pfd[0], a, sizeof(buf)))
-				TH_LOG("read into page %d", i);
+			TH_LOG("read into page %d", i);
 			EXPECT_EQ(EFAULT, errno);
 			EXPECT_EQ(-1, write(pfd[1], a, 64));
 			EXPECT_EQ(EFAULT, errno);

@@ -36,7 +36,8 @@ static bool loaded(void)
 	return stat(SYSFS, &st) == 0;
 }
 
-FIXTURE(life) {
+FIXTURE(life)
+{
 	int unused;
 };
 

@@ -20,21 +20,23 @@ static long minflt(void)
 	return ru.ru_minflt;
 }
 
-FIXTURE(numa) {
+FIXTURE(numa)
+{
 	int fd;
 	uint64_t mask;
 	struct finalloc_info info;
 };
 
-FIXTURE_VARIANT(numa) {
+FIXTURE_VARIANT(numa)
+{
 	int node;
 };
 
-FIXTURE_VARIANT_ADD(numa, node0) {
+FIXTURE_VARIANT_ADD(numa, node0){
 	.node = 0,
 };
 
-FIXTURE_VARIANT_ADD(numa, node1) {
+FIXTURE_VARIANT_ADD(numa, node1){
 	.node = 1,
 };
 
@@ -72,17 +74,14 @@ TEST_F(numa, memused_follows_node)
 		drop_caches();
 		a0 = node_used(variant->node);
 		a1 = node_used(other);
-		ASSERT_EQ(0, fa_create(self->fd, REGION, variant->node, 21,
-				       0, 0, 0, &rc));
+		ASSERT_EQ(0, fa_create(self->fd, REGION, variant->node, 21, 0, 0, 0, &rc));
 		/* no drop_caches here: what it frees between the reads
 		 * would be taken off the region's growth */
 		grow = node_used(variant->node) - a0;
 		other_grow = node_used(other) - a1;
-		TH_LOG("round %d: node%d MemUsed %+lld KiB, node%d %+lld KiB",
-		       round, variant->node, grow / 1024, other,
-		       other_grow / 1024);
-		EXPECT_EQ((long long)REGION,
-			  fa_node_stat(variant->node, "pinned_bytes"));
+		TH_LOG("round %d: node%d MemUsed %+lld KiB, node%d %+lld KiB", round, variant->node,
+		       grow / 1024, other, other_grow / 1024);
+		EXPECT_EQ((long long)REGION, fa_node_stat(variant->node, "pinned_bytes"));
 		EXPECT_EQ(32, fa_node_stat(variant->node, "pages_2m"));
 		EXPECT_EQ(0, fa_node_stat(other, "pinned_bytes"));
 		ASSERT_EQ(0, fa_destroy(self->fd, rc.id));
@@ -133,8 +132,7 @@ TEST_F(numa, node_query_and_move_pages)
 		}
 	}
 	if (self->info.caps & FINALLOC_CAP_PMD_MAP)
-		TH_LOG("pfnmap: move_pages reports %d (no page to query)",
-		       status[0]);
+		TH_LOG("pfnmap: move_pages reports %d (no page to query)", status[0]);
 	munmap(p, 8 * MB);
 
 	ASSERT_EQ(0, fa_create(self->fd, 64 * 4096, variant->node, 12, 0, 0, 0, &rc));
@@ -219,8 +217,7 @@ TEST(fault_count_4k)
 	for (off = 0; off < size; off += 4096)
 		p[off + 1] = 1;
 	faults = minflt() - before;
-	TH_LOG("4 KiB PTEs: %ld minor faults for %llu pages", faults,
-	       (unsigned long long)n);
+	TH_LOG("4 KiB PTEs: %ld minor faults for %llu pages", faults, (unsigned long long)n);
 	EXPECT_LE((long)n, faults);
 	EXPECT_GE((long)n + 16, faults);
 	EXPECT_EQ(f0 + (long long)n, fa_stat("faults"));

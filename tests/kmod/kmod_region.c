@@ -9,21 +9,23 @@
 #include "kselftest_harness.h"
 #include "kmod_util.h"
 
-FIXTURE(region) {
+FIXTURE(region)
+{
 	int fd;
 	uint64_t page;
 	uint64_t mask;
 };
 
-FIXTURE_VARIANT(region) {
+FIXTURE_VARIANT(region)
+{
 	unsigned int shift;
 };
 
-FIXTURE_VARIANT_ADD(region, page_4k) {
+FIXTURE_VARIANT_ADD(region, page_4k){
 	.shift = 12,
 };
 
-FIXTURE_VARIANT_ADD(region, page_2m) {
+FIXTURE_VARIANT_ADD(region, page_2m){
 	.shift = 21,
 };
 
@@ -63,8 +65,7 @@ TEST_F(region, zero_and_no_stale_data)
 	for (round = 0; round < 6; round++) {
 		char *p;
 
-		ASSERT_EQ(0, fa_create(self->fd, size, 0, variant->shift,
-				       0, 0, 0, &rc));
+		ASSERT_EQ(0, fa_create(self->fd, size, 0, variant->shift, 0, 0, 0, &rc));
 		EXPECT_EQ(size, rc.data_bytes);
 		p = fa_map(self->fd, &rc);
 		ASSERT_NE(MAP_FAILED, p);
@@ -120,8 +121,8 @@ TEST_F(region, several_regions)
 
 	for (i = 0; i < 4; i++) {
 		node = (self->mask & 2) ? i & 1 : 0;
-		ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, node,
-				       variant->shift, 0, 0, 0, &rc[i]));
+		ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, node, variant->shift, 0, 0, 0,
+		                       &rc[i]));
 		p[i] = fa_map(self->fd, &rc[i]);
 		ASSERT_NE(MAP_FAILED, p[i]);
 		memset(p[i], 'a' + i, 2 * self->page);
@@ -144,8 +145,7 @@ TEST_F(region, two_mappings_share)
 	struct finalloc_region_create rc;
 	char *a, *b;
 
-	ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, 0, variant->shift,
-			       0, 0, 0, &rc));
+	ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, 0, variant->shift, 0, 0, 0, &rc));
 	a = fa_map(self->fd, &rc);
 	b = fa_map(self->fd, &rc);
 	ASSERT_NE(MAP_FAILED, a);
@@ -167,19 +167,18 @@ TEST_F(region, two_mappings_share)
 TEST_F(region, mapping_is_2m_aligned)
 {
 	struct finalloc_region_create rc;
-	size_t size = 4 * MB;	/* kernels align mappings of 2 MiB and more */
+	size_t size = 4 * MB; /* kernels align mappings of 2 MiB and more */
 	char *a[4], *part;
 
-	ASSERT_EQ(0, fa_create(self->fd, size, 0, variant->shift, 0, 0, 0,
-			       &rc));
+	ASSERT_EQ(0, fa_create(self->fd, size, 0, variant->shift, 0, 0, 0, &rc));
 	for (int i = 0; i < 4; i++) {
 		a[i] = fa_map(self->fd, &rc);
 		ASSERT_NE(MAP_FAILED, a[i]);
 		EXPECT_EQ(0, (uintptr_t)a[i] & (2 * MB - 1));
 	}
 	/* a mapping from page 1 on keeps the region's own alignment */
-	part = mmap(NULL, size - self->page, PROT_READ | PROT_WRITE,
-		    MAP_SHARED, self->fd, rc.offset + self->page);
+	part = mmap(NULL, size - self->page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
+	            rc.offset + self->page);
 	ASSERT_NE(MAP_FAILED, part);
 	EXPECT_EQ(self->page & (2 * MB - 1), (uintptr_t)part & (2 * MB - 1));
 	part[0] = 9;
@@ -194,10 +193,8 @@ TEST_F(region, map_private_refused)
 	struct finalloc_region_create rc;
 	void *p;
 
-	ASSERT_EQ(0, fa_create(self->fd, self->page, 0, variant->shift,
-			       0, 0, 0, &rc));
-	p = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_PRIVATE,
-		 self->fd, rc.offset);
+	ASSERT_EQ(0, fa_create(self->fd, self->page, 0, variant->shift, 0, 0, 0, &rc));
+	p = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, rc.offset);
 	EXPECT_EQ(MAP_FAILED, p);
 	EXPECT_EQ(EINVAL, errno);
 	p = mmap(NULL, self->page, PROT_READ, MAP_PRIVATE, self->fd, rc.offset);
@@ -210,10 +207,8 @@ TEST_F(region, mremap_growth_fails)
 	struct finalloc_region_create rc;
 	char *p, *q;
 
-	ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, 0, variant->shift,
-			       0, 0, 0, &rc));
-	p = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 self->fd, rc.offset);
+	ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, 0, variant->shift, 0, 0, 0, &rc));
+	p = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, rc.offset);
 	ASSERT_NE(MAP_FAILED, p);
 	q = mremap(p, self->page, 2 * self->page, MREMAP_MAYMOVE);
 	EXPECT_EQ(MAP_FAILED, q);
@@ -262,8 +257,7 @@ TEST_F(region, fork_does_not_share)
 	char *p;
 	pid_t pid;
 
-	ASSERT_EQ(0, fa_create(self->fd, self->page, 0, variant->shift,
-			       0, 0, 0, &rc));
+	ASSERT_EQ(0, fa_create(self->fd, self->page, 0, variant->shift, 0, 0, 0, &rc));
 	p = fa_map(self->fd, &rc);
 	ASSERT_NE(MAP_FAILED, p);
 	p[0] = 9;
@@ -284,8 +278,7 @@ TEST_F(region, destroy_and_close_while_mapped)
 	struct finalloc_region_create rc;
 	char *p;
 
-	ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, 0, variant->shift,
-			       0, 0, 0, &rc));
+	ASSERT_EQ(0, fa_create(self->fd, 2 * self->page, 0, variant->shift, 0, 0, 0, &rc));
 	p = fa_map(self->fd, &rc);
 	ASSERT_NE(MAP_FAILED, p);
 	p[1] = 3;
@@ -312,8 +305,7 @@ TEST_F(region, other_file_cannot_map)
 	int fd2 = fa_open();
 
 	ASSERT_LE(0, fd2);
-	ASSERT_EQ(0, fa_create(self->fd, self->page, 0, variant->shift,
-			       0, 0, 0, &rc));
+	ASSERT_EQ(0, fa_create(self->fd, self->page, 0, variant->shift, 0, 0, 0, &rc));
 	EXPECT_EQ(MAP_FAILED, fa_map(fd2, &rc));
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-ENOENT, fa_region_info(fd2, rc.id, &ri));
@@ -327,17 +319,15 @@ TEST_F(region, map_part)
 	struct finalloc_region_create rc;
 	char *all, *part;
 
-	ASSERT_EQ(0, fa_create(self->fd, 4 * self->page, 0, variant->shift,
-			       0, 0, 0, &rc));
+	ASSERT_EQ(0, fa_create(self->fd, 4 * self->page, 0, variant->shift, 0, 0, 0, &rc));
 	all = fa_map(self->fd, &rc);
 	ASSERT_NE(MAP_FAILED, all);
-	part = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd,
-		    rc.offset + 2 * self->page);
+	part = mmap(NULL, self->page, PROT_READ, MAP_SHARED, self->fd, rc.offset + 2 * self->page);
 	ASSERT_NE(MAP_FAILED, part);
 	all[2 * self->page + 11] = 5;
 	EXPECT_EQ(5, part[11]);
-	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * self->page, PROT_READ, MAP_SHARED,
-				   self->fd, rc.offset + 3 * self->page));
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, 2 * self->page, PROT_READ, MAP_SHARED, self->fd,
+	                           rc.offset + 3 * self->page));
 	munmap(all, 4 * self->page);
 	munmap(part, self->page);
 }

@@ -39,8 +39,7 @@ static int pick_node(struct worker *w)
 static void fail(struct worker *w, const char *what, int cycle, int err)
 {
 	if (!w->errors++)
-		snprintf(w->what, sizeof(w->what), "cycle %d: %s: %s", cycle,
-			 what, strerror(err));
+		snprintf(w->what, sizeof(w->what), "cycle %d: %s: %s", cycle, what, strerror(err));
 }
 
 static void *run(void *arg)
@@ -70,8 +69,7 @@ static void *run(void *arg)
 			interval = rnd(&w->seed) % 4;
 			npages += 2;
 		}
-		ret = fa_create(fd, npages * pg, node, shift, lead, trail,
-				interval, &rc);
+		ret = fa_create(fd, npages * pg, node, shift, lead, trail, interval, &rc);
 		if (ret) {
 			fail(w, "create", i, -ret);
 			break;
@@ -92,8 +90,7 @@ static void *run(void *arg)
 				break;
 			}
 			p[off + 8] = (char)(i | 1);
-			if (!(r & 0x700) &&
-			    (fa_node_of(fd, rc.id, off, &no) || no.node != node)) {
+			if (!(r & 0x700) && (fa_node_of(fd, rc.id, off, &no) || no.node != node)) {
 				fail(w, "node_of", i, EIO);
 				break;
 			}
@@ -136,8 +133,8 @@ static long long memused_all(uint64_t mask)
 	return sum;
 }
 
-static void run_threads(struct __test_metadata *_metadata, int fd,
-			uint64_t mask, int cycles, unsigned int seed)
+static void run_threads(struct __test_metadata *_metadata, int fd, uint64_t mask, int cycles,
+                        unsigned int seed)
 {
 	struct worker w[2];
 	pthread_t t[2];
@@ -190,9 +187,8 @@ TEST(two_threads_random_cycles)
 			break;
 		sleep_ms(200);
 	}
-	TH_LOG("MemUsed %+lld KiB after %d cycles; faults +%lld",
-	       (after - before) / 1024, 2 * CYCLES,
-	       fa_stat("faults") + fa_stat("guard_faults") - faults0);
+	TH_LOG("MemUsed %+lld KiB after %d cycles; faults +%lld", (after - before) / 1024,
+	       2 * CYCLES, fa_stat("faults") + fa_stat("guard_faults") - faults0);
 	EXPECT_GT((long long)(2 * MB), after - before);
 }
 

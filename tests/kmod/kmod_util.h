@@ -25,8 +25,8 @@
 
 #include "node_meminfo.h"
 
-#define KB ((uint64_t)1024)
-#define MB (KB * 1024)
+#define KB    ((uint64_t)1024)
+#define MB    (KB * 1024)
 #define SZ_2M (2 * MB)
 #define SYSFS FINALLOC_SYSFS_PATH
 
@@ -36,9 +36,8 @@ static inline int fa_open(void)
 }
 
 /* 0 or -errno; *rc gets id, offset and data_bytes. */
-static inline int fa_create(int fd, uint64_t size, int node, unsigned int shift,
-			    uint32_t lead, uint32_t trail, uint32_t interval,
-			    struct finalloc_region_create *rc)
+static inline int fa_create(int fd, uint64_t size, int node, unsigned int shift, uint32_t lead,
+                            uint32_t trail, uint32_t interval, struct finalloc_region_create *rc)
 {
 	memset(rc, 0, sizeof(*rc));
 	rc->argsz = sizeof(*rc);
@@ -65,8 +64,7 @@ static inline int fa_info(int fd, struct finalloc_info *info)
 	return ioctl(fd, FINALLOC_IOC_INFO, info) ? -errno : 0;
 }
 
-static inline int fa_region_info(int fd, uint32_t id,
-				 struct finalloc_region_info *ri)
+static inline int fa_region_info(int fd, uint32_t id, struct finalloc_region_info *ri)
 {
 	memset(ri, 0, sizeof(*ri));
 	ri->argsz = sizeof(*ri);
@@ -74,8 +72,7 @@ static inline int fa_region_info(int fd, uint32_t id,
 	return ioctl(fd, FINALLOC_IOC_REGION_INFO, ri) ? -errno : 0;
 }
 
-static inline int fa_node_of(int fd, uint32_t id, uint64_t off,
-			     struct finalloc_node_of *no)
+static inline int fa_node_of(int fd, uint32_t id, uint64_t off, struct finalloc_node_of *no)
 {
 	memset(no, 0, sizeof(*no));
 	no->argsz = sizeof(*no);
@@ -86,8 +83,7 @@ static inline int fa_node_of(int fd, uint32_t id, uint64_t off,
 
 static inline void *fa_map(int fd, const struct finalloc_region_create *rc)
 {
-	return mmap(NULL, rc->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		    rc->offset);
+	return mmap(NULL, rc->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, rc->offset);
 }
 
 /* A sysfs number, or -1 when the file cannot be read. */
