@@ -617,9 +617,11 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * fa_pool_alloc/fa_pool_free are inline: the thread-cache path is a few
  * instructions with no atomics, locks or shared-line writes.  Objects to
  * be handed out next are prefetched for writing when a batch lands in a
- * thread's cache (the refill), not on every pop: a prefetch in the inline
- * pop costs an extra load and ~12% of an alloc+free pair, for no
- * measurable gain when the objects are already in this core's cache.
+ * thread's cache (the refill).  Define FA_POOL_PREFETCH_NEXT before
+ * including this header and every inline pop also prefetches the object
+ * the next pop returns: worth it when objects go cold between uses (large
+ * caches, long gaps); it costs an extra load per pop, a loss when they stay
+ * in this core's cache (`finalloc bench --alloc pool,pool-prefetch`).
  * Pools with any of ZERO, POISON, QUARANTINE, DEBUG, SIZE_HIST or CTOR/DTOR
  * hooks take the out-of-line path (same caches, plus the feature).
  *
@@ -976,6 +978,11 @@ static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 		void *o = sp[-1]; /* the object itself is not touched */
 
 		if (__builtin_expect(o != NULL, 1)) {
+#ifdef FA_POOL_PREFETCH_NEXT
+			/* the next object out (or the NULL sentinel below the
+			 * stack: a prefetch never faults) */
+			__builtin_prefetch(sp[-2], 1, 3);
+#endif
 			FA__POOL_ADD(b->sp, -1); /* one RMW: the store to sp[-1] may alias */
 			FA__POOL_ADD(b->req, size);
 			return o;

@@ -117,7 +117,8 @@ void bench_usage(FILE *f)
 	        "  --scale F      multiply every operation count by F (default 1)\n"
 	        "  --only LIST    workloads to run (default all)\n"
 	        "  --alloc LIST   allocators: glibc,jemalloc,tcmalloc,mimalloc,pool,\n"
-	        "                 pool-sized (frees with fa_pool_free_sized),arena,numa\n"
+	        "                 pool-sized (frees with fa_pool_free_sized),arena,numa;\n"
+	        "                 named only: pool-prefetch (FA_POOL_PREFETCH_NEXT)\n"
 	        "  --tlb-mib N    working set of the tlb workload (default 1024)\n"
 	        "  --json, --csv  machine-readable output on stdout\n"
 	        "  --quiet        no progress on stderr\n"
@@ -737,7 +738,8 @@ static int bench_execute(struct bench_run *r, FILE *out)
 		probe_peer(&r->alloc[r->nr_alloc - 1]);
 	}
 	for (int i = 0; bench_fa_families[i] && r->nr_alloc < MAX_ALLOCS; i++) {
-		if (c->alloc_filter && !in_list(c->alloc_filter, bench_fa_families[i]->name))
+		if (c->alloc_filter ? !in_list(c->alloc_filter, bench_fa_families[i]->name)
+		                    : bench_fa_families[i]->optional)
 			continue;
 		add_alloc(r, bench_fa_families[i]->name, NULL, NULL, NULL, false);
 		r->alloc[r->nr_alloc - 1].available = true;

@@ -35,6 +35,7 @@ typedef int (*wl_run_fn)(void *ctx, const struct wl_params *wp);
 /* An allocator family: how a worker sets it up and runs each workload. */
 struct bench_family {
 	const char *name;
+	bool optional;               /* runs only when --alloc names it */
 	int (*setup)(void **ctx);    /* 0 or -errno; may be NULL */
 	void (*teardown)(void *ctx); /* may be NULL */
 	wl_run_fn run[WL_COUNT];     /* NULL: the workload does not apply */
@@ -52,6 +53,8 @@ extern const struct bench_family bench_malloc_family;
 /* ---- bench_fa.c ---- */
 /* FinAlloc's allocator families, NULL-terminated. */
 extern const struct bench_family *const bench_fa_families[];
+/* ---- bench_prefetch.c ---- */
+extern const struct bench_family bench_pool_prefetch_family;
 /* Instruction-count loops for `bench --instr`; -1 if what is unknown. */
 int bench_fa_instr(const char *what, uint64_t ops);
 

@@ -244,7 +244,8 @@ static const struct bench_family numa_family = {
 };
 
 const struct bench_family *const bench_fa_families[] = {
-	&pool_family, &pool_sized_family, &arena_family, &numa_family, NULL,
+	&pool_family, &pool_sized_family,          &arena_family,
+	&numa_family, &bench_pool_prefetch_family, NULL,
 };
 
 /* ---- instruction-count loops (scripts/bench-instructions.sh) ---- */

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pool with FA_POOL_PREFETCH_NEXT: every inline pop also prefetches the
+ * object the next pop returns.  Its own translation unit, since the macro
+ * picks the inline code at #include.  Run only when asked for by name
+ * (`finalloc bench --alloc pool,pool-prefetch`): it exists to measure what
+ * the prefetch costs or gains against the default pool.
+ */
+#define FA_POOL_PREFETCH_NEXT 1
+#include "bench.h"
+
+#include "finalloc.h"
+
+#include <errno.h>
+
+static int pool_setup(void **ctx)
+{
+	struct fa_pool *p = fa_pool_create(NULL);
+
+	if (!p)
+		return -errno;
+	*ctx = p;
+	return 0;
+}
+
+static void pool_teardown(void *ctx)
+{
+	fa_pool_destroy(ctx);
+}
+
+#define WL_FN(name)             wl_poolpf_##name
+#define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
+#define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
+#include "bench_wl.h"
+
+const struct bench_family bench_pool_prefetch_family = {
+	.name = "pool-prefetch",
+	.optional = true,
+	.setup = pool_setup,
+	.teardown = pool_teardown,
+	.run = {
+		[WL_PAIR] = wl_poolpf_pair,
+		[WL_CHURN] = wl_poolpf_churn,
+		[WL_PRODCONS] = wl_poolpf_prodcons,
+		[WL_BUMP] = wl_poolpf_bump,
+		[WL_LARSON] = wl_poolpf_larson,
+		[WL_LARGE] = wl_poolpf_large,
+	},
+};
