@@ -53,6 +53,10 @@ extern const struct bench_family bench_malloc_family;
 /* ---- bench_fa.c ---- */
 /* FinAlloc's allocator families, NULL-terminated. */
 extern const struct bench_family *const bench_fa_families[];
+/* A default size-class pool as a family's context. */
+int bench_pool_setup(void **ctx);
+void bench_pool_teardown(void *ctx);
+
 /* ---- bench_prefetch.c ---- */
 extern const struct bench_family bench_pool_prefetch_family;
 /* Instruction-count loops for `bench --instr`; -1 if what is unknown. */

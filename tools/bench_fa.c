@@ -13,7 +13,7 @@
 
 /* ---- pool: a size-class pool, defaults ---- */
 
-static int pool_setup(void **ctx)
+int bench_pool_setup(void **ctx)
 {
 	struct fa_pool *p = fa_pool_create(NULL);
 
@@ -23,7 +23,7 @@ static int pool_setup(void **ctx)
 	return 0;
 }
 
-static void pool_teardown(void *ctx)
+void bench_pool_teardown(void *ctx)
 {
 	fa_pool_destroy(ctx);
 }
@@ -51,8 +51,8 @@ static int pools_pair(void *ctx, const struct wl_params *wp)
 
 static const struct bench_family pool_sized_family = {
 	.name = "pool-sized",
-	.setup = pool_setup,
-	.teardown = pool_teardown,
+	.setup = bench_pool_setup,
+	.teardown = bench_pool_teardown,
 	.run = {
 		[WL_PAIR] = pools_pair,
 		[WL_CHURN] = wl_pools_churn,
@@ -65,8 +65,8 @@ static const struct bench_family pool_sized_family = {
 
 static const struct bench_family pool_family = {
 	.name = "pool",
-	.setup = pool_setup,
-	.teardown = pool_teardown,
+	.setup = bench_pool_setup,
+	.teardown = bench_pool_teardown,
 	.run = {
 		[WL_PAIR] = wl_pool_pair,
 		[WL_CHURN] = wl_pool_churn,

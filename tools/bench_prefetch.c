@@ -11,23 +11,6 @@
 
 #include "finalloc.h"
 
-#include <errno.h>
-
-static int pool_setup(void **ctx)
-{
-	struct fa_pool *p = fa_pool_create(NULL);
-
-	if (!p)
-		return -errno;
-	*ctx = p;
-	return 0;
-}
-
-static void pool_teardown(void *ctx)
-{
-	fa_pool_destroy(ctx);
-}
-
 #define WL_FN(name)             wl_poolpf_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
@@ -36,8 +19,8 @@ static void pool_teardown(void *ctx)
 const struct bench_family bench_pool_prefetch_family = {
 	.name = "pool-prefetch",
 	.optional = true,
-	.setup = pool_setup,
-	.teardown = pool_teardown,
+	.setup = bench_pool_setup,
+	.teardown = bench_pool_teardown,
 	.run = {
 		[WL_PAIR] = wl_poolpf_pair,
 		[WL_CHURN] = wl_poolpf_churn,

@@ -100,13 +100,34 @@ static void *WL_FN(consumer)(void *arg)
 	return NULL;
 }
 
+/* Produce n messages; lat NULL: untimed (the warm-up and the throughput
+ * pass), else each allocation timed on its own into lat[].  Inlined with a
+ * constant lat, so the untimed loop has no clock and no branch for it. */
+static inline __attribute__((always_inline)) int WL_FN(produce)(struct wl_pc *pc, uint64_t n,
+                                                                uint32_t *lat)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t c0 = lat ? bench_tsc_start() : 0;
+		uint64_t *p = WL_ALLOC(pc->ctx, pc->size);
+		uint64_t c1 = lat ? bench_tsc_stop() : 0;
+
+		if (!p)
+			return wl_fail("prodcons", pc->size);
+		if (lat)
+			lat[i] = c1 - c0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(c1 - c0);
+		*p = i;
+		wl_ring_push(pc->ring, p);
+	}
+	return 0;
+}
+
 static int WL_FN(prodcons)(void *ctx, const struct wl_params *wp)
 {
 	struct wl_pc pc = { .ctx = ctx, .size = 64 };
 	uint64_t msgs = wp->ops, warm = msgs / 10 + 1, t0, t1;
 	uint32_t *lat;
 	pthread_t th;
-	int ret = 0;
+	int ret;
 
 	lat = wl_buf(msgs * sizeof(*lat));
 	pc.ring = wl_ring_new();
@@ -117,46 +138,18 @@ static int WL_FN(prodcons)(void *ctx, const struct wl_params *wp)
 	if (pthread_create(&th, NULL, WL_FN(consumer), &pc))
 		wl_die("pthread_create");
 	/* Warm both sides' caches with the same traffic before timing. */
-	for (uint64_t i = 0; i < warm; i++) {
-		uint64_t *p = WL_ALLOC(ctx, pc.size);
-
-		if (!p) {
-			ret = wl_fail("prodcons", pc.size);
-			break;
-		}
-		*p = i;
-		wl_ring_push(pc.ring, p);
-	}
+	ret = WL_FN(produce)(&pc, warm, NULL);
 	wl_ring_drain(pc.ring);
 	/* Throughput first, with no clock in the loop: a fenced rdtsc pair per
 	 * message (about 20 ns here) would be most of what is measured. */
 	t0 = bench_now_ns();
-	for (uint64_t i = 0; i < msgs && !ret; i++) {
-		uint64_t *p = WL_ALLOC(ctx, pc.size);
-
-		if (!p) {
-			ret = wl_fail("prodcons", pc.size);
-			break;
-		}
-		*p = i;
-		wl_ring_push(pc.ring, p);
-	}
+	if (!ret)
+		ret = WL_FN(produce)(&pc, msgs, NULL);
 	wl_ring_drain(pc.ring);
 	t1 = bench_now_ns();
 	/* Then the same traffic again, each allocation timed on its own. */
-	for (uint64_t i = 0; i < msgs && !ret; i++) {
-		uint64_t c0 = bench_tsc_start();
-		uint64_t *p = WL_ALLOC(ctx, pc.size);
-		uint64_t c1 = bench_tsc_stop();
-
-		if (!p) {
-			ret = wl_fail("prodcons", pc.size);
-			break;
-		}
-		lat[i] = c1 - c0 > UINT32_MAX ? UINT32_MAX : (uint32_t)(c1 - c0);
-		*p = i;
-		wl_ring_push(pc.ring, p);
-	}
+	if (!ret)
+		ret = WL_FN(produce)(&pc, msgs, lat);
 	wl_ring_push(pc.ring, NULL);
 	pthread_join(th, NULL);
 	if (!ret) {
