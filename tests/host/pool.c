@@ -7,6 +7,7 @@
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "pool_util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -17,22 +18,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* A report handler that records instead of aborting. */
-struct rec {
-	int n;
-	struct fa_pool_report last;
-	char msg[256];
-};
-
-static void record(const struct fa_pool_report *r, void *arg)
-{
-	struct rec *rec = arg;
-
-	rec->n++;
-	rec->last = *r;
-	snprintf(rec->msg, sizeof(rec->msg), "%s", r->msg);
-}
 
 static struct fa_pool *pool_with(unsigned flags, size_t obj_size, struct rec *rec)
 {

@@ -10,6 +10,7 @@
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "pool_util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -68,21 +69,6 @@ static void consistent(struct __test_metadata *_metadata, struct fa_pool *p,
 	}
 	EXPECT_LE((slabs + st->slabs_free) * SLAB, st->bytes_slabs);
 	EXPECT_EQ(st->bytes_reserved, st->bytes_slabs + st->large_bytes + st->large_cache_bytes);
-}
-
-struct rec {
-	int n;
-	struct fa_pool_report last;
-	char msg[256];
-};
-
-static void record(const struct fa_pool_report *r, void *arg)
-{
-	struct rec *rec = arg;
-
-	rec->n++;
-	rec->last = *r;
-	snprintf(rec->msg, sizeof(rec->msg), "%s", r->msg);
 }
 
 TEST(bad_input)
