@@ -158,6 +158,17 @@ static void report_text(const struct fa_numa_profile *p, FILE *f)
 		        (unsigned long long)s->spills_out, (unsigned long long)s->spills_in,
 		        (unsigned long long)s->exhausted, (unsigned long long)s->misplaced,
 		        s->misplaced ? "  <-- MISPLACED MEMORY" : "");
+		if (s->chunks_in || s->chunks_out || s->slab_moves_in || s->slab_moves_out ||
+		    s->move_failures)
+			fprintf(f,
+			        "  balance: idle maps in %llu / out %llu (refused %llu), pool "
+			        "budget "
+			        "in %s / out %s, share now %s\n",
+			        (unsigned long long)s->chunks_in, (unsigned long long)s->chunks_out,
+			        (unsigned long long)s->move_failures,
+			        human(s->slab_bytes_in, a, sizeof(a)),
+			        human(s->slab_bytes_out, b, sizeof(b)),
+			        human(s->cap, c, sizeof(c)));
 		for (int k = 0; k < pn->nr_kstats; k++)
 			fprintf(f, "%s%s %llu%s", k ? ", " : "  module: ", pn->kstat[k].name,
 			        (unsigned long long)pn->kstat[k].value,
@@ -366,7 +377,8 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 	      "<th>mem used</th><th>mem free</th><th>module pinned</th><th>library in use</th>"
 	      "<th>fragmented</th><th>idle</th><th>reserved</th><th>live objects</th>"
 	      "<th>remote allocs</th><th>remote frees</th><th>spills out</th><th>spills in</th>"
-	      "<th>exhausted</th><th>misplaced</th></tr>\n",
+	      "<th>exhausted</th><th>misplaced</th><th>idle maps in/out</th>"
+	      "<th>pool budget in</th><th>pool budget out</th></tr>\n",
 	      f);
 	for (int i = 0; i < p->nr_nodes; i++) {
 		const struct fa_numa_profile_node *pn = &p->node[i];
@@ -387,11 +399,15 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 		fprintf(f,
 		        "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</"
 		        "td><td>%llu</td>"
-		        "<td%s>%llu</td></tr>\n",
+		        "<td%s>%llu</td><td>%llu/%llu</td>",
 		        (unsigned long long)s->live_objects, (unsigned long long)s->remote_allocs,
 		        (unsigned long long)s->remote_frees, (unsigned long long)s->spills_out,
 		        (unsigned long long)s->spills_in, (unsigned long long)s->exhausted,
-		        s->misplaced ? " class=\"bad\"" : "", (unsigned long long)s->misplaced);
+		        s->misplaced ? " class=\"bad\"" : "", (unsigned long long)s->misplaced,
+		        (unsigned long long)s->chunks_in, (unsigned long long)s->chunks_out);
+		td_bytes(f, s->slab_bytes_in);
+		td_bytes(f, s->slab_bytes_out);
+		fputs("</tr>\n", f);
 	}
 	fputs("</table>\n", f);
 

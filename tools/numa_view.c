@@ -55,6 +55,16 @@ static void json_node_stats(struct json *j, const struct fa_numa_node_stats *s)
 	json_uint(j, "spills_in", s->spills_in);
 	json_uint(j, "exhausted", s->exhausted);
 	json_uint(j, "misplaced", s->misplaced);
+	json_uint(j, "idle_maps_bytes", s->idle_maps_bytes);
+	json_uint(j, "large_reused", s->large_reused);
+	json_uint(j, "chunks_in", s->chunks_in);
+	json_uint(j, "chunks_out", s->chunks_out);
+	json_uint(j, "move_failures", s->move_failures);
+	json_uint(j, "cap", s->cap);
+	json_uint(j, "slab_moves_in", s->slab_moves_in);
+	json_uint(j, "slab_moves_out", s->slab_moves_out);
+	json_uint(j, "slab_bytes_in", s->slab_bytes_in);
+	json_uint(j, "slab_bytes_out", s->slab_bytes_out);
 	json_end_obj(j);
 }
 

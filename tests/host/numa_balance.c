@@ -239,6 +239,38 @@ static int alloc_on(struct __test_metadata *_metadata, struct fa_numa *n, int no
 	return away;
 }
 
+/* The profile's text and HTML reports say what moved (finalloc numa prints
+ * them): a "balance:" line under the node, its budget cells in the table. */
+static void report_shows_move(struct __test_metadata *_metadata, struct fa_numa *n, int node)
+{
+	struct fa_numa_profile *pr = calloc(1, sizeof(*pr));
+	char want[64], *buf, *at;
+	size_t len;
+	FILE *f;
+
+	ASSERT_NE(NULL, pr);
+	ASSERT_EQ(0, fa_numa_profile(n, pr));
+	f = open_memstream(&buf, &len);
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(0, fa_numa_report(pr, FA_NUMA_REPORT_TEXT, f));
+	fclose(f);
+	snprintf(want, sizeof(want), "node %d", node);
+	at = strstr(buf, want);
+	ASSERT_NE(NULL, at);
+	at = strstr(at, "balance: ");
+	EXPECT_NE(NULL, at);
+	if (at)
+		EXPECT_NE(NULL, strstr(at, "pool budget in "));
+	free(buf);
+	f = open_memstream(&buf, &len);
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(0, fa_numa_report(pr, FA_NUMA_REPORT_HTML, f));
+	fclose(f);
+	EXPECT_NE(NULL, strstr(buf, "<th>pool budget in</th>"));
+	free(buf);
+	free(pr);
+}
+
 TEST_F(bal, idle_budget_moves_to_the_short_node)
 {
 	struct fa_numa_opts o = { .node_cap = CAP, .flags = FA_NUMA_BALANCE };
@@ -296,6 +328,7 @@ TEST_F(bal, idle_budget_moves_to_the_short_node)
 		EXPECT_EQ(a, kernel_node(v[NOBJ - 1]));
 	EXPECT_EQ(0, fa_numa_verify(n, a, &ver));
 	EXPECT_EQ(0, ver.misplaced);
+	report_shows_move(_metadata, n, a);
 
 	/* and back: a frees everything, b goes past its (smaller) share */
 	for (int i = 0; i < NOBJ; i++)
