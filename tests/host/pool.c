@@ -229,18 +229,6 @@ static uint64_t backend_maps(void)
 	return n;
 }
 
-static uint64_t backend_bytes(void)
-{
-	struct fa_backend_stats b;
-	uint64_t n = 0;
-
-	if (fa_backend_stats(&b))
-		return UINT64_MAX;
-	for (int i = 0; i < FA_BACKEND_COUNT; i++)
-		n += b.bytes_mapped[i];
-	return n;
-}
-
 static void touch(char *p, size_t n, int v)
 {
 	for (size_t off = 0; off < n; off += 4096)

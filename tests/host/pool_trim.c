@@ -26,18 +26,6 @@ static uintptr_t slab_of(const void *p)
 	return (uintptr_t)p & ~(SLAB - 1);
 }
 
-static uint64_t backend_bytes(void)
-{
-	struct fa_backend_stats b;
-	uint64_t n = 0;
-
-	if (fa_backend_stats(&b))
-		return UINT64_MAX;
-	for (int i = 0; i < FA_BACKEND_COUNT; i++)
-		n += b.bytes_mapped[i];
-	return n;
-}
-
 /* Is the page of p mapped?  msync says ENOMEM for an unmapped range. */
 static int mapped(const void *p)
 {
