@@ -23,7 +23,7 @@ endif
 
 OPT      ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ilib
-CFLAGS   += -std=c11 $(OPT) $(WARN) -pthread -fno-strict-aliasing
+CFLAGS   += -std=gnu11 $(OPT) $(WARN) -pthread -fno-strict-aliasing
 LDLIBS   += -lnuma -luring -lpthread -lm -ldl
 
 # Sanitizer variants build the same sources into their own tree.

@@ -918,6 +918,7 @@ int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt);
 
 #define FA__POOL_SLAB_SIZE 65536u
 #define FA__POOL_SLOTS     64
+#define FA__POOL_TLS_BINS  256 /* per thread, shared by the pools' classes */
 
 struct fa__pool_bin { /* a thread's cache of one class */
 	void **sp;    /* stack of free objects: sp[-1] is the top,
@@ -927,30 +928,26 @@ struct fa__pool_bin { /* a thread's cache of one class */
 	uint64_t req; /* bytes requested */
 };
 
+/*
+ * The calling thread's bins.  Static TLS: a bin is at the same offset from
+ * the thread pointer in every thread, so a pool's tables hold those offsets
+ * and the inline path reaches its bin with one segment-relative load.  A
+ * pool holds a range of them; pools with features, or made when the bins
+ * ran out, hold none: their offsets name bin 0, always empty and full.
+ */
+extern __thread struct fa__pool_bin fa__pool_bins[FA__POOL_TLS_BINS]
+        __attribute__((tls_model("initial-exec")));
+
 struct fa__pool_head { /* first member of struct fa_pool */
-	uint32_t slot; /* TLS slot (FA__POOL_SLOTS: none, or features) */
-	uint32_t pad;
-	/* the inline free reads its bin offset at (ptr & fmask) | fzero: the
-	 * slab header, or (pools with features, which must not touch a
-	 * foreign pointer) a constant 0 that sends the free out of line */
-	uintptr_t fmask, fzero;
-	/* byte offset of the bin for a size, by (size + 7) / 8; 0 = slow path */
-	uint16_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
+	/* the inline free reads its bin's offset at ptr & fmask (the slab
+	 * header); fmask 0 (pools with features, which must not touch a
+	 * foreign pointer) sends every free out of line, as does ptr NULL */
+	uintptr_t fmask;
+	/* the bin's offset from the thread pointer for a size, by
+	 * (size + 7) / 8; [0] names bin 0 */
+	int32_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
 };
 
-struct fa__pool_tls {
-	/* the thread's cache of each pool for inline use; when it has none
-	 * (yet), or the pool has features, a shared always-empty, always-full
-	 * cache that sends every call to the out-of-line path */
-	char *fast[FA__POOL_SLOTS + 1];
-};
-extern __thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec")));
-
-void *fa__pool_alloc_slow(struct fa_pool *p, size_t size);
-void fa__pool_free_slow(struct fa_pool *p, void *ptr);
-
-/* Counters other threads read while the owner writes them: single-copy
- * atomic stores of aligned words; TSan builds say so explicitly. */
 #if defined(__SANITIZE_THREAD__)
 #define FA__POOL_TSAN 1
 #elif defined(__has_feature)
@@ -958,6 +955,39 @@ void fa__pool_free_slow(struct fa_pool *p, void *ptr);
 #define FA__POOL_TSAN 1
 #endif
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define FA__POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FA__POOL_ASAN 1
+#endif
+#endif
+/* %fs-relative: GNU C (gcc in a gnu dialect, the default) or clang; not
+ * under sanitizers, which would check the offset as an address */
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__cplusplus) &&                \
+        (defined(__clang__) || !defined(__STRICT_ANSI__)) && !defined(FA__POOL_ASAN) && \
+        !defined(FA__POOL_TSAN)
+#define FA__POOL_BIN(off) ((struct fa__pool_bin __seg_fs *)(intptr_t)(off))
+#else
+static inline char *fa__pool_tp(void)
+{
+#if defined(__x86_64__)
+	char *tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp)); /* the TCB points to itself */
+	return tp;
+#else
+	return (char *)__builtin_thread_pointer();
+#endif
+}
+#define FA__POOL_BIN(off) ((struct fa__pool_bin *)(fa__pool_tp() + (off)))
+#endif
+
+void *fa__pool_alloc_slow(struct fa_pool *p, size_t size);
+void fa__pool_free_slow(struct fa_pool *p, void *ptr);
+
+/* Counters other threads read while the owner writes them: single-copy
+ * atomic stores of aligned words; TSan builds say so explicitly. */
 #ifdef FA__POOL_TSAN
 #define FA__POOL_ADD(x, v) \
 	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
@@ -972,8 +1002,7 @@ static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
 
 	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
-		char *tc = fa__pool_tls.fast[h->slot];
-		struct fa__pool_bin *b = (struct fa__pool_bin *)(tc + h->binoff[(size + 7) >> 3]);
+		__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(h->binoff[(size + 7) >> 3]);
 		void **sp = b->sp;
 		void *o = sp[-1]; /* the object itself is not touched */
 
@@ -983,7 +1012,7 @@ static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 			 * stack: a prefetch never faults) */
 			__builtin_prefetch(sp[-2], 1, 3);
 #endif
-			FA__POOL_ADD(b->sp, -1); /* one RMW: the store to sp[-1] may alias */
+			FA__POOL_SET(b->sp, sp - 1);
 			FA__POOL_ADD(b->req, size);
 			return o;
 		}
@@ -991,17 +1020,15 @@ static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 	return fa__pool_alloc_slow(p, size);
 }
 
-static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, unsigned off)
+static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, int32_t off)
 {
-	struct fa__pool_bin *b =
-	        (struct fa__pool_bin *)(fa__pool_tls.fast[((const struct fa__pool_head *)p)->slot] +
-	                                off);
-
+	__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(off);
 	void **sp = b->sp;
 
 	if (__builtin_expect(sp != b->end, 1)) {
 		*sp = ptr;
-		FA__POOL_ADD(b->sp, 1);
+		/* a store from the register: sp is not read back */
+		FA__POOL_SET(b->sp, sp + 1);
 		FA__POOL_ADD(b->frees, 1);
 		return;
 	}
@@ -1010,17 +1037,18 @@ static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, unsigned off)
 
 static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 {
-	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+	if (__builtin_expect(p != NULL, 1)) {
+		/* the slab header at the 64 KiB boundary names the bin; the
+		 * mask's zero result (ptr NULL, or a pool with features) is
+		 * the one test */
+		uintptr_t s = (uintptr_t)ptr & ((const struct fa__pool_head *)p)->fmask;
 
-	if (ptr == NULL)
-		return;
-	if (__builtin_expect(p != NULL, 1))
-		/* the slab header at the 64 KiB boundary names the bin (no
-		 * branch for pools with features: they read a 0 instead) */
-		fa__pool_push_inl(p, ptr,
-		                  *(const uint16_t *)(((uintptr_t)ptr & h->fmask) | h->fzero));
-	else
-		fa__pool_free_slow(p, ptr);
+		if (__builtin_expect(s != 0, 1)) {
+			fa__pool_push_inl(p, ptr, *(const int32_t *)s);
+			return;
+		}
+	}
+	fa__pool_free_slow(p, ptr);
 }
 
 static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t size)
@@ -1032,9 +1060,8 @@ static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t 
 		 * (a size above the classes) always goes out of line */
 		fa__pool_push_inl(
 		        p, ptr,
-		        size <= FA_POOL_SMALL_MAX
-		                ? ((const struct fa__pool_head *)p)->binoff[(size + 7) >> 3]
-		                : 0);
+		        ((const struct fa__pool_head *)p)
+		                ->binoff[size <= FA_POOL_SMALL_MAX ? (size + 7) >> 3 : 0]);
 	else
 		fa__pool_free_slow(p, ptr);
 }

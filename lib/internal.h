@@ -201,5 +201,9 @@ void _fa_stats_dump_init(void);
 /* pool.c: call fn for every live pool, oldest first, under the registry
  * lock (fn must not create or destroy pools; fa_pool_stats is fine). */
 void _fa_pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg);
+/* pool.c: what a header at a 64 KiB boundary holds first for the inline
+ * pool free, fa__pool_bins[i]'s offset from the thread pointer; bin 0
+ * sends the free out of line. */
+int32_t _fa_pool_bin_off(unsigned i);
 
 #endif /* FA_INTERNAL_H */

@@ -10,10 +10,9 @@
 #include <stdarg.h>
 
 /* Header of a large allocation (and of an idle cached map), at a 64 KiB
- * boundary like the pool's slab header: binoff 0 and pool NULL there. */
+ * boundary like the pool's slab header: bin 0 and pool NULL there. */
 struct _fa_numa_large {
-	uint16_t binoff;
-	uint16_t pad;
+	int32_t binoff;
 	uint32_t magic;
 	struct fa_pool *pool; /* NULL: not a pool object */
 	struct fa_numa *owner;

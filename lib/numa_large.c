@@ -61,6 +61,7 @@ static void *install(struct fa_numa *n, int node, const struct _fa_map *m, size_
 	        (struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
 
 	memset(l, 0, sizeof(*l));
+	l->binoff = _fa_pool_bin_off(0);
 	l->magic = LARGE_MAGIC;
 	l->owner = n;
 	l->node = node;

@@ -24,25 +24,22 @@
 #include <string.h>
 #include <time.h>
 
-/* No cache: every bin empty (alloc goes slow) and full (free goes slow);
- * never written, so it lives in read-only memory. */
+/* No cache: a bin both empty (alloc goes slow) and full (free goes slow);
+ * every thread's bins start so, bin 0 stays so.  The slot is never
+ * written, so it lives in read-only memory. */
 static void *const nullslot[1];
 #define NOCACHE_SLOT ((void **)&nullslot[1])
-static const struct fa__pool_bin nocache[FA_POOL_MAX_CLASSES + 1] = {
-	[0 ... FA_POOL_MAX_CLASSES] = { .sp = NOCACHE_SLOT, .end = NOCACHE_SLOT },
-};
-#define NOCACHE ((char *)nocache)
-/* What the inline free of a pool with features reads as its bin offset. */
-static const uint16_t nocache_binoff;
+#define NOCACHE_BIN  ((struct fa__pool_bin){ .sp = NOCACHE_SLOT, .end = NOCACHE_SLOT })
 
-__thread struct fa__pool_tls fa__pool_tls __attribute__((tls_model("initial-exec"))) = {
-	.fast = { [0 ... FA__POOL_SLOTS] = NOCACHE },
-};
+__thread struct fa__pool_bin fa__pool_bins[FA__POOL_TLS_BINS] __attribute__((
+        tls_model("initial-exec"))) = { [0 ... FA__POOL_TLS_BINS - 1] = NOCACHE_BIN };
 static __thread struct _fa_pool_tcache *tls_any[FA__POOL_SLOTS + 1]
         __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fa_pool *slots[FA__POOL_SLOTS];
+/* reg_lock: which of fa__pool_bins a pool holds (bin 0 never) */
+static struct fa_pool *bin_owner[FA__POOL_TLS_BINS];
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static struct fa_pool *all_pools; /* reg_lock */
@@ -77,20 +74,34 @@ static size_t round_up(size_t x, size_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-static unsigned bin_of(unsigned c)
+static char *thread_pointer(void)
 {
-	return (unsigned)((c + 1) * sizeof(struct fa__pool_bin));
+#if defined(__x86_64__)
+	char *tp;
+
+	__asm__("mov %%fs:0, %0" : "=r"(tp));
+	return tp;
+#else
+	return (char *)__builtin_thread_pointer();
+#endif
 }
 
-/* Class of a size (size <= the largest class), by the inline table. */
+int32_t _fa_pool_bin_off(unsigned i)
+{
+	return (int32_t)((char *)&fa__pool_bins[i] - thread_pointer());
+}
+
+/* The inline path's bin offset for class c: bin 0 (always out of line)
+ * when the pool holds no bins. */
+static int32_t bin_of(const struct fa_pool *p, unsigned c)
+{
+	return _fa_pool_bin_off(p->tbin ? p->tbin + c : 0);
+}
+
+/* Class of a size (size <= the largest class). */
 static unsigned class_of(const struct fa_pool *p, size_t size)
 {
-	unsigned off = p->head.binoff[(size + 7) >> 3];
-
-	if (off)
-		return off / sizeof(struct fa__pool_bin) - 1;
-	/* fixed pool, size in the last 8-byte step */
-	return 0;
+	return p->size_cls[(size + 7) >> 3];
 }
 
 static size_t max_size(const struct fa_pool *p)
@@ -150,14 +161,53 @@ static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 			p->max_batch = p->cls[c].batch;
 	}
 	p->bstride = round_up(sizeof(struct _fa_pool_batch) + p->max_batch * sizeof(void *), 64);
-	/* inline table: a size maps to the bin of the smallest class >= it */
+	/* a size maps to the smallest class >= it (a fixed pool: class 0,
+	 * for sizes in the last 8-byte step above obj_size as well) */
 	for (unsigned i = 1, c = 0; i <= FA_POOL_SMALL_MAX / 8; i++) {
 		size_t s = (size_t)i * 8;
 
-		while (c < n && p->cls[c].size < s)
+		while (c + 1 < n && p->cls[c].size < s)
 			c++;
-		p->head.binoff[i] = c < n ? (uint16_t)bin_of(c) : 0;
+		p->size_cls[i] = (uint8_t)c;
 	}
+}
+
+/* The inline path's tables, once the pool holds its bins (or none). */
+static void setup_inline(struct fa_pool *p)
+{
+	size_t max = max_size(p);
+
+	for (unsigned i = 0; i <= FA_POOL_SMALL_MAX / 8; i++)
+		p->head.binoff[i] =
+		        i && (size_t)i * 8 <= max ? bin_of(p, p->size_cls[i]) : _fa_pool_bin_off(0);
+	/* pools with features keep every free out of line */
+	p->head.fmask = p->slow ? 0 : _FA_SLAB_MASK;
+}
+
+/* Take nr_classes consecutive bins of fa__pool_bins for p's inline path
+ * (reg_lock held); none when it has features or they ran out. */
+static void bins_take(struct fa_pool *p)
+{
+	unsigned n = p->nr_classes, run = 0;
+
+	p->tbin = 0;
+	if (p->slow || p->tslot >= FA__POOL_SLOTS)
+		return;
+	for (unsigned i = 1; i < FA__POOL_TLS_BINS; i++) {
+		run = bin_owner[i] ? 0 : run + 1;
+		if (run == n) {
+			p->tbin = i + 1 - n;
+			for (unsigned j = p->tbin; j <= i; j++)
+				bin_owner[j] = p;
+			return;
+		}
+	}
+}
+
+static void bins_release(struct fa_pool *p)
+{
+	for (unsigned i = 0; p->tbin && i < p->nr_classes; i++)
+		bin_owner[p->tbin + i] = NULL;
 }
 
 /* ---- batch descriptors and the lock-free stacks ---- */
@@ -415,8 +465,8 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
 		p->bump += _FA_SLAB_SIZE;
 		p->regions[p->bump_region].used++;
 	}
-	s->binoff = (uint16_t)bin_of(c);
-	s->cls = (uint16_t)c;
+	s->binoff = bin_of(p, c);
+	s->cls = c;
 	s->pool = p;
 	s->stride = k->stride;
 	s->first = (char *)s + round_up(p->slab_hdr, p->align);
@@ -518,7 +568,7 @@ static void prefetch_top(struct fa_pool *p, struct _fa_pool_class *k)
 static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 {
 	struct _fa_pool_class *k = &p->cls[c];
-	struct fa__pool_bin *b = &tc->bin[c + 1];
+	struct fa__pool_bin *b = &tc->bins[c];
 	void **base = bin_base(p, tc, c);
 	uint32_t n, i = tc->pend[c];
 
@@ -576,7 +626,7 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
  * list; the hot ones stay. */
 static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, uint32_t n)
 {
-	struct fa__pool_bin *b = &tc->bin[c + 1];
+	struct fa__pool_bin *b = &tc->bins[c];
 	void **base = bin_base(p, tc, c);
 	uint32_t have = (uint32_t)(b->sp - base);
 
@@ -607,7 +657,7 @@ static void flush_all(struct fa_pool *p, struct _fa_pool_tcache *tc)
 		FA__POOL_ADD(tc->given[c], n);
 	}
 	for (unsigned c = 0; c < p->nr_classes; c++)
-		while (tc->bin[c + 1].sp != bin_base(p, tc, c))
+		while (tc->bins[c].sp != bin_base(p, tc, c))
 			flush_bin(p, tc, c, p->cls[c].batch);
 	while (tc->nstash)
 		stack_push(p, &p->bfree, tc->stash[--tc->nstash]);
@@ -626,12 +676,11 @@ static struct _fa_pool_tcache *tcache_new(struct fa_pool *p)
 		if (tc) {
 			memset(tc, 0, p->tcache_size);
 			tc->pool = p;
-			for (unsigned c = 0; c <= FA_POOL_MAX_CLASSES; c++)
-				tc->bin[c].sp = tc->bin[c].end = NOCACHE_SLOT;
+			tc->bins = tc->own;
 			for (unsigned c = 0; c < p->nr_classes; c++) {
 				/* the sentinel slot before base stays NULL */
-				tc->bin[c + 1].sp = bin_base(p, tc, c);
-				tc->bin[c + 1].end = bin_base(p, tc, c) + p->cls[c].limit;
+				tc->own[c].sp = bin_base(p, tc, c);
+				tc->own[c].end = bin_base(p, tc, c) + p->cls[c].limit;
 			}
 			tc->next_all = p->all;
 			p->all = tc;
@@ -676,15 +725,39 @@ struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked)
 		return NULL;
 	}
 	if (exit_key != (pthread_key_t)-1)
-		pthread_setspecific(exit_key, &fa__pool_tls);
+		pthread_setspecific(exit_key, &tls_any);
 	pthread_mutex_lock(&p->lock);
 	tc->slot_any = &tls_any[s];
-	tc->slot_fast = &fa__pool_tls.fast[s];
+	if (p->tbin) {
+		/* the inline path's bins: this thread's, at the pool's range;
+		 * the state (counters included) moves there from own[] */
+		memcpy(&fa__pool_bins[p->tbin], tc->own, p->nr_classes * sizeof(tc->own[0]));
+		tc->bins = &fa__pool_bins[p->tbin];
+	}
 	pthread_mutex_unlock(&p->lock);
 	tls_any[s] = tc;
-	if (!p->slow)
-		fa__pool_tls.fast[s] = (char *)tc;
 	return tc;
+}
+
+/* tc's bins move back to own[] and the thread's range of fa__pool_bins
+ * empties (p->lock held; by its owner, or when no thread owns it). */
+static void bins_detach(struct fa_pool *p, struct _fa_pool_tcache *tc)
+{
+	if (tc->bins == tc->own)
+		return;
+	memcpy(tc->own, tc->bins, p->nr_classes * sizeof(tc->own[0]));
+	tc->bins = tc->own;
+}
+
+/* The same, from a thread that is not tc's owner: its bins go back to the
+ * no-cache state (fa_pool_destroy; p->lock held). */
+static void bins_reset(struct fa_pool *p, struct _fa_pool_tcache *tc)
+{
+	struct fa__pool_bin *b = tc->bins;
+
+	bins_detach(p, tc);
+	for (unsigned c = 0; b != tc->own && c < p->nr_classes; c++)
+		b[c] = NOCACHE_BIN;
 }
 
 void _fa_pool_tcache_put(struct fa_pool *p, bool locked)
@@ -709,10 +782,9 @@ static void thread_exit(void *arg)
 			_fa_pool_quarantine_drain(p, tc, false);
 		flush_all(p, tc);
 		tls_any[s] = NULL;
-		fa__pool_tls.fast[s] = NOCACHE;
 		pthread_mutex_lock(&p->lock);
+		bins_reset(p, tc);
 		tc->slot_any = NULL;
-		tc->slot_fast = NULL;
 		tc->next_idle = p->idle;
 		p->idle = tc;
 		pthread_mutex_unlock(&p->lock);
@@ -723,7 +795,7 @@ static void thread_exit(void *arg)
 void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o,
                          bool user)
 {
-	struct fa__pool_bin *b = &tc->bin[c + 1];
+	struct fa__pool_bin *b = &tc->bins[c];
 
 	if (b->sp == b->end) {
 		flush_bin(p, tc, c, p->cls[c].batch);
@@ -893,7 +965,7 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 		return NULL;
 	}
 	l = (struct _fa_pool_large *)round_up((uintptr_t)m.base, _FA_SLAB_SIZE);
-	l->binoff = 0;
+	l->binoff = _fa_pool_bin_off(0);
 	l->pool = p;
 	l->ptr = (char *)l + hdr;
 	l->size = size;
@@ -985,7 +1057,7 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 	tc = _fa_pool_tcache_get(p, &locked);
 	if (!tc)
 		return NULL;
-	b = &tc->bin[c + 1];
+	b = &tc->bins[c];
 	if (!b->sp[-1]) {
 		refill(p, tc, c);
 		if (!b->sp[-1]) {
@@ -1027,7 +1099,7 @@ static void free_object(struct fa_pool *p, void *ptr)
 			return;
 	} else {
 		s = _fa_pool_slab_of(ptr);
-		large = s->binoff == 0;
+		large = s->magic != _FA_SLAB_MAGIC;
 	}
 	if (large) {
 		large_free(p, (struct _fa_pool_large *)s);
@@ -1065,6 +1137,12 @@ void fa__pool_free_slow(struct fa_pool *p, void *ptr)
 		errno = EINVAL;
 		return;
 	}
+	if (fa_unlikely(!((uintptr_t)ptr & _FA_SLAB_MASK))) {
+		/* below the first slab boundary: no header to read, not ours */
+		_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0, "%p is not from pool %s", ptr,
+		                 p->name);
+		return;
+	}
 	free_object(p, ptr);
 }
 
@@ -1096,7 +1174,7 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr)
 			return 0;
 	} else {
 		s = _fa_pool_slab_of(ptr);
-		large = s->binoff == 0;
+		large = s->magic != _FA_SLAB_MAGIC;
 	}
 	if (large)
 		return ((struct _fa_pool_large *)s)->size;
@@ -1162,8 +1240,9 @@ static void fork_child(void)
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
 			if (tc->slot_any && tc->slot_any != &tls_any[p->tslot]) {
+				/* the owner's TLS is still mapped here, a copy */
 				tc->slot_any = NULL;
-				tc->slot_fast = NULL;
+				bins_detach(p, tc);
 			}
 		}
 		/* idle device mappings were not inherited (VM_DONTCOPY): their
@@ -1357,10 +1436,8 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 			break;
 		}
 	}
-	/* pools with features keep the inline path off their slot */
-	p->head.slot = p->slow ? FA__POOL_SLOTS : p->tslot;
-	p->head.fmask = p->slow ? 0 : _FA_SLAB_MASK;
-	p->head.fzero = p->slow ? (uintptr_t)&nocache_binoff : 0;
+	bins_take(p);
+	setup_inline(p);
 	p->fork_next = all_pools;
 	if (all_pools)
 		all_pools->fork_prev = p;
@@ -1394,13 +1471,13 @@ void fa_pool_destroy(struct fa_pool *p)
 	pthread_mutex_lock(&reg_lock);
 	pthread_mutex_lock(&p->lock);
 	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
-		if (tc->slot_any) {
+		if (tc->slot_any)
 			*tc->slot_any = NULL;
-			*tc->slot_fast = NOCACHE;
-		}
+		bins_reset(p, tc);
 	}
 	pthread_mutex_unlock(&p->lock);
 	slot_release(p);
+	bins_release(p);
 	if (p->fork_prev)
 		p->fork_prev->fork_next = p->fork_next;
 	else

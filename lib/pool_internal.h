@@ -49,13 +49,15 @@
 	(FA_POOL_ZERO | FA_POOL_POISON | FA_POOL_QUARANTINE | FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | \
 	 FA_POOL_SIZE_HIST)
 
+/* Every header at a 64 KiB boundary starts with the inline free's bin
+ * offset, a magic and the pool. */
 struct _fa_pool_slab {
-	uint16_t binoff; /* first: read by the inline free */
-	uint16_t cls;
+	int32_t binoff; /* first: read by the inline free */
 	uint32_t magic;
 	struct fa_pool *pool;
 	char *first, *end; /* objects: [first, end) */
 	uint32_t stride, nobj;
+	uint32_t cls;
 	_Atomic uint64_t bits[]; /* FA_POOL_DEBUG: bit set = allocated */
 };
 
@@ -63,8 +65,7 @@ struct _fa_pool_slab {
  * (binoff 0: a stray inline free goes out of line), then the free list;
  * the rest of the slab is garbage until slab_new rewrites the header. */
 struct _fa_pool_free_slab {
-	uint16_t binoff;
-	uint16_t cls;
+	int32_t binoff; /* bin 0 */
 	uint32_t magic; /* _FA_SLAB_FREE_MAGIC */
 	struct fa_pool *pool;
 	struct _fa_pool_free_slab *next;
@@ -72,8 +73,7 @@ struct _fa_pool_free_slab {
 };
 
 struct _fa_pool_large {
-	uint16_t binoff; /* 0: the inline free goes slow */
-	uint16_t pad;
+	int32_t binoff; /* bin 0: the inline free goes slow */
 	uint32_t magic;
 	struct fa_pool *pool;
 	struct _fa_pool_large *prev, *next;
@@ -111,13 +111,14 @@ struct _fa_pool_class {
 } FA_ALIGNED_CL;
 
 struct _fa_pool_tcache {
-	/* at offset 0: the inline path adds binoff to the cache address;
-	 * bin[0] is always empty with room 0, so it always goes slow */
-	struct fa__pool_bin bin[FA_POOL_MAX_CLASSES + 1];
+	/* the bins of the classes: the owner thread's range of
+	 * fa__pool_bins while it lives (pools with the inline path), else
+	 * own[]; they change under pool->lock, where readers look */
+	struct fa__pool_bin *bins;
+	struct fa__pool_bin own[FA_POOL_MAX_CLASSES];
 	struct fa_pool *pool;
 	struct _fa_pool_tcache *next_all, *next_idle;
-	char **slot_fast; /* the owner thread's TLS slots */
-	struct _fa_pool_tcache **slot_any;
+	struct _fa_pool_tcache **slot_any; /* the owner thread's TLS slot */
 	/* written by the owner (FA__POOL_ADD), read by stats */
 	uint64_t taken[FA_POOL_MAX_CLASSES];  /* objects into the bin, not frees */
 	uint64_t given[FA_POOL_MAX_CLASSES];  /* objects out, not allocs */
@@ -158,10 +159,13 @@ struct _fa_pool_region {
 
 struct fa_pool {
 	struct fa__pool_head head; /* first: read by the inline path */
-	unsigned tslot;            /* TLS slot of the caches (head.slot is
-	                              FA__POOL_SLOTS for pools with features) */
+	unsigned tslot;            /* TLS slot of the caches (FA__POOL_SLOTS:
+	                              none, one shared locked cache) */
+	unsigned tbin;             /* its first bin in fa__pool_bins; 0: none,
+	                              the inline path always goes out of line */
 	unsigned flags;
 	unsigned nr_classes;
+	uint8_t size_cls[FA_POOL_SMALL_MAX / 8 + 1]; /* class by (size + 7) / 8 */
 	size_t align;
 	size_t obj_size; /* fixed pool, else 0 */
 	size_t slab_hdr;
@@ -281,9 +285,9 @@ void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *
 static inline uint64_t _fa_pool_bin_count(const struct fa_pool *p, const struct _fa_pool_tcache *tc,
                                           unsigned c)
 {
-	void **sp = __atomic_load_n(&tc->bin[c + 1].sp, __ATOMIC_RELAXED);
+	void **sp = __atomic_load_n(&tc->bins[c].sp, __ATOMIC_RELAXED);
 
-	return p->cls[c].limit - (uint64_t)(tc->bin[c + 1].end - sp) +
+	return p->cls[c].limit - (uint64_t)(tc->bins[c].end - sp) +
 	       __atomic_load_n(&tc->pend_n[c], __ATOMIC_RELAXED);
 }
 uint64_t _fa_pool_now_ns(void);

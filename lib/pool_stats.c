@@ -31,7 +31,7 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 	pthread_mutex_lock(&p->lock);
 	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
 		for (unsigned c = 0; c < p->nr_classes; c++) {
-			const struct fa__pool_bin *b = &tc->bin[c + 1];
+			const struct fa__pool_bin *b = &tc->bins[c];
 
 			frees[c] += _fa_pool_ld(&b->frees);
 			req[c] += _fa_pool_ld(&b->req);

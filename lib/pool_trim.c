@@ -235,7 +235,7 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 			struct _fa_pool_free_slab *f = (struct _fa_pool_free_slab *)x->slab[i];
 
 			f->magic = _FA_SLAB_FREE_MAGIC;
-			f->binoff = 0;
+			f->binoff = _fa_pool_bin_off(0);
 			f->region = r;
 			f->next = p->free_slabs;
 			p->free_slabs = f;

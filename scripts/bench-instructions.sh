@@ -64,6 +64,7 @@ printf "%-10s %9s %9s   %s\n" loop instr/op net what
 echo "$b" | awk '{ $3 = "-"; printf "%-10s %9s %9s   the loop alone\n", $1, $2, $3 }'
 fail=0
 row pool pool "fa_pool_alloc + fa_pool_free, 64 B (thread-cache path)" || fail=1
+row pool-sized pool-sized "fa_pool_alloc + fa_pool_free_sized, 64 B" || fail=1
 row arena arena "fa_arena_alloc, 64 B (reset every 16384, amortised)" || fail=1
 row numa numa "fa_numa_alloc + fa_numa_free, 64 B" || fail=1
 row glibc malloc "malloc + free, 64 B" || fail=1

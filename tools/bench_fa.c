@@ -250,29 +250,39 @@ const struct bench_family *const bench_fa_families[] = {
 
 /* ---- instruction-count loops (scripts/bench-instructions.sh) ---- */
 
+/* Inlined with a constant sized: two loops, neither testing it. */
+static inline __attribute__((always_inline)) int instr_pool(uint64_t ops, bool sized)
+{
+	struct fa_pool *p = fa_pool_create(NULL);
+
+	if (!p) {
+		fprintf(stderr, "bench --instr: fa_pool_create: %s\n", strerror(errno));
+		return 1;
+	}
+	for (uint64_t i = 0; i < ops; i++) {
+		char *o = fa_pool_alloc(p, 64);
+
+		if (!o) {
+			fa_pool_destroy(p);
+			return wl_fail("instr pool", 64) ? 1 : 0;
+		}
+		o[0] = (char)i;
+		wl_escape(o);
+		if (sized)
+			fa_pool_free_sized(p, o, 64);
+		else
+			fa_pool_free(p, o);
+	}
+	fa_pool_destroy(p);
+	return 0;
+}
+
 int bench_fa_instr(const char *what, uint64_t ops)
 {
-	if (!strcmp(what, "pool")) {
-		struct fa_pool *p = fa_pool_create(NULL);
-
-		if (!p) {
-			fprintf(stderr, "bench --instr: fa_pool_create: %s\n", strerror(errno));
-			return 1;
-		}
-		for (uint64_t i = 0; i < ops; i++) {
-			char *o = fa_pool_alloc(p, 64);
-
-			if (!o) {
-				fa_pool_destroy(p);
-				return wl_fail("instr pool", 64) ? 1 : 0;
-			}
-			o[0] = (char)i;
-			wl_escape(o);
-			fa_pool_free(p, o);
-		}
-		fa_pool_destroy(p);
-		return 0;
-	}
+	if (!strcmp(what, "pool"))
+		return instr_pool(ops, false);
+	if (!strcmp(what, "pool-sized"))
+		return instr_pool(ops, true);
 	if (!strcmp(what, "arena")) {
 		struct fa_arena *a = fa_arena_create(NULL);
 
