@@ -625,6 +625,14 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * Pools with any of ZERO, POISON, QUARANTINE, DEBUG, SIZE_HIST or CTOR/DTOR
  * hooks take the out-of-line path (same caches, plus the feature).
  *
+ * The inline path's bins are static TLS, FA__POOL_TLS_BINS (256) a thread
+ * at the same offsets in every thread; a pool holds one per class (10 by
+ * default, 32 with FA_POOL_FINE, 1 fixed) from create to destroy, and a
+ * pool made when they have run out goes out of line like one with
+ * features (fa_pool_stats: inline_bins).  Being initial-exec TLS (8 KiB),
+ * they need libfinalloc linked in or loaded at start-up: a late dlopen may
+ * find no static TLS room.
+ *
  * Release-mode contract: free an object once, to the pool that allocated it,
  * with no access after the free.  Breaking it is undefined (it may corrupt
  * the pool silently).  FA_POOL_DEBUG detects double and foreign frees;
@@ -646,7 +654,8 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * unless fa_pool_trim is called: it turns idle slabs into free slabs any
  * class can take and unmaps regions with no slab in use.  The first
  * fa_pool_max_pools() pools alive get thread caches, later ones share one
- * locked cache (correct, slower).
+ * locked cache (correct, slower).  A free of a pointer below the first
+ * 64 KiB boundary is reported as foreign in every mode.
  */
 
 #define FA_POOL_SMALL_MAX   8192u /* largest class */
@@ -773,7 +782,7 @@ void fa_pool_destroy(struct fa_pool *p);
  *   fa_pool_free for a caller that knows the size it asked for (any size of
  *   the same class will do; in a fixed pool any size up to obj_size): the
  *   class lookup through the slab header is skipped (an alloc+free pair is
- *   about 20 instructions instead of 24).  A size of another class is
+ *   16 instructions instead of 19).  A size of another class is
  *   undefined in release mode; pools with features ignore size.
  * Defined inline below; with FA_POOL_NOINLINE defined before including this
  * header they are calls to the exported functions of the same names.
@@ -876,6 +885,9 @@ struct fa_pool_stats {
 	                           next (part of bytes_slabs) */
 	uint64_t trimmed_slabs; /* slabs fa_pool_trim ever freed */
 	uint64_t trimmed_bytes; /* bytes it ever unmapped */
+	uint64_t inline_bins;   /* thread bins it holds (one per class): 0
+	                           when it has no inline path (features, or
+	                           made after the bins ran out) */
 	uint64_t size_hist[48]; /* FA_POOL_SIZE_HIST: [k] = requests of
 	                           2^k..2^(k+1)-1 bytes */
 	struct fa_pool_class_stats cls[FA_POOL_MAX_CLASSES];

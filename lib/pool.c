@@ -190,15 +190,15 @@ static void bins_take(struct fa_pool *p)
 {
 	unsigned n = p->nr_classes, run = 0;
 
-	p->tbin = 0;
 	if (p->slow || p->tslot >= FA__POOL_SLOTS)
 		return;
 	for (unsigned i = 1; i < FA__POOL_TLS_BINS; i++) {
 		run = bin_owner[i] ? 0 : run + 1;
 		if (run == n) {
-			p->tbin = i + 1 - n;
-			for (unsigned j = p->tbin; j <= i; j++)
+			for (unsigned j = i + 1 - n; j <= i; j++)
 				bin_owner[j] = p;
+			/* the sampler thread reads it in fa_pool_stats */
+			__atomic_store_n(&p->tbin, i + 1 - n, __ATOMIC_RELAXED);
 			return;
 		}
 	}

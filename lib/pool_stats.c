@@ -100,6 +100,8 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 	st->bytes_slabs = atomic_load(&p->bytes_slabs);
 	st->reports = atomic_load(&p->reports);
 	st->threads = atomic_load(&p->threads);
+	/* the sampler may run before create has given the pool its bins */
+	st->inline_bins = __atomic_load_n(&p->tbin, __ATOMIC_RELAXED) ? p->nr_classes : 0;
 	st->slabs_free = atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
 	st->trimmed_slabs = atomic_load_explicit(&p->trim_slabs, memory_order_relaxed);
 	st->trimmed_bytes = atomic_load_explicit(&p->trim_bytes, memory_order_relaxed);
@@ -257,8 +259,9 @@ static void print_text(FILE *f, const struct fa_pool_stats *st, const struct fa_
 	                                          (double)st->bytes_served
 	                                : 0.0;
 
-	fprintf(f, "pool %s: %u classes, flags 0x%x, %llu thread caches\n", st->name,
-	        st->nr_classes, st->flags, (unsigned long long)st->threads);
+	fprintf(f, "pool %s: %u classes, flags 0x%x, %llu thread caches, inline path %s\n",
+	        st->name, st->nr_classes, st->flags, (unsigned long long)st->threads,
+	        st->inline_bins ? "on" : "off");
 	fprintf(f, "  allocs %llu frees %llu live %llu (%llu bytes)\n",
 	        (unsigned long long)st->allocs, (unsigned long long)st->frees,
 	        (unsigned long long)st->live, (unsigned long long)st->bytes_live);
@@ -341,14 +344,15 @@ static void print_json(FILE *f, const struct fa_pool_stats *st, const struct fa_
 	        "\"large_cache_hits\":%llu,\"large_cache_misses\":%llu,"
 	        "\"large_cache_maps\":%llu,\"large_cache_bytes\":%llu,"
 	        "\"quarantined\":%llu,\"quarantine_bytes\":%llu,\"reports\":%llu,"
-	        "\"slabs_free\":%llu,\"trimmed_slabs\":%llu,\"trimmed_bytes\":%llu,\"classes\":[",
+	        "\"slabs_free\":%llu,\"trimmed_slabs\":%llu,\"trimmed_bytes\":%llu,"
+	        "\"inline_bins\":%llu,\"classes\":[",
 	        st->flags, U(st->threads), U(st->allocs), U(st->frees), U(st->live),
 	        U(st->bytes_requested), U(st->bytes_served), U(st->bytes_live),
 	        U(st->bytes_reserved), U(st->bytes_slabs), U(st->large_allocs), U(st->large_frees),
 	        U(st->large_live), U(st->large_bytes), U(st->large_cache_hits),
 	        U(st->large_cache_misses), U(st->large_cache_maps), U(st->large_cache_bytes),
 	        U(st->quarantined), U(st->quarantine_bytes), U(st->reports), U(st->slabs_free),
-	        U(st->trimmed_slabs), U(st->trimmed_bytes));
+	        U(st->trimmed_slabs), U(st->trimmed_bytes), U(st->inline_bins));
 	for (unsigned c = 0; c < st->nr_classes; c++) {
 		const struct fa_pool_class_stats *cs = &st->cls[c];
 

@@ -232,6 +232,7 @@ static void write_pool(FILE *f, const struct pool_set *set, unsigned i)
 	put_u64(f, sec, "slabs_free", st->slabs_free);
 	put_u64(f, sec, "trimmed_slabs", st->trimmed_slabs);
 	put_u64(f, sec, "trimmed_bytes", st->trimmed_bytes);
+	put_u64(f, sec, "inline_bins", st->inline_bins);
 	/* one line per class that was ever used */
 	for (unsigned c = 0; c < st->nr_classes && c < FA_POOL_MAX_CLASSES; c++) {
 		const struct fa_pool_class_stats *k = &st->cls[c];

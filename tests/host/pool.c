@@ -1089,6 +1089,88 @@ TEST(steady_state_without_page_faults)
 	fa_pool_destroy(p);
 }
 
+/* Each inline pool holds one thread bin per class out of
+ * FA__POOL_TLS_BINS: when they run out, pools work out of line. */
+TEST(thread_bins_run_out_and_come_back)
+{
+	struct fa_pool_opts fine = { .flags = FA_POOL_FINE };
+	struct fa_pool *pools[FA__POOL_TLS_BINS], *q, *feat, *fixed;
+	struct fa_pool_stats st;
+	unsigned n = 0, used = 0;
+	char *o;
+
+	/* a pool with features never holds bins; a fixed pool holds one */
+	feat = pool_with(FA_POOL_ZERO, 0, NULL);
+	fixed = pool_with(0, 48, NULL);
+	ASSERT_NE(NULL, feat);
+	ASSERT_NE(NULL, fixed);
+	ASSERT_EQ(0, fa_pool_stats(feat, &st));
+	EXPECT_EQ(0, st.inline_bins);
+	ASSERT_EQ(0, fa_pool_stats(fixed, &st));
+	EXPECT_EQ(1, st.inline_bins);
+	do {
+		ASSERT_LT(n, FA__POOL_TLS_BINS);
+		pools[n] = fa_pool_create(&fine);
+		ASSERT_NE(NULL, pools[n]);
+		ASSERT_EQ(0, fa_pool_stats(pools[n], &st));
+		used += (unsigned)st.inline_bins;
+		n++;
+	} while (st.inline_bins);
+	TH_LOG("%u fine pools, the last without bins (%u bins in use)", n, used + 1);
+	EXPECT_LE(used + 1, FA__POOL_TLS_BINS);
+	EXPECT_GT(used + 1 + st.nr_classes, FA__POOL_TLS_BINS);
+
+	/* out of line: the same objects, counters and checks */
+	q = pools[n - 1];
+	for (int i = 0; i < 3; i++) {
+		o = fa_pool_alloc(q, 100);
+		ASSERT_NE(NULL, o);
+		memset(o, 1, 100);
+		fa_pool_free(q, o);
+		fa_pool_free_sized(q, fa_pool_alloc(q, 200), 200);
+	}
+	ASSERT_EQ(0, fa_pool_stats(q, &st));
+	EXPECT_EQ(6, st.allocs);
+	EXPECT_EQ(6, st.frees);
+	EXPECT_EQ(300 + 600, st.bytes_requested);
+
+	/* a destroyed pool's bins go to the next pool, emptied: this
+	 * thread's cache of pools[0] held objects in them */
+	fa_pool_free(pools[0], fa_pool_alloc(pools[0], 100));
+	fa_pool_destroy(pools[0]);
+	pools[0] = fa_pool_create(&fine);
+	ASSERT_NE(NULL, pools[0]);
+	ASSERT_EQ(0, fa_pool_stats(pools[0], &st));
+	EXPECT_LT(0, st.inline_bins);
+	o = fa_pool_alloc(pools[0], 100);
+	ASSERT_NE(NULL, o);
+	EXPECT_EQ(112, fa_pool_usable_size(pools[0], o));
+	fa_pool_free(pools[0], o);
+	ASSERT_EQ(0, fa_pool_stats(pools[0], &st));
+	EXPECT_EQ(1, st.allocs);
+	EXPECT_EQ(1, st.frees);
+	for (unsigned i = 0; i < n; i++)
+		fa_pool_destroy(pools[i]);
+	fa_pool_destroy(feat);
+	fa_pool_destroy(fixed);
+}
+
+/* No slab header lies below the first 64 KiB boundary, so the inline
+ * free's mask sends such a pointer out of line, where it is reported. */
+TEST(free_below_first_slab_is_foreign)
+{
+	struct rec rec = { 0 };
+	struct fa_pool *p = pool_with(0, 0, &rec);
+
+	ASSERT_NE(NULL, p);
+	fa_pool_free(p, (void *)(uintptr_t)0x1000);
+	ASSERT_EQ(1, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+	fa_pool_free(p, NULL); /* still a no-op */
+	EXPECT_EQ(1, rec.n);
+	fa_pool_destroy(p);
+}
+
 TEST(more_pools_than_tls_slots)
 {
 	unsigned n = fa_pool_max_pools() + 8;

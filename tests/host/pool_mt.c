@@ -434,24 +434,34 @@ TEST(aba_stress_on_shared_lists)
 /* ---- destroy while threads hold caches ---- */
 
 struct holder {
-	struct fa_pool *p;
+	struct fa_pool *p, *q;
 	pthread_barrier_t *b;
+	_Atomic int bad;
 };
 
 static void *hold_cache(void *arg)
 {
 	struct holder *h = arg;
+	char *o;
 
 	fa_pool_free(h->p, fa_pool_alloc(h->p, 100));
 	pthread_barrier_wait(h->b); /* cache attached */
 	pthread_barrier_wait(h->b); /* pool destroyed: exit must not touch it */
+	/* q likely holds p's thread bins now: this thread's must have been
+	 * emptied by the destroy, or this pops one of p's unmapped objects */
+	o = fa_pool_alloc(h->q, 100);
+	if (!o || fa_pool_usable_size(h->q, o) != 128)
+		atomic_store(&h->bad, 1);
+	else
+		memset(o, 0x5a, 100);
+	fa_pool_free(h->q, o);
 	return NULL;
 }
 
 TEST(destroy_while_threads_hold_caches)
 {
 	pthread_barrier_t b;
-	struct holder h;
+	struct holder h = { 0 };
 	pthread_t t[3];
 	struct fa_pool *q;
 
@@ -463,13 +473,15 @@ TEST(destroy_while_threads_hold_caches)
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, hold_cache, &h));
 	pthread_barrier_wait(&b);
 	fa_pool_destroy(h.p);
-	q = fa_pool_create(NULL); /* likely the same TLS slot */
+	q = fa_pool_create(NULL); /* likely the same TLS slot and bins */
 	ASSERT_NE(NULL, q);
+	h.q = q;
 	pthread_barrier_wait(&b);
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
+	EXPECT_EQ(0, atomic_load(&h.bad));
 	fa_pool_free(q, fa_pool_alloc(q, 10));
-	expect_quiescent(_metadata, q, 1);
+	expect_quiescent(_metadata, q, 4);
 	fa_pool_destroy(q);
 	pthread_barrier_destroy(&b);
 }
