@@ -19,7 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define SLAB ((uintptr_t)65536)
+#define SLAB ((uintptr_t)FA__POOL_SLAB_SIZE)
 
 static uintptr_t slab_of(const void *p)
 {
