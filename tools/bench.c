@@ -58,6 +58,7 @@ struct bench_cfg {
 	int reps;
 	double scale;
 	size_t tlb_bytes;
+	size_t churn_live;
 	bool wl_on[WL_COUNT];
 	bool json, csv, progress, tour;
 	const char *alloc_filter; /* comma list or NULL */
@@ -92,7 +93,8 @@ void bench_usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: finalloc bench [--quick] [--reps N] [--scale F] [--only LIST]\n"
-	        "                      [--alloc LIST] [--tlb-mib N] [--json|--csv] [--quiet]\n"
+	        "                      [--alloc LIST] [--tlb-mib N] [--churn-live N]\n"
+	        "                      [--json|--csv] [--quiet]\n"
 	        "\n"
 	        "Runs FinAlloc's pool, arena and NUMA allocators and, through malloc/free,\n"
 	        "glibc, jemalloc, tcmalloc and mimalloc (Debian's libjemalloc2,\n"
@@ -102,7 +104,8 @@ void bench_usage(FILE *f)
 	        "\n"
 	        "workloads (--only, comma-separated):\n"
 	        "  pair      alloc+free pair of one size (16, 64, 256, 4096 B)\n"
-	        "  churn     live set of 4096 objects of 16-256 B, replace one at random\n"
+	        "  churn     live set of 4096 objects of 16-256 B (--churn-live),\n"
+	        "            replace one at random\n"
 	        "  prodcons  producer allocates, consumer thread frees over an SPSC ring:\n"
 	        "            ns per message and alloc latency p50..p99.99, max (TSC in ns)\n"
 	        "  bump      allocate 100k objects of 16-256 B, release all (arena: reset);\n"
@@ -120,6 +123,8 @@ void bench_usage(FILE *f)
 	        "                 pool-sized (frees with fa_pool_free_sized),arena,numa;\n"
 	        "                 named only: pool-prefetch (FA_POOL_PREFETCH_NEXT)\n"
 	        "  --tlb-mib N    working set of the tlb workload (default 1024)\n"
+	        "  --churn-live N live objects of the churn workload (a power of 2,\n"
+	        "                 default 4096)\n"
 	        "  --json, --csv  machine-readable output on stdout\n"
 	        "  --quiet        no progress on stderr\n"
 	        "  --help         this text\n"
@@ -345,10 +350,10 @@ static void progress(struct bench_run *r, int rep, int wl, const char *alloc)
  * slot index is the allocator's column (alloc[] or tlb[] by workload). */
 static void run_job(struct bench_run *r, int wl, struct alloc_desc *a, int slot, int rep)
 {
-	char ops[32], tsc[32], tlb[32], st[64];
+	char ops[32], tsc[32], tlb[32], live[32], st[64];
 	char *args[] = {
-		"finalloc", "bench", "--worker", (char *)a->family, (char *)wl_names[wl], ops,
-		tsc,        tlb,     NULL
+		"finalloc", "bench", "--worker", (char *)a->family, (char *)wl_names[wl], ops, tsc,
+		tlb,        live,    NULL
 	};
 	uint64_t n = (uint64_t)((double)base_ops[wl] * r->cfg.scale);
 	struct worker_out o;
@@ -358,6 +363,7 @@ static void run_job(struct bench_run *r, int wl, struct alloc_desc *a, int slot,
 	snprintf(ops, sizeof(ops), "%llu", (unsigned long long)(n ? n : 1));
 	snprintf(tsc, sizeof(tsc), "%.9g", r->tsc_per_ns);
 	snprintf(tlb, sizeof(tlb), "%zu", r->cfg.tlb_bytes);
+	snprintf(live, sizeof(live), "%zu", r->cfg.churn_live);
 	err = run_worker(args, a->preload, &o);
 	if (err) {
 		note(r, "%s/%s: cannot start the worker: %s", wl_names[wl], a->name,
@@ -562,6 +568,8 @@ static void print_header(struct bench_run *r, FILE *f)
 	        "of the fenced rdtsc pair (%.1f ns), so those below the resolution read as 0\n",
 	        u.sysname, u.release, bench_nr_cpus(), r->tsc_per_ns, r->tsc_resolution_ns,
 	        r->tsc_overhead_ns);
+	if (r->cfg.wl_on[WL_CHURN] && r->cfg.churn_live != 4096)
+		fprintf(f, "churn: %zu live objects\n", r->cfg.churn_live);
 	fprintf(f, "peers:");
 	for (int a = 0; a < r->nr_alloc; a++)
 		if (r->alloc[a].peer && r->alloc[a].available)
@@ -655,6 +663,7 @@ static void print_json(struct bench_run *r, FILE *f)
 	json_int(&j, "reps", r->cfg.reps);
 	json_num(&j, "scale", r->cfg.scale);
 	json_uint(&j, "tlb_bytes", r->cfg.tlb_bytes);
+	json_uint(&j, "churn_live", r->cfg.churn_live);
 	json_end_obj(&j);
 	json_begin_obj(&j, "host");
 	json_str(&j, "kernel", u.release);
@@ -820,6 +829,7 @@ static struct bench_run *bench_new(void)
 	r->cfg.reps = 5;
 	r->cfg.scale = 1.0;
 	r->cfg.tlb_bytes = (size_t)1 << 30;
+	r->cfg.churn_live = 4096;
 	r->cfg.progress = true;
 	return r;
 }
@@ -853,7 +863,18 @@ int bench_tour(void)
 
 int cmd_bench(int argc, char **argv)
 {
-	enum { O_REPS = 256, O_SCALE, O_ONLY, O_ALLOC, O_TLB, O_JSON, O_CSV, O_QUIET, O_QUICK };
+	enum {
+		O_REPS = 256,
+		O_SCALE,
+		O_ONLY,
+		O_ALLOC,
+		O_TLB,
+		O_LIVE,
+		O_JSON,
+		O_CSV,
+		O_QUIET,
+		O_QUICK
+	};
 	static const struct option opts[] = {
 		{ "quick", no_argument, NULL, O_QUICK },
 		{ "reps", required_argument, NULL, O_REPS },
@@ -861,6 +882,7 @@ int cmd_bench(int argc, char **argv)
 		{ "only", required_argument, NULL, O_ONLY },
 		{ "alloc", required_argument, NULL, O_ALLOC },
 		{ "tlb-mib", required_argument, NULL, O_TLB },
+		{ "churn-live", required_argument, NULL, O_LIVE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV },
 		{ "quiet", no_argument, NULL, O_QUIET },
@@ -925,6 +947,16 @@ int cmd_bench(int argc, char **argv)
 			}
 			r->cfg.tlb_bytes = (size_t)v << 20;
 			tlb_set = true;
+			break;
+		case O_LIVE:
+			if (!parse_u64(optarg, &v) || v < 64 || v > (1u << 22) || (v & (v - 1))) {
+				bench_free(r);
+				return tool_usage_err("bench", bench_usage,
+				                      "--churn-live wants a power of 2 in "
+				                      "64..4194304, not '%s'",
+				                      optarg);
+			}
+			r->cfg.churn_live = (size_t)v;
 			break;
 		case O_JSON:
 			r->cfg.json = true;

@@ -23,6 +23,7 @@ struct wl_params {
 	uint64_t ops;      /* operations (messages, objects) to time */
 	double tsc_per_ns; /* TSC rate measured by the driver */
 	size_t tlb_bytes;  /* working set of the page-size workload */
+	size_t churn_live; /* live objects of the churn workload (a power of 2) */
 };
 
 struct wl_obj {

@@ -51,14 +51,14 @@ static int WL_FN(pair)(void *ctx, const struct wl_params *wp)
 /* 2. churn: a live set of 4096 objects of 16-256 B, replace one at random. */
 static int WL_FN(churn)(void *ctx, const struct wl_params *wp)
 {
-	enum { LIVE = 4096 };
+	const size_t LIVE = wp->churn_live;
 	struct wl_obj *obj = wl_buf(LIVE * sizeof(*obj));
 	uint64_t rng = 0x9e3779b97f4a7c15ull, ops = wp->ops, warm = ops / 10 + 1, t0 = 0, t1;
 	int ret = 0;
 
 	if (!obj)
 		return -1;
-	for (int i = 0; i < LIVE; i++) {
+	for (size_t i = 0; i < LIVE; i++) {
 		obj[i].size = wl_size(&rng, 16, 256);
 		obj[i].p = WL_ALLOC(ctx, obj[i].size);
 		if (!obj[i].p) {
@@ -85,7 +85,7 @@ static int WL_FN(churn)(void *ctx, const struct wl_params *wp)
 	t1 = bench_now_ns();
 	bench_emit("churn", "ns/op", (double)(t1 - t0) / (double)ops);
 out:
-	for (int i = 0; i < LIVE; i++)
+	for (size_t i = 0; i < LIVE; i++)
 		if (obj[i].p)
 			WL_FREE(ctx, obj[i].p, obj[i].size);
 	wl_buf_free(obj, LIVE * sizeof(*obj));

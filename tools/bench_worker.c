@@ -79,24 +79,26 @@ static const struct bench_family *find_family(const char *name)
 	return NULL;
 }
 
-/* bench --worker FAMILY WORKLOAD OPS TSC_PER_NS TLB_BYTES | bench --probe */
+/* bench --worker FAMILY WORKLOAD OPS TSC_PER_NS TLB_BYTES CHURN_LIVE | bench --probe */
 int bench_worker_main(int argc, char **argv)
 {
 	const struct bench_family *fam;
 	struct wl_params wp = { 0 };
-	uint64_t tlb_bytes;
+	uint64_t tlb_bytes, live;
 	void *ctx = NULL;
 	int wl, ret;
 
 	if (argc == 2 && !strcmp(argv[1], "--probe"))
 		return probe();
-	if (argc != 7 || (wl = wl_parse(argv[3])) < 0 || !parse_u64(argv[4], &wp.ops) ||
+	if (argc != 8 || (wl = wl_parse(argv[3])) < 0 || !parse_u64(argv[4], &wp.ops) ||
 	    !parse_double(argv[5], &wp.tsc_per_ns) || wp.tsc_per_ns <= 0 ||
-	    !parse_u64(argv[6], &tlb_bytes) || wp.ops == 0) {
+	    !parse_u64(argv[6], &tlb_bytes) || !parse_u64(argv[7], &live) || live < 2 ||
+	    (live & (live - 1)) || wp.ops == 0) {
 		fprintf(stderr, "bench worker: bad arguments (internal interface)\n");
 		return EXIT_USAGE;
 	}
 	wp.tlb_bytes = tlb_bytes;
+	wp.churn_live = live;
 	if (wl == WL_TLB) {
 		ret = bench_tlb_run(argv[2], &wp);
 		fflush(stdout);

@@ -339,17 +339,26 @@ TEST(bench_internal_interfaces_reject_garbage)
 	struct run r;
 
 	NEED_BIN();
-	ASSERT_EQ(0, run(&r, "bench", "--worker", "malloc", "nosuch", "10", "1", "1"));
+	ASSERT_EQ(0, run(&r, "bench", "--worker", "malloc", "nosuch", "10", "1", "1", "4096"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "bad arguments"));
 	run_free(&r);
-	ASSERT_EQ(0, run(&r, "bench", "--worker", "hoard", "pair", "10", "1", "4194304"));
+	ASSERT_EQ(0, run(&r, "bench", "--worker", "hoard", "pair", "10", "1", "4194304", "4096"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "unknown allocator 'hoard'"));
 	run_free(&r);
-	ASSERT_EQ(0, run(&r, "bench", "--worker", "arena", "pair", "10", "1", "4194304"));
+	ASSERT_EQ(0, run(&r, "bench", "--worker", "arena", "pair", "10", "1", "4194304", "4096"));
 	EXPECT_EQ(2, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "arena does not run pair"));
+	run_free(&r);
+	/* the churn's live count must be a power of 2 */
+	ASSERT_EQ(0, run(&r, "bench", "--worker", "malloc", "churn", "10", "1", "4194304", "100"));
+	EXPECT_EQ(2, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "bad arguments"));
+	run_free(&r);
+	ASSERT_EQ(0, run(&r, "bench", "--churn-live", "100"));
+	EXPECT_EQ(2, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "--churn-live wants a power of 2"));
 	run_free(&r);
 	ASSERT_EQ(0, run(&r, "bench", "--instr", "hoard", "10"));
 	EXPECT_EQ(2, r.status);
