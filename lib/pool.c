@@ -471,6 +471,18 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	s->stride = k->stride;
 	s->first = (char *)s + round_up(p->slab_hdr, p->align);
 	s->nobj = (uint32_t)(((char *)s + _FA_SLAB_SIZE - s->first) / k->stride);
+	{
+		/* Colour: the slab's objects start 0, 64, 128, ... bytes later
+		 * than the last slab's, in the room the stride leaves at the
+		 * end.  Power-of-two strides would otherwise put every
+		 * object's first line of every slab in the same few cache sets
+		 * (256 B: a quarter of them). */
+		size_t step = p->align > 64 ? p->align : 64;
+		size_t room = (size_t)((char *)s + _FA_SLAB_SIZE - s->first) -
+		              (size_t)s->nobj * k->stride;
+
+		s->first += (k->color++ % (room / step + 1)) * step;
+	}
 	s->end = s->first + (size_t)s->nobj * k->stride;
 	s->magic = _FA_SLAB_MAGIC;
 	pthread_mutex_unlock(&p->lock);

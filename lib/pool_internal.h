@@ -104,6 +104,8 @@ struct _fa_pool_class {
 	_Atomic uint64_t carved, slabs, hwm, quarantined;
 	uint32_t size, stride, limit, batch;
 	uint32_t arr_off; /* its stack in a tcache's slots[] */
+	uint32_t color;   /* pool->lock: slabs made, for the next one's
+	                     colour (slab_new) */
 	void *overflow;   /* pool->lock: objects linked through
 	                     their first word when no descriptor
 	                     memory could be had */

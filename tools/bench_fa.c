@@ -77,6 +77,30 @@ static const struct bench_family pool_family = {
 	},
 };
 
+/* The pool with FA_POOL_FINE (four classes per doubling): what a program
+ * with mixed sizes would create; the same inline code as "pool". */
+static int pool_fine_setup(void **ctx)
+{
+	struct fa_pool_opts o = { .flags = FA_POOL_FINE };
+	struct fa_pool *p = fa_pool_create(&o);
+
+	if (!p)
+		return -errno;
+	*ctx = p;
+	return 0;
+}
+
+static const struct bench_family pool_fine_family = {
+	.name = "pool-fine",
+	.setup = pool_fine_setup,
+	.teardown = bench_pool_teardown,
+	.run = {
+		[WL_CHURN] = wl_pool_churn,
+		[WL_BUMP] = wl_pool_bump,
+		[WL_LARSON] = wl_pool_larson,
+	},
+};
+
 /* ---- arena: bump allocation, released by reset ---- */
 
 static int arena_setup(void **ctx)
@@ -244,8 +268,9 @@ static const struct bench_family numa_family = {
 };
 
 const struct bench_family *const bench_fa_families[] = {
-	&pool_family, &pool_sized_family,          &arena_family,
-	&numa_family, &bench_pool_prefetch_family, NULL,
+	&pool_family,  &pool_sized_family, &pool_fine_family,
+	&arena_family, &numa_family,       &bench_pool_prefetch_family,
+	NULL,
 };
 
 /* ---- instruction-count loops (scripts/bench-instructions.sh) ---- */

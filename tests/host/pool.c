@@ -1089,6 +1089,35 @@ TEST(steady_state_without_page_faults)
 	fa_pool_destroy(p);
 }
 
+/* Slab colouring: a power-of-two class's objects start at a different
+ * 64-byte offset in each new slab, so their first lines do not all fall
+ * in the same cache sets. */
+TEST(slabs_are_coloured)
+{
+	struct fa_pool *p = fa_pool_create(NULL);
+	enum { N = 4 * 256 }; /* 255 objects of 256 B a slab */
+	void **v = calloc(N, sizeof(*v));
+	unsigned seen = 0, distinct = 0;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, v);
+	for (int i = 0; i < N; i++) {
+		v[i] = fa_pool_alloc(p, 256);
+		ASSERT_NE(NULL, v[i]);
+		EXPECT_EQ(0, (uintptr_t)v[i] % 16);
+		seen |= 1u << (((uintptr_t)v[i] & 255) / 64);
+	}
+	for (unsigned b = seen; b; b &= b - 1)
+		distinct++;
+	EXPECT_EQ(4, distinct);
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(256, fa_pool_usable_size(p, v[i]));
+		fa_pool_free(p, v[i]);
+	}
+	free(v);
+	fa_pool_destroy(p);
+}
+
 /* Each inline pool holds one thread bin per class out of
  * FA__POOL_TLS_BINS: when they run out, pools work out of line. */
 TEST(thread_bins_run_out_and_come_back)
