@@ -751,8 +751,9 @@ struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked)
 	return tc;
 }
 
-/* tc's bins move back to own[] and the thread's range of fa__pool_bins
- * empties (p->lock held; by its owner, or when no thread owns it). */
+/* tc's bins move back to own[], counters and all (p->lock held); the
+ * thread's range of fa__pool_bins is left as it was (fork_child: the
+ * owner is gone). */
 static void bins_detach(struct fa_pool *p, struct _fa_pool_tcache *tc)
 {
 	if (tc->bins == tc->own)
@@ -761,8 +762,9 @@ static void bins_detach(struct fa_pool *p, struct _fa_pool_tcache *tc)
 	tc->bins = tc->own;
 }
 
-/* The same, from a thread that is not tc's owner: its bins go back to the
- * no-cache state (fa_pool_destroy; p->lock held). */
+/* The same, and the owner's range goes back to the no-cache state, so its
+ * next call goes out of line (thread exit, by the owner; fa_pool_destroy,
+ * by any thread; p->lock held). */
 static void bins_reset(struct fa_pool *p, struct _fa_pool_tcache *tc)
 {
 	struct fa__pool_bin *b = tc->bins;
