@@ -974,13 +974,7 @@ struct fa__pool_head { /* first member of struct fa_pool */
 #define FA__POOL_ASAN 1
 #endif
 #endif
-/* %fs-relative: GNU C (gcc in a gnu dialect, the default) or clang; not
- * under sanitizers, which would check the offset as an address */
-#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__cplusplus) &&                \
-        (defined(__clang__) || !defined(__STRICT_ANSI__)) && !defined(FA__POOL_ASAN) && \
-        !defined(FA__POOL_TSAN)
-#define FA__POOL_BIN(off) ((struct fa__pool_bin __seg_fs *)(intptr_t)(off))
-#else
+/* The thread pointer the bin offsets are taken from. */
 static inline char *fa__pool_tp(void)
 {
 #if defined(__x86_64__)
@@ -992,6 +986,14 @@ static inline char *fa__pool_tp(void)
 	return (char *)__builtin_thread_pointer();
 #endif
 }
+
+/* %fs-relative: GNU C (gcc in a gnu dialect, the default) or clang; not
+ * under sanitizers, which would check the offset as an address */
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__cplusplus) &&                \
+        (defined(__clang__) || !defined(__STRICT_ANSI__)) && !defined(FA__POOL_ASAN) && \
+        !defined(FA__POOL_TSAN)
+#define FA__POOL_BIN(off) ((struct fa__pool_bin __seg_fs *)(intptr_t)(off))
+#else
 #define FA__POOL_BIN(off) ((struct fa__pool_bin *)(fa__pool_tp() + (off)))
 #endif
 

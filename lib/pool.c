@@ -74,21 +74,9 @@ static size_t round_up(size_t x, size_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-static char *thread_pointer(void)
-{
-#if defined(__x86_64__)
-	char *tp;
-
-	__asm__("mov %%fs:0, %0" : "=r"(tp));
-	return tp;
-#else
-	return (char *)__builtin_thread_pointer();
-#endif
-}
-
 int32_t _fa_pool_bin_off(unsigned i)
 {
-	return (int32_t)((char *)&fa__pool_bins[i] - thread_pointer());
+	return (int32_t)((char *)&fa__pool_bins[i] - fa__pool_tp());
 }
 
 /* The inline path's bin offset for class c: bin 0 (always out of line)
