@@ -223,6 +223,15 @@ FIXTURE_TEARDOWN(bal)
 }
 
 /* Allocate nobj objects on node; how many landed elsewhere (spilled). */
+/* Free v[0..nobj), destroy n, free the array. */
+static void release_all(struct fa_numa *n, void **v, int nobj)
+{
+	for (int i = 0; i < nobj; i++)
+		fa_numa_free(n, v[i]);
+	fa_numa_destroy(n);
+	free(v);
+}
+
 static int alloc_on(struct __test_metadata *_metadata, struct fa_numa *n, int node, void **v,
                     int nobj)
 {
@@ -348,10 +357,7 @@ TEST_F(bal, idle_budget_moves_to_the_short_node)
 		EXPECT_TRUE(placed_on(n, v[i], b));
 	EXPECT_EQ(0, fa_numa_verify(n, b, &ver));
 	EXPECT_EQ(0, ver.misplaced);
-	for (int i = 0; i < NOBJ; i++)
-		fa_numa_free(n, v[i]);
-	fa_numa_destroy(n);
-	free(v);
+	release_all(n, v, NOBJ);
 }
 
 /* Live objects keep their budget: nothing moves, a spills. */
@@ -417,10 +423,7 @@ TEST_F(bal, without_balance_it_spills)
 	EXPECT_EQ(0, node_st(&st, self->a)->slab_moves_in);
 	EXPECT_EQ(CAP, node_st(&st, self->a)->cap);
 	EXPECT_LE(node_st(&st, self->a)->reserved, CAP);
-	for (int i = 0; i < NOBJ; i++)
-		fa_numa_free(n, v[i]);
-	fa_numa_destroy(n);
-	free(v);
+	release_all(n, v, NOBJ);
 }
 
 /* A large map short of budget takes it from the nearest idle pool too. */
