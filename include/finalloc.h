@@ -789,7 +789,8 @@ void fa_pool_destroy(struct fa_pool *p);
  */
 
 /* The object size of a fixed pool or the class size ptr belongs to (0 if
- * p or ptr is NULL; undefined for a foreign ptr unless FA_POOL_DEBUG). */
+ * p or ptr is NULL, or ptr is below the first 64 KiB boundary; undefined
+ * for another foreign ptr unless FA_POOL_DEBUG). */
 size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr);
 
 /*
@@ -1239,8 +1240,8 @@ void *fa_numa_alloc(struct fa_numa *n, size_t size);
 void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node);
 
 /* Free memory of n from any thread (NULL: no-op).  A pointer of another
- * allocator is said on stderr and not freed (errno EINVAL); one that is no
- * allocation at all is undefined. */
+ * allocator, or one below the first 64 KiB boundary, is said on stderr and
+ * not freed (errno EINVAL); one that is no allocation at all is undefined. */
 void fa_numa_free(struct fa_numa *n, void *ptr);
 
 /* The node whose pool ptr came from.  Errors: -EINVAL (n or ptr NULL, not

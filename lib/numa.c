@@ -90,8 +90,12 @@ static void fork_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
+/* The pool of ptr's header; NULL for an fa_numa large object, and for a
+ * pointer below the first 64 KiB boundary, which has no header to read. */
 static inline struct fa_pool *owner_pool(const void *ptr)
 {
+	if (fa_unlikely(!((uintptr_t)ptr & _FA_SLAB_MASK)))
+		return NULL;
 	return _fa_pool_slab_of(ptr)->pool;
 }
 

@@ -48,7 +48,7 @@ struct _fa_numa_large *_fa_numa_large_of(const struct fa_numa *n, const void *pt
 {
 	struct _fa_numa_large *l = (struct _fa_numa_large *)((uintptr_t)ptr & _FA_SLAB_MASK);
 
-	if (l->pool || l->magic != LARGE_MAGIC || l->owner != n || l->ptr != ptr)
+	if (!l || l->pool || l->magic != LARGE_MAGIC || l->owner != n || l->ptr != ptr)
 		return NULL;
 	return l;
 }

@@ -1168,7 +1168,7 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr)
 	struct _fa_pool_slab *s;
 	bool large = false;
 
-	if (!p || !ptr)
+	if (!p || !((uintptr_t)ptr & _FA_SLAB_MASK)) /* NULL, or no header to read */
 		return 0;
 	if (p->flags & FA_POOL_DEBUG) {
 		s = _fa_pool_check_ptr(p, (void *)ptr, &large);

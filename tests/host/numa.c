@@ -166,6 +166,13 @@ TEST(bad_input)
 	EXPECT_EQ(NULL, fa_numa_pool(n, -1));
 	EXPECT_EQ(NULL, fa_numa_arena(n, nd.t.max_node + 1));
 	fa_numa_free(n, NULL); /* no-op */
+	/* below the first 64 KiB boundary there is no header to read: said
+	 * and refused, not a fault */
+	errno = 0;
+	fa_numa_free(n, (void *)(uintptr_t)0x1000);
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-EINVAL, fa_numa_node_of(n, (void *)(uintptr_t)0x1000));
+	EXPECT_EQ(0, fa_numa_usable_size(n, (void *)(uintptr_t)0x1000));
 	fa_numa_destroy(NULL);
 	fa_numa_destroy(n);
 }

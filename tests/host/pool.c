@@ -1197,6 +1197,7 @@ TEST(free_below_first_slab_is_foreign)
 	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
 	fa_pool_free(p, NULL); /* still a no-op */
 	EXPECT_EQ(1, rec.n);
+	EXPECT_EQ(0, fa_pool_usable_size(p, (void *)(uintptr_t)0x1000));
 	fa_pool_destroy(p);
 }
 
