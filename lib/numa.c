@@ -597,13 +597,20 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 	struct _fa_numa_tls *t = &_fa_numa_tls;
 	struct fa_pool *p;
 
-	if (!ptr)
+	if (fa_unlikely(!((uintptr_t)ptr & _FA_SLAB_MASK))) {
+		/* NULL: a no-op; else below the first slab boundary, with no
+		 * header to read (one test for both) */
+		if (ptr && !n)
+			null_einval();
+		else if (ptr)
+			free_miss(n, NULL, ptr, __builtin_return_address(0));
 		return;
+	}
 	if (fa_unlikely(!n)) {
 		null_einval();
 		return;
 	}
-	p = owner_pool(ptr);
+	p = _fa_pool_slab_of(ptr)->pool;
 	if (fa_likely(cache_valid(t, n) && p == t->cache_pool)) {
 		fa_pool_free(p, ptr);
 		return;

@@ -171,6 +171,9 @@ TEST(bad_input)
 	errno = 0;
 	fa_numa_free(n, (void *)(uintptr_t)0x1000);
 	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	fa_numa_free(NULL, (void *)(uintptr_t)0x1000);
+	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(-EINVAL, fa_numa_node_of(n, (void *)(uintptr_t)0x1000));
 	EXPECT_EQ(0, fa_numa_usable_size(n, (void *)(uintptr_t)0x1000));
 	fa_numa_destroy(NULL);
