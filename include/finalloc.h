@@ -1012,25 +1012,34 @@ void fa__pool_free_slow(struct fa_pool *p, void *ptr);
 #define FA__POOL_SET(x, v) ((x) = (v))
 #endif
 
-static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
+/* The thread cache's pop for a size <= FA_POOL_SMALL_MAX of pool p (not
+ * NULL); NULL when the bin is empty or the pool has none (features). */
+static inline void *fa__pool_pop_inl(struct fa_pool *p, size_t size)
 {
 	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+	__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(h->binoff[(size + 7) >> 3]);
+	void **sp = b->sp;
+	void *o = sp[-1]; /* the object itself is not touched */
 
-	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
-		__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(h->binoff[(size + 7) >> 3]);
-		void **sp = b->sp;
-		void *o = sp[-1]; /* the object itself is not touched */
-
-		if (__builtin_expect(o != NULL, 1)) {
+	if (__builtin_expect(o != NULL, 1)) {
 #ifdef FA_POOL_PREFETCH_NEXT
-			/* the next object out (or the NULL sentinel below the
-			 * stack: a prefetch never faults) */
-			__builtin_prefetch(sp[-2], 1, 3);
+		/* the next object out (or the NULL sentinel below the stack:
+		 * a prefetch never faults) */
+		__builtin_prefetch(sp[-2], 1, 3);
 #endif
-			FA__POOL_SET(b->sp, sp - 1);
-			FA__POOL_ADD(b->req, size);
+		FA__POOL_SET(b->sp, sp - 1);
+		FA__POOL_ADD(b->req, size);
+	}
+	return o;
+}
+
+static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
+{
+	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
+		void *o = fa__pool_pop_inl(p, size);
+
+		if (__builtin_expect(o != NULL, 1))
 			return o;
-		}
 	}
 	return fa__pool_alloc_slow(p, size);
 }

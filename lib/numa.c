@@ -504,7 +504,9 @@ void *fa_numa_alloc(struct fa_numa *n, size_t size)
 
 			if (!t->rseq_cpu)
 				t->countdown--;
-			p = fa_pool_alloc(t->cache_pool, size);
+			/* an empty bin is alloc_miss's, which refills it:
+			 * no call returns here, so this path has no frame */
+			p = fa__pool_pop_inl(t->cache_pool, size);
 			if (fa_likely(p != NULL))
 				return p;
 		}
@@ -595,6 +597,7 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 void fa_numa_free(struct fa_numa *n, void *ptr)
 {
 	struct _fa_numa_tls *t = &_fa_numa_tls;
+	const struct _fa_pool_slab *s;
 	struct fa_pool *p;
 
 	if (fa_unlikely(!((uintptr_t)ptr & _FA_SLAB_MASK))) {
@@ -610,9 +613,12 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 		null_einval();
 		return;
 	}
-	p = _fa_pool_slab_of(ptr)->pool;
+	s = _fa_pool_slab_of(ptr);
+	p = s->pool;
 	if (fa_likely(cache_valid(t, n) && p == t->cache_pool)) {
-		fa_pool_free(p, ptr);
+		/* the header is read already: its bin (bin 0 for a pool
+		 * with features, whose frees all go out of line) */
+		fa__pool_push_inl(p, ptr, s->binoff);
 		return;
 	}
 	free_miss(n, p, ptr, __builtin_return_address(0));

@@ -8,6 +8,7 @@
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "pool_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1028,6 +1029,40 @@ TEST(node_arena)
 		if (kernel_node(p) >= 0) /* PFNMAP device memory: no move_pages */
 			EXPECT_EQ(nd.mem[i], kernel_node(p));
 	}
+	fa_numa_destroy(n);
+}
+
+/* Node pools with features (no inline bins) through fa_numa's own fast
+ * paths: zeroed on allocation, a double free reported, the first free
+ * counted. */
+TEST(node_pool_features)
+{
+	struct rec rec = { 0 };
+	struct fa_pool_opts po = { .flags = FA_POOL_ZERO | FA_POOL_DEBUG,
+		                   .report = record,
+		                   .report_arg = &rec };
+	struct fa_numa_opts o = { .pool = &po };
+	struct fa_pool_stats st;
+	struct fa_numa *n = fa_numa_create(&o);
+	unsigned char *p, *q;
+
+	ASSERT_NE(NULL, n);
+	p = fa_numa_alloc(n, 64);
+	ASSERT_NE(NULL, p);
+	memset(p, 0xab, 64);
+	fa_numa_free(n, p);
+	q = fa_numa_alloc(n, 64);
+	ASSERT_NE(NULL, q);
+	for (int i = 0; i < 64; i++) {
+		ASSERT_EQ(0, q[i]) TH_LOG("byte %d not zeroed", i);
+	}
+	fa_numa_free(n, q);
+	EXPECT_EQ(0, rec.n);
+	fa_numa_free(n, q);
+	EXPECT_EQ(1, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_DOUBLE_FREE, rec.last.error);
+	ASSERT_EQ(0, fa_pool_stats(fa_numa_pool(n, fa_numa_node_of(n, q)), &st));
+	EXPECT_EQ(2, st.frees);
 	fa_numa_destroy(n);
 }
 
