@@ -8,6 +8,7 @@
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "slow_test.h"
 #include "uapi/linux/finalloc.h"
 
 #include <errno.h>
@@ -1016,24 +1017,8 @@ TEST(bench_peers_really_preloaded)
 	run_free(&r);
 }
 
-/* The tour's quick benchmark runs every family; under the VM's TCG it takes
- * longer than the harness's default 30 s. */
-FIXTURE(tour)
-{
-	int unused;
-};
-
-FIXTURE_SETUP(tour)
-{
-	(void)self;
-}
-
-FIXTURE_TEARDOWN(tour)
-{
-	(void)self;
-}
-
-TEST_F_TIMEOUT(tour, runs, 240)
+/* The tour's quick benchmark runs every family: 30-40 s under the VM's TCG. */
+SLOW_TEST(tour, runs, 240)
 {
 	struct run r;
 

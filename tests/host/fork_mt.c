@@ -10,6 +10,7 @@
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "slow_test.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -205,24 +206,8 @@ static int child(struct shared *s)
 	return 0;
 }
 
-/* 17 s under the VM's TCG on a 1.5 GHz host: more room than the
- * harness's default 30 s. */
-FIXTURE(fork)
-{
-	int unused;
-};
-
-FIXTURE_SETUP(fork)
-{
-	(void)self;
-}
-
-FIXTURE_TEARDOWN(fork)
-{
-	(void)self;
-}
-
-TEST_F_TIMEOUT(fork, while_a_thread_hammers_pool_and_group, 120)
+/* 17-26 s under the VM's TCG on a 1.5 GHz host. */
+SLOW_TEST(fork, while_a_thread_hammers_pool_and_group, 120)
 {
 	/* what the child inherits must be on a backend fork copies:
 	 * /dev/finalloc regions are VM_DONTCOPY (pinned memory is not shared
