@@ -130,6 +130,20 @@ static void snap_take(struct fa_pool *p)
 	}
 	free(st);
 	pthread_mutex_lock(&p->snap_lock);
+	if (p->snap_n) {
+		/* allocs is derived from counters read while their owners run
+		 * (fa_pool_stats), so a read can come out below the last one:
+		 * a series never goes back (nor does it when two takers race) */
+		const struct fa_pool_snapshot *last =
+		        &p->snaps[(p->snap_head + p->snap_n - 1) % p->snap_cap];
+
+		if (s.time_ns < last->time_ns)
+			s.time_ns = last->time_ns;
+		if (s.allocs < last->allocs)
+			s.allocs = last->allocs;
+		if (s.frees < last->frees)
+			s.frees = last->frees;
+	}
 	p->snaps[(p->snap_head + p->snap_n) % p->snap_cap] = s;
 	if (p->snap_n < p->snap_cap)
 		p->snap_n++;
