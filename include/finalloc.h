@@ -68,7 +68,6 @@ int fa_cpu_to_node(int cpu);
 /* ------------------------------------------------------------------------
  * Page backends (lib/backend.c)
  * ---------------------------------------------------------------------- */
-/* @@BACKEND@@ */
 
 /*
  * Every allocator draws its memory from one of these backends.  AUTO picks
@@ -185,7 +184,6 @@ int fa_mem_unmap(void *p, size_t size);
 /* ------------------------------------------------------------------------
  * Arena allocator (lib/arena.c)
  * ---------------------------------------------------------------------- */
-/* @@ARENA@@ */
 
 /*
  * Bump allocator over chunks from the page backends.  One arena is used by
@@ -344,8 +342,8 @@ struct fa_arena_stats {
 /* Errors: -EINVAL (a or st NULL). */
 int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st);
 
-static inline void *fa_arena_bump_(struct fa_arena *a, size_t size, size_t align, const char *file,
-                                   int line, const char *func)
+static inline void *fa__arena_bump_inl(struct fa_arena *a, size_t size, size_t align,
+                                       const char *file, int line, const char *func)
 {
 	struct fa_arena_cursor *c = (struct fa_arena_cursor *)a;
 
@@ -378,11 +376,11 @@ static inline void *fa_arena_bump_(struct fa_arena *a, size_t size, size_t align
 }
 
 #define fa_arena_alloc(a, size) \
-	fa_arena_bump_((a), (size), FA_ARENA_MIN_ALIGN, __FILE__, __LINE__, __func__)
+	fa__arena_bump_inl((a), (size), FA_ARENA_MIN_ALIGN, __FILE__, __LINE__, __func__)
 #define fa_arena_alloc_aligned(a, size, align) \
-	fa_arena_bump_((a), (size), (align), __FILE__, __LINE__, __func__)
+	fa__arena_bump_inl((a), (size), (align), __FILE__, __LINE__, __func__)
 
-static inline void *fa_arena_init_(void *p, const void *init, size_t n)
+static inline void *fa__arena_init_inl(void *p, const void *init, size_t n)
 {
 	if (p)
 		__builtin_memcpy(p, init, n);
@@ -395,9 +393,9 @@ static inline void *fa_arena_init_(void *p, const void *init, size_t n)
  * FA_ARENA_NEW_DTOR(a, type, dtor, ...) also registers void dtor(void *).
  * NULL with errno as fa_arena_alloc / fa_arena_new_site.
  */
-#define FA_ARENA_NEW(a, type, ...)                                                         \
-	((type *)fa_arena_init_(fa_arena_alloc_aligned((a), sizeof(type), _Alignof(type)), \
-	                        &(type){ __VA_ARGS__ }, sizeof(type)))
+#define FA_ARENA_NEW(a, type, ...)                                                             \
+	((type *)fa__arena_init_inl(fa_arena_alloc_aligned((a), sizeof(type), _Alignof(type)), \
+	                            &(type){ __VA_ARGS__ }, sizeof(type)))
 #define FA_ARENA_NEW_DTOR(a, type, dtor, ...)                                                 \
 	((type *)fa_arena_new_site((a), sizeof(type), _Alignof(type), &(type){ __VA_ARGS__ }, \
 	                           (dtor), __FILE__, __LINE__, __func__))
@@ -591,7 +589,6 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
 /* ------------------------------------------------------------------------
  * Pool allocator (lib/pool.c)
  * ---------------------------------------------------------------------- */
-/* @@POOL@@ */
 
 /*
  * A pool hands out small objects from 64 KiB slabs carved out of backend
@@ -1117,7 +1114,6 @@ static inline void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size)
 /* ------------------------------------------------------------------------
  * NUMA allocator (lib/numa.c)
  * ---------------------------------------------------------------------- */
-/* @@NUMA@@ */
 
 /* -- thread affinity registry (lib/numa_thread.c) --
  * A thread is registered by its first fa_numa_* call.  Its node comes from
@@ -1399,7 +1395,6 @@ int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
 /* ------------------------------------------------------------------------
  * Statistics dump (lib/stats_dump.c)
  * ---------------------------------------------------------------------- */
-/* @@STATS@@ */
 
 /*
  * The library's statistics as text for `finalloc stats --file PATH`: the

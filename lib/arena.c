@@ -57,7 +57,7 @@ struct fa_arena {
 	struct fa_arena_cursor real; /* the cursor in slow modes */
 	bool slow;
 	unsigned flags;
-	struct _fa_chunk *head, *curc;
+	struct fa__chunk *head, *curc;
 	size_t first_chunk, next_chunk, max_chunk, cap, held, nr_chunks;
 	struct fa_mem_opts mem;
 	struct fa_arena_group *group;
@@ -74,7 +74,7 @@ struct fa_arena {
 	struct fa_mem_info last_mem;
 	void (*on_corruption)(struct fa_arena *, const struct fa_arena_corruption *, void *);
 	void *corruption_arg;
-} FA_ALIGNED_CL;
+} FA__ALIGNED_CL;
 
 static _Atomic uint64_t next_arena_id = 1;
 
@@ -110,27 +110,27 @@ static uint64_t hdr_sum(const struct hdr *h, const void *rec)
 	return x;
 }
 
-void _fa_chunk_unmap(struct _fa_chunk *c)
+void fa__chunk_unmap(struct fa__chunk *c)
 {
-	_fa_map_free(&c->map);
+	fa__map_free(&c->map);
 	free(c);
 }
 
-static int chunk_get(struct fa_arena *a, size_t size, struct _fa_chunk **out)
+static int chunk_get(struct fa_arena *a, size_t size, struct fa__chunk **out)
 {
-	struct _fa_chunk *c;
+	struct fa__chunk *c;
 	bool reused = false;
 	int err;
 
 	if (a->group) {
-		err = _fa_group_chunk_get(a->group, size, a->node, &c, &reused);
+		err = fa__group_chunk_get(a->group, size, a->node, &c, &reused);
 		if (err)
 			return err;
 	} else {
 		c = calloc(1, sizeof(*c));
 		if (!c)
 			return -ENOMEM;
-		err = _fa_map_alloc(&c->map, size, &a->mem);
+		err = fa__map_alloc(&c->map, size, &a->mem);
 		if (err) {
 			free(c);
 			return err;
@@ -139,9 +139,9 @@ static int chunk_get(struct fa_arena *a, size_t size, struct _fa_chunk **out)
 	if (a->cap && a->held + c->map.size > a->cap) {
 		/* page rounding pushed it over the cap */
 		if (a->group)
-			_fa_group_chunk_put(a->group, c);
+			fa__group_chunk_put(a->group, c);
 		else
-			_fa_chunk_unmap(c);
+			fa__chunk_unmap(c);
 		return -ENOMEM;
 	}
 	c->used = c->map.base;
@@ -153,29 +153,29 @@ static int chunk_get(struct fa_arena *a, size_t size, struct _fa_chunk **out)
 	}
 	total_add(reused ? &totals.chunks_reused : &totals.chunks_mapped, 1);
 	total_add(&totals.chunk_bytes, c->map.size);
-	_fa_map_info(&c->map, &a->last_mem);
+	fa__map_info(&c->map, &a->last_mem);
 	if (a->last_mem.downgraded)
 		a->downgraded_chunks++;
 	*out = c;
 	return 0;
 }
 
-static void chunk_put(struct fa_arena *a, struct _fa_chunk *c)
+static void chunk_put(struct fa_arena *a, struct fa__chunk *c)
 {
 	a->chunks_released++;
 	total_add(&totals.chunks_released, 1);
 	total_add(&totals.chunk_bytes, -(uint64_t)c->map.size);
 	if (a->group)
-		_fa_group_chunk_put(a->group, c);
+		fa__group_chunk_put(a->group, c);
 	else
-		_fa_chunk_unmap(c);
+		fa__chunk_unmap(c);
 }
 
 /* Move to a chunk with at least need bytes: a kept one or a new one. */
 static int grow(struct fa_arena *a, size_t need)
 {
 	struct fa_arena_cursor *cr = cursor(a);
-	struct _fa_chunk *c = a->curc ? a->curc->next : a->head;
+	struct fa__chunk *c = a->curc ? a->curc->next : a->head;
 	size_t want;
 	int err;
 
@@ -303,7 +303,7 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 		/* 1 in trace_sample of the allocations below the threshold */
 		if (size >= a->trace_min ||
 		    (a->trace_sample && ++a->sample_ctr % a->trace_sample == 0)) {
-			_fa_trace_alloc(a->id, (void *)u, size, align, file, line, func);
+			fa__trace_alloc(a->id, (void *)u, size, align, file, line, func);
 			a->traced++;
 		}
 	}
@@ -318,12 +318,12 @@ void *fa_arena_alloc_site(struct fa_arena *a, size_t size, size_t align, const c
 
 void *(fa_arena_alloc)(struct fa_arena *a, size_t size)
 {
-	return fa_arena_bump_(a, size, MIN_ALIGN, NULL, 0, NULL);
+	return fa__arena_bump_inl(a, size, MIN_ALIGN, NULL, 0, NULL);
 }
 
 void *(fa_arena_alloc_aligned)(struct fa_arena *a, size_t size, size_t align)
 {
-	return fa_arena_bump_(a, size, align, NULL, 0, NULL);
+	return fa__arena_bump_inl(a, size, align, NULL, 0, NULL);
 }
 
 int fa_arena_on_destroy(struct fa_arena *a, void (*fn)(void *), void *obj)
@@ -370,7 +370,7 @@ void *fa_arena_new_site(struct fa_arena *a, size_t size, size_t align, const voi
 
 /* ---- metadata walk and check ---- */
 
-static char *chunk_used(struct fa_arena *a, struct _fa_chunk *c)
+static char *chunk_used(struct fa_arena *a, struct fa__chunk *c)
 {
 	return c == a->curc ? cursor(a)->ptr : c->used;
 }
@@ -392,7 +392,7 @@ static int visit(struct fa_arena *a, bool canaries, struct fa_arena_corruption *
 {
 	const struct hdr *prev = NULL;
 
-	for (struct _fa_chunk *c = a->head; c; c = c->next) {
+	for (struct fa__chunk *c = a->head; c; c = c->next) {
 		char *p = c->map.base, *end = chunk_used(a, c);
 
 		while (p < end) {
@@ -519,13 +519,13 @@ void fa_arena_reset(struct fa_arena *a)
 	debug_check(a, "fa_arena_reset");
 	run_dtors(a);
 	if (a->tracing)
-		_fa_trace_arena(a->id, FA_TRACE_EV_RESET);
+		fa__trace_arena(a->id, FA_TRACE_EV_RESET);
 	if ((a->flags & FA_ARENA_RESET_RELEASE) && a->head) {
-		struct _fa_chunk *c = a->head->next;
+		struct fa__chunk *c = a->head->next;
 
 		a->head->next = NULL;
 		while (c) {
-			struct _fa_chunk *n = c->next;
+			struct fa__chunk *n = c->next;
 
 			a->held -= c->map.size;
 			a->nr_chunks--;
@@ -535,7 +535,7 @@ void fa_arena_reset(struct fa_arena *a)
 		a->next_chunk =
 		        a->first_chunk * 2 < a->max_chunk ? a->first_chunk * 2 : a->max_chunk;
 	}
-	for (struct _fa_chunk *c = a->head; c; c = c->next)
+	for (struct fa__chunk *c = a->head; c; c = c->next)
 		c->used = c->map.base;
 	a->curc = a->head;
 	cr = cursor(a);
@@ -549,15 +549,15 @@ static void arena_free(struct fa_arena *a)
 	debug_check(a, "fa_arena_destroy");
 	run_dtors(a);
 	if (a->tracing)
-		_fa_trace_arena(a->id, FA_TRACE_EV_DESTROY);
+		fa__trace_arena(a->id, FA_TRACE_EV_DESTROY);
 	while (a->head) {
-		struct _fa_chunk *c = a->head;
+		struct fa__chunk *c = a->head;
 
 		a->head = c->next;
 		chunk_put(a, c);
 	}
 	if (a->group)
-		_fa_group_member(a->group, -1);
+		fa__group_member(a->group, -1);
 	total_add(&totals.destroyed, 1);
 	free(a);
 }
@@ -577,22 +577,22 @@ void fa_arena_destroy(struct fa_arena *a)
 	arena_free(a);
 }
 
-void _fa_arena_destroy_tls(struct fa_arena *a)
+void fa__arena_destroy_tls(struct fa_arena *a)
 {
 	arena_free(a);
 }
 
-void _fa_arena_set_tls(struct fa_arena *a, struct fa_arena_group *g)
+void fa__arena_set_tls(struct fa_arena *a, struct fa_arena_group *g)
 {
 	a->tls_group = g;
 }
 
-struct fa_arena_group *_fa_arena_tls_group(const struct fa_arena *a)
+struct fa_arena_group *fa__arena_tls_group(const struct fa_arena *a)
 {
 	return a->tls_group;
 }
 
-struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa_arena_group *g,
+struct fa_arena *fa__arena_create_in(const struct fa_arena_opts *opts, struct fa_arena_group *g,
                                      int node)
 {
 	static const struct fa_arena_opts defaults;
@@ -609,16 +609,16 @@ struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa
 		errno = EINVAL;
 		return NULL;
 	}
-	if (!g && (err = _fa_mem_opts_check(&o->mem))) {
+	if (!g && (err = fa__mem_opts_check(&o->mem))) {
 		errno = -err;
 		return NULL;
 	}
-	if (g && (o->flags & FA_ARENA_GUARDS) && !_fa_group_mem(g)->guard_size) {
+	if (g && (o->flags & FA_ARENA_GUARDS) && !fa__group_mem(g)->guard_size) {
 		errno = EINVAL; /* the group's chunks have no guard pages */
 		return NULL;
 	}
-	a = aligned_alloc(FA_CACHE_LINE,
-	                  (sizeof(*a) + FA_CACHE_LINE - 1) & ~(size_t)(FA_CACHE_LINE - 1));
+	a = aligned_alloc(FA__CACHE_LINE,
+	                  (sizeof(*a) + FA__CACHE_LINE - 1) & ~(size_t)(FA__CACHE_LINE - 1));
 	if (!a) {
 		errno = ENOMEM;
 		return NULL;
@@ -648,7 +648,7 @@ struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa
 	a->trace_min = o->trace_min_size;
 	a->trace_sample = o->trace_sample;
 
-	if (_fa_trace_env(&env_min, &env_sample)) {
+	if (fa__trace_env(&env_min, &env_sample)) {
 		if (!(a->flags & FA_ARENA_TRACE)) {
 			a->trace_min = env_min;
 			a->trace_sample = env_sample;
@@ -656,22 +656,22 @@ struct fa_arena *_fa_arena_create_in(const struct fa_arena_opts *opts, struct fa
 		a->flags |= FA_ARENA_TRACE;
 	}
 	if (a->flags & FA_ARENA_TRACE) {
-		err = _fa_trace_ensure(o->trace_path);
+		err = fa__trace_ensure(o->trace_path);
 		if (err)
 			goto fail;
 		a->tracing = true;
 	}
 	a->slow = a->flags & (FA_ARENA_META | FA_ARENA_TRACE);
 	if (g)
-		_fa_group_member(g, 1);
+		fa__group_member(g, 1);
 	err = grow(a, 0);
 	if (err) {
 		if (g)
-			_fa_group_member(g, -1);
+			fa__group_member(g, -1);
 		goto fail;
 	}
 	if (a->tracing)
-		_fa_trace_arena(a->id, FA_TRACE_EV_CREATE);
+		fa__trace_arena(a->id, FA_TRACE_EV_CREATE);
 	total_add(&totals.created, 1);
 	return a;
 fail:
@@ -682,7 +682,7 @@ fail:
 
 struct fa_arena *fa_arena_create(const struct fa_arena_opts *opts)
 {
-	return _fa_arena_create_in(opts, opts ? opts->group : NULL, FA_NODE_ANY);
+	return fa__arena_create_in(opts, opts ? opts->group : NULL, FA_NODE_ANY);
 }
 
 int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st)
@@ -693,7 +693,7 @@ int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	cr = cursor(a);
-	for (struct _fa_chunk *c = a->head; c; c = c->next) {
+	for (struct fa__chunk *c = a->head; c; c = c->next) {
 		if (c == a->curc) {
 			st->used_bytes += (size_t)(cr->ptr - (char *)c->map.base);
 			break;
@@ -718,7 +718,7 @@ int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st)
 	return 0;
 }
 
-void _fa_arena_totals(struct _fa_arena_totals *t)
+void fa__arena_totals(struct fa__arena_totals *t)
 {
 	t->created = atomic_load_explicit(&totals.created, memory_order_relaxed);
 	t->destroyed = atomic_load_explicit(&totals.destroyed, memory_order_relaxed);

@@ -23,7 +23,7 @@ struct idle_arena {
 
 struct fa_arena_group {
 	pthread_mutex_t lock;
-	struct _fa_chunk *free; /* retained chunks */
+	struct fa__chunk *free; /* retained chunks */
 	size_t retained, nr_retained, retain_max;
 	struct idle_arena *idle; /* sub-arenas without a thread */
 	uint64_t nr_idle;
@@ -92,22 +92,22 @@ static void fork_init(void)
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-const struct fa_mem_opts *_fa_group_mem(const struct fa_arena_group *g)
+const struct fa_mem_opts *fa__group_mem(const struct fa_arena_group *g)
 {
 	return &g->mem;
 }
 
-void _fa_group_member(struct fa_arena_group *g, int delta)
+void fa__group_member(struct fa_arena_group *g, int delta)
 {
 	pthread_mutex_lock(&g->lock);
 	g->members += (uint64_t)(int64_t)delta;
 	pthread_mutex_unlock(&g->lock);
 }
 
-int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct _fa_chunk **out,
+int fa__group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct fa__chunk **out,
                         bool *reused)
 {
-	struct _fa_chunk **pp, **best = NULL, *c;
+	struct fa__chunk **pp, **best = NULL, *c;
 	struct fa_mem_opts mo;
 	int err;
 
@@ -143,7 +143,7 @@ int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct 
 		mo.flags |= FA_MEM_ON_NODE;
 		mo.node = node;
 	}
-	err = _fa_map_alloc(&c->map, size, &mo);
+	err = fa__map_alloc(&c->map, size, &mo);
 	if (err) {
 		free(c);
 		return err;
@@ -156,7 +156,7 @@ int _fa_group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct 
 	return 0;
 }
 
-void _fa_group_chunk_put(struct fa_arena_group *g, struct _fa_chunk *c)
+void fa__group_chunk_put(struct fa_arena_group *g, struct fa__chunk *c)
 {
 	pthread_mutex_lock(&g->lock);
 	g->returned++;
@@ -171,7 +171,7 @@ void _fa_group_chunk_put(struct fa_arena_group *g, struct _fa_chunk *c)
 	}
 	g->unmapped++;
 	pthread_mutex_unlock(&g->lock);
-	_fa_chunk_unmap(c);
+	fa__chunk_unmap(c);
 }
 
 struct fa_arena_group *fa_arena_group_create(const struct fa_arena_group_opts *opts)
@@ -186,7 +186,7 @@ struct fa_arena_group *fa_arena_group_create(const struct fa_arena_group_opts *o
 		errno = EINVAL;
 		return NULL;
 	}
-	err = _fa_mem_opts_check(&o->mem);
+	err = fa__mem_opts_check(&o->mem);
 	if (err) {
 		errno = -err;
 		return NULL;
@@ -230,15 +230,15 @@ int fa_arena_group_destroy(struct fa_arena_group *g)
 	while (ia) {
 		struct idle_arena *n = ia->next;
 
-		_fa_arena_destroy_tls(ia->a); /* chunks land in g->free */
+		fa__arena_destroy_tls(ia->a); /* chunks land in g->free */
 		free(ia);
 		ia = n;
 	}
 	while (g->free) {
-		struct _fa_chunk *c = g->free;
+		struct fa__chunk *c = g->free;
 
 		g->free = c->next;
-		_fa_chunk_unmap(c);
+		fa__chunk_unmap(c);
 	}
 	pthread_mutex_lock(&groups_lock);
 	if (g->fork_prev)
@@ -291,7 +291,7 @@ static void tls_return(struct tls_ent *e)
 		g->attached--;
 		g->tls_returned++;
 		pthread_mutex_unlock(&g->lock);
-		_fa_arena_destroy_tls(e->a);
+		fa__arena_destroy_tls(e->a);
 		return;
 	}
 	ia->a = e->a;
@@ -329,7 +329,7 @@ static struct fa_arena *tls_attach(struct fa_arena_group *g)
 {
 	struct idle_arena **pp, *ia = NULL;
 	struct tls_ent *e;
-	int node = (g->flags & FA_GROUP_TLS_NODE) ? _fa_current_node() : FA_NODE_ANY;
+	int node = (g->flags & FA_GROUP_TLS_NODE) ? fa__current_node() : FA_NODE_ANY;
 
 	pthread_once(&tls_once, tls_key_init);
 	e = calloc(1, sizeof(*e));
@@ -353,7 +353,7 @@ static struct fa_arena *tls_attach(struct fa_arena_group *g)
 		e->a = ia->a;
 		free(ia);
 	} else {
-		e->a = _fa_arena_create_in(&g->tls, g, node);
+		e->a = fa__arena_create_in(&g->tls, g, node);
 		if (!e->a) {
 			int err = errno;
 
@@ -361,7 +361,7 @@ static struct fa_arena *tls_attach(struct fa_arena_group *g)
 			errno = err;
 			return NULL;
 		}
-		_fa_arena_set_tls(e->a, g);
+		fa__arena_set_tls(e->a, g);
 		pthread_mutex_lock(&g->lock);
 		g->tls_created++;
 		g->attached++;
@@ -380,7 +380,7 @@ struct fa_arena *fa_arena_tls(struct fa_arena_group *g)
 {
 	struct tls_ent *e = tls_last;
 
-	if (fa_likely(e && e->g == g))
+	if (fa__likely(e && e->g == g))
 		return e->a;
 	if (!g) {
 		errno = EINVAL;

@@ -46,7 +46,7 @@ int fa_backend_parse(const char *name)
 	return -EINVAL;
 }
 
-bool _fa_verbose(void)
+bool fa__verbose(void)
 {
 	static _Atomic int v = -1; /* benign race: every thread computes the same */
 	int r = atomic_load_explicit(&v, memory_order_relaxed);
@@ -84,16 +84,16 @@ static int env_backend(void)
 	return atomic_load_explicit(&b, memory_order_relaxed);
 }
 
-int _fa_current_node(void)
+int fa__current_node(void)
 {
 	unsigned cpu, node;
 
 	if (getcpu(&cpu, &node) == 0)
-		return _fa_mem_node_of((int)node);
+		return fa__mem_node_of((int)node);
 	return 0;
 }
 
-int _fa_mem_opts_check(const struct fa_mem_opts *o)
+int fa__mem_opts_check(const struct fa_mem_opts *o)
 {
 	if (!o)
 		return 0;
@@ -122,57 +122,57 @@ static bool present(int b, size_t ps)
 {
 	switch (b) {
 	case FA_BACKEND_DEVICE:
-		if (!_fa_dev_available())
+		if (!fa__dev_available())
 			return false;
-		return ps == 0 || (_fa_dev_page_sizes() & ps);
+		return ps == 0 || (fa__dev_page_sizes() & ps);
 	case FA_BACKEND_HUGETLB:
 		if (ps == FA_PAGE_4K)
 			return false;
 		if (ps)
-			return _fa_hugetlb_reserved(ps) > 0;
-		return _fa_hugetlb_reserved(FA_PAGE_2M) > 0 || _fa_hugetlb_reserved(FA_PAGE_1G) > 0;
+			return fa__hugetlb_reserved(ps) > 0;
+		return fa__hugetlb_reserved(FA_PAGE_2M) > 0 || fa__hugetlb_reserved(FA_PAGE_1G) > 0;
 	case FA_BACKEND_THP:
-		return (ps == 0 || ps >= FA_PAGE_2M) && _fa_thp_enabled();
+		return (ps == 0 || ps >= FA_PAGE_2M) && fa__thp_enabled();
 	case FA_BACKEND_SMALL:
 		return true;
 	}
 	return false;
 }
 
-static int serve(struct _fa_map *m, size_t size, int b, size_t ps, const struct fa_mem_opts *o)
+static int serve(struct fa__map *m, size_t size, int b, size_t ps, const struct fa_mem_opts *o)
 {
 	switch (b) {
 	case FA_BACKEND_DEVICE:
-		return _fa_dev_map(m, size, ps, o);
+		return fa__dev_map(m, size, ps, o);
 	case FA_BACKEND_HUGETLB:
 		if (ps)
-			return _fa_mmap_map(m, size, b, ps, o);
+			return fa__mmap_map(m, size, b, ps, o);
 		/* best reserved size that suits: 1 GiB only for >= 1 GiB asks */
-		if (size >= FA_PAGE_1G && _fa_hugetlb_reserved(FA_PAGE_1G)) {
-			int r = _fa_mmap_map(m, size, b, FA_PAGE_1G, o);
+		if (size >= FA_PAGE_1G && fa__hugetlb_reserved(FA_PAGE_1G)) {
+			int r = fa__mmap_map(m, size, b, FA_PAGE_1G, o);
 
-			if (!r || !_fa_hugetlb_reserved(FA_PAGE_2M))
+			if (!r || !fa__hugetlb_reserved(FA_PAGE_2M))
 				return r;
 		}
-		return _fa_mmap_map(m, size, b, FA_PAGE_2M, o);
+		return fa__mmap_map(m, size, b, FA_PAGE_2M, o);
 	case FA_BACKEND_THP:
-		return _fa_mmap_map(m, size, b, FA_PAGE_2M, o);
+		return fa__mmap_map(m, size, b, FA_PAGE_2M, o);
 	case FA_BACKEND_SMALL:
-		return _fa_mmap_map(m, size, b, FA_PAGE_4K, o);
+		return fa__mmap_map(m, size, b, FA_PAGE_4K, o);
 	}
 	return -EINVAL;
 }
 
-static void say_downgrade(const struct _fa_map *m, int first, int err)
+static void say_downgrade(const struct fa__map *m, int first, int err)
 {
-	if (!_fa_verbose())
+	if (!fa__verbose())
 		return;
-	if ((m->flags & _FA_MAP_DOWNGRADED) && !atomic_exchange(&st.said[first][m->backend], true))
+	if ((m->flags & FA__MAP_DOWNGRADED) && !atomic_exchange(&st.said[first][m->backend], true))
 		fprintf(stderr,
 		        "finalloc: downgrade: %s asked, %s served (%s); "
 		        "counted in fa_backend_stats, said once\n",
 		        backend_names[first], backend_names[m->backend], strerror(-err));
-	if ((m->flags & _FA_MAP_PAGE_DOWN) && !atomic_exchange(&st.said_page, true))
+	if ((m->flags & FA__MAP_PAGE_DOWN) && !atomic_exchange(&st.said_page, true))
 		fprintf(stderr,
 		        "finalloc: downgrade: %zu KiB pages asked, %zu KiB "
 		        "served by %s; said once\n",
@@ -180,25 +180,25 @@ static void say_downgrade(const struct _fa_map *m, int first, int err)
 }
 
 /* Unmap without touching the counters (a map never counted). */
-static void map_free_raw(struct _fa_map *m)
+static void map_free_raw(struct fa__map *m)
 {
 	if (m->backend == FA_BACKEND_DEVICE)
-		_fa_dev_unmap(m);
+		fa__dev_unmap(m);
 	else
-		_fa_mmap_unmap(m);
+		fa__mmap_unmap(m);
 }
 
-int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts)
+int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts)
 {
 	static const struct fa_mem_opts defaults;
 	const struct fa_mem_opts *o = opts ? opts : &defaults;
-	struct _fa_map tmp;
+	struct fa__map tmp;
 	int asked, first = -1, err = -ENOMEM;
 
 	if (!m)
 		return -EINVAL;
-	_fa_stats_dump_init();
-	err = _fa_mem_opts_check(opts);
+	fa__stats_dump_init();
+	err = fa__mem_opts_check(opts);
 	if (err)
 		goto fail;
 	if (size == 0 || size > ((size_t)1 << 46)) {
@@ -210,11 +210,11 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 	if (asked != FA_BACKEND_AUTO) {
 		/* forced: that backend or an error */
 		memset(&tmp, 0, sizeof(tmp));
-		if (asked == FA_BACKEND_DEVICE && !_fa_dev_available())
-			err = _fa_dev_error();
+		if (asked == FA_BACKEND_DEVICE && !fa__dev_available())
+			err = fa__dev_error();
 		else if (asked == FA_BACKEND_HUGETLB && !present(asked, o->page_size))
 			err = -ENODEV;
-		else if (asked == FA_BACKEND_THP && !_fa_thp_enabled())
+		else if (asked == FA_BACKEND_THP && !fa__thp_enabled())
 			err = -ENODEV;
 		else if ((asked == FA_BACKEND_THP && o->page_size && o->page_size != FA_PAGE_2M) ||
 		         (asked == FA_BACKEND_SMALL && o->page_size > FA_PAGE_4K))
@@ -244,7 +244,7 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 			goto fail;
 		}
 		if (tmp.backend != first)
-			tmp.flags |= _FA_MAP_DOWNGRADED;
+			tmp.flags |= FA__MAP_DOWNGRADED;
 	}
 	tmp.backend_asked = asked;
 	tmp.node_asked = (o->flags & FA_MEM_ON_NODE) ? o->node : FA_NODE_ANY;
@@ -255,16 +255,16 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 			err = -ENOMEM;
 			goto fail;
 		}
-		tmp.flags |= _FA_MAP_PAGE_DOWN;
+		tmp.flags |= FA__MAP_PAGE_DOWN;
 	}
 
 	atomic_fetch_add(&st.maps[asked][tmp.backend], 1);
 	atomic_fetch_add(&st.bytes[tmp.backend], tmp.size);
-	if (tmp.flags & _FA_MAP_DOWNGRADED)
+	if (tmp.flags & FA__MAP_DOWNGRADED)
 		atomic_fetch_add(&st.downgrades, 1);
-	if (tmp.flags & _FA_MAP_PAGE_DOWN)
+	if (tmp.flags & FA__MAP_PAGE_DOWN)
 		atomic_fetch_add(&st.page_downgrades, 1);
-	if (tmp.flags & _FA_MAP_LOCKED)
+	if (tmp.flags & FA__MAP_LOCKED)
 		atomic_fetch_add(&st.locked_bytes, tmp.size);
 	else if (o->flags & FA_MEM_PREFAULT)
 		atomic_fetch_add(&st.lock_failures, 1);
@@ -274,24 +274,24 @@ int _fa_map_alloc(struct _fa_map *m, size_t size, const struct fa_mem_opts *opts
 	return 0;
 fail:
 	atomic_fetch_add(&st.failures, 1);
-	if (_fa_verbose())
+	if (fa__verbose())
 		fprintf(stderr, "finalloc: mapping %zu bytes failed: %s\n", size, strerror(-err));
 	return err;
 }
 
-void _fa_map_free(struct _fa_map *m)
+void fa__map_free(struct fa__map *m)
 {
 	if (!m || !m->map_base)
 		return;
 	atomic_fetch_add(&st.unmaps, 1);
 	atomic_fetch_sub(&st.bytes[m->backend], m->size);
-	if (m->flags & _FA_MAP_LOCKED)
+	if (m->flags & FA__MAP_LOCKED)
 		atomic_fetch_sub(&st.locked_bytes, m->size);
 	map_free_raw(m);
 	m->base = m->map_base = NULL;
 }
 
-void _fa_map_info(const struct _fa_map *m, struct fa_mem_info *info)
+void fa__map_info(const struct fa__map *m, struct fa_mem_info *info)
 {
 	info->backend_asked = m->backend_asked;
 	info->backend = m->backend;
@@ -300,9 +300,9 @@ void _fa_map_info(const struct _fa_map *m, struct fa_mem_info *info)
 	info->node_asked = m->node_asked;
 	info->node = m->node;
 	info->guard_size = m->guard_size;
-	info->downgraded = !!(m->flags & (_FA_MAP_DOWNGRADED | _FA_MAP_PAGE_DOWN));
-	info->locked = !!(m->flags & _FA_MAP_LOCKED);
-	info->prefaulted = !!(m->flags & _FA_MAP_PREFAULTED);
+	info->downgraded = !!(m->flags & (FA__MAP_DOWNGRADED | FA__MAP_PAGE_DOWN));
+	info->locked = !!(m->flags & FA__MAP_LOCKED);
+	info->prefaulted = !!(m->flags & FA__MAP_PREFAULTED);
 	info->guard_kind = m->guard_kind;
 }
 
@@ -323,12 +323,12 @@ int fa_backend_stats(struct fa_backend_stats *out)
 	out->locked_bytes = atomic_load(&st.locked_bytes);
 	out->lock_failures = atomic_load(&st.lock_failures);
 	out->available[FA_BACKEND_AUTO] = 1;
-	out->available[FA_BACKEND_DEVICE] = _fa_dev_available();
+	out->available[FA_BACKEND_DEVICE] = fa__dev_available();
 	out->available[FA_BACKEND_HUGETLB] = present(FA_BACKEND_HUGETLB, 0);
-	out->available[FA_BACKEND_THP] = _fa_thp_enabled();
+	out->available[FA_BACKEND_THP] = fa__thp_enabled();
 	out->available[FA_BACKEND_SMALL] = 1;
-	out->huge_page_sizes[0] = _fa_hugetlb_reserved(FA_PAGE_2M) ? FA_PAGE_2M : 0;
-	out->huge_page_sizes[1] = _fa_hugetlb_reserved(FA_PAGE_1G) ? FA_PAGE_1G : 0;
+	out->huge_page_sizes[0] = fa__hugetlb_reserved(FA_PAGE_2M) ? FA_PAGE_2M : 0;
+	out->huge_page_sizes[1] = fa__hugetlb_reserved(FA_PAGE_1G) ? FA_PAGE_1G : 0;
 	return 0;
 }
 
@@ -336,7 +336,7 @@ int fa_backend_stats(struct fa_backend_stats *out)
 
 struct raw_map {
 	struct raw_map *next;
-	struct _fa_map m;
+	struct fa__map m;
 };
 
 static pthread_mutex_t raw_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -351,14 +351,14 @@ void *fa_mem_map(size_t size, const struct fa_mem_opts *opts, struct fa_mem_info
 		errno = ENOMEM;
 		return NULL;
 	}
-	err = _fa_map_alloc(&r->m, size, opts);
+	err = fa__map_alloc(&r->m, size, opts);
 	if (err) {
 		free(r);
 		errno = -err;
 		return NULL;
 	}
 	if (info)
-		_fa_map_info(&r->m, info);
+		fa__map_info(&r->m, info);
 	pthread_mutex_lock(&raw_lock);
 	r->next = raw_maps;
 	raw_maps = r;
@@ -384,7 +384,7 @@ int fa_mem_unmap(void *p, size_t size)
 	pthread_mutex_unlock(&raw_lock);
 	if (!r)
 		return -EINVAL;
-	_fa_map_free(&r->m);
+	fa__map_free(&r->m);
 	free(r);
 	return 0;
 }

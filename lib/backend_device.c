@@ -64,24 +64,24 @@ static int dev_ready(void)
 	return st;
 }
 
-int _fa_dev_error(void)
+int fa__dev_error(void)
 {
 	if (dev_ready() > 0)
 		return 0;
 	return dev_err;
 }
 
-bool _fa_dev_available(void)
+bool fa__dev_available(void)
 {
 	return dev_ready() > 0;
 }
 
-uint64_t _fa_dev_page_sizes(void)
+uint64_t fa__dev_page_sizes(void)
 {
-	return _fa_dev_available() ? dev_info.page_sizes : 0;
+	return fa__dev_available() ? dev_info.page_sizes : 0;
 }
 
-int _fa_dev_map(struct _fa_map *m, size_t size, size_t ps, const struct fa_mem_opts *o)
+int fa__dev_map(struct fa__map *m, size_t size, size_t ps, const struct fa_mem_opts *o)
 {
 	struct finalloc_region_create rc;
 	struct finalloc_region_destroy rd;
@@ -89,7 +89,7 @@ int _fa_dev_map(struct _fa_map *m, size_t size, size_t ps, const struct fa_mem_o
 	int node, err;
 	void *p;
 
-	if (!_fa_dev_available())
+	if (!fa__dev_available())
 		return -ENODEV;
 	if (!ps)
 		ps = (dev_info.page_sizes & FA_PAGE_2M) ? FA_PAGE_2M : FA_PAGE_4K;
@@ -103,7 +103,7 @@ int _fa_dev_map(struct _fa_map *m, size_t size, size_t ps, const struct fa_mem_o
 	gpages = (o->guard_size + ps - 1) / ps;
 	if (gpages > UINT32_MAX)
 		return -EINVAL;
-	node = (o->flags & FA_MEM_ON_NODE) ? o->node : _fa_current_node();
+	node = (o->flags & FA_MEM_ON_NODE) ? o->node : fa__current_node();
 	if (node < 64 && !(dev_info.node_mask & (1ULL << node)))
 		return -ENOMEM; /* memory-less node: nothing to pin there */
 
@@ -132,12 +132,12 @@ int _fa_dev_map(struct _fa_map *m, size_t size, size_t ps, const struct fa_mem_o
 	m->region_id = rc.id;
 	m->node = node;
 	/* pages are allocated, zeroed and pinned at creation: nothing to lock */
-	m->flags |= _FA_MAP_LOCKED;
+	m->flags |= FA__MAP_LOCKED;
 	if (o->flags & FA_MEM_PREFAULT) {
 		/* install the page tables now (6.12 maps lazily by PMD) */
 		for (size_t off = 0; off < m->size; off += ps)
 			(void)((volatile char *)m->base)[off];
-		m->flags |= _FA_MAP_PREFAULTED;
+		m->flags |= FA__MAP_PREFAULTED;
 	}
 	if (dev_info.caps & FINALLOC_CAP_NODE_QUERY) {
 		struct finalloc_node_of q;
@@ -158,7 +158,7 @@ destroy:
 	return err;
 }
 
-void _fa_dev_unmap(struct _fa_map *m)
+void fa__dev_unmap(struct fa__map *m)
 {
 	struct finalloc_region_destroy rd;
 
@@ -169,11 +169,11 @@ void _fa_dev_unmap(struct _fa_map *m)
 	ioctl(dev_fd, FINALLOC_IOC_REGION_DESTROY, &rd);
 }
 
-int _fa_dev_node_of(const struct _fa_map *m, size_t off)
+int fa__dev_node_of(const struct fa__map *m, size_t off)
 {
 	struct finalloc_node_of q;
 
-	if (!_fa_dev_available() || m->backend != FA_BACKEND_DEVICE || off >= m->size)
+	if (!fa__dev_available() || m->backend != FA_BACKEND_DEVICE || off >= m->size)
 		return -EINVAL;
 	if (!(dev_info.caps & FINALLOC_CAP_NODE_QUERY))
 		return -EOPNOTSUPP;

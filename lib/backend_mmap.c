@@ -47,7 +47,7 @@ static uint64_t read_u64(const char *path)
 	return strtoull(buf, NULL, 10);
 }
 
-uint64_t _fa_hugetlb_reserved(size_t page_size)
+uint64_t fa__hugetlb_reserved(size_t page_size)
 {
 	char path[96];
 
@@ -56,7 +56,7 @@ uint64_t _fa_hugetlb_reserved(size_t page_size)
 	return read_u64(path);
 }
 
-bool _fa_thp_enabled(void)
+bool fa__thp_enabled(void)
 {
 	static _Atomic int on = -1;
 
@@ -110,7 +110,7 @@ static int populate(void *p, size_t len, size_t ps)
 	return 0;
 }
 
-int _fa_mmap_map(struct _fa_map *m, size_t size, int backend, size_t ps,
+int fa__mmap_map(struct fa__map *m, size_t size, int backend, size_t ps,
                  const struct fa_mem_opts *o)
 {
 	size_t usable, guard, slack, total;
@@ -181,7 +181,7 @@ int _fa_mmap_map(struct _fa_map *m, size_t size, int backend, size_t ps,
 		err = populate(data, usable, ps);
 		if (err)
 			goto unmap;
-		m->flags |= _FA_MAP_PREFAULTED;
+		m->flags |= FA__MAP_PREFAULTED;
 		if (numa_available() >= 0) {
 			int node = -1;
 
@@ -190,7 +190,7 @@ int _fa_mmap_map(struct _fa_map *m, size_t size, int backend, size_t ps,
 		}
 	}
 	if ((o->flags & FA_MEM_PREFAULT) && mlock(data, usable) == 0)
-		m->flags |= _FA_MAP_LOCKED;
+		m->flags |= FA__MAP_LOCKED;
 
 	m->base = data;
 	m->size = usable;
@@ -204,7 +204,7 @@ unmap:
 	return err;
 }
 
-void _fa_mmap_unmap(struct _fa_map *m)
+void fa__mmap_unmap(struct fa__map *m)
 {
 	munmap(m->map_base, m->map_size);
 }

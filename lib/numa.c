@@ -27,7 +27,7 @@
 
 /* fa_numa_free finds the owning pool through the header at the object's
  * 64 KiB boundary: slab and large headers keep the pool at one offset. */
-_Static_assert(offsetof(struct _fa_pool_slab, pool) == offsetof(struct _fa_pool_large, pool),
+_Static_assert(offsetof(struct fa__pool_slab, pool) == offsetof(struct fa__pool_large, pool),
                "pool pointer at one offset in slab and large headers");
 
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -94,9 +94,9 @@ static void fork_init(void)
  * pointer below the first 64 KiB boundary, which has no header to read. */
 static inline struct fa_pool *owner_pool(const void *ptr)
 {
-	if (fa_unlikely(!((uintptr_t)ptr & _FA_SLAB_MASK)))
+	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK)))
 		return NULL;
-	return _fa_pool_slab_of(ptr)->pool;
+	return fa__pool_slab_of(ptr)->pool;
 }
 
 static uint64_t now_ns(void)
@@ -121,7 +121,7 @@ static void site_name(const void *site, char *buf, size_t len)
 
 /* One stderr line per warn_ms at most; the lines skipped are counted and
  * said with the next one. */
-void _fa_numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
+void fa__numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
 {
 	uint64_t t = now_ns(), last = atomic_load_explicit(&n->warn_last, memory_order_relaxed);
 	char where[96], msg[192];
@@ -165,7 +165,7 @@ static int check_opts(const struct fa_numa_opts *o)
 			return -EINVAL;
 	if (o->pool && o->pool->mem)
 		return -EINVAL; /* the allocator places slabs itself */
-	return _fa_mem_opts_check(o->mem);
+	return fa__mem_opts_check(o->mem);
 }
 
 /* Memory nodes ordered by distance from node (nearest first, ties by id). */
@@ -223,7 +223,7 @@ static struct fa_pool *make_pool(struct fa_numa *n, int node, const struct fa_nu
 
 struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 {
-	const struct fa_topology *t = _fa_numa_topo();
+	const struct fa_topology *t = fa__numa_topo();
 	struct fa_numa *n;
 	int err;
 
@@ -236,7 +236,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
-	n = aligned_alloc(FA_CACHE_LINE, sizeof(*n));
+	n = aligned_alloc(FA__CACHE_LINE, sizeof(*n));
 	if (!n) {
 		errno = ENOMEM;
 		return NULL;
@@ -270,7 +270,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 		n->node[i].mem_node = -1;
 
 	for (int i = 0; i < t->nr_nodes; i++) {
-		struct _fa_numa_node *nd = &n->node[t->node[i].node];
+		struct fa__numa_node *nd = &n->node[t->node[i].node];
 
 		nd->present = true;
 		nd->has_memory = t->node[i].has_memory;
@@ -291,7 +291,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 	}
 	/* CPU-only nodes are served by their nearest memory node */
 	for (int node = 0; node <= n->max_node; node++) {
-		struct _fa_numa_node *nd = &n->node[node];
+		struct fa__numa_node *nd = &n->node[node];
 
 		if (!nd->present)
 			continue;
@@ -336,7 +336,7 @@ void fa_numa_destroy(struct fa_numa *n)
 	pthread_mutex_unlock(&all_lock);
 	for (int node = 0; node < FA_MAX_NODES; node++) {
 		fa_arena_destroy(n->node[node].arena);
-		_fa_numa_large_fini(n, node);
+		fa__numa_large_fini(n, node);
 		fa_pool_destroy(n->node[node].pool);
 		pthread_mutex_destroy(&n->node[node].large_lock);
 	}
@@ -350,8 +350,8 @@ void fa_numa_destroy(struct fa_numa *n)
 /* Memory of memory node `node`: the pool, or a large map. */
 static inline void *node_alloc(struct fa_numa *n, int node, size_t size)
 {
-	if (_fa_numa_is_large(n, size))
-		return _fa_numa_large_alloc(n, node, size);
+	if (fa__numa_is_large(n, size))
+		return fa__numa_large_alloc(n, node, size);
 	return fa_pool_alloc(n->node[node].pool, size);
 }
 
@@ -361,11 +361,11 @@ static void *node_alloc_bal(struct fa_numa *n, int node, size_t size)
 {
 	void *p = node_alloc(n, node, size);
 
-	if (p || errno != ENOMEM || !(n->flags & FA_NUMA_BALANCE) || _fa_numa_is_large(n, size))
+	if (p || errno != ENOMEM || !(n->flags & FA_NUMA_BALANCE) || fa__numa_is_large(n, size))
 		return p;
 	/* a failed retry says why; a balance that gave nothing, ENOMEM (the
 	 * trims may have left another errno) */
-	if (_fa_numa_balance(n, node, 2 * _FA_SLAB_SIZE, true))
+	if (fa__numa_balance(n, node, 2 * FA__SLAB_SIZE, true))
 		return node_alloc(n, node, size);
 	errno = ENOMEM;
 	return NULL;
@@ -375,9 +375,9 @@ static void count_remote_alloc(struct fa_numa *n, int served, int home, size_t s
                                const void *site)
 {
 	atomic_fetch_add_explicit(&n->node[served].remote_allocs, 1, memory_order_relaxed);
-	_fa_count_inc(&_fa_numa_tls.remote_allocs);
+	fa__count_inc(&fa__numa_tls.remote_allocs);
 	if (n->flags & FA_NUMA_WARN)
-		_fa_numa_warn(n, site,
+		fa__numa_warn(n, site,
 		              "remote alloc of %zu bytes from node %d by a thread on node %d", size,
 		              served, home);
 }
@@ -385,7 +385,7 @@ static void count_remote_alloc(struct fa_numa *n, int served, int home, size_t s
 /* Try the memory nodes after home's own, nearest first.  Counted. */
 static void *spill(struct fa_numa *n, size_t size, int home, const void *site)
 {
-	struct _fa_numa_node *hn = &n->node[home];
+	struct fa__numa_node *hn = &n->node[home];
 	int from = hn->mem_node;
 
 	for (int i = 0; i < hn->nr_spill; i++) {
@@ -416,7 +416,7 @@ static void *alloc_slow(struct fa_numa *n, size_t size, int home, const void *si
 	void *p;
 
 	if (n->policy == FA_NUMA_INTERLEAVE) {
-		struct _fa_numa_tls *t = &_fa_numa_tls;
+		struct fa__numa_tls *t = &fa__numa_tls;
 
 		served = n->mem_nodes[t->rr++ % (unsigned)n->nr_mem];
 		p = node_alloc_bal(n, served, size);
@@ -449,19 +449,19 @@ static __attribute__((noinline, cold)) void *null_einval(void)
 /* Is the thread's cached pool still the one for its node?  Off the data
  * dependency chain of the pool pop: the branch is predicted and the pool
  * pointer comes straight from TLS. */
-static inline bool cache_valid(const struct _fa_numa_tls *t, const struct fa_numa *n)
+static inline bool cache_valid(const struct fa__numa_tls *t, const struct fa_numa *n)
 {
-	if (fa_unlikely(t->cache_id != n->id))
+	if (fa__unlikely(t->cache_id != n->id))
 		return false;
-	if (fa_likely(t->rseq_cpu != NULL))
+	if (fa__likely(t->rseq_cpu != NULL))
 		return *t->rseq_cpu == t->cache_cpu;
 	return t->countdown > 0;
 }
 
 /* Fill the cache for n after looking the node up; returns the node. */
-static int cache_fill(struct _fa_numa_tls *t, struct fa_numa *n)
+static int cache_fill(struct fa__numa_tls *t, struct fa_numa *n)
 {
-	int node = _fa_thread_node();
+	int node = fa__thread_node();
 
 	t->cache_id = n->policy == FA_NUMA_INTERLEAVE ? 0 : n->id;
 	t->cache_pool = n->pool_of[node];
@@ -470,7 +470,7 @@ static int cache_fill(struct _fa_numa_tls *t, struct fa_numa *n)
 
 		t->cache_cpu = cpu;
 		/* migrated between the two reads: the next call looks again */
-		if (cpu >= _fa_nr_cpu_node || _fa_cpu_node[cpu] != node)
+		if (cpu >= fa__nr_cpu_node || fa__cpu_node[cpu] != node)
 			t->cache_id = 0;
 	}
 	return node;
@@ -478,13 +478,13 @@ static int cache_fill(struct _fa_numa_tls *t, struct fa_numa *n)
 
 static __attribute__((noinline)) void *alloc_miss(struct fa_numa *n, size_t size, const void *site)
 {
-	struct _fa_numa_tls *t = &_fa_numa_tls;
+	struct fa__numa_tls *t = &fa__numa_tls;
 	int node = cache_fill(t, n);
 
-	if (n->policy != FA_NUMA_INTERLEAVE && !_fa_numa_is_large(n, size)) {
+	if (n->policy != FA_NUMA_INTERLEAVE && !fa__numa_is_large(n, size)) {
 		void *p = fa_pool_alloc(n->pool_of[node], size);
 
-		if (fa_likely(p != NULL))
+		if (fa__likely(p != NULL))
 			return p;
 	}
 	if (size == 0) {
@@ -496,10 +496,10 @@ static __attribute__((noinline)) void *alloc_miss(struct fa_numa *n, size_t size
 
 void *fa_numa_alloc(struct fa_numa *n, size_t size)
 {
-	struct _fa_numa_tls *t = &_fa_numa_tls;
+	struct fa__numa_tls *t = &fa__numa_tls;
 
-	if (fa_likely(n != NULL)) {
-		if (fa_likely(size <= FA_POOL_SMALL_MAX && cache_valid(t, n))) {
+	if (fa__likely(n != NULL)) {
+		if (fa__likely(size <= FA_POOL_SMALL_MAX && cache_valid(t, n))) {
 			void *p;
 
 			if (!t->rseq_cpu)
@@ -507,7 +507,7 @@ void *fa_numa_alloc(struct fa_numa *n, size_t size)
 			/* an empty bin is alloc_miss's, which refills it:
 			 * no call returns here, so this path has no frame */
 			p = fa__pool_pop_inl(t->cache_pool, size);
-			if (fa_likely(p != NULL))
+			if (fa__likely(p != NULL))
 				return p;
 		}
 		return alloc_miss(n, size, __builtin_return_address(0));
@@ -528,7 +528,7 @@ void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node)
 		errno = ENOMEM;
 		return NULL;
 	}
-	home = _fa_thread_node();
+	home = fa__thread_node();
 	served = n->node[node].mem_node;
 	p = node_alloc_bal(n, served, size);
 	if (!p) {
@@ -557,9 +557,9 @@ static int pool_node(const struct fa_numa *n, const struct fa_pool *p)
 static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_pool *p, void *ptr,
                                                 const void *site)
 {
-	struct _fa_numa_tls *t = &_fa_numa_tls;
+	struct fa__numa_tls *t = &fa__numa_tls;
 	int node = cache_fill(t, n), owner;
-	struct _fa_numa_large *l = NULL;
+	struct fa__numa_large *l = NULL;
 
 	if (p && p == n->pool_of[node]) {
 		fa_pool_free(p, ptr);
@@ -568,10 +568,10 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 	if (p) {
 		owner = pool_node(n, p);
 	} else {
-		l = _fa_numa_large_of(n, ptr);
+		l = fa__numa_large_of(n, ptr);
 		owner = l ? l->node : -1;
 		if (l && owner == n->node[node].mem_node) {
-			_fa_numa_large_free(n, l);
+			fa__numa_large_free(n, l);
 			return;
 		}
 	}
@@ -584,23 +584,23 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 		return;
 	}
 	atomic_fetch_add_explicit(&n->node[owner].remote_frees, 1, memory_order_relaxed);
-	_fa_count_inc(&t->remote_frees);
+	fa__count_inc(&t->remote_frees);
 	if (n->flags & FA_NUMA_WARN)
-		_fa_numa_warn(n, site, "remote free of %p (node %d) by a thread on node %d", ptr,
+		fa__numa_warn(n, site, "remote free of %p (node %d) by a thread on node %d", ptr,
 		              owner, node);
 	if (l)
-		_fa_numa_large_free(n, l);
+		fa__numa_large_free(n, l);
 	else
 		fa_pool_free(p, ptr);
 }
 
 void fa_numa_free(struct fa_numa *n, void *ptr)
 {
-	struct _fa_numa_tls *t = &_fa_numa_tls;
-	const struct _fa_pool_slab *s;
+	struct fa__numa_tls *t = &fa__numa_tls;
+	const struct fa__pool_slab *s;
 	struct fa_pool *p;
 
-	if (fa_unlikely(!((uintptr_t)ptr & _FA_SLAB_MASK))) {
+	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK))) {
 		/* NULL: a no-op; else below the first slab boundary, with no
 		 * header to read (one test for both) */
 		if (ptr && !n)
@@ -609,13 +609,13 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 			free_miss(n, NULL, ptr, __builtin_return_address(0));
 		return;
 	}
-	if (fa_unlikely(!n)) {
+	if (fa__unlikely(!n)) {
 		null_einval();
 		return;
 	}
-	s = _fa_pool_slab_of(ptr);
+	s = fa__pool_slab_of(ptr);
 	p = s->pool;
-	if (fa_likely(cache_valid(t, n) && p == t->cache_pool)) {
+	if (fa__likely(cache_valid(t, n) && p == t->cache_pool)) {
 		/* the header is read already: its bin (bin 0 for a pool
 		 * with features, whose frees all go out of line) */
 		fa__pool_push_inl(p, ptr, s->binoff);
@@ -634,7 +634,7 @@ int fa_numa_node_of(struct fa_numa *n, const void *ptr)
 		return -EINVAL;
 	p = owner_pool(ptr);
 	if (!p) {
-		const struct _fa_numa_large *l = _fa_numa_large_of(n, ptr);
+		const struct fa__numa_large *l = fa__numa_large_of(n, ptr);
 
 		return l ? l->node : -EINVAL;
 	}
@@ -644,12 +644,12 @@ int fa_numa_node_of(struct fa_numa *n, const void *ptr)
 
 size_t fa_numa_usable_size(struct fa_numa *n, const void *ptr)
 {
-	const struct _fa_numa_large *l;
+	const struct fa__numa_large *l;
 
 	if (!n || !ptr)
 		return 0;
 	if (owner_pool(ptr) == NULL)
-		return (l = _fa_numa_large_of(n, ptr)) ? l->size : 0;
+		return (l = fa__numa_large_of(n, ptr)) ? l->size : 0;
 	if (pool_node(n, owner_pool(ptr)) < 0)
 		return 0;
 	return fa_pool_usable_size(owner_pool(ptr), ptr);
@@ -666,7 +666,7 @@ struct fa_pool *fa_numa_pool(struct fa_numa *n, int node)
 
 struct fa_arena *fa_numa_arena(struct fa_numa *n, int node)
 {
-	struct _fa_numa_node *nd;
+	struct fa__numa_node *nd;
 	struct fa_arena *a;
 
 	if (!n || node < 0 || node > n->max_node || !n->node[node].present) {
@@ -695,7 +695,7 @@ struct fa_arena *fa_numa_arena(struct fa_numa *n, int node)
 /* Node backing the page at addr: move_pages (faulted pages of fallback
  * memory, and device memory mapped with refcounted PTEs), else the device
  * query for a device map.  -ENOENT: not faulted in yet. */
-static int page_node(const struct _fa_map *m, const void *addr)
+static int page_node(const struct fa__map *m, const void *addr)
 {
 	void *pages[1] = { (void *)((uintptr_t)addr & ~(uintptr_t)4095) };
 	int status[1] = { -1 };
@@ -705,23 +705,23 @@ static int page_node(const struct _fa_map *m, const void *addr)
 	if (move_pages(0, 1, pages, NULL, status, 0) == 0 && status[0] >= 0)
 		return status[0];
 	if (m && m->backend == FA_BACKEND_DEVICE)
-		return _fa_dev_node_of(m, (size_t)((const char *)addr - (const char *)m->base));
+		return fa__dev_node_of(m, (size_t)((const char *)addr - (const char *)m->base));
 	return status[0] < 0 ? status[0] : -EIO;
 }
 
 /* The backend map of pool p that holds ptr, under p->lock. */
-static const struct _fa_map *find_map(struct fa_pool *p, const void *ptr)
+static const struct fa__map *find_map(struct fa_pool *p, const void *ptr)
 {
 	unsigned nr = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
 	const char *c = ptr;
 
 	for (unsigned i = 0; i < nr; i++) {
-		const struct _fa_map *m = &p->maps[i];
+		const struct fa__map *m = &p->maps[i];
 
 		if (m->base && c >= (const char *)m->base && c < (const char *)m->base + m->size)
 			return m;
 	}
-	for (struct _fa_pool_large *l = p->large; l; l = l->next)
+	for (struct fa__pool_large *l = p->large; l; l = l->next)
 		if (c >= (const char *)l->map.base && c < (const char *)l->map.base + l->map.size)
 			return &l->map;
 	return NULL;
@@ -731,7 +731,7 @@ static void note_misplaced(struct fa_numa *n, int want, int got, const void *add
 {
 	atomic_fetch_add_explicit(&n->node[want].misplaced, 1, memory_order_relaxed);
 	if (n->flags & FA_NUMA_WARN)
-		_fa_numa_warn(n, addr, "memory meant for node %d found on node %d", want, got);
+		fa__numa_warn(n, addr, "memory meant for node %d found on node %d", want, got);
 }
 
 int fa_numa_check(struct fa_numa *n, const void *ptr)
@@ -743,9 +743,9 @@ int fa_numa_check(struct fa_numa *n, const void *ptr)
 	/* any address inside: search the maps of every node's pool */
 	for (int i = 0; i < n->nr_mem && want < 0; i++) {
 		struct fa_pool *p = n->node[n->mem_nodes[i]].pool;
-		const struct _fa_map *m;
+		const struct fa__map *m;
 
-		struct _fa_numa_node *nd = &n->node[n->mem_nodes[i]];
+		struct fa__numa_node *nd = &n->node[n->mem_nodes[i]];
 
 		pthread_mutex_lock(&p->lock);
 		m = find_map(p, ptr);
@@ -757,7 +757,7 @@ int fa_numa_check(struct fa_numa *n, const void *ptr)
 		if (want >= 0)
 			break;
 		pthread_mutex_lock(&nd->large_lock);
-		m = _fa_numa_large_find(nd, ptr);
+		m = fa__numa_large_find(nd, ptr);
 		if (m) {
 			want = n->mem_nodes[i];
 			got = page_node(m, ptr);
@@ -770,7 +770,7 @@ int fa_numa_check(struct fa_numa *n, const void *ptr)
 }
 
 /* Check one address per page (at most 4096 per map) of map m. */
-static void verify_map(struct fa_numa *n, int node, const struct _fa_map *m,
+static void verify_map(struct fa_numa *n, int node, const struct fa__map *m,
                        struct fa_numa_verify *v)
 {
 	size_t step = m->page_size ? m->page_size : FA_PAGE_4K;
@@ -796,7 +796,7 @@ static void verify_map(struct fa_numa *n, int node, const struct _fa_map *m,
 /* Every map of node's pool, and its large maps (live and idle). */
 static void verify_pool(struct fa_numa *n, int node, struct fa_numa_verify *v)
 {
-	struct _fa_numa_node *nd = &n->node[node];
+	struct fa__numa_node *nd = &n->node[node];
 	struct fa_pool *p = nd->pool;
 	unsigned nr;
 
@@ -805,12 +805,12 @@ static void verify_pool(struct fa_numa *n, int node, struct fa_numa_verify *v)
 	for (unsigned i = 0; i < nr; i++)
 		if (p->maps[i].base) /* not a slot fa_pool_trim emptied */
 			verify_map(n, node, &p->maps[i], v);
-	for (struct _fa_pool_large *l = p->large; l; l = l->next)
+	for (struct fa__pool_large *l = p->large; l; l = l->next)
 		verify_map(n, node, &l->map, v);
 	pthread_mutex_unlock(&p->lock);
 	pthread_mutex_lock(&nd->large_lock);
 	for (int pass = 0; pass < 2; pass++)
-		for (struct _fa_numa_large *l = pass ? nd->idle : nd->live; l; l = l->next)
+		for (struct fa__numa_large *l = pass ? nd->idle : nd->live; l; l = l->next)
 			verify_map(n, node, &l->map, v);
 	pthread_mutex_unlock(&nd->large_lock);
 }
@@ -835,7 +835,7 @@ int fa_numa_verify(struct fa_numa *n, int node, struct fa_numa_verify *v)
 
 int fa_numa_spill_order(struct fa_numa *n, int node, int *out, int max)
 {
-	const struct _fa_numa_node *nd;
+	const struct fa__numa_node *nd;
 
 	if (!n || node < 0 || node > n->max_node || !n->node[node].present || max < 0 ||
 	    (max > 0 && !out))
@@ -847,9 +847,9 @@ int fa_numa_spill_order(struct fa_numa *n, int node, int *out, int max)
 }
 
 /* Node numbers of one allocator, added into s. */
-void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats *s)
+void fa__numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats *s)
 {
-	const struct _fa_numa_node *nd = &n->node[node];
+	const struct fa__numa_node *nd = &n->node[node];
 
 	s->remote_allocs += atomic_load_explicit(&nd->remote_allocs, memory_order_relaxed);
 	s->remote_frees += atomic_load_explicit(&nd->remote_frees, memory_order_relaxed);
@@ -863,7 +863,7 @@ void _fa_numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 
 		if (ps && fa_pool_stats(nd->pool, ps) == 0) {
 			for (unsigned c = 0; c < ps->nr_classes; c++)
-				slab_bytes += ps->cls[c].slabs * _FA_SLAB_SIZE;
+				slab_bytes += ps->cls[c].slabs * FA__SLAB_SIZE;
 			/* live small objects sit in slabs; large ones are whole maps */
 			free_in_slabs = ps->bytes_live - ps->large_bytes <= slab_bytes
 			                        ? slab_bytes - (ps->bytes_live - ps->large_bytes)
@@ -936,7 +936,7 @@ int fa_numa_stats(struct fa_numa *n, struct fa_numa_stats *st)
 		s->mem_node = n->node[node].mem_node;
 		s->has_memory = n->node[node].has_memory;
 		if (s->has_memory)
-			_fa_numa_node_usage(n, node, s);
+			fa__numa_node_usage(n, node, s);
 		st->remote_allocs += s->remote_allocs;
 		st->remote_frees += s->remote_frees;
 		st->spills += s->spills_out;
@@ -947,7 +947,7 @@ int fa_numa_stats(struct fa_numa *n, struct fa_numa_stats *st)
 }
 
 /* Every live allocator, for the profiler: fn under the list lock. */
-void _fa_numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg)
+void fa__numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg)
 {
 	pthread_mutex_lock(&all_lock);
 	for (struct fa_numa *n = all_head; n; n = n->next)

@@ -37,33 +37,33 @@
  * Returns the bytes unmapped; *slabs: the slabs freed. */
 static uint64_t trim_node(struct fa_numa *n, int node, uint64_t *slabs)
 {
-	struct _fa_numa_node *nd = &n->node[node];
+	struct fa__numa_node *nd = &n->node[node];
 	struct fa_pool_trim_info ti;
 	uint64_t idle;
 
 	*slabs = 0;
 	if (!nd->pool)
 		return 0;
-	idle = _fa_pool_trimmable(nd->pool);
+	idle = fa__pool_trimmable(nd->pool);
 	if (idle < nd->trim_low)
 		nd->trim_low = idle;
-	if (idle < nd->trim_low + _FA_SLAB_SIZE)
+	if (idle < nd->trim_low + FA__SLAB_SIZE)
 		return 0;
 	fa_pool_trim(nd->pool, 0, &ti); /* -ENOMEM: what it did still counts */
-	nd->trim_low = _fa_pool_trimmable(nd->pool);
+	nd->trim_low = fa__pool_trimmable(nd->pool);
 	*slabs = ti.slabs;
 	return ti.bytes;
 }
 
-static void cap_set(struct _fa_numa_node *nd, uint64_t cap)
+static void cap_set(struct fa__numa_node *nd, uint64_t cap)
 {
 	atomic_store(&nd->cap, cap);
-	_fa_pool_set_max_bytes(nd->pool, cap);
+	fa__pool_set_max_bytes(nd->pool, cap);
 }
 
-bool _fa_numa_balance(struct fa_numa *n, int node, size_t need, bool pool)
+bool fa__numa_balance(struct fa_numa *n, int node, size_t need, bool pool)
 {
-	struct _fa_numa_node *nd = &n->node[node];
+	struct fa__numa_node *nd = &n->node[node];
 	uint64_t got, own, slabs;
 	bool done;
 
@@ -72,14 +72,14 @@ bool _fa_numa_balance(struct fa_numa *n, int node, size_t need, bool pool)
 	/* a pool with room left under its share failed for want of memory,
 	 * not of budget */
 	if (pool &&
-	    atomic_load(&nd->pool->bytes_mapped) + 2 * _FA_SLAB_SIZE <= atomic_load(&nd->cap))
+	    atomic_load(&nd->pool->bytes_mapped) + 2 * FA__SLAB_SIZE <= atomic_load(&nd->cap))
 		return false;
 	pthread_mutex_lock(&n->bal_lock);
 	got = trim_node(n, node, &own);
 	done = got >= need || (pool && own);
 	for (int i = 0; i < nd->nr_spill && !done; i++) {
 		int from = nd->spill[i];
-		struct _fa_numa_node *fd = &n->node[from];
+		struct fa__numa_node *fd = &n->node[from];
 		uint64_t bytes, fcap, give;
 
 		if (from == node || !fd->pool)
@@ -117,7 +117,7 @@ int fa_numa_trim(struct fa_numa *n, int node)
 
 		if (node >= 0 && m != n->node[node].mem_node)
 			continue;
-		_fa_numa_large_trim(n, m);
+		fa__numa_large_trim(n, m);
 		if (fa_pool_trim(n->node[m].pool, 0, NULL))
 			err = -ENOMEM;
 	}

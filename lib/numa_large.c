@@ -23,30 +23,30 @@
 
 #define LARGE_MAGIC 0xfa4e1a00u
 
-_Static_assert(offsetof(struct _fa_numa_large, pool) == offsetof(struct _fa_pool_slab, pool),
+_Static_assert(offsetof(struct fa__numa_large, pool) == offsetof(struct fa__pool_slab, pool),
                "pool pointer at one offset in every 64 KiB header");
-_Static_assert(offsetof(struct _fa_numa_large, binoff) == offsetof(struct _fa_pool_slab, binoff),
+_Static_assert(offsetof(struct fa__numa_large, binoff) == offsetof(struct fa__pool_slab, binoff),
                "binoff first");
 
 static size_t hdr_size(void)
 {
-	return (sizeof(struct _fa_numa_large) + 63) & ~(size_t)63;
+	return (sizeof(struct fa__numa_large) + 63) & ~(size_t)63;
 }
 
 static size_t need_of(size_t size)
 {
 	/* room to put the header on a 64 KiB boundary */
-	return size + hdr_size() + _FA_SLAB_SIZE;
+	return size + hdr_size() + FA__SLAB_SIZE;
 }
 
-bool _fa_numa_is_large(const struct fa_numa *n, size_t size)
+bool fa__numa_is_large(const struct fa_numa *n, size_t size)
 {
 	return size > FA_POOL_SMALL_MAX && n->large_ok;
 }
 
-struct _fa_numa_large *_fa_numa_large_of(const struct fa_numa *n, const void *ptr)
+struct fa__numa_large *fa__numa_large_of(const struct fa_numa *n, const void *ptr)
 {
-	struct _fa_numa_large *l = (struct _fa_numa_large *)((uintptr_t)ptr & _FA_SLAB_MASK);
+	struct fa__numa_large *l = (struct fa__numa_large *)((uintptr_t)ptr & FA__SLAB_MASK);
 
 	if (!l || l->pool || l->magic != LARGE_MAGIC || l->owner != n || l->ptr != ptr)
 		return NULL;
@@ -54,14 +54,14 @@ struct _fa_numa_large *_fa_numa_large_of(const struct fa_numa *n, const void *pt
 }
 
 /* Place the header in map m and link it live on node nd. */
-static void *install(struct fa_numa *n, int node, const struct _fa_map *m, size_t size)
+static void *install(struct fa_numa *n, int node, const struct fa__map *m, size_t size)
 {
-	struct _fa_numa_node *nd = &n->node[node];
-	struct _fa_numa_large *l =
-	        (struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
+	struct fa__numa_node *nd = &n->node[node];
+	struct fa__numa_large *l =
+	        (struct fa__numa_large *)(((uintptr_t)m->base + FA__SLAB_SIZE - 1) & FA__SLAB_MASK);
 
 	memset(l, 0, sizeof(*l));
-	l->binoff = _fa_pool_bin_off(0);
+	l->binoff = fa__pool_bin_off(0);
 	l->magic = LARGE_MAGIC;
 	l->owner = n;
 	l->node = node;
@@ -81,9 +81,9 @@ static void *install(struct fa_numa *n, int node, const struct _fa_map *m, size_
 }
 
 /* Take a cached map of node that fits need, or return false. */
-static bool take_idle(struct _fa_numa_node *nd, size_t need, struct _fa_map *out)
+static bool take_idle(struct fa__numa_node *nd, size_t need, struct fa__map *out)
 {
-	struct _fa_numa_large **pp, *l = NULL;
+	struct fa__numa_large **pp, *l = NULL;
 
 	pthread_mutex_lock(&nd->large_lock);
 	for (pp = &nd->idle; *pp; pp = &(*pp)->next)
@@ -103,7 +103,7 @@ static bool take_idle(struct _fa_numa_node *nd, size_t need, struct _fa_map *out
 
 static uint64_t node_mapped(const struct fa_numa *n, int node)
 {
-	const struct _fa_numa_node *nd = &n->node[node];
+	const struct fa__numa_node *nd = &n->node[node];
 
 	return atomic_load(&nd->pool->bytes_mapped) +
 	       atomic_load_explicit(&nd->large_bytes, memory_order_relaxed) +
@@ -111,22 +111,22 @@ static uint64_t node_mapped(const struct fa_numa *n, int node)
 }
 
 /* Move an idle map from the nearest node that has one to node. */
-static bool steal_idle(struct fa_numa *n, int node, size_t need, struct _fa_map *out)
+static bool steal_idle(struct fa_numa *n, int node, size_t need, struct fa__map *out)
 {
-	struct _fa_numa_node *nd = &n->node[node];
+	struct fa__numa_node *nd = &n->node[node];
 
 	for (int i = 0; i < nd->nr_spill; i++) {
 		int from = nd->spill[i];
-		struct _fa_map m;
+		struct fa__map m;
 
 		if (from == node || !take_idle(&n->node[from], need, &m))
 			continue;
 		if (m.backend == FA_BACKEND_DEVICE || numa_available() < 0) {
 			/* pinned to its node: give it back there, map here */
-			_fa_map_free(&m);
+			fa__map_free(&m);
 			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1,
 			                          memory_order_relaxed);
-			if (_fa_map_alloc(out, need, &n->node_mem[node]))
+			if (fa__map_alloc(out, need, &n->node_mem[node]))
 				return false;
 		} else {
 			unsigned long mask[16] = { 0 };
@@ -137,7 +137,7 @@ static bool steal_idle(struct fa_numa *n, int node, size_t need, struct _fa_map 
 				/* could not move every page: keep it where it was */
 				atomic_fetch_add_explicit(&n->node[from].move_failures, 1,
 				                          memory_order_relaxed);
-				_fa_numa_large_cache(n, from, &m);
+				fa__numa_large_cache(n, from, &m);
 				continue;
 			}
 			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1,
@@ -150,10 +150,10 @@ static bool steal_idle(struct fa_numa *n, int node, size_t need, struct _fa_map 
 	return false;
 }
 
-void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size)
+void *fa__numa_large_alloc(struct fa_numa *n, int node, size_t size)
 {
-	struct _fa_numa_node *nd = &n->node[node];
-	struct _fa_map m;
+	struct fa__numa_node *nd = &n->node[node];
+	struct fa__map m;
 	size_t need;
 	int err;
 
@@ -172,7 +172,7 @@ void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size)
 
 		/* under FA_NUMA_BALANCE, idle pool memory gives way (here or
 		 * moved from the nearest nodes) */
-		if (used > cap && (!_fa_numa_balance(n, node, used - cap, false) ||
+		if (used > cap && (!fa__numa_balance(n, node, used - cap, false) ||
 		                   node_mapped(n, node) + need > atomic_load(&nd->cap))) {
 			errno = ENOMEM;
 			return NULL;
@@ -180,7 +180,7 @@ void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size)
 	}
 	if ((n->flags & FA_NUMA_BALANCE) && steal_idle(n, node, need, &m))
 		return install(n, node, &m, size);
-	err = _fa_map_alloc(&m, need, &n->node_mem[node]);
+	err = fa__map_alloc(&m, need, &n->node_mem[node]);
 	if (err) {
 		errno = err == -ENOMEM || err == -ENODEV ? ENOMEM : -err;
 		return NULL;
@@ -189,11 +189,11 @@ void *_fa_numa_large_alloc(struct fa_numa *n, int node, size_t size)
 }
 
 /* Keep map m idle on node if there is room, else unmap it. */
-void _fa_numa_large_cache(struct fa_numa *n, int node, struct _fa_map *m)
+void fa__numa_large_cache(struct fa_numa *n, int node, struct fa__map *m)
 {
-	struct _fa_numa_node *nd = &n->node[node];
-	struct _fa_numa_large *l =
-	        (struct _fa_numa_large *)(((uintptr_t)m->base + _FA_SLAB_SIZE - 1) & _FA_SLAB_MASK);
+	struct fa__numa_node *nd = &n->node[node];
+	struct fa__numa_large *l =
+	        (struct fa__numa_large *)(((uintptr_t)m->base + FA__SLAB_SIZE - 1) & FA__SLAB_MASK);
 
 	pthread_mutex_lock(&nd->large_lock);
 	if (atomic_load(&nd->idle_bytes) + m->size <= n->idle_max) {
@@ -208,13 +208,13 @@ void _fa_numa_large_cache(struct fa_numa *n, int node, struct _fa_map *m)
 	}
 	pthread_mutex_unlock(&nd->large_lock);
 	if (m)
-		_fa_map_free(m);
+		fa__map_free(m);
 }
 
-void _fa_numa_large_free(struct fa_numa *n, struct _fa_numa_large *l)
+void fa__numa_large_free(struct fa_numa *n, struct fa__numa_large *l)
 {
-	struct _fa_numa_node *nd = &n->node[l->node];
-	struct _fa_map m = l->map;
+	struct fa__numa_node *nd = &n->node[l->node];
+	struct fa__map m = l->map;
 
 	pthread_mutex_lock(&nd->large_lock);
 	if (l->prev)
@@ -227,36 +227,36 @@ void _fa_numa_large_free(struct fa_numa *n, struct _fa_numa_large *l)
 	l->magic = 0;
 	atomic_fetch_sub_explicit(&nd->large_bytes, m.size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&nd->large_frees, 1, memory_order_relaxed);
-	_fa_numa_large_cache(n, l->node, &m);
+	fa__numa_large_cache(n, l->node, &m);
 }
 
 /* Unmap every map of node (live and idle): at destroy. */
-void _fa_numa_large_fini(struct fa_numa *n, int node)
+void fa__numa_large_fini(struct fa_numa *n, int node)
 {
-	struct _fa_numa_node *nd = &n->node[node];
+	struct fa__numa_node *nd = &n->node[node];
 
 	while (nd->live) {
-		struct _fa_numa_large *l = nd->live;
-		struct _fa_map m = l->map;
+		struct fa__numa_large *l = nd->live;
+		struct fa__map m = l->map;
 
 		nd->live = l->next;
 		l->magic = 0;
-		_fa_map_free(&m);
+		fa__map_free(&m);
 	}
 	while (nd->idle) {
-		struct _fa_numa_large *l = nd->idle;
-		struct _fa_map m = l->map;
+		struct fa__numa_large *l = nd->idle;
+		struct fa__map m = l->map;
 
 		nd->idle = l->next;
-		_fa_map_free(&m);
+		fa__map_free(&m);
 	}
 	atomic_store(&nd->idle_bytes, 0);
 }
 
-void _fa_numa_large_trim(struct fa_numa *n, int node)
+void fa__numa_large_trim(struct fa_numa *n, int node)
 {
-	struct _fa_numa_node *nd = &n->node[node];
-	struct _fa_numa_large *l;
+	struct fa__numa_node *nd = &n->node[node];
+	struct fa__numa_large *l;
 
 	pthread_mutex_lock(&nd->large_lock);
 	l = nd->idle;
@@ -264,22 +264,22 @@ void _fa_numa_large_trim(struct fa_numa *n, int node)
 	atomic_store(&nd->idle_bytes, 0);
 	pthread_mutex_unlock(&nd->large_lock);
 	while (l) {
-		struct _fa_numa_large *next = l->next;
-		struct _fa_map m = l->map;
+		struct fa__numa_large *next = l->next;
+		struct fa__map m = l->map;
 
-		_fa_map_free(&m);
+		fa__map_free(&m);
 		l = next;
 	}
 }
 
 /* The map holding addr among node's large maps (live or idle), under the
  * node's large lock. */
-const struct _fa_map *_fa_numa_large_find(struct _fa_numa_node *nd, const void *addr)
+const struct fa__map *fa__numa_large_find(struct fa__numa_node *nd, const void *addr)
 {
 	const char *c = addr;
 
 	for (int pass = 0; pass < 2; pass++)
-		for (struct _fa_numa_large *l = pass ? nd->idle : nd->live; l; l = l->next)
+		for (struct fa__numa_large *l = pass ? nd->idle : nd->live; l; l = l->next)
 			if (c >= (const char *)l->map.base &&
 			    c < (const char *)l->map.base + l->map.size)
 				return &l->map;

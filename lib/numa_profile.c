@@ -143,7 +143,7 @@ static void add_allocator(struct fa_numa *n, void *arg)
 
 		if (pn->node <= n->max_node && n->node[pn->node].present &&
 		    n->node[pn->node].has_memory)
-			_fa_numa_node_usage(n, pn->node, &pn->lib);
+			fa__numa_node_usage(n, pn->node, &pn->lib);
 	}
 }
 
@@ -156,7 +156,7 @@ int fa_numa_profile(struct fa_numa *n, struct fa_numa_profile *p)
 
 	if (!p)
 		return -EINVAL;
-	t = _fa_numa_topo();
+	t = fa__numa_topo();
 	if (t->nr_nodes < 1)
 		return -EIO;
 	memset(p, 0, sizeof(*p));
@@ -201,7 +201,7 @@ int fa_numa_profile(struct fa_numa *n, struct fa_numa_profile *p)
 		if (!pn->mem_total && t->nr_nodes == 1)
 			read_global_meminfo(pn);
 	}
-	_fa_numa_each(add_allocator, &c);
+	fa__numa_each(add_allocator, &c);
 	nt = fa_numa_threads(NULL, 0);
 	p->nr_threads = nt > 0 ? nt : 0;
 	return 0;

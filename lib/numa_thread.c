@@ -17,9 +17,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-__thread struct _fa_numa_tls _fa_numa_tls __attribute__((tls_model("initial-exec")));
-const int16_t *_fa_cpu_node;
-unsigned _fa_nr_cpu_node;
+__thread struct fa__numa_tls fa__numa_tls __attribute__((tls_model("initial-exec")));
+const int16_t *fa__cpu_node;
+unsigned fa__nr_cpu_node;
 
 static pthread_once_t topo_once = PTHREAD_ONCE_INIT;
 static struct fa_topology topo;
@@ -27,12 +27,12 @@ static int16_t *cpu_node_tab;
 static unsigned nr_cpu_tab;
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct _fa_numa_tls *reg_head;
+static struct fa__numa_tls *reg_head;
 static int reg_count;
 static pthread_key_t reg_key;
 static bool reg_key_ok;
 
-void _fa_count_inc(_Atomic uint64_t *c)
+void fa__count_inc(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
 	                      memory_order_relaxed);
@@ -40,7 +40,7 @@ void _fa_count_inc(_Atomic uint64_t *c)
 
 static void thread_exit(void *arg)
 {
-	struct _fa_numa_tls *t = arg;
+	struct fa__numa_tls *t = arg;
 
 	pthread_mutex_lock(&reg_lock);
 	if (t->registered) {
@@ -59,7 +59,7 @@ static void thread_exit(void *arg)
 /* The child has only the forking thread: drop the others' records. */
 static void atfork_child(void)
 {
-	struct _fa_numa_tls *t = &_fa_numa_tls;
+	struct fa__numa_tls *t = &fa__numa_tls;
 
 	pthread_mutex_init(&reg_lock, NULL);
 	reg_head = NULL;
@@ -98,13 +98,13 @@ static void topo_init(void)
 	}
 	reg_key_ok = pthread_key_create(&reg_key, thread_exit) == 0;
 	pthread_atfork(NULL, NULL, atfork_child);
-	_fa_cpu_node = cpu_node_tab;
+	fa__cpu_node = cpu_node_tab;
 	/* publish the count last: the fast path reads it before the table */
-	atomic_store_explicit((_Atomic unsigned *)&_fa_nr_cpu_node, nr_cpu_tab,
+	atomic_store_explicit((_Atomic unsigned *)&fa__nr_cpu_node, nr_cpu_tab,
 	                      memory_order_release);
 }
 
-const struct fa_topology *_fa_numa_topo(void)
+const struct fa_topology *fa__numa_topo(void)
 {
 	pthread_once(&topo_once, topo_init);
 	return &topo;
@@ -126,7 +126,7 @@ static int node_of_cpu(int cpu)
 	return 0;
 }
 
-static void register_thread(struct _fa_numa_tls *t)
+static void register_thread(struct fa__numa_tls *t)
 {
 	uint32_t cpu_id;
 
@@ -156,13 +156,13 @@ static void register_thread(struct _fa_numa_tls *t)
 	pthread_mutex_unlock(&reg_lock);
 }
 
-int _fa_thread_node_slow(void)
+int fa__thread_node_slow(void)
 {
-	struct _fa_numa_tls *t = &_fa_numa_tls;
+	struct fa__numa_tls *t = &fa__numa_tls;
 	int cpu, node;
 
 	pthread_once(&topo_once, topo_init);
-	if (fa_unlikely(!t->registered)) {
+	if (fa__unlikely(!t->registered)) {
 		register_thread(t);
 		t->node = -1;
 	}
@@ -173,29 +173,29 @@ int _fa_thread_node_slow(void)
 	atomic_store_explicit(&t->cpu, cpu, memory_order_relaxed);
 	if (node != t->node) {
 		if (t->node >= 0)
-			_fa_count_inc(&t->migrations);
+			fa__count_inc(&t->migrations);
 		t->node = node;
 	}
-	t->countdown = _FA_NODE_RECHECK;
+	t->countdown = FA__NODE_RECHECK;
 	return node;
 }
 
 int fa_numa_thread_node(void)
 {
-	return _fa_thread_node();
+	return fa__thread_node();
 }
 
 int fa_numa_thread_refresh(void)
 {
-	_fa_numa_tls.countdown = 0;
-	_fa_numa_tls.cache_id = 0;
-	return _fa_thread_node_slow();
+	fa__numa_tls.countdown = 0;
+	fa__numa_tls.cache_id = 0;
+	return fa__thread_node_slow();
 }
 
 /* CPUs of node into set; -EINVAL if the node is absent or has no CPUs. */
 static int node_cpus(int node, cpu_set_t *set)
 {
-	const struct fa_topology *tp = _fa_numa_topo();
+	const struct fa_topology *tp = fa__numa_topo();
 	int found = 0;
 
 	CPU_ZERO(set);
@@ -230,7 +230,7 @@ int fa_numa_node_cpus(int node, int *cpus, int max)
 
 int fa_numa_pin_thread(int node)
 {
-	struct _fa_numa_tls *t = &_fa_numa_tls;
+	struct fa__numa_tls *t = &fa__numa_tls;
 	cpu_set_t set;
 	int err;
 
@@ -249,13 +249,13 @@ int fa_numa_unpin_thread(void)
 {
 	cpu_set_t set;
 
-	_fa_numa_topo();
+	fa__numa_topo();
 	CPU_ZERO(&set);
 	for (unsigned c = 0; c < nr_cpu_tab && c < CPU_SETSIZE; c++)
 		CPU_SET(c, &set);
 	if (sched_setaffinity(0, sizeof(set), &set))
 		return -errno;
-	atomic_store_explicit(&_fa_numa_tls.pinned_node, -1, memory_order_relaxed);
+	atomic_store_explicit(&fa__numa_tls.pinned_node, -1, memory_order_relaxed);
 	fa_numa_thread_refresh();
 	return 0;
 }
@@ -277,12 +277,12 @@ static void thread_name(int tid, char *name, size_t len)
 
 int fa_numa_threads(struct fa_numa_thread *out, int max)
 {
-	struct _fa_numa_tls *t;
+	struct fa__numa_tls *t;
 	int n = 0, total;
 
 	if (max < 0 || (max > 0 && !out))
 		return -EINVAL;
-	_fa_numa_topo();
+	fa__numa_topo();
 	pthread_mutex_lock(&reg_lock);
 	for (t = reg_head; t; t = t->next, n++) {
 		struct fa_numa_thread *o = &out[n];

@@ -33,7 +33,7 @@ static void *const nullslot[1];
 
 __thread struct fa__pool_bin fa__pool_bins[FA__POOL_TLS_BINS] __attribute__((
         tls_model("initial-exec"))) = { [0 ... FA__POOL_TLS_BINS - 1] = NOCACHE_BIN };
-static __thread struct _fa_pool_tcache *tls_any[FA__POOL_SLOTS + 1]
+static __thread struct fa__pool_tcache *tls_any[FA__POOL_SLOTS + 1]
         __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -54,7 +54,7 @@ static void exit_key_init(void)
 		exit_key = (pthread_key_t)-1;
 }
 
-uint64_t _fa_pool_now_ns(void)
+uint64_t fa__pool_now_ns(void)
 {
 	struct timespec ts;
 
@@ -74,7 +74,7 @@ static size_t round_up(size_t x, size_t a)
 	return (x + a - 1) & ~(a - 1);
 }
 
-int32_t _fa_pool_bin_off(unsigned i)
+int32_t fa__pool_bin_off(unsigned i)
 {
 	return (int32_t)((char *)&fa__pool_bins[i] - fa__pool_tp());
 }
@@ -83,7 +83,7 @@ int32_t _fa_pool_bin_off(unsigned i)
  * when the pool holds no bins. */
 static int32_t bin_of(const struct fa_pool *p, unsigned c)
 {
-	return _fa_pool_bin_off(p->tbin ? p->tbin + c : 0);
+	return fa__pool_bin_off(p->tbin ? p->tbin + c : 0);
 }
 
 /* Class of a size (size <= the largest class). */
@@ -99,7 +99,7 @@ static size_t max_size(const struct fa_pool *p)
 
 static void setup_class(struct fa_pool *p, unsigned c, size_t size, const struct fa_pool_opts *o)
 {
-	struct _fa_pool_class *k = &p->cls[c];
+	struct fa__pool_class *k = &p->cls[c];
 	size_t lim = 32768 / size;
 
 	k->size = (uint32_t)size;
@@ -143,12 +143,12 @@ static void setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 	for (unsigned c = 0, off = 0; c < n; c++) {
 		p->cls[c].arr_off = off;
 		off += 1 + p->cls[c].limit;
-		p->tcache_size = round_up(sizeof(struct _fa_pool_tcache) + off * sizeof(void *),
-		                          FA_CACHE_LINE);
+		p->tcache_size = round_up(sizeof(struct fa__pool_tcache) + off * sizeof(void *),
+		                          FA__CACHE_LINE);
 		if (p->cls[c].batch > p->max_batch)
 			p->max_batch = p->cls[c].batch;
 	}
-	p->bstride = round_up(sizeof(struct _fa_pool_batch) + p->max_batch * sizeof(void *), 64);
+	p->bstride = round_up(sizeof(struct fa__pool_batch) + p->max_batch * sizeof(void *), 64);
 	/* a size maps to the smallest class >= it (a fixed pool: class 0,
 	 * for sizes in the last 8-byte step above obj_size as well) */
 	for (unsigned i = 1, c = 0; i <= FA_POOL_SMALL_MAX / 8; i++) {
@@ -167,9 +167,9 @@ static void setup_inline(struct fa_pool *p)
 
 	for (unsigned i = 0; i <= FA_POOL_SMALL_MAX / 8; i++)
 		p->head.binoff[i] =
-		        i && (size_t)i * 8 <= max ? bin_of(p, p->size_cls[i]) : _fa_pool_bin_off(0);
+		        i && (size_t)i * 8 <= max ? bin_of(p, p->size_cls[i]) : fa__pool_bin_off(0);
 	/* pools with features keep every free out of line */
-	p->head.fmask = p->slow ? 0 : _FA_SLAB_MASK;
+	p->head.fmask = p->slow ? 0 : FA__SLAB_MASK;
 }
 
 /* Take nr_classes consecutive bins of fa__pool_bins for p's inline path
@@ -200,12 +200,12 @@ static void bins_release(struct fa_pool *p)
 
 /* ---- batch descriptors and the lock-free stacks ---- */
 
-static struct _fa_pool_batch *bdesc(struct fa_pool *p, uint32_t i)
+static struct fa__pool_batch *bdesc(struct fa_pool *p, uint32_t i)
 {
-	char *ch = (char *)atomic_load_explicit(&p->bchunk[i / _FA_BATCH_PER_CHUNK],
+	char *ch = (char *)atomic_load_explicit(&p->bchunk[i / FA__BATCH_PER_CHUNK],
 	                                        memory_order_acquire);
 
-	return (struct _fa_pool_batch *)(ch + (size_t)(i % _FA_BATCH_PER_CHUNK) * p->bstride);
+	return (struct fa__pool_batch *)(ch + (size_t)(i % FA__BATCH_PER_CHUNK) * p->bstride);
 }
 
 /* Treiber stack of descriptor indices; the 32-bit tag bumped on every
@@ -213,7 +213,7 @@ static struct _fa_pool_batch *bdesc(struct fa_pool *p, uint32_t i)
  * one thread's read and its CAS would be needed to fool it). */
 static void stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i)
 {
-	struct _fa_pool_batch *d = bdesc(p, i);
+	struct fa__pool_batch *d = bdesc(p, i);
 	uint64_t old = atomic_load_explicit(top, memory_order_relaxed), nw;
 
 	do {
@@ -239,19 +239,19 @@ static uint32_t stack_pop(struct fa_pool *p, _Atomic uint64_t *top)
 	return (uint32_t)old;
 }
 
-struct _fa_pool_batch *_fa_pool_bdesc(struct fa_pool *p, uint32_t i)
+struct fa__pool_batch *fa__pool_bdesc(struct fa_pool *p, uint32_t i)
 {
 	return bdesc(p, i);
 }
 
-void _fa_pool_stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i)
+void fa__pool_stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i)
 {
 	stack_push(p, top, i);
 }
 
 /* For fa_pool_trim: the whole stack at once (the tag moves on, so a racing
  * pop's CAS fails and finds it empty). */
-uint32_t _fa_pool_stack_take(_Atomic uint64_t *top)
+uint32_t fa__pool_stack_take(_Atomic uint64_t *top)
 {
 	uint64_t old = atomic_load_explicit(top, memory_order_relaxed);
 
@@ -262,9 +262,9 @@ uint32_t _fa_pool_stack_take(_Atomic uint64_t *top)
 	return (uint32_t)old;
 }
 
-static uint32_t desc_get(struct fa_pool *p, struct _fa_pool_tcache *tc)
+static uint32_t desc_get(struct fa_pool *p, struct fa__pool_tcache *tc)
 {
-	struct _fa_pool_batch *ch;
+	struct fa__pool_batch *ch;
 	uint32_t i;
 
 	if (tc && tc->nstash)
@@ -274,23 +274,23 @@ static uint32_t desc_get(struct fa_pool *p, struct _fa_pool_tcache *tc)
 		return i;
 	pthread_mutex_lock(&p->lock);
 	i = stack_pop(p, &p->bfree); /* someone may have added a chunk */
-	if (!i && p->nr_bchunks < _FA_BATCH_CHUNKS &&
-	    (ch = calloc(_FA_BATCH_PER_CHUNK, p->bstride))) {
+	if (!i && p->nr_bchunks < FA__BATCH_CHUNKS &&
+	    (ch = calloc(FA__BATCH_PER_CHUNK, p->bstride))) {
 		unsigned k = p->nr_bchunks++;
 
 		atomic_store_explicit(&p->bchunk[k], ch, memory_order_release);
 		/* index 0 means empty: chunk 0 starts at 1 */
-		for (uint32_t j = k ? 1 : 2; j < _FA_BATCH_PER_CHUNK; j++)
-			stack_push(p, &p->bfree, k * _FA_BATCH_PER_CHUNK + j);
-		i = k * _FA_BATCH_PER_CHUNK + (k ? 0 : 1);
+		for (uint32_t j = k ? 1 : 2; j < FA__BATCH_PER_CHUNK; j++)
+			stack_push(p, &p->bfree, k * FA__BATCH_PER_CHUNK + j);
+		i = k * FA__BATCH_PER_CHUNK + (k ? 0 : 1);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return i;
 }
 
-static void desc_put(struct fa_pool *p, struct _fa_pool_tcache *tc, uint32_t i)
+static void desc_put(struct fa_pool *p, struct fa__pool_tcache *tc, uint32_t i)
 {
-	if (tc && tc->nstash < _FA_STASH)
+	if (tc && tc->nstash < FA__STASH)
 		tc->stash[tc->nstash++] = i;
 	else
 		stack_push(p, &p->bfree, i);
@@ -298,14 +298,14 @@ static void desc_put(struct fa_pool *p, struct _fa_pool_tcache *tc, uint32_t i)
 
 /* Publish n objects (n <= max_batch) on class c's shared list.  0, or
  * -ENOMEM: no descriptor memory, the objects went to the overflow list. */
-static int shared_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **obj,
+static int shared_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **obj,
                        uint32_t n)
 {
 	uint32_t i = desc_get(p, tc);
-	struct _fa_pool_batch *d;
+	struct fa__pool_batch *d;
 
-	if (fa_unlikely(!i)) {
-		struct _fa_pool_class *k = &p->cls[c];
+	if (fa__unlikely(!i)) {
+		struct fa__pool_class *k = &p->cls[c];
 
 		pthread_mutex_lock(&p->lock);
 		for (uint32_t j = 0; j < n; j++) {
@@ -327,14 +327,14 @@ static int shared_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c
 
 /* Take up to max objects of class c from the shared list (or the overflow
  * list) into out.  Returns how many. */
-static uint32_t shared_pop(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **out,
+static uint32_t shared_pop(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **out,
                            uint32_t max)
 {
-	struct _fa_pool_class *k = &p->cls[c];
+	struct fa__pool_class *k = &p->cls[c];
 	uint32_t i = stack_pop(p, &k->top), n = 0;
 
 	if (i) {
-		struct _fa_pool_batch *d = bdesc(p, i);
+		struct fa__pool_batch *d = bdesc(p, i);
 
 		n = d->n; /* <= batch <= the caller's room */
 		memcpy(out, d->obj, n * sizeof(void *));
@@ -346,7 +346,7 @@ static uint32_t shared_pop(struct fa_pool *p, struct _fa_pool_tcache *tc, unsign
 
 			k->overflow = *(void **)o;
 			if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
-				_fa_pool_poison(o, sizeof(void *)); /* the link was ours */
+				fa__pool_poison(o, sizeof(void *)); /* the link was ours */
 			out[n++] = o;
 		}
 		k->noverflow -= n;
@@ -357,7 +357,7 @@ static uint32_t shared_pop(struct fa_pool *p, struct _fa_pool_tcache *tc, unsign
 	return n;
 }
 
-static void hwm_update(struct _fa_pool_class *k, uint64_t v)
+static void hwm_update(struct fa__pool_class *k, uint64_t v)
 {
 	uint64_t h = atomic_load_explicit(&k->hwm, memory_order_relaxed);
 
@@ -369,21 +369,21 @@ static void hwm_update(struct _fa_pool_class *k, uint64_t v)
 /* ---- regions and slabs ---- */
 
 static unsigned idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
-                           struct _fa_pool_idle *out);
-static void idle_release(struct fa_pool *p, struct _fa_pool_idle *v, unsigned n);
+                           struct fa__pool_idle *out);
+static void idle_release(struct fa_pool *p, struct fa__pool_idle *v, unsigned n);
 
 static int region_add(struct fa_pool *p, size_t want)
 {
 	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_relaxed), r;
 	size_t size = p->next_region;
-	struct _fa_map *m;
+	struct fa__map *m;
 	char *lo, *hi;
 	int err;
 
 	/* a slot fa_pool_trim emptied, else the next one */
 	for (r = 0; r < n && p->maps[r].base; r++)
 		;
-	if (r >= _FA_POOL_MAX_REGIONS)
+	if (r >= FA__POOL_MAX_REGIONS)
 		return -ENOMEM;
 	if (size < want)
 		size = round_up(want, (size_t)2 << 20);
@@ -393,10 +393,10 @@ static int region_add(struct fa_pool *p, size_t want)
 
 		/* idle large mappings give way to slabs (rare: unmapped under
 		 * the lock) */
-		if (used + want + _FA_SLAB_SIZE > p->max_bytes && idle) {
-			struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
-			uint64_t over = used + want + _FA_SLAB_SIZE - p->max_bytes;
-			unsigned nev = idle_evict(p, _FA_LARGE_CACHE_MAX,
+		if (used + want + FA__SLAB_SIZE > p->max_bytes && idle) {
+			struct fa__pool_idle ev[FA__LARGE_CACHE_MAX];
+			uint64_t over = used + want + FA__SLAB_SIZE - p->max_bytes;
+			unsigned nev = idle_evict(p, FA__LARGE_CACHE_MAX,
 			                          idle > over ? idle - over : 0, ev);
 
 			idle_release(p, ev, nev);
@@ -404,21 +404,21 @@ static int region_add(struct fa_pool *p, size_t want)
 		}
 		if (used + size > p->max_bytes)
 			size = p->max_bytes > used ? p->max_bytes - used : 0;
-		if (size < want + _FA_SLAB_SIZE)
+		if (size < want + FA__SLAB_SIZE)
 			return -ENOMEM;
 	}
 	m = &p->maps[r];
-	err = _fa_map_alloc(m, size, p->has_mem ? &p->mem : NULL);
+	err = fa__map_alloc(m, size, p->has_mem ? &p->mem : NULL);
 	if (err)
 		return err;
-	lo = (char *)round_up((uintptr_t)m->base, _FA_SLAB_SIZE);
-	hi = (char *)(((uintptr_t)m->base + m->size) & _FA_SLAB_MASK);
+	lo = (char *)round_up((uintptr_t)m->base, FA__SLAB_SIZE);
+	hi = (char *)(((uintptr_t)m->base + m->size) & FA__SLAB_MASK);
 	if (hi - lo < (ptrdiff_t)want) {
-		_fa_map_free(m);
+		fa__map_free(m);
 		return -ENOMEM;
 	}
 	p->regions[r].used = 0;
-	_fa_pool_region_write(p, r, lo, hi);
+	fa__pool_region_write(p, r, lo, hi);
 	if (r == n)
 		atomic_store_explicit(&p->nr_regions, n + 1, memory_order_release);
 	p->bump_region = r;
@@ -432,25 +432,25 @@ static int region_add(struct fa_pool *p, size_t want)
 }
 
 /* A fresh slab for class c with its header written, or NULL (errno). */
-static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
+static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 {
-	struct _fa_pool_class *k = &p->cls[c];
-	struct _fa_pool_slab *s;
+	struct fa__pool_class *k = &p->cls[c];
+	struct fa__pool_slab *s;
 	int err;
 
 	pthread_mutex_lock(&p->lock);
-	s = _fa_pool_slab_reuse(p); /* a slab fa_pool_trim freed, of any class */
+	s = fa__pool_slab_reuse(p); /* a slab fa_pool_trim freed, of any class */
 	if (!s) {
-		if (p->bump_end - p->bump < (ptrdiff_t)_FA_SLAB_SIZE) {
-			err = region_add(p, _FA_SLAB_SIZE);
+		if (p->bump_end - p->bump < (ptrdiff_t)FA__SLAB_SIZE) {
+			err = region_add(p, FA__SLAB_SIZE);
 			if (err) {
 				pthread_mutex_unlock(&p->lock);
 				errno = -err;
 				return NULL;
 			}
 		}
-		s = (struct _fa_pool_slab *)p->bump;
-		p->bump += _FA_SLAB_SIZE;
+		s = (struct fa__pool_slab *)p->bump;
+		p->bump += FA__SLAB_SIZE;
 		p->regions[p->bump_region].used++;
 	}
 	s->binoff = bin_of(p, c);
@@ -458,7 +458,7 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	s->pool = p;
 	s->stride = k->stride;
 	s->first = (char *)s + round_up(p->slab_hdr, p->align);
-	s->nobj = (uint32_t)(((char *)s + _FA_SLAB_SIZE - s->first) / k->stride);
+	s->nobj = (uint32_t)(((char *)s + FA__SLAB_SIZE - s->first) / k->stride);
 	{
 		/* Colour: the slab's objects start 0, 64, 128, ... bytes later
 		 * than the last slab's, in the room the stride leaves at the
@@ -466,13 +466,13 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
 		 * object's first line of every slab in the same few cache sets
 		 * (256 B: a quarter of them). */
 		size_t step = p->align > 64 ? p->align : 64;
-		size_t room = (size_t)((char *)s + _FA_SLAB_SIZE - s->first) -
+		size_t room = (size_t)((char *)s + FA__SLAB_SIZE - s->first) -
 		              (size_t)s->nobj * k->stride;
 
 		s->first += (k->color++ % (room / step + 1)) * step;
 	}
 	s->end = s->first + (size_t)s->nobj * k->stride;
-	s->magic = _FA_SLAB_MAGIC;
+	s->magic = FA__SLAB_MAGIC;
 	pthread_mutex_unlock(&p->lock);
 	atomic_fetch_add_explicit(&k->slabs, 1, memory_order_relaxed);
 	return s;
@@ -483,11 +483,11 @@ static struct _fa_pool_slab *slab_new(struct fa_pool *p, unsigned c)
  * of them in out and publish the rest in batches.  Returns how many went to
  * out; 0 with errno if no slab could be had.
  */
-static uint32_t carve(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void **out,
+static uint32_t carve(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **out,
                       uint32_t max)
 {
-	struct _fa_pool_class *k = &p->cls[c];
-	struct _fa_pool_slab *s = slab_new(p, c);
+	struct fa__pool_class *k = &p->cls[c];
+	struct fa__pool_slab *s = slab_new(p, c);
 	void *buf[512];
 	uint32_t got = 0, n = 0;
 
@@ -497,7 +497,7 @@ static uint32_t carve(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
 		if (p->once_hooks && p->ctor)
 			p->ctor(o, k->size, p->hook_arg);
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
-			_fa_pool_poison(o, k->size);
+			fa__pool_poison(o, k->size);
 		if (got < max) {
 			out[got++] = o;
 			continue;
@@ -514,7 +514,7 @@ static uint32_t carve(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
 	return got;
 }
 
-void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t))
+void fa__pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t))
 {
 	unsigned n = atomic_load(&p->nr_regions);
 
@@ -523,10 +523,10 @@ void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *
 
 		if (!p->maps[r].base)
 			continue; /* emptied by fa_pool_trim */
-		for (char *a = p->regions[r].lo; a < end; a += _FA_SLAB_SIZE) {
-			struct _fa_pool_slab *s = (struct _fa_pool_slab *)a;
+		for (char *a = p->regions[r].lo; a < end; a += FA__SLAB_SIZE) {
+			struct fa__pool_slab *s = (struct fa__pool_slab *)a;
 
-			if (s->magic != _FA_SLAB_MAGIC)
+			if (s->magic != FA__SLAB_MAGIC)
 				continue;
 			for (char *o = s->first; o < s->end; o += s->stride)
 				fn(p, o, p->cls[s->cls].size);
@@ -536,7 +536,7 @@ void _fa_pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *
 
 /* ---- thread caches ---- */
 
-static void **bin_base(const struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
+static void **bin_base(const struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c)
 {
 	return &tc->slots[p->cls[c].arr_off + 1];
 }
@@ -545,17 +545,17 @@ static void **bin_base(const struct fa_pool *p, struct _fa_pool_tcache *tc, unsi
  * flushes make them), the top batch's header and first chunk.  The
  * descriptor is not ours: only its address is computed, nothing of it is
  * read; a racing pop or push only makes the prefetch useless. */
-static void prefetch_top(struct fa_pool *p, struct _fa_pool_class *k)
+static void prefetch_top(struct fa_pool *p, struct fa__pool_class *k)
 {
 	uint32_t i = (uint32_t)atomic_load_explicit(&k->top, memory_order_relaxed);
-	struct _fa_pool_batch *d;
+	struct fa__pool_batch *d;
 
 	__builtin_prefetch(&k->top, 1, 3);
 	if (!i)
 		return;
 	d = bdesc(p, i);
 	__builtin_prefetch(d, 0, 3);
-	for (uint32_t j = 0; j < _FA_REFILL_CHUNK && j < k->batch; j += 64 / sizeof(void *))
+	for (uint32_t j = 0; j < FA__REFILL_CHUNK && j < k->batch; j += 64 / sizeof(void *))
 		__builtin_prefetch(d->obj + k->batch - 1 - j, 0, 3);
 }
 
@@ -565,9 +565,9 @@ static void prefetch_top(struct fa_pool *p, struct _fa_pool_class *k)
  * overflow list or a new slab.  The chunk after the one copied is
  * prefetched, so the next refill finds its lines here.
  */
-static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
+static void refill(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c)
 {
-	struct _fa_pool_class *k = &p->cls[c];
+	struct fa__pool_class *k = &p->cls[c];
 	struct fa__pool_bin *b = &tc->bins[c];
 	void **base = bin_base(p, tc, c);
 	uint32_t n, i = tc->pend[c];
@@ -586,10 +586,10 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 		}
 	}
 	if (i) {
-		struct _fa_pool_batch *d = bdesc(p, i);
+		struct fa__pool_batch *d = bdesc(p, i);
 		uint32_t rem = tc->pend_n[c];
 
-		n = rem < _FA_REFILL_CHUNK ? rem : _FA_REFILL_CHUNK;
+		n = rem < FA__REFILL_CHUNK ? rem : FA__REFILL_CHUNK;
 		rem -= n;
 		memcpy(base, d->obj + rem, n * sizeof(void *));
 		FA__POOL_SET(tc->pend_n[c], rem);
@@ -597,7 +597,7 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 			tc->pend[c] = 0;
 			desc_put(p, tc, i);
 		} else {
-			uint32_t m = rem < _FA_REFILL_CHUNK ? rem : _FA_REFILL_CHUNK;
+			uint32_t m = rem < FA__REFILL_CHUNK ? rem : FA__REFILL_CHUNK;
 
 			for (uint32_t j = 0; j < m; j += 64 / sizeof(void *))
 				__builtin_prefetch(d->obj + rem - m + j, 0, 3);
@@ -617,14 +617,14 @@ static void refill(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c)
 	}
 	/* the objects popped next, for writing: a batch freed on another
 	 * core arrives with its lines in that core's cache */
-	for (uint32_t j = 1; j <= n && j <= _FA_REFILL_PREFETCH; j++)
+	for (uint32_t j = 1; j <= n && j <= FA__REFILL_PREFETCH; j++)
 		__builtin_prefetch(base[n - j], 1, 3);
 	FA__POOL_SET(b->sp, base + n);
 }
 
 /* Move up to n (<= max_batch) of the oldest objects of bin c to the shared
  * list; the hot ones stay. */
-static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, uint32_t n)
+static void flush_bin(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, uint32_t n)
 {
 	struct fa__pool_bin *b = &tc->bins[c];
 	void **base = bin_base(p, tc, c);
@@ -640,7 +640,7 @@ static void flush_bin(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c,
 	FA__POOL_ADD(tc->given[c], n);
 }
 
-static void flush_all(struct fa_pool *p, struct _fa_pool_tcache *tc)
+static void flush_all(struct fa_pool *p, struct fa__pool_tcache *tc)
 {
 	for (unsigned c = 0; c < p->nr_classes; c++) {
 		uint32_t i = tc->pend[c], n = tc->pend_n[c];
@@ -663,16 +663,16 @@ static void flush_all(struct fa_pool *p, struct _fa_pool_tcache *tc)
 		stack_push(p, &p->bfree, tc->stash[--tc->nstash]);
 }
 
-static struct _fa_pool_tcache *tcache_new(struct fa_pool *p)
+static struct fa__pool_tcache *tcache_new(struct fa_pool *p)
 {
-	struct _fa_pool_tcache *tc;
+	struct fa__pool_tcache *tc;
 
 	pthread_mutex_lock(&p->lock);
 	tc = p->idle;
 	if (tc) {
 		p->idle = tc->next_idle;
 	} else {
-		tc = aligned_alloc(FA_CACHE_LINE, p->tcache_size);
+		tc = aligned_alloc(FA__CACHE_LINE, p->tcache_size);
 		if (tc) {
 			memset(tc, 0, p->tcache_size);
 			tc->pool = p;
@@ -695,15 +695,15 @@ static struct _fa_pool_tcache *tcache_new(struct fa_pool *p)
 /*
  * The calling thread's cache of p, made on first use; NULL (ENOMEM) if none
  * can be made.  Pools without a TLS slot share one cache: *locked says the
- * caller holds shared_lock and must call _fa_pool_tcache_put.
+ * caller holds shared_lock and must call fa__pool_tcache_put.
  */
-struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked)
+struct fa__pool_tcache *fa__pool_tcache_get(struct fa_pool *p, bool *locked)
 {
 	unsigned s = p->tslot;
-	struct _fa_pool_tcache *tc;
+	struct fa__pool_tcache *tc;
 
 	*locked = false;
-	if (fa_unlikely(s >= FA__POOL_SLOTS)) {
+	if (fa__unlikely(s >= FA__POOL_SLOTS)) {
 		pthread_mutex_lock(&p->shared_lock);
 		if (!p->shared_tc)
 			p->shared_tc = tcache_new(p);
@@ -716,7 +716,7 @@ struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked)
 		return p->shared_tc;
 	}
 	tc = tls_any[s];
-	if (fa_likely(tc != NULL))
+	if (fa__likely(tc != NULL))
 		return tc;
 	pthread_once(&exit_once, exit_key_init);
 	tc = tcache_new(p);
@@ -742,7 +742,7 @@ struct _fa_pool_tcache *_fa_pool_tcache_get(struct fa_pool *p, bool *locked)
 /* tc's bins move back to own[], counters and all (p->lock held); the
  * thread's range of fa__pool_bins is left as it was (fork_child: the
  * owner is gone). */
-static void bins_detach(struct fa_pool *p, struct _fa_pool_tcache *tc)
+static void bins_detach(struct fa_pool *p, struct fa__pool_tcache *tc)
 {
 	if (tc->bins == tc->own)
 		return;
@@ -753,7 +753,7 @@ static void bins_detach(struct fa_pool *p, struct _fa_pool_tcache *tc)
 /* The same, and the owner's range goes back to the no-cache state, so its
  * next call goes out of line (thread exit, by the owner; fa_pool_destroy,
  * by any thread; p->lock held). */
-static void bins_reset(struct fa_pool *p, struct _fa_pool_tcache *tc)
+static void bins_reset(struct fa_pool *p, struct fa__pool_tcache *tc)
 {
 	struct fa__pool_bin *b = tc->bins;
 
@@ -762,7 +762,7 @@ static void bins_reset(struct fa_pool *p, struct _fa_pool_tcache *tc)
 		b[c] = NOCACHE_BIN;
 }
 
-void _fa_pool_tcache_put(struct fa_pool *p, bool locked)
+void fa__pool_tcache_put(struct fa_pool *p, bool locked)
 {
 	if (locked)
 		pthread_mutex_unlock(&p->shared_lock);
@@ -774,14 +774,14 @@ static void thread_exit(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&reg_lock);
 	for (unsigned s = 0; s < FA__POOL_SLOTS; s++) {
-		struct _fa_pool_tcache *tc = tls_any[s];
+		struct fa__pool_tcache *tc = tls_any[s];
 		struct fa_pool *p;
 
 		if (!tc)
 			continue;
 		p = tc->pool;
 		if (p->flags & FA_POOL_QUARANTINE)
-			_fa_pool_quarantine_drain(p, tc, false);
+			fa__pool_quarantine_drain(p, tc, false);
 		flush_all(p, tc);
 		tls_any[s] = NULL;
 		pthread_mutex_lock(&p->lock);
@@ -794,7 +794,7 @@ static void thread_exit(void *arg)
 	pthread_mutex_unlock(&reg_lock);
 }
 
-void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o,
+void fa__pool_cache_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void *o,
                          bool user)
 {
 	struct fa__pool_bin *b = &tc->bins[c];
@@ -818,7 +818,7 @@ void _fa_pool_cache_push(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned
 
 static size_t large_hdr(const struct fa_pool *p)
 {
-	return round_up(sizeof(struct _fa_pool_large), p->align > 64 ? p->align : 64);
+	return round_up(sizeof(struct fa__pool_large), p->align > 64 ? p->align : 64);
 }
 
 /* Bytes to map for a large request: room to put the header on a 64 KiB
@@ -826,14 +826,14 @@ static size_t large_hdr(const struct fa_pool *p)
  * above) so that a freed mapping fits the requests that follow. */
 static size_t large_need(const struct fa_pool *p, size_t size)
 {
-	size_t need = size + large_hdr(p) + _FA_SLAB_SIZE;
+	size_t need = size + large_hdr(p) + FA__SLAB_SIZE;
 
-	return round_up(need, need < FA_PAGE_2M ? _FA_SLAB_SIZE : FA_PAGE_2M);
+	return round_up(need, need < FA_PAGE_2M ? FA__SLAB_SIZE : FA_PAGE_2M);
 }
 
 /* Can idle mapping e hold size bytes (class need) without much waste: at
  * most twice need, or what a fresh map of need would be rounded to? */
-static bool idle_fits(const struct fa_pool *p, const struct _fa_pool_idle *e, size_t size,
+static bool idle_fits(const struct fa_pool *p, const struct fa__pool_idle *e, size_t size,
                       size_t need)
 {
 	size_t used = (size_t)((char *)e->l - (char *)e->map.base) + large_hdr(p) + size;
@@ -855,7 +855,7 @@ static void idle_count(struct fa_pool *p, int64_t bytes)
  * unmapped by idle_release once the lock is dropped.
  */
 static unsigned idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
-                           struct _fa_pool_idle *out)
+                           struct fa__pool_idle *out)
 {
 	uint64_t bytes = atomic_load_explicit(&p->idle_bytes, memory_order_relaxed), freed = 0;
 	unsigned k = 0;
@@ -873,18 +873,18 @@ static unsigned idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
 	return k;
 }
 
-static void idle_release(struct fa_pool *p, struct _fa_pool_idle *v, unsigned n)
+static void idle_release(struct fa_pool *p, struct fa__pool_idle *v, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		atomic_fetch_sub(&p->bytes_mapped, v[i].map.size);
-		_fa_map_free(&v[i].map);
+		fa__map_free(&v[i].map);
 	}
 }
 
 /* Unmap every idle large mapping. */
 static void large_trim(struct fa_pool *p)
 {
-	struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
+	struct fa__pool_idle ev[FA__LARGE_CACHE_MAX];
 	unsigned n;
 
 	pthread_mutex_lock(&p->lock);
@@ -894,9 +894,9 @@ static void large_trim(struct fa_pool *p)
 }
 
 /* Make l live (pool->lock held). */
-static void large_link(struct fa_pool *p, struct _fa_pool_large *l)
+static void large_link(struct fa_pool *p, struct fa__pool_large *l)
 {
-	l->magic = _FA_LARGE_MAGIC;
+	l->magic = FA__LARGE_MAGIC;
 	l->prev = NULL;
 	l->next = p->large;
 	if (p->large)
@@ -907,9 +907,9 @@ static void large_link(struct fa_pool *p, struct _fa_pool_large *l)
 static void *large_alloc(struct fa_pool *p, size_t size)
 {
 	size_t hdr = large_hdr(p), need, maxb;
-	struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX];
-	struct _fa_pool_large *l;
-	struct _fa_map m;
+	struct fa__pool_idle ev[FA__LARGE_CACHE_MAX];
+	struct fa__pool_large *l;
+	struct fa__map m;
 	unsigned nev = 0;
 	int err, best = -1;
 
@@ -951,7 +951,7 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 		if (mapped + need > maxb) {
 			uint64_t over = mapped + need - maxb;
 
-			nev = idle_evict(p, _FA_LARGE_CACHE_MAX, idle > over ? idle - over : 0, ev);
+			nev = idle_evict(p, FA__LARGE_CACHE_MAX, idle > over ? idle - over : 0, ev);
 		}
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -961,13 +961,13 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 		return NULL;
 	}
 	atomic_fetch_add_explicit(&p->large_misses, 1, memory_order_relaxed);
-	err = _fa_map_alloc(&m, need, p->has_mem ? &p->mem : NULL);
+	err = fa__map_alloc(&m, need, p->has_mem ? &p->mem : NULL);
 	if (err) {
 		errno = -err;
 		return NULL;
 	}
-	l = (struct _fa_pool_large *)round_up((uintptr_t)m.base, _FA_SLAB_SIZE);
-	l->binoff = _fa_pool_bin_off(0);
+	l = (struct fa__pool_large *)round_up((uintptr_t)m.base, FA__SLAB_SIZE);
+	l->binoff = fa__pool_bin_off(0);
 	l->pool = p;
 	l->ptr = (char *)l + hdr;
 	l->size = size;
@@ -984,16 +984,16 @@ static void *large_alloc(struct fa_pool *p, size_t size)
 
 /* Keep l's mapping idle in the cache (oldest ones make room) or unmap it.
  * binoff stays 0, so a free of it still reaches here and finds it idle. */
-static void large_free(struct fa_pool *p, struct _fa_pool_large *l)
+static void large_free(struct fa_pool *p, struct fa__pool_large *l)
 {
-	struct _fa_pool_idle ev[_FA_LARGE_CACHE_MAX + 1];
-	struct _fa_map m;
+	struct fa__pool_idle ev[FA__LARGE_CACHE_MAX + 1];
+	struct fa__map m;
 	unsigned nev = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (l->magic != _FA_LARGE_MAGIC) {
+	if (l->magic != FA__LARGE_MAGIC) {
 		pthread_mutex_unlock(&p->lock);
-		_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, l->ptr, 0, 0,
+		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, l->ptr, 0, 0,
 		                 "large object %p (%zu bytes) freed while free", l->ptr, l->size);
 		return;
 	}
@@ -1005,8 +1005,8 @@ static void large_free(struct fa_pool *p, struct _fa_pool_large *l)
 		l->next->prev = l->prev;
 	m = l->map;
 	if (m.size <= p->idle_max) {
-		nev = idle_evict(p, _FA_LARGE_CACHE_MAX - 1, p->idle_max - m.size, ev);
-		l->magic = _FA_LARGE_IDLE_MAGIC;
+		nev = idle_evict(p, FA__LARGE_CACHE_MAX - 1, p->idle_max - m.size, ev);
+		l->magic = FA__LARGE_IDLE_MAGIC;
 		l->prev = l->next = NULL;
 		p->lcache[p->nlcache].l = l;
 		p->lcache[p->nlcache].map = m;
@@ -1024,7 +1024,7 @@ static void large_free(struct fa_pool *p, struct _fa_pool_large *l)
 	idle_release(p, ev, nev);
 }
 
-int _fa_pool_idle_find(const struct fa_pool *p, const void *ptr)
+int fa__pool_idle_find(const struct fa_pool *p, const void *ptr)
 {
 	for (unsigned i = 0; i < p->nlcache; i++)
 		if (p->lcache[i].l->ptr == ptr)
@@ -1036,7 +1036,7 @@ int _fa_pool_idle_find(const struct fa_pool *p, const void *ptr)
 
 void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 {
-	struct _fa_pool_tcache *tc;
+	struct fa__pool_tcache *tc;
 	struct fa__pool_bin *b;
 	bool locked;
 	unsigned c;
@@ -1046,8 +1046,8 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 		errno = EINVAL;
 		return NULL;
 	}
-	if (fa_unlikely(atomic_load_explicit(&p->snap_restart, memory_order_relaxed)))
-		_fa_pool_snap_resume(p);
+	if (fa__unlikely(atomic_load_explicit(&p->snap_restart, memory_order_relaxed)))
+		fa__pool_snap_resume(p);
 	if (size > max_size(p)) {
 		if (p->obj_size || (p->flags & FA_POOL_NO_LARGE)) {
 			errno = E2BIG;
@@ -1056,14 +1056,14 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 		return large_alloc(p, size);
 	}
 	c = class_of(p, size);
-	tc = _fa_pool_tcache_get(p, &locked);
+	tc = fa__pool_tcache_get(p, &locked);
 	if (!tc)
 		return NULL;
 	b = &tc->bins[c];
 	if (!b->sp[-1]) {
 		refill(p, tc, c);
 		if (!b->sp[-1]) {
-			_fa_pool_tcache_put(p, locked);
+			fa__pool_tcache_put(p, locked);
 			return NULL; /* errno from the backend */
 		}
 	}
@@ -1072,14 +1072,14 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 	FA__POOL_ADD(b->req, size);
 	if (p->flags & FA_POOL_SIZE_HIST)
 		FA__POOL_ADD(tc->hist[63 - __builtin_clzl(size)], 1);
-	_fa_pool_tcache_put(p, locked);
+	fa__pool_tcache_put(p, locked);
 	if (p->slow) {
-		struct _fa_pool_class *k = &p->cls[c];
+		struct fa__pool_class *k = &p->cls[c];
 
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
-			_fa_pool_verify(p, o, c, 0);
+			fa__pool_verify(p, o, c, 0);
 		if (p->flags & FA_POOL_DEBUG)
-			_fa_pool_mark_alloc(p, _fa_pool_slab_of(o), o);
+			fa__pool_mark_alloc(p, fa__pool_slab_of(o), o);
 		if (p->flags & FA_POOL_ZERO)
 			memset(o, 0, size);
 		if ((p->flags & FA_POOL_CTOR_EVERY) && p->ctor)
@@ -1090,44 +1090,44 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 
 static void free_object(struct fa_pool *p, void *ptr)
 {
-	struct _fa_pool_slab *s;
-	struct _fa_pool_tcache *tc;
+	struct fa__pool_slab *s;
+	struct fa__pool_tcache *tc;
 	bool locked, large = false;
 	unsigned c;
 
 	if (p->flags & FA_POOL_DEBUG) {
-		s = _fa_pool_check_ptr(p, ptr, &large);
+		s = fa__pool_check_ptr(p, ptr, &large);
 		if (!s)
 			return;
 	} else {
-		s = _fa_pool_slab_of(ptr);
-		large = s->magic != _FA_SLAB_MAGIC;
+		s = fa__pool_slab_of(ptr);
+		large = s->magic != FA__SLAB_MAGIC;
 	}
 	if (large) {
-		large_free(p, (struct _fa_pool_large *)s);
+		large_free(p, (struct fa__pool_large *)s);
 		return;
 	}
 	c = s->cls;
-	if ((p->flags & FA_POOL_DEBUG) && !_fa_pool_mark_free(p, s, ptr))
+	if ((p->flags & FA_POOL_DEBUG) && !fa__pool_mark_free(p, s, ptr))
 		return;
 	if ((p->flags & FA_POOL_CTOR_EVERY) && p->dtor)
 		p->dtor(ptr, p->cls[c].size, p->hook_arg);
-	tc = _fa_pool_tcache_get(p, &locked);
+	tc = fa__pool_tcache_get(p, &locked);
 	if (!tc) {
 		/* no cache memory: straight to the shared list */
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
-			_fa_pool_poison(ptr, p->cls[c].size);
+			fa__pool_poison(ptr, p->cls[c].size);
 		shared_push(p, NULL, c, &ptr, 1);
 		return;
 	}
 	if (p->flags & FA_POOL_QUARANTINE) {
-		_fa_pool_quarantine_put(p, tc, c, ptr);
+		fa__pool_quarantine_put(p, tc, c, ptr);
 	} else {
 		if (p->flags & FA_POOL_POISON)
-			_fa_pool_poison(ptr, p->cls[c].size);
-		_fa_pool_cache_push(p, tc, c, ptr, true);
+			fa__pool_poison(ptr, p->cls[c].size);
+		fa__pool_cache_push(p, tc, c, ptr, true);
 	}
-	_fa_pool_tcache_put(p, locked);
+	fa__pool_tcache_put(p, locked);
 }
 
 /* The inline free found the bin full, or no cache, or a large object. */
@@ -1139,9 +1139,9 @@ void fa__pool_free_slow(struct fa_pool *p, void *ptr)
 		errno = EINVAL;
 		return;
 	}
-	if (fa_unlikely(!((uintptr_t)ptr & _FA_SLAB_MASK))) {
+	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK))) {
 		/* below the first slab boundary: no header to read, not ours */
-		_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0, "%p is not from pool %s", ptr,
+		fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0, "%p is not from pool %s", ptr,
 		                 p->name);
 		return;
 	}
@@ -1165,39 +1165,39 @@ void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size)
 
 size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr)
 {
-	struct _fa_pool_slab *s;
+	struct fa__pool_slab *s;
 	bool large = false;
 
-	if (!p || !((uintptr_t)ptr & _FA_SLAB_MASK)) /* NULL, or no header to read */
+	if (!p || !((uintptr_t)ptr & FA__SLAB_MASK)) /* NULL, or no header to read */
 		return 0;
 	if (p->flags & FA_POOL_DEBUG) {
-		s = _fa_pool_check_ptr(p, (void *)ptr, &large);
+		s = fa__pool_check_ptr(p, (void *)ptr, &large);
 		if (!s)
 			return 0;
 	} else {
-		s = _fa_pool_slab_of(ptr);
-		large = s->magic != _FA_SLAB_MAGIC;
+		s = fa__pool_slab_of(ptr);
+		large = s->magic != FA__SLAB_MAGIC;
 	}
 	if (large)
-		return ((struct _fa_pool_large *)s)->size;
+		return ((struct fa__pool_large *)s)->size;
 	return p->cls[s->cls].size;
 }
 
 int fa_pool_flush(struct fa_pool *p, int all)
 {
-	struct _fa_pool_tcache *tc;
+	struct fa__pool_tcache *tc;
 	bool locked;
 
 	if (!p)
 		return -EINVAL;
-	_fa_pool_snap_resume(p);
-	tc = _fa_pool_tcache_get(p, &locked);
+	fa__pool_snap_resume(p);
+	tc = fa__pool_tcache_get(p, &locked);
 	if (!tc)
 		return -ENOMEM;
 	if (p->flags & FA_POOL_QUARANTINE)
-		_fa_pool_quarantine_drain(p, tc, all != 0);
+		fa__pool_quarantine_drain(p, tc, all != 0);
 	flush_all(p, tc);
-	_fa_pool_tcache_put(p, locked);
+	fa__pool_tcache_put(p, locked);
 	if (all)
 		large_trim(p);
 	return 0;
@@ -1240,7 +1240,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
-		for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
+		for (struct fa__pool_tcache *tc = p->all; tc; tc = tc->next_all) {
 			if (tc->slot_any && tc->slot_any != &tls_any[p->tslot]) {
 				/* the owner's TLS is still mapped here, a copy */
 				tc->slot_any = NULL;
@@ -1266,7 +1266,7 @@ static void fork_child(void)
 		pthread_mutex_init(&p->shared_lock, NULL);
 		pthread_mutex_init(&p->lock, NULL);
 		pthread_mutex_init(&p->q.lock, NULL);
-		_fa_pool_snap_fork_child(p);
+		fa__pool_snap_fork_child(p);
 	}
 	pthread_mutex_init(&reg_lock, NULL);
 }
@@ -1318,7 +1318,7 @@ static int check_opts(const struct fa_pool_opts *o)
 		return -EINVAL;
 	if ((o->flags & FA_POOL_CTOR_EVERY) && !o->ctor && !o->dtor)
 		return -EINVAL;
-	return _fa_mem_opts_check(o->mem);
+	return fa__mem_opts_check(o->mem);
 }
 
 static void slot_release(struct fa_pool *p)
@@ -1334,26 +1334,26 @@ static void run_dtor(struct fa_pool *p, void *o, size_t size)
 
 static void pool_free_mem(struct fa_pool *p)
 {
-	struct _fa_pool_tcache *tc, *next;
+	struct fa__pool_tcache *tc, *next;
 	unsigned n = atomic_load(&p->nr_regions);
 
 	while (p->large) {
-		struct _fa_map m = p->large->map;
+		struct fa__map m = p->large->map;
 
 		p->large = p->large->next;
-		_fa_map_free(&m);
+		fa__map_free(&m);
 	}
 	large_trim(p);
 	for (unsigned r = 0; r < n; r++)
-		_fa_map_free(&p->maps[r]);
+		fa__map_free(&p->maps[r]);
 	for (tc = p->all; tc; tc = next) {
 		next = tc->next_all;
 		free(tc);
 	}
 	for (unsigned i = 0; i < p->nr_bchunks; i++)
 		free(atomic_load(&p->bchunk[i]));
-	_fa_pool_quarantine_fini(p);
-	_fa_pool_snap_fini(p);
+	fa__pool_quarantine_fini(p);
+	fa__pool_snap_fini(p);
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->shared_lock);
 	pthread_mutex_destroy(&p->trim_lock);
@@ -1373,13 +1373,13 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 		errno = -err;
 		return NULL;
 	}
-	p = aligned_alloc(FA_CACHE_LINE, round_up(sizeof(*p), FA_CACHE_LINE));
+	p = aligned_alloc(FA__CACHE_LINE, round_up(sizeof(*p), FA__CACHE_LINE));
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	memset(p, 0, sizeof(*p));
-	p->maps = calloc(_FA_POOL_MAX_REGIONS, sizeof(*p->maps));
+	p->maps = calloc(FA__POOL_MAX_REGIONS, sizeof(*p->maps));
 	if (!p->maps) {
 		free(p);
 		errno = ENOMEM;
@@ -1395,7 +1395,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	p->dtor = o->dtor;
 	p->hook_arg = o->hook_arg;
 	p->once_hooks = (o->ctor || o->dtor) && !(o->flags & FA_POOL_CTOR_EVERY);
-	p->slow = (o->flags & _FA_POOL_SLOW_FLAGS) || p->once_hooks;
+	p->slow = (o->flags & FA__POOL_SLOW_FLAGS) || p->once_hooks;
 	p->report = o->report;
 	p->report_arg = o->report_arg;
 	snprintf(p->name, sizeof(p->name), "%s", o->name ? o->name : "pool");
@@ -1405,24 +1405,24 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	}
 	p->max_bytes = o->max_bytes;
 	if (!(o->flags & (FA_POOL_NO_LARGE | FA_POOL_NO_LARGE_CACHE)) && !o->obj_size)
-		p->idle_max = o->large_cache_bytes ? o->large_cache_bytes : _FA_LARGE_CACHE_DEFAULT;
+		p->idle_max = o->large_cache_bytes ? o->large_cache_bytes : FA__LARGE_CACHE_DEFAULT;
 	p->next_region = (size_t)2 << 20;
 	setup_classes(p, o);
-	p->slab_hdr = sizeof(struct _fa_pool_slab);
+	p->slab_hdr = sizeof(struct fa__pool_slab);
 	if (p->flags & FA_POOL_DEBUG) {
-		size_t most = _FA_SLAB_SIZE / p->cls[0].stride;
+		size_t most = FA__SLAB_SIZE / p->cls[0].stride;
 
 		p->slab_hdr += (most + 63) / 64 * sizeof(uint64_t);
 	}
 
-	err = _fa_pool_quarantine_init(p, o);
+	err = fa__pool_quarantine_init(p, o);
 	if (!err)
-		err = _fa_pool_snap_init(p, o);
+		err = fa__pool_snap_init(p, o);
 	if (err)
 		goto fail;
 	if (o->reserve) {
 		pthread_mutex_lock(&p->lock);
-		err = region_add(p, round_up(o->reserve, _FA_SLAB_SIZE));
+		err = region_add(p, round_up(o->reserve, FA__SLAB_SIZE));
 		pthread_mutex_unlock(&p->lock);
 		if (err)
 			goto fail;
@@ -1448,7 +1448,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 
 	if (o->reserve) {
 		/* carve the reserve now: no page faults when it is first used */
-		for (unsigned c = 0; p->bump_end - p->bump >= (ptrdiff_t)_FA_SLAB_SIZE;
+		for (unsigned c = 0; p->bump_end - p->bump >= (ptrdiff_t)FA__SLAB_SIZE;
 		     c = (c + 1) % p->nr_classes) {
 			uint64_t had = atomic_load_explicit(&p->cls[c].slabs, memory_order_relaxed);
 
@@ -1469,10 +1469,10 @@ void fa_pool_destroy(struct fa_pool *p)
 {
 	if (!p)
 		return;
-	_fa_pool_snap_fini(p); /* stop the sampler first: it reads the caches */
+	fa__pool_snap_fini(p); /* stop the sampler first: it reads the caches */
 	pthread_mutex_lock(&reg_lock);
 	pthread_mutex_lock(&p->lock);
-	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
+	for (struct fa__pool_tcache *tc = p->all; tc; tc = tc->next_all) {
 		if (tc->slot_any)
 			*tc->slot_any = NULL;
 		bins_reset(p, tc);
@@ -1488,13 +1488,13 @@ void fa_pool_destroy(struct fa_pool *p)
 		p->fork_next->fork_prev = p->fork_prev;
 	pthread_mutex_unlock(&reg_lock);
 	if (p->once_hooks && p->dtor)
-		_fa_pool_each_object(p, run_dtor);
+		fa__pool_each_object(p, run_dtor);
 	pool_free_mem(p);
 }
 
 /* Every live pool, oldest first (for the statistics dump): a destroyed
  * pool leaves the list before its memory goes. */
-void _fa_pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg)
+void fa__pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg)
 {
 	struct fa_pool *p;
 

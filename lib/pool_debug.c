@@ -19,7 +19,7 @@ static const char *const error_names[] = {
 	[FA_POOL_ERR_WRITE_AFTER_FREE] = "write after free",
 };
 
-void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, size_t offset,
+void fa__pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, size_t offset,
                       const char *fmt, ...)
 {
 	struct fa_pool_report r = {
@@ -49,12 +49,12 @@ void _fa_pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, siz
 	abort();
 }
 
-void _fa_pool_poison(void *o, size_t size)
+void fa__pool_poison(void *o, size_t size)
 {
 	memset(o, FA_POOL_POISON_BYTE, size);
 }
 
-int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from)
+int fa__pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from)
 {
 	size_t size = p->cls[cls].size;
 	const unsigned char *b = o;
@@ -69,16 +69,16 @@ int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from)
 			break;
 		}
 		memcpy(&w, b + i, sizeof(w));
-		if (w != _FA_POISON64) {
+		if (w != FA__POISON64) {
 			while (b[i] == FA_POOL_POISON_BYTE)
 				i++;
 		bad:
-			_fa_pool_reportf(p, FA_POOL_ERR_WRITE_AFTER_FREE, o, cls, i,
+			fa__pool_reportf(p, FA_POOL_ERR_WRITE_AFTER_FREE, o, cls, i,
 			                 "object %p (class %u, %u bytes) changed at offset %zu "
 			                 "(byte 0x%02x) while free",
 			                 o, cls, p->cls[cls].size, i, b[i]);
 			/* handler returned: the object gets reused clean */
-			_fa_pool_poison((char *)o + from, size - from);
+			fa__pool_poison((char *)o + from, size - from);
 			return -EFAULT;
 		}
 	}
@@ -88,23 +88,23 @@ int _fa_pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from)
 /* ---- debug: foreign and double frees ---- */
 
 /* Live large object ptr, or NULL (*idle: its mapping is in the cache). */
-static struct _fa_pool_large *find_large(struct fa_pool *p, void *ptr, bool *idle)
+static struct fa__pool_large *find_large(struct fa_pool *p, void *ptr, bool *idle)
 {
-	struct _fa_pool_large *l;
+	struct fa__pool_large *l;
 
 	pthread_mutex_lock(&p->lock);
 	for (l = p->large; l && l->ptr != ptr; l = l->next)
 		;
-	*idle = !l && _fa_pool_idle_find(p, ptr) >= 0;
+	*idle = !l && fa__pool_idle_find(p, ptr) >= 0;
 	pthread_mutex_unlock(&p->lock);
 	return l;
 }
 
-struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *large)
+struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large)
 {
 	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
-	struct _fa_pool_slab *s = _fa_pool_slab_of(ptr);
-	struct _fa_pool_large *l;
+	struct fa__pool_slab *s = fa__pool_slab_of(ptr);
+	struct fa__pool_large *l;
 	bool idle;
 
 	*large = false;
@@ -112,19 +112,19 @@ struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 		char *lo, *hi;
 
 		/* slots change under a trim: read each one whole */
-		_fa_pool_region_read(p, r, &lo, &hi);
+		fa__pool_region_read(p, r, &lo, &hi);
 		if ((char *)ptr < lo || (char *)ptr >= hi)
 			continue;
-		if (s->magic == _FA_SLAB_FREE_MAGIC && s->pool == p) {
-			_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
+		if (s->magic == FA__SLAB_FREE_MAGIC && s->pool == p) {
+			fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
 			                 "%p freed while free (its slab was trimmed)", ptr);
 			return NULL;
 		}
-		if (s->magic != _FA_SLAB_MAGIC || s->pool != p || (char *)ptr < s->first ||
+		if (s->magic != FA__SLAB_MAGIC || s->pool != p || (char *)ptr < s->first ||
 		    (char *)ptr >= s->end)
 			break;
 		if ((size_t)((char *)ptr - s->first) % s->stride) {
-			_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
+			fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
 			                 "%p is inside an object of class %u (%u bytes), not "
 			                 "at its start",
 			                 ptr, s->cls, p->cls[s->cls].size);
@@ -135,21 +135,21 @@ struct _fa_pool_slab *_fa_pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 	l = find_large(p, ptr, &idle);
 	if (l) {
 		*large = true;
-		return (struct _fa_pool_slab *)l;
+		return (struct fa__pool_slab *)l;
 	}
 	if (idle) {
-		_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
+		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
 		                 "large object %p freed while free (its mapping is cached)", ptr);
 		return NULL;
 	}
-	_fa_pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0,
+	fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0,
 	                 "%p was not allocated by this pool (or is a large object freed "
 	                 "already)",
 	                 ptr);
 	return NULL;
 }
 
-static _Atomic uint64_t *obj_bit(struct _fa_pool_slab *s, void *o, uint64_t *mask)
+static _Atomic uint64_t *obj_bit(struct fa__pool_slab *s, void *o, uint64_t *mask)
 {
 	size_t i = (size_t)((char *)o - s->first) / s->stride;
 
@@ -157,7 +157,7 @@ static _Atomic uint64_t *obj_bit(struct _fa_pool_slab *s, void *o, uint64_t *mas
 	return &s->bits[i / 64];
 }
 
-void _fa_pool_mark_alloc(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
+void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o)
 {
 	uint64_t m;
 	_Atomic uint64_t *w = obj_bit(s, o, &m);
@@ -165,7 +165,7 @@ void _fa_pool_mark_alloc(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
 	atomic_fetch_or_explicit(w, m, memory_order_relaxed);
 }
 
-bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
+bool fa__pool_mark_free(struct fa_pool *p, struct fa__pool_slab *s, void *o)
 {
 	uint64_t m;
 	_Atomic uint64_t *w = obj_bit(s, o, &m);
@@ -173,7 +173,7 @@ bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
 
 	if (old & m)
 		return true;
-	_fa_pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, o, s->cls, 0,
+	fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, o, s->cls, 0,
 	                 "object %p (class %u, %u bytes) freed while free", o, s->cls,
 	                 p->cls[s->cls].size);
 	return false;
@@ -181,9 +181,9 @@ bool _fa_pool_mark_free(struct fa_pool *p, struct _fa_pool_slab *s, void *o)
 
 /* ---- quarantine ---- */
 
-int _fa_pool_quarantine_init(struct fa_pool *p, const struct fa_pool_opts *o)
+int fa__pool_quarantine_init(struct fa_pool *p, const struct fa_pool_opts *o)
 {
-	struct _fa_pool_quarantine *q = &p->q;
+	struct fa__pool_quarantine *q = &p->q;
 
 	pthread_mutex_init(&q->lock, NULL);
 	if (!(p->flags & FA_POOL_QUARANTINE))
@@ -197,17 +197,17 @@ int _fa_pool_quarantine_init(struct fa_pool *p, const struct fa_pool_opts *o)
 	return q->ring ? 0 : -ENOMEM;
 }
 
-void _fa_pool_quarantine_fini(struct fa_pool *p)
+void fa__pool_quarantine_fini(struct fa_pool *p)
 {
 	free(p->q.ring);
 	p->q.ring = NULL;
 }
 
 /* Take the oldest entry out (q->lock held). */
-static struct _fa_pool_qent q_pop(struct fa_pool *p)
+static struct fa__pool_qent q_pop(struct fa_pool *p)
 {
-	struct _fa_pool_quarantine *q = &p->q;
-	struct _fa_pool_qent e = q->ring[q->head];
+	struct fa__pool_quarantine *q = &p->q;
+	struct fa__pool_qent e = q->ring[q->head];
 
 	q->head = (q->head + 1) % q->cap;
 	q->n--;
@@ -216,26 +216,26 @@ static struct _fa_pool_qent q_pop(struct fa_pool *p)
 	return e;
 }
 
-static void release(struct fa_pool *p, struct _fa_pool_tcache *tc, struct _fa_pool_qent *e,
+static void release(struct fa_pool *p, struct fa__pool_tcache *tc, struct fa__pool_qent *e,
                     size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		_fa_pool_verify(p, e[i].ptr, e[i].cls, 0);
-		_fa_pool_cache_push(p, tc, e[i].cls, e[i].ptr, false);
+		fa__pool_verify(p, e[i].ptr, e[i].cls, 0);
+		fa__pool_cache_push(p, tc, e[i].cls, e[i].ptr, false);
 	}
 }
 
 #define EVICT_BATCH 32
 
-void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsigned c, void *o)
+void fa__pool_quarantine_put(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void *o)
 {
-	struct _fa_pool_quarantine *q = &p->q;
+	struct fa__pool_quarantine *q = &p->q;
 	size_t size = p->cls[c].size;
-	struct _fa_pool_qent out[EVICT_BATCH];
-	uint64_t now = _fa_pool_now_ns();
+	struct fa__pool_qent out[EVICT_BATCH];
+	uint64_t now = fa__pool_now_ns();
 	size_t n = 0;
 
-	_fa_pool_poison(o, size);
+	fa__pool_poison(o, size);
 	pthread_mutex_lock(&q->lock);
 	/* the bounds: count, bytes, then age (a few per call keeps it O(1)) */
 	while (q->n && n < EVICT_BATCH &&
@@ -243,7 +243,7 @@ void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsi
 	        now - q->ring[q->head].t > q->max_ns))
 		out[n++] = q_pop(p);
 	if (q->n < q->cap && q->bytes + size <= q->max_bytes) {
-		q->ring[(q->head + q->n) % q->cap] = (struct _fa_pool_qent){ o, c, now };
+		q->ring[(q->head + q->n) % q->cap] = (struct fa__pool_qent){ o, c, now };
 		q->n++;
 		q->bytes += size;
 		atomic_fetch_add_explicit(&p->cls[c].quarantined, 1, memory_order_relaxed);
@@ -254,15 +254,15 @@ void _fa_pool_quarantine_put(struct fa_pool *p, struct _fa_pool_tcache *tc, unsi
 	release(p, tc, out, n);
 	if (o) {
 		/* larger than the byte bound on its own: straight through */
-		_fa_pool_cache_push(p, tc, c, o, false);
+		fa__pool_cache_push(p, tc, c, o, false);
 	}
 }
 
-void _fa_pool_quarantine_drain(struct fa_pool *p, struct _fa_pool_tcache *tc, bool all)
+void fa__pool_quarantine_drain(struct fa_pool *p, struct fa__pool_tcache *tc, bool all)
 {
-	struct _fa_pool_quarantine *q = &p->q;
-	struct _fa_pool_qent out[EVICT_BATCH];
-	uint64_t now = _fa_pool_now_ns();
+	struct fa__pool_quarantine *q = &p->q;
+	struct fa__pool_qent out[EVICT_BATCH];
+	uint64_t now = fa__pool_now_ns();
 	size_t n;
 
 	do {

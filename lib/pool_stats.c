@@ -29,24 +29,24 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 	st->flags = p->flags;
 
 	pthread_mutex_lock(&p->lock);
-	for (struct _fa_pool_tcache *tc = p->all; tc; tc = tc->next_all) {
+	for (struct fa__pool_tcache *tc = p->all; tc; tc = tc->next_all) {
 		for (unsigned c = 0; c < p->nr_classes; c++) {
 			const struct fa__pool_bin *b = &tc->bins[c];
 
-			frees[c] += _fa_pool_ld(&b->frees);
-			req[c] += _fa_pool_ld(&b->req);
-			cached[c] += _fa_pool_bin_count(p, tc, c);
-			taken[c] += _fa_pool_ld(&tc->taken[c]);
-			given[c] += _fa_pool_ld(&tc->given[c]);
-			qfrees[c] += _fa_pool_ld(&tc->qfrees[c]);
+			frees[c] += fa__pool_ld(&b->frees);
+			req[c] += fa__pool_ld(&b->req);
+			cached[c] += fa__pool_bin_count(p, tc, c);
+			taken[c] += fa__pool_ld(&tc->taken[c]);
+			given[c] += fa__pool_ld(&tc->given[c]);
+			qfrees[c] += fa__pool_ld(&tc->qfrees[c]);
 		}
-		for (unsigned h = 0; h < _FA_POOL_HIST; h++)
-			st->size_hist[h] += _fa_pool_ld(&tc->hist[h]);
+		for (unsigned h = 0; h < FA__POOL_HIST; h++)
+			st->size_hist[h] += fa__pool_ld(&tc->hist[h]);
 	}
 	pthread_mutex_unlock(&p->lock);
 
 	for (unsigned c = 0; c < p->nr_classes; c++) {
-		struct _fa_pool_class *k = &p->cls[c];
+		struct fa__pool_class *k = &p->cls[c];
 		struct fa_pool_class_stats *cs = &st->cls[c];
 		uint64_t allocs = frees[c] + taken[c] - given[c] - cached[c];
 
@@ -113,7 +113,7 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 static void snap_take(struct fa_pool *p)
 {
 	struct fa_pool_stats *st = malloc(sizeof(*st));
-	struct fa_pool_snapshot s = { .time_ns = _fa_pool_now_ns() };
+	struct fa_pool_snapshot s = { .time_ns = fa__pool_now_ns() };
 
 	if (st && fa_pool_stats(p, st) == 0) {
 		s.allocs = st->allocs;
@@ -176,7 +176,7 @@ static void *snap_thread(void *arg)
 	return NULL;
 }
 
-int _fa_pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
+int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
 {
 	pthread_condattr_t ca;
 
@@ -202,7 +202,7 @@ int _fa_pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
 	return 0;
 }
 
-void _fa_pool_snap_fini(struct fa_pool *p)
+void fa__pool_snap_fini(struct fa_pool *p)
 {
 	if (p->snap_thread_on) {
 		pthread_mutex_lock(&p->snap_lock);
@@ -216,7 +216,7 @@ void _fa_pool_snap_fini(struct fa_pool *p)
 	p->snaps = NULL;
 }
 
-void _fa_pool_snap_fork_child(struct fa_pool *p)
+void fa__pool_snap_fork_child(struct fa_pool *p)
 {
 	pthread_condattr_t ca;
 
@@ -229,7 +229,7 @@ void _fa_pool_snap_fork_child(struct fa_pool *p)
 	atomic_store(&p->snap_restart, p->snap_ms && !p->snap_stop);
 }
 
-void _fa_pool_snap_resume(struct fa_pool *p)
+void fa__pool_snap_resume(struct fa_pool *p)
 {
 	if (!atomic_exchange(&p->snap_restart, false))
 		return;
@@ -244,7 +244,7 @@ int fa_pool_snapshot(struct fa_pool *p)
 {
 	if (!p)
 		return -EINVAL;
-	_fa_pool_snap_resume(p);
+	fa__pool_snap_resume(p);
 	snap_take(p);
 	return 0;
 }
@@ -313,7 +313,7 @@ static void print_text(FILE *f, const struct fa_pool_stats *st, const struct fa_
 		        (unsigned long long)cs->cached, (unsigned long long)cs->shared,
 		        (unsigned long long)cs->quarantined, (unsigned long long)cs->slabs);
 	}
-	for (unsigned h = 0; h < _FA_POOL_HIST; h++)
+	for (unsigned h = 0; h < FA__POOL_HIST; h++)
 		if (st->size_hist[h])
 			fprintf(f, "  size %llu..%llu: %llu\n", 1ull << h, (2ull << h) - 1,
 			        (unsigned long long)st->size_hist[h]);
@@ -381,7 +381,7 @@ static void print_json(FILE *f, const struct fa_pool_stats *st, const struct fa_
 		sep = ",";
 	}
 	fputs("],\"size_hist\":[", f);
-	for (unsigned h = 0; h < _FA_POOL_HIST; h++)
+	for (unsigned h = 0; h < FA__POOL_HIST; h++)
 		fprintf(f, "%s%llu", h ? "," : "", U(st->size_hist[h]));
 	fputs("],\"snapshots\":[", f);
 	for (int i = 0; i < nsn; i++)

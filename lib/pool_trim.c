@@ -63,16 +63,16 @@ static struct slab_count *lookup(struct table *t, uintptr_t s, bool insert)
 
 /* What one call collects: the slabs that go, from every class. */
 struct trim {
-	struct _fa_pool_slab **slab;
+	struct fa__pool_slab **slab;
 	size_t n, cap;
 	uint64_t objects;
 };
 
-static bool add_slab(struct trim *x, struct _fa_pool_slab *s)
+static bool add_slab(struct trim *x, struct fa__pool_slab *s)
 {
 	if (x->n == x->cap) {
 		size_t cap = x->cap ? x->cap * 2 : 64;
-		struct _fa_pool_slab **v = realloc(x->slab, cap * sizeof(*v));
+		struct fa__pool_slab **v = realloc(x->slab, cap * sizeof(*v));
 
 		if (!v)
 			return false;
@@ -89,7 +89,7 @@ static bool add_slab(struct trim *x, struct _fa_pool_slab *s)
  */
 static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 {
-	struct _fa_pool_class *k = &p->cls[c];
+	struct fa__pool_class *k = &p->cls[c];
 	uint64_t slabs = atomic_load_explicit(&k->slabs, memory_order_relaxed);
 	uint64_t dropped = 0, nidle = 0, carved = 0;
 	uint32_t head, keep = 0, next;
@@ -109,15 +109,15 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 	t.mask = ((size_t)1 << bits) - 1;
 	t.shift = 64 - bits;
 
-	head = _fa_pool_stack_take(&k->top);
+	head = fa__pool_stack_take(&k->top);
 	/* count the objects per slab */
 	for (uint32_t i = head; i;
-	     i = atomic_load_explicit(&_fa_pool_bdesc(p, i)->next, memory_order_relaxed)) {
-		struct _fa_pool_batch *d = _fa_pool_bdesc(p, i);
+	     i = atomic_load_explicit(&fa__pool_bdesc(p, i)->next, memory_order_relaxed)) {
+		struct fa__pool_batch *d = fa__pool_bdesc(p, i);
 
 		for (uint32_t j = 0; j < d->n; j++) {
 			struct slab_count *e =
-			        lookup(&t, (uintptr_t)_fa_pool_slab_of(d->obj[j]), true);
+			        lookup(&t, (uintptr_t)fa__pool_slab_of(d->obj[j]), true);
 
 			if (e)
 				e->n++;
@@ -126,7 +126,7 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 	/* every object of the slab is here: it goes */
 	for (size_t i = 0; i <= t.mask; i++) {
 		struct slab_count *e = &t.e[i];
-		struct _fa_pool_slab *s = (struct _fa_pool_slab *)e->slab;
+		struct fa__pool_slab *s = (struct fa__pool_slab *)e->slab;
 
 		if (!s || e->n != s->nobj)
 			continue;
@@ -140,13 +140,13 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 	}
 	/* drop their objects from the batches; the rest go back in order */
 	for (uint32_t i = head; i; i = next) {
-		struct _fa_pool_batch *d = _fa_pool_bdesc(p, i);
+		struct fa__pool_batch *d = fa__pool_bdesc(p, i);
 		uint32_t w = 0;
 
 		next = atomic_load_explicit(&d->next, memory_order_relaxed);
 		for (uint32_t j = 0; j < d->n; j++) {
 			struct slab_count *e =
-			        nidle ? lookup(&t, (uintptr_t)_fa_pool_slab_of(d->obj[j]), false)
+			        nidle ? lookup(&t, (uintptr_t)fa__pool_slab_of(d->obj[j]), false)
 			              : NULL;
 
 			if (e && e->n == IDLE)
@@ -156,7 +156,7 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 		dropped += d->n - w;
 		d->n = w;
 		if (!w) {
-			_fa_pool_stack_push(p, &p->bfree, i);
+			fa__pool_stack_push(p, &p->bfree, i);
 			continue;
 		}
 		/* chained in reverse, so the old top is pushed last */
@@ -164,8 +164,8 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 		keep = i;
 	}
 	for (uint32_t i = keep; i; i = next) {
-		next = atomic_load_explicit(&_fa_pool_bdesc(p, i)->next, memory_order_relaxed);
-		_fa_pool_stack_push(p, &k->top, i);
+		next = atomic_load_explicit(&fa__pool_bdesc(p, i)->next, memory_order_relaxed);
+		fa__pool_stack_push(p, &k->top, i);
 	}
 	free(t.e);
 	if (nidle) {
@@ -178,13 +178,13 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 }
 
 /* The objects of a slab that goes: poison verified, destructed. */
-static void retire(struct fa_pool *p, struct _fa_pool_slab *s)
+static void retire(struct fa_pool *p, struct fa__pool_slab *s)
 {
 	size_t size = p->cls[s->cls].size;
 
 	for (char *o = s->first; o < s->end; o += s->stride) {
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
-			_fa_pool_verify(p, o, s->cls, 0);
+			fa__pool_verify(p, o, s->cls, 0);
 		if (p->once_hooks && p->dtor)
 			p->dtor(o, size, p->hook_arg);
 	}
@@ -198,7 +198,7 @@ static int cmp_addr(const void *a, const void *b)
 }
 
 /* First index of v[0..n) (sorted) at or above a. */
-static size_t lower(struct _fa_pool_slab **v, size_t n, const char *a)
+static size_t lower(struct fa__pool_slab **v, size_t n, const char *a)
 {
 	size_t lo = 0, hi = n;
 
@@ -217,14 +217,14 @@ static size_t lower(struct _fa_pool_slab **v, size_t n, const char *a)
  * Make x's slabs free slabs and empty the regions left with none in use
  * (pool->lock held); their maps go to out for unmapping after the lock.
  */
-static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, struct _fa_map *out)
+static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, struct fa__map *out)
 {
 	unsigned nr = atomic_load_explicit(&p->nr_regions, memory_order_relaxed), nout = 0;
-	bool gone[_FA_POOL_MAX_REGIONS] = { false };
+	bool gone[FA__POOL_MAX_REGIONS] = { false };
 	uint64_t nfree = atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
 
 	for (unsigned r = 0; r < nr; r++) {
-		struct _fa_pool_region *g = &p->regions[r];
+		struct fa__pool_region *g = &p->regions[r];
 		size_t a, b;
 
 		if (!p->maps[r].base)
@@ -232,10 +232,10 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 		a = lower(x->slab, x->n, g->lo);
 		b = lower(x->slab, x->n, g->hi);
 		for (size_t i = a; i < b; i++) {
-			struct _fa_pool_free_slab *f = (struct _fa_pool_free_slab *)x->slab[i];
+			struct fa__pool_free_slab *f = (struct fa__pool_free_slab *)x->slab[i];
 
-			f->magic = _FA_SLAB_FREE_MAGIC;
-			f->binoff = _fa_pool_bin_off(0);
+			f->magic = FA__SLAB_FREE_MAGIC;
+			f->binoff = fa__pool_bin_off(0);
 			f->region = r;
 			f->next = p->free_slabs;
 			p->free_slabs = f;
@@ -247,15 +247,15 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 		gone[r] = true;
 		if (r == p->bump_region) {
 			p->bump = p->bump_end = NULL;
-			p->bump_region = _FA_REGION_NONE;
+			p->bump_region = FA__REGION_NONE;
 		}
 		out[nout++] = p->maps[r];
 		memset(&p->maps[r], 0, sizeof(p->maps[r]));
-		_fa_pool_region_write(p, r, NULL, NULL);
+		fa__pool_region_write(p, r, NULL, NULL);
 	}
 	if (nout) {
 		/* the free slabs of the emptied regions leave the list */
-		for (struct _fa_pool_free_slab **pp = &p->free_slabs; *pp;) {
+		for (struct fa__pool_free_slab **pp = &p->free_slabs; *pp;) {
 			if (gone[(*pp)->region]) {
 				*pp = (*pp)->next;
 				nfree--;
@@ -270,7 +270,7 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 
 int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *info)
 {
-	struct _fa_map *maps = NULL;
+	struct fa__map *maps = NULL;
 	struct trim x = { 0 };
 	uint64_t bytes = 0;
 	unsigned nmaps = 0;
@@ -286,7 +286,7 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 			return err;
 	}
 	if (!(flags & FA_POOL_TRIM_KEEP)) {
-		maps = malloc(_FA_POOL_MAX_REGIONS * sizeof(*maps));
+		maps = malloc(FA__POOL_MAX_REGIONS * sizeof(*maps));
 		if (!maps)
 			return -ENOMEM;
 	}
@@ -303,7 +303,7 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 	pthread_mutex_unlock(&p->trim_lock);
 	for (unsigned i = 0; i < nmaps; i++) {
 		bytes += maps[i].size;
-		_fa_map_free(&maps[i]);
+		fa__map_free(&maps[i]);
 		atomic_fetch_sub(&p->bytes_mapped, maps[i].size);
 		atomic_fetch_sub(&p->bytes_slabs, maps[i].size);
 	}
@@ -321,9 +321,9 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 	return err;
 }
 
-struct _fa_pool_slab *_fa_pool_slab_reuse(struct fa_pool *p)
+struct fa__pool_slab *fa__pool_slab_reuse(struct fa_pool *p)
 {
-	struct _fa_pool_free_slab *f = p->free_slabs;
+	struct fa__pool_free_slab *f = p->free_slabs;
 	uint64_t nfree;
 
 	if (!f)
@@ -333,16 +333,16 @@ struct _fa_pool_slab *_fa_pool_slab_reuse(struct fa_pool *p)
 	nfree = atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
 	atomic_store_explicit(&p->nr_free_slabs, nfree - 1, memory_order_relaxed);
 	/* the debug bitmap (and the list link over it) starts all free */
-	if (p->slab_hdr > sizeof(struct _fa_pool_slab))
-		memset((char *)f + sizeof(struct _fa_pool_slab), 0,
-		       p->slab_hdr - sizeof(struct _fa_pool_slab));
-	return (struct _fa_pool_slab *)f;
+	if (p->slab_hdr > sizeof(struct fa__pool_slab))
+		memset((char *)f + sizeof(struct fa__pool_slab), 0,
+		       p->slab_hdr - sizeof(struct fa__pool_slab));
+	return (struct fa__pool_slab *)f;
 }
 
-uint64_t _fa_pool_trimmable(struct fa_pool *p)
+uint64_t fa__pool_trimmable(struct fa_pool *p)
 {
 	uint64_t bytes =
-	        atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed) * _FA_SLAB_SIZE;
+	        atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed) * FA__SLAB_SIZE;
 
 	for (unsigned c = 0; c < p->nr_classes; c++)
 		bytes += atomic_load_explicit(&p->cls[c].shared, memory_order_relaxed) *
@@ -350,7 +350,7 @@ uint64_t _fa_pool_trimmable(struct fa_pool *p)
 	return bytes;
 }
 
-void _fa_pool_set_max_bytes(struct fa_pool *p, size_t max)
+void fa__pool_set_max_bytes(struct fa_pool *p, size_t max)
 {
 	pthread_mutex_lock(&p->lock);
 	p->max_bytes = max;

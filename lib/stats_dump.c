@@ -175,9 +175,9 @@ static void write_trace(FILE *f)
 
 static void write_arena(FILE *f)
 {
-	struct _fa_arena_totals t;
+	struct fa__arena_totals t;
 
-	_fa_arena_totals(&t);
+	fa__arena_totals(&t);
 	put_u64(f, "arena", "created", t.created);
 	put_u64(f, "arena", "live", t.created - t.destroyed);
 	put_u64(f, "arena", "chunks_mapped", t.chunks_mapped);
@@ -254,7 +254,7 @@ static int write_pools(FILE *f)
 	struct pool_set set = { 0 };
 	uint64_t allocs = 0, frees = 0, live = 0, reserved = 0;
 
-	_fa_pool_foreach(pool_collect, &set);
+	fa__pool_foreach(pool_collect, &set);
 	if (set.missed && !set.n)
 		return -ENOMEM;
 	for (unsigned i = 0; i < set.n; i++) {
@@ -468,7 +468,7 @@ static void dump_init(void)
 		fprintf(stderr, "finalloc: FINALLOC_STATS: atexit failed, no statistics at exit\n");
 }
 
-void _fa_stats_dump_init(void)
+void fa__stats_dump_init(void)
 {
 	pthread_once(&dump_once, dump_init);
 }

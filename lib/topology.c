@@ -26,7 +26,7 @@ static int read_u64(const char *path, uint64_t *out)
 	return 0;
 }
 
-int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, uint64_t *free_pages)
+int fa__read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, uint64_t *free_pages)
 {
 	char path[160];
 	int err;
@@ -58,8 +58,8 @@ int _fa_read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, ui
 static void fill_hugepages(struct fa_node_info *ni)
 {
 	/* A size the kernel does not offer reads as zero pages. */
-	_fa_read_node_hugepages(ni->node, 2048, &ni->huge_2m_total, &ni->huge_2m_free);
-	_fa_read_node_hugepages(ni->node, 1048576, &ni->huge_1g_total, &ni->huge_1g_free);
+	fa__read_node_hugepages(ni->node, 2048, &ni->huge_2m_total, &ni->huge_2m_free);
+	fa__read_node_hugepages(ni->node, 1048576, &ni->huge_1g_total, &ni->huge_1g_free);
 }
 
 static int read_one_node(struct fa_topology *t)
@@ -169,7 +169,7 @@ static void mem_node_init(void)
 	free(t);
 }
 
-int _fa_mem_node_of(int node)
+int fa__mem_node_of(int node)
 {
 	if (node < 0 || node >= FA_MAX_NODES)
 		return node;

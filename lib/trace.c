@@ -35,16 +35,16 @@
 static const char magic[8] = { 'F', 'A', 'J', 'R', 'N', 'L', 0, 1 };
 
 struct ring {
-	_Atomic uint64_t head FA_ALIGNED_CL; /* producer */
-	uint64_t drop_pending;               /* producer: DROP record owed */
-	_Atomic uint64_t records;            /* producer: records put */
+	_Atomic uint64_t head FA__ALIGNED_CL; /* producer */
+	uint64_t drop_pending;                /* producer: DROP record owed */
+	_Atomic uint64_t records;             /* producer: records put */
 	_Atomic uint64_t dropped;
 	struct {
 		const char *file, *func;
 		int line;
 		uint32_t id;
 	} sites[SITE_CACHE];
-	_Atomic uint64_t tail FA_ALIGNED_CL; /* writer */
+	_Atomic uint64_t tail FA__ALIGNED_CL; /* writer */
 	atomic_bool dead;
 	struct ring *next; /* registry, under J.lock */
 	char *buf;
@@ -109,12 +109,12 @@ static struct ring *get_ring(void)
 	uint64_t gen = atomic_load_explicit(&j_gen, memory_order_acquire);
 	struct ring *r;
 
-	if (fa_likely(my_ring && my_gen == gen))
+	if (fa__likely(my_ring && my_gen == gen))
 		return my_ring;
 	if (!(gen & 1))
 		return NULL;
 	pthread_once(&ring_once, ring_key_init);
-	r = aligned_alloc(FA_CACHE_LINE, sizeof(*r));
+	r = aligned_alloc(FA__CACHE_LINE, sizeof(*r));
 	if (!r)
 		return NULL;
 	memset(r, 0, sizeof(*r));
@@ -262,7 +262,7 @@ static uint32_t site_id(struct ring *r, const char *file, int line, const char *
 	return id;
 }
 
-void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, const char *file,
+void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, const char *file,
                      int line, const char *func)
 {
 	struct ring *r = get_ring();
@@ -285,7 +285,7 @@ void _fa_trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, c
 	put_rec(r, &rec, sizeof(rec));
 }
 
-void _fa_trace_arena(uint64_t arena, int event)
+void fa__trace_arena(uint64_t arena, int event)
 {
 	struct ring *r = get_ring();
 	struct arena_rec rec;
@@ -667,7 +667,7 @@ int fa_trace_stats(struct fa_trace_stats *st)
 	return 0;
 }
 
-bool _fa_trace_env(size_t *min_size, unsigned *sample)
+bool fa__trace_env(size_t *min_size, unsigned *sample)
 {
 	const char *p = getenv("FINALLOC_TRACE");
 	const char *m = getenv("FINALLOC_TRACE_MIN");
@@ -680,7 +680,7 @@ bool _fa_trace_env(size_t *min_size, unsigned *sample)
 	return true;
 }
 
-int _fa_trace_ensure(const char *path)
+int fa__trace_ensure(const char *path)
 {
 	int err;
 
