@@ -13,7 +13,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
-#include "finalloc.h"
+#include "finalloc-private.h"
 
 /*
  * Copy a struct whose first field is argsz: at least the first version's

@@ -11,7 +11,7 @@
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 
-#include "finalloc.h"
+#include "finalloc-private.h"
 
 static int finalloc_cap_set(const char *val, const struct kernel_param *kp)
 {

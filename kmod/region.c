@@ -20,7 +20,7 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 
-#include "finalloc.h"
+#include "finalloc-private.h"
 
 /* Region ids double as mmap offset windows, so they are global. */
 static DEFINE_IDA(finalloc_ids);

@@ -9,7 +9,7 @@
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
-#include "finalloc.h"
+#include "finalloc-private.h"
 
 struct finalloc_stats finalloc_stats;
 struct finalloc_node_stats *finalloc_node_stats;
