@@ -1412,6 +1412,9 @@ int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
  * Memory comes from the C library, never from the pools reported.
  */
 
+/* The dump's first line, without its newline. */
+#define FA_STATS_MAGIC "FINALLOC-STATS 1"
+
 /* Write the dump to PATH (NULL: $FINALLOC_STATS) through a fresh PATH.tmp.XXXXXX and
  * rename(2): a reader sees a whole file or none.  Errors: -EINVAL (path
  * NULL and FINALLOC_STATS unset or empty), -ENAMETOOLONG, -ENOMEM, and

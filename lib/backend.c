@@ -188,8 +188,17 @@ static void map_free_raw(struct fa__map *m)
 		fa__mmap_unmap(m);
 }
 
+/* Called at every mapping request; set once, from above (the exit dump). */
+static void (*_Atomic first_map_hook)(void);
+
+void fa__map_set_hook(void (*fn)(void))
+{
+	atomic_store_explicit(&first_map_hook, fn, memory_order_release);
+}
+
 int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts)
 {
+	void (*hook)(void);
 	static const struct fa_mem_opts defaults;
 	const struct fa_mem_opts *o = opts ? opts : &defaults;
 	struct fa__map tmp;
@@ -197,7 +206,9 @@ int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts
 
 	if (!m)
 		return -EINVAL;
-	fa__stats_dump_init();
+	hook = atomic_load_explicit(&first_map_hook, memory_order_acquire);
+	if (hook)
+		hook();
 	err = fa__mem_opts_check(opts);
 	if (err)
 		goto fail;

@@ -31,29 +31,16 @@ static size_t round_up(size_t v, size_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-static uint64_t read_u64(const char *path)
-{
-	char buf[64];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return strtoull(buf, NULL, 10);
-}
-
 uint64_t fa__hugetlb_reserved(size_t page_size)
 {
 	char path[96];
 
 	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%zukB/nr_hugepages",
 	         page_size >> 10);
-	return read_u64(path);
+	uint64_t v = 0;
+
+	fa__read_u64(path, &v);
+	return v;
 }
 
 bool fa__thp_enabled(void)
@@ -61,13 +48,10 @@ bool fa__thp_enabled(void)
 	static _Atomic int on = -1;
 
 	if (atomic_load_explicit(&on, memory_order_relaxed) < 0) {
-		char buf[128] = "";
-		int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		char buf[128];
+		int n = fa__read_text("/sys/kernel/mm/transparent_hugepage/enabled", buf,
+		                      sizeof(buf));
 
-		if (fd >= 0)
-			close(fd);
-		buf[n > 0 ? n : 0] = 0;
 		atomic_store_explicit(&on, n > 0 && !strstr(buf, "[never]"), memory_order_relaxed);
 	}
 	return atomic_load_explicit(&on, memory_order_relaxed);

@@ -7,6 +7,7 @@
 #define FA_INTERNAL_H
 
 #include "finalloc.h"
+#include "util/util.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -57,6 +58,9 @@ struct fa__map {
  * Returns 0 or -errno (see fa_mem_map); *m is untouched on failure.
  */
 int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts);
+/* fn runs at the start of every fa__map_alloc: how a layer above (the exit
+ * dump) learns the process uses the library, without the backend calling up. */
+void fa__map_set_hook(void (*fn)(void));
 /* Unmap and uncount; m->base becomes NULL.  Safe on a zeroed map. */
 void fa__map_free(struct fa__map *m);
 /* Fill info from a served map. */
@@ -192,11 +196,8 @@ void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, c
                      int line, const char *func);
 void fa__trace_arena(uint64_t arena, int event);
 
-/* ---- stats_dump.c / pool.c ---- */
-/* Register the FINALLOC_STATS exit dump once (called from fa__map_alloc,
- * which every allocator reaches; a no-op when the variable is unset). */
-void fa__stats_dump_init(void);
-/* pool.c: call fn for every live pool, oldest first, under the registry
+/* ---- pool.c ---- */
+/* call fn for every live pool, oldest first, under the registry
  * lock (fn must not create or destroy pools; fa_pool_stats is fine). */
 void fa__pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg);
 /* pool.c: what a header at a 64 KiB boundary holds first for the inline

@@ -15,27 +15,6 @@
 
 #include "uapi/linux/finalloc.h"
 
-static int read_u64_file(const char *path, uint64_t *v)
-{
-	char buf[64], *end;
-	FILE *f = fopen(path, "re");
-	unsigned long long x;
-
-	if (!f)
-		return -errno;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	errno = 0;
-	x = strtoull(buf, &end, 10);
-	if (end == buf || errno || (*end && *end != '\n'))
-		return -EIO;
-	*v = x;
-	return 0;
-}
-
 static void read_kstats(struct fa_numa_profile_node *pn)
 {
 	char dir[96], path[384];
@@ -52,7 +31,7 @@ static void read_kstats(struct fa_numa_profile_node *pn)
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(pn->kstat[0].name))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (read_u64_file(path, &v))
+		if (fa__read_u64(path, &v))
 			continue;
 		strcpy(pn->kstat[pn->nr_kstats].name, de->d_name);
 		pn->kstat[pn->nr_kstats++].value = v;
@@ -163,7 +142,7 @@ int fa_numa_profile(struct fa_numa *n, struct fa_numa_profile *p)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	p->time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	p->nr_nodes = t->nr_nodes;
-	p->kmod_loaded = read_u64_file(FINALLOC_SYSFS_PATH "/pinned_bytes", &p->kmod_pinned) == 0;
+	p->kmod_loaded = fa__read_u64(FINALLOC_SYSFS_PATH "/pinned_bytes", &p->kmod_pinned) == 0;
 	if (!p->kmod_loaded) {
 		FILE *f = fopen(FINALLOC_SYSFS_PATH "/version", "re");
 

@@ -12,6 +12,13 @@
 #include <string.h>
 #include <time.h>
 
+/* fa__fmt_bytes, returning buf for use inside printf arguments. */
+static const char *human(uint64_t b, char *buf, size_t len)
+{
+	fa__fmt_bytes(buf, len, b);
+	return buf;
+}
+
 #define C_PINNED "#1f77b4"
 #define C_USED   "#9e9e9e"
 #define C_FREE   "#e6e6e6"
@@ -19,23 +26,6 @@
 #define C_FRAG   "#ff7f0e"
 #define C_IDLE   "#f2c500"
 #define C_BAD    "#d62728"
-
-static const char *human(uint64_t b, char *buf, size_t len)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, len, "%llu B", (unsigned long long)b);
-	else
-		snprintf(buf, len, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v, unit[u]);
-	return buf;
-}
 
 static void when(const struct fa_numa_profile *p, char *buf, size_t len)
 {

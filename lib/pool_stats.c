@@ -327,73 +327,89 @@ static void print_text(FILE *f, const struct fa_pool_stats *st, const struct fa_
 		        (unsigned long long)sn[i].shared);
 }
 
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 #define U(x) ((unsigned long long)(x))
 
 static void print_json(FILE *f, const struct fa_pool_stats *st, const struct fa_pool_snapshot *sn,
                        int nsn)
 {
-	const char *sep = "";
+	struct fa__json j;
 
-	fputs("{\"name\":", f);
-	json_str(f, st->name);
-	fprintf(f,
-	        ",\"flags\":%u,\"threads\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
-	        "\"bytes_requested\":%llu,\"bytes_served\":%llu,\"bytes_live\":%llu,"
-	        "\"bytes_reserved\":%llu,\"bytes_slabs\":%llu,\"large_allocs\":%llu,"
-	        "\"large_frees\":%llu,\"large_live\":%llu,\"large_bytes\":%llu,"
-	        "\"large_cache_hits\":%llu,\"large_cache_misses\":%llu,"
-	        "\"large_cache_maps\":%llu,\"large_cache_bytes\":%llu,"
-	        "\"quarantined\":%llu,\"quarantine_bytes\":%llu,\"reports\":%llu,"
-	        "\"slabs_free\":%llu,\"trimmed_slabs\":%llu,\"trimmed_bytes\":%llu,"
-	        "\"inline_bins\":%llu,\"classes\":[",
-	        st->flags, U(st->threads), U(st->allocs), U(st->frees), U(st->live),
-	        U(st->bytes_requested), U(st->bytes_served), U(st->bytes_live),
-	        U(st->bytes_reserved), U(st->bytes_slabs), U(st->large_allocs), U(st->large_frees),
-	        U(st->large_live), U(st->large_bytes), U(st->large_cache_hits),
-	        U(st->large_cache_misses), U(st->large_cache_maps), U(st->large_cache_bytes),
-	        U(st->quarantined), U(st->quarantine_bytes), U(st->reports), U(st->slabs_free),
-	        U(st->trimmed_slabs), U(st->trimmed_bytes), U(st->inline_bins));
+	fa__json_init(&j, f, false);
+	fa__json_begin_obj(&j, NULL);
+	fa__json_str(&j, "name", st->name);
+	fa__json_uint(&j, "flags", st->flags);
+#define F(k) fa__json_uint(&j, #k, U(st->k))
+	F(threads);
+	F(allocs);
+	F(frees);
+	F(live);
+	F(bytes_requested);
+	F(bytes_served);
+	F(bytes_live);
+	F(bytes_reserved);
+	F(bytes_slabs);
+	F(large_allocs);
+	F(large_frees);
+	F(large_live);
+	F(large_bytes);
+	F(large_cache_hits);
+	F(large_cache_misses);
+	F(large_cache_maps);
+	F(large_cache_bytes);
+	F(quarantined);
+	F(quarantine_bytes);
+	F(reports);
+	F(slabs_free);
+	F(trimmed_slabs);
+	F(trimmed_bytes);
+	F(inline_bins);
+#undef F
+	fa__json_begin_arr(&j, "classes");
 	for (unsigned c = 0; c < st->nr_classes; c++) {
 		const struct fa_pool_class_stats *cs = &st->cls[c];
 
-		fprintf(f,
-		        "%s{\"size\":%u,\"tcache_objs\":%u,\"allocs\":%llu,\"frees\":%llu,"
-		        "\"live\":%llu,\"hwm\":%llu,\"cached\":%llu,\"shared\":%llu,"
-		        "\"quarantined\":%llu,\"carved\":%llu,\"slabs\":%llu,"
-		        "\"bytes_requested\":%llu}",
-		        sep, cs->size, cs->tcache_objs, U(cs->allocs), U(cs->frees), U(cs->live),
-		        U(cs->hwm), U(cs->cached), U(cs->shared), U(cs->quarantined), U(cs->carved),
-		        U(cs->slabs), U(cs->bytes_requested));
-		sep = ",";
+		fa__json_begin_obj(&j, NULL);
+#define F(k) fa__json_uint(&j, #k, U(cs->k))
+		F(size);
+		F(tcache_objs);
+		F(allocs);
+		F(frees);
+		F(live);
+		F(hwm);
+		F(cached);
+		F(shared);
+		F(quarantined);
+		F(carved);
+		F(slabs);
+		F(bytes_requested);
+#undef F
+		fa__json_end_obj(&j);
 	}
-	fputs("],\"size_hist\":[", f);
+	fa__json_end_arr(&j);
+	fa__json_begin_arr(&j, "size_hist");
 	for (unsigned h = 0; h < FA__POOL_HIST; h++)
-		fprintf(f, "%s%llu", h ? "," : "", U(st->size_hist[h]));
-	fputs("],\"snapshots\":[", f);
-	for (int i = 0; i < nsn; i++)
-		fprintf(f,
-		        "%s{\"time_ns\":%llu,\"allocs\":%llu,\"frees\":%llu,\"live\":%llu,"
-		        "\"bytes_requested\":%llu,\"bytes_live\":%llu,\"bytes_reserved\":%llu,"
-		        "\"cached\":%llu,\"shared\":%llu,\"quarantined\":%llu}",
-		        i ? "," : "", U(sn[i].time_ns), U(sn[i].allocs), U(sn[i].frees),
-		        U(sn[i].live), U(sn[i].bytes_requested), U(sn[i].bytes_live),
-		        U(sn[i].bytes_reserved), U(sn[i].cached), U(sn[i].shared),
-		        U(sn[i].quarantined));
-	fputs("]}\n", f);
+		fa__json_uint(&j, NULL, U(st->size_hist[h]));
+	fa__json_end_arr(&j);
+	fa__json_begin_arr(&j, "snapshots");
+	for (int i = 0; i < nsn; i++) {
+		fa__json_begin_obj(&j, NULL);
+#define F(k) fa__json_uint(&j, #k, U(sn[i].k))
+		F(time_ns);
+		F(allocs);
+		F(frees);
+		F(live);
+		F(bytes_requested);
+		F(bytes_live);
+		F(bytes_reserved);
+		F(cached);
+		F(shared);
+		F(quarantined);
+#undef F
+		fa__json_end_obj(&j);
+	}
+	fa__json_end_arr(&j);
+	fa__json_end_obj(&j);
+	fputc('\n', f);
 }
 
 int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt)

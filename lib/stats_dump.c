@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The library's statistics as a text dump that `finalloc stats --file` reads:
- * "FINALLOC-STATS 1", then "section.key value" lines, sections contiguous.
+ * FA_STATS_MAGIC, then "section.key value" lines, sections contiguous.
  * Written on request (fa_stats_dump, fa_stats_write) and, when
  * FINALLOC_STATS names a path, at exit of the process that first mapped
  * memory through the library.
@@ -25,8 +25,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define DUMP_MAGIC "FINALLOC-STATS 1"
 
 struct pool_snap {
 	char name[64]; /* sanitised: a section name without blanks or dots */
@@ -327,8 +325,8 @@ static int write_all(FILE *f, const char *reason)
 {
 	int err;
 
-	fprintf(f,
-	        DUMP_MAGIC "\n# libfinalloc statistics; read with: finalloc stats --file PATH\n");
+	fprintf(f, FA_STATS_MAGIC
+	        "\n# libfinalloc statistics; read with: finalloc stats --file PATH\n");
 	write_process(f, reason);
 	write_backend(f);
 	write_trace(f);
@@ -468,7 +466,17 @@ static void dump_init(void)
 		fprintf(stderr, "finalloc: FINALLOC_STATS: atexit failed, no statistics at exit\n");
 }
 
-void fa__stats_dump_init(void)
+static void dump_once_init(void)
 {
 	pthread_once(&dump_once, dump_init);
+}
+
+/*
+ * FINALLOC_STATS is read when the process first asks the backend for memory
+ * (it may set it after start): the backend calls back up through a hook the
+ * dump installs here, so the backend layer knows nothing of the dump.
+ */
+__attribute__((constructor)) static void dump_register(void)
+{
+	fa__map_set_hook(dump_once_init);
 }

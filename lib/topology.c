@@ -10,22 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int read_u64(const char *path, uint64_t *out)
-{
-	FILE *f = fopen(path, "re");
-	unsigned long long v;
-	int ok;
-
-	if (!f)
-		return -errno;
-	ok = fscanf(f, "%llu", &v) == 1;
-	fclose(f);
-	if (!ok)
-		return -EIO;
-	*out = v;
-	return 0;
-}
-
 int fa__read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, uint64_t *free_pages)
 {
 	char path[160];
@@ -35,24 +19,24 @@ int fa__read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, ui
 	snprintf(path, sizeof(path),
 	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/nr_hugepages", node,
 	         page_kb);
-	err = read_u64(path, total);
+	err = fa__read_u64(path, total);
 	if (err == -ENOENT && node == 0) {
 		/* No per-node directory: a kernel without NUMA. */
 		snprintf(path, sizeof(path),
 		         "/sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages", page_kb);
-		err = read_u64(path, total);
+		err = fa__read_u64(path, total);
 		if (err)
 			return err;
 		snprintf(path, sizeof(path),
 		         "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages", page_kb);
-		return read_u64(path, free_pages);
+		return fa__read_u64(path, free_pages);
 	}
 	if (err)
 		return err;
 	snprintf(path, sizeof(path),
 	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/free_hugepages", node,
 	         page_kb);
-	return read_u64(path, free_pages);
+	return fa__read_u64(path, free_pages);
 }
 
 static void fill_hugepages(struct fa_node_info *ni)

@@ -528,7 +528,7 @@ static void print_table(struct bench_run *r, FILE *f)
 		static const char *heads[] = { "ns/access", "ms/GiB", "faults/2MiB", "huge %" };
 		char ws[32];
 
-		fmt_bytes(ws, sizeof(ws), r->cfg.tlb_bytes);
+		fa__fmt_bytes(ws, sizeof(ws), r->cfg.tlb_bytes);
 		fprintf(f, "\nrandom 8-byte reads over %s (populate: mmap + touch every 4 KiB)\n",
 		        ws);
 		fprintf(f, "%-22s", "pages");
@@ -630,71 +630,71 @@ static void each_result(struct bench_run *r, void (*fn)(const struct result_row 
 
 static void json_row(const struct result_row *row, void *arg)
 {
-	struct json *j = arg;
+	struct fa__json *j = arg;
 	const struct summary *s = &row->s;
 
-	json_begin_obj(j, NULL);
-	json_str(j, "workload", wl_names[row->m->wl]);
-	json_str(j, "metric", row->m->name);
-	json_str(j, "unit", row->m->unit);
-	json_str(j, "allocator", row->alloc);
-	json_num(j, "median", s->median);
-	json_num(j, "min", s->min);
-	json_num(j, "max", s->max);
-	json_begin_arr(j, "samples");
+	fa__json_begin_obj(j, NULL);
+	fa__json_str(j, "workload", wl_names[row->m->wl]);
+	fa__json_str(j, "metric", row->m->name);
+	fa__json_str(j, "unit", row->m->unit);
+	fa__json_str(j, "allocator", row->alloc);
+	fa__json_num(j, "median", s->median);
+	fa__json_num(j, "min", s->min);
+	fa__json_num(j, "max", s->max);
+	fa__json_begin_arr(j, "samples");
 	for (int k = 0; k < s->n; k++)
-		json_num(j, NULL, row->m->samples[row->slot][k]);
-	json_end_arr(j);
+		fa__json_num(j, NULL, row->m->samples[row->slot][k]);
+	fa__json_end_arr(j);
 	if (row->best) {
-		json_str(j, "best_peer", row->best);
-		json_num(j, "ratio_to_best_peer",
-		         s->median > 0 && row->best_val > 0 ? row->best_val / s->median : NAN);
+		fa__json_str(j, "best_peer", row->best);
+		fa__json_num(j, "ratio_to_best_peer",
+		             s->median > 0 && row->best_val > 0 ? row->best_val / s->median : NAN);
 	}
-	json_end_obj(j);
+	fa__json_end_obj(j);
 }
 
 static void print_json(struct bench_run *r, FILE *f)
 {
 	struct utsname u;
-	struct json j;
+	struct fa__json j;
 
 	uname(&u);
-	json_init(&j, f);
-	json_begin_obj(&j, NULL);
-	json_begin_obj(&j, "config");
-	json_int(&j, "reps", r->cfg.reps);
-	json_num(&j, "scale", r->cfg.scale);
-	json_uint(&j, "tlb_bytes", r->cfg.tlb_bytes);
-	json_uint(&j, "churn_live", r->cfg.churn_live);
-	json_end_obj(&j);
-	json_begin_obj(&j, "host");
-	json_str(&j, "kernel", u.release);
-	json_int(&j, "cpus", bench_nr_cpus());
-	json_num(&j, "tsc_ghz", r->tsc_per_ns);
-	json_num(&j, "rdtsc_overhead_ns", r->tsc_overhead_ns);
-	json_num(&j, "tsc_resolution_ns", r->tsc_resolution_ns);
-	json_end_obj(&j);
-	json_begin_arr(&j, "allocators");
+	fa__json_init(&j, f, true);
+	fa__json_begin_obj(&j, NULL);
+	fa__json_begin_obj(&j, "config");
+	fa__json_int(&j, "reps", r->cfg.reps);
+	fa__json_num(&j, "scale", r->cfg.scale);
+	fa__json_uint(&j, "tlb_bytes", r->cfg.tlb_bytes);
+	fa__json_uint(&j, "churn_live", r->cfg.churn_live);
+	fa__json_end_obj(&j);
+	fa__json_begin_obj(&j, "host");
+	fa__json_str(&j, "kernel", u.release);
+	fa__json_int(&j, "cpus", bench_nr_cpus());
+	fa__json_num(&j, "tsc_ghz", r->tsc_per_ns);
+	fa__json_num(&j, "rdtsc_overhead_ns", r->tsc_overhead_ns);
+	fa__json_num(&j, "tsc_resolution_ns", r->tsc_resolution_ns);
+	fa__json_end_obj(&j);
+	fa__json_begin_arr(&j, "allocators");
 	for (int a = 0; a < r->nr_alloc; a++) {
-		json_begin_obj(&j, NULL);
-		json_str(&j, "name", r->alloc[a].name);
-		json_bool(&j, "peer", r->alloc[a].peer);
-		json_bool(&j, "available", r->alloc[a].available);
-		json_str(&j, "impl", r->alloc[a].impl[0] ? r->alloc[a].impl : NULL);
-		json_str(&j, "skipped", r->alloc[a].why[0] ? r->alloc[a].why : NULL);
-		json_end_obj(&j);
+		fa__json_begin_obj(&j, NULL);
+		fa__json_str(&j, "name", r->alloc[a].name);
+		fa__json_bool(&j, "peer", r->alloc[a].peer);
+		fa__json_bool(&j, "available", r->alloc[a].available);
+		fa__json_str(&j, "impl", r->alloc[a].impl[0] ? r->alloc[a].impl : NULL);
+		fa__json_str(&j, "skipped", r->alloc[a].why[0] ? r->alloc[a].why : NULL);
+		fa__json_end_obj(&j);
 	}
-	json_end_arr(&j);
-	json_begin_arr(&j, "results");
+	fa__json_end_arr(&j);
+	fa__json_begin_arr(&j, "results");
 	each_result(r, json_row, &j);
-	json_end_arr(&j);
-	json_begin_arr(&j, "notes");
+	fa__json_end_arr(&j);
+	fa__json_begin_arr(&j, "notes");
 	for (int i = 0; i < r->nr_notes; i++)
-		json_str(&j, NULL, r->notes[i]);
-	json_end_arr(&j);
-	json_int(&j, "failures", r->failures);
-	json_end_obj(&j);
-	json_end(&j);
+		fa__json_str(&j, NULL, r->notes[i]);
+	fa__json_end_arr(&j);
+	fa__json_int(&j, "failures", r->failures);
+	fa__json_end_obj(&j);
+	fa__json_end(&j);
 }
 
 static void csv_row(const struct result_row *row, void *arg)
@@ -915,7 +915,7 @@ int cmd_bench(int argc, char **argv)
 			quick = true;
 			break;
 		case O_REPS:
-			if (!parse_u64(optarg, &v) || v < 1 || v > MAX_REPS) {
+			if (!fa__parse_u64(optarg, &v) || v < 1 || v > MAX_REPS) {
 				bench_free(r);
 				return tool_usage_err("bench", bench_usage,
 				                      "--reps wants 1..%d, not '%s'", MAX_REPS,
@@ -925,7 +925,7 @@ int cmd_bench(int argc, char **argv)
 			reps_set = true;
 			break;
 		case O_SCALE:
-			if (!parse_double(optarg, &d) || d <= 0 || d > 1000) {
+			if (!fa__parse_double(optarg, &d) || d <= 0 || d > 1000) {
 				bench_free(r);
 				return tool_usage_err(
 				        "bench", bench_usage,
@@ -941,7 +941,7 @@ int cmd_bench(int argc, char **argv)
 			r->cfg.alloc_filter = optarg;
 			break;
 		case O_TLB:
-			if (!parse_u64(optarg, &v) || v < 4 || v > (1u << 20)) {
+			if (!fa__parse_u64(optarg, &v) || v < 4 || v > (1u << 20)) {
 				bench_free(r);
 				return tool_usage_err("bench", bench_usage,
 				                      "--tlb-mib wants 4..1048576, not '%s'",
@@ -951,7 +951,8 @@ int cmd_bench(int argc, char **argv)
 			tlb_set = true;
 			break;
 		case O_LIVE:
-			if (!parse_u64(optarg, &v) || v < 64 || v > (1u << 22) || (v & (v - 1))) {
+			if (!fa__parse_u64(optarg, &v) || v < 64 || v > (1u << 22) ||
+			    (v & (v - 1))) {
 				bench_free(r);
 				return tool_usage_err("bench", bench_usage,
 				                      "--churn-live wants a power of 2 in "

@@ -28,7 +28,7 @@ static double thp_share(size_t bytes)
 	char buf[4096], *p;
 	unsigned long long kb;
 
-	if (read_text("/proc/self/smaps_rollup", buf, sizeof(buf)) < 0)
+	if (fa__read_text("/proc/self/smaps_rollup", buf, sizeof(buf)) < 0)
 		return -1;
 	p = strstr(buf, "AnonHugePages:");
 	if (!p || sscanf(p, "AnonHugePages: %llu kB", &kb) != 1)
@@ -86,7 +86,8 @@ int bench_tlb_run(const char *backing, const struct wl_params *wp)
 	} else if (!strcmp(backing, "hugetlb")) {
 		uint64_t free_pages = 0;
 
-		read_u64("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", &free_pages);
+		fa__read_u64("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages",
+		             &free_pages);
 		if (free_pages * HUGE_2M < bytes) {
 			char why[128];
 

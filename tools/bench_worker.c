@@ -90,9 +90,9 @@ int bench_worker_main(int argc, char **argv)
 
 	if (argc == 2 && !strcmp(argv[1], "--probe"))
 		return probe();
-	if (argc != 8 || (wl = wl_parse(argv[3])) < 0 || !parse_u64(argv[4], &wp.ops) ||
-	    !parse_double(argv[5], &wp.tsc_per_ns) || wp.tsc_per_ns <= 0 ||
-	    !parse_u64(argv[6], &tlb_bytes) || !parse_u64(argv[7], &live) || live < 2 ||
+	if (argc != 8 || (wl = wl_parse(argv[3])) < 0 || !fa__parse_u64(argv[4], &wp.ops) ||
+	    !fa__parse_double(argv[5], &wp.tsc_per_ns) || wp.tsc_per_ns <= 0 ||
+	    !fa__parse_u64(argv[6], &tlb_bytes) || !fa__parse_u64(argv[7], &live) || live < 2 ||
 	    (live & (live - 1)) || wp.ops == 0) {
 		fprintf(stderr, "bench worker: bad arguments (internal interface)\n");
 		return EXIT_USAGE;
@@ -130,7 +130,7 @@ int bench_instr_main(int argc, char **argv)
 {
 	uint64_t ops;
 
-	if (argc != 3 || !parse_u64(argv[2], &ops)) {
+	if (argc != 3 || !fa__parse_u64(argv[2], &ops)) {
 		fprintf(stderr, "bench --instr: expected WHAT OPS (internal interface)\n");
 		return EXIT_USAGE;
 	}

@@ -55,7 +55,7 @@ static void read_bracketed(const char *path, char *out, size_t len)
 	char buf[256], *l, *r;
 
 	out[0] = '\0';
-	if (read_text(path, buf, sizeof(buf)) < 0)
+	if (fa__read_text(path, buf, sizeof(buf)) < 0)
 		return;
 	l = strchr(buf, '[');
 	r = l ? strchr(l, ']') : NULL;
@@ -73,7 +73,8 @@ static void probe_device(struct host_info *h)
 	h->dev_present = stat(FINALLOC_DEV_PATH, &st) == 0 && S_ISCHR(st.st_mode);
 	h->dev_open_err = ENOENT;
 	h->dev_ioctl_err = ENODEV;
-	if (read_text(FINALLOC_SYSFS_PATH "/version", h->mod_version, sizeof(h->mod_version)) < 0)
+	if (fa__read_text(FINALLOC_SYSFS_PATH "/version", h->mod_version, sizeof(h->mod_version)) <
+	    0)
 		h->mod_version[0] = '\0';
 	if (!h->dev_present)
 		return;
@@ -95,7 +96,8 @@ static void probe_uring(struct host_info *h)
 	uint64_t v;
 	int r;
 
-	h->uring_disabled = read_u64("/proc/sys/kernel/io_uring_disabled", &v) == 0 ? (int)v : -1;
+	h->uring_disabled =
+	        fa__read_u64("/proc/sys/kernel/io_uring_disabled", &v) == 0 ? (int)v : -1;
 	r = io_uring_queue_init(2, &ring, 0);
 	h->uring_err = r;
 	if (r == 0)
@@ -168,8 +170,8 @@ int info_print_text(FILE *f)
 			const struct fa_node_info *n = &h.topo.node[i];
 			char h2[32], h1[32];
 
-			fmt_bytes(b1, sizeof(b1), n->mem_total);
-			fmt_bytes(b2, sizeof(b2), n->mem_free);
+			fa__fmt_bytes(b1, sizeof(b1), n->mem_total);
+			fa__fmt_bytes(b2, sizeof(b2), n->mem_free);
 			snprintf(h2, sizeof(h2), "%llu (%llu)",
 			         (unsigned long long)n->huge_2m_total,
 			         (unsigned long long)n->huge_2m_free);
@@ -205,9 +207,9 @@ int info_print_text(FILE *f)
 		        (h.dev.caps & FINALLOC_CAP_PMD_MAP)
 		                ? "PMDs (one fault per 2 MiB)"
 		                : "4 KiB PTEs (this kernel has no huge pfnmap)");
-		fmt_bytes(b1, sizeof(b1), h.dev.pinned_bytes);
+		fa__fmt_bytes(b1, sizeof(b1), h.dev.pinned_bytes);
 		if (h.dev.pinned_cap)
-			fmt_bytes(b2, sizeof(b2), h.dev.pinned_cap);
+			fa__fmt_bytes(b2, sizeof(b2), h.dev.pinned_cap);
 		fprintf(f, "              pinned %s, cap %s, node ids < %u\n", b1,
 		        h.dev.pinned_cap ? b2 : "none", h.dev.nr_node_ids);
 	}
@@ -224,93 +226,93 @@ int info_print_text(FILE *f)
 static int print_json(FILE *f)
 {
 	struct host_info h;
-	struct json j;
+	struct fa__json j;
 
 	host_probe(&h);
-	json_init(&j, f);
-	json_begin_obj(&j, NULL);
-	json_str(&j, "finalloc_version", fa_version());
-	json_begin_obj(&j, "kernel");
-	json_str(&j, "sysname", h.uts.sysname);
-	json_str(&j, "release", h.uts.release);
-	json_str(&j, "machine", h.uts.machine);
-	json_end_obj(&j);
+	fa__json_init(&j, f, true);
+	fa__json_begin_obj(&j, NULL);
+	fa__json_str(&j, "finalloc_version", fa_version());
+	fa__json_begin_obj(&j, "kernel");
+	fa__json_str(&j, "sysname", h.uts.sysname);
+	fa__json_str(&j, "release", h.uts.release);
+	fa__json_str(&j, "machine", h.uts.machine);
+	fa__json_end_obj(&j);
 
-	json_begin_obj(&j, "numa");
+	fa__json_begin_obj(&j, "numa");
 	if (h.topo_err) {
-		json_str(&j, "error", strerror(-h.topo_err));
+		fa__json_str(&j, "error", strerror(-h.topo_err));
 	} else {
-		json_bool(&j, "available", h.topo.numa_available);
-		json_int(&j, "nr_cpus", h.topo.nr_cpus);
-		json_begin_arr(&j, "nodes");
+		fa__json_bool(&j, "available", h.topo.numa_available);
+		fa__json_int(&j, "nr_cpus", h.topo.nr_cpus);
+		fa__json_begin_arr(&j, "nodes");
 		for (int i = 0; i < h.topo.nr_nodes; i++) {
 			const struct fa_node_info *n = &h.topo.node[i];
 
-			json_begin_obj(&j, NULL);
-			json_int(&j, "node", n->node);
-			json_bool(&j, "has_memory", n->has_memory);
-			json_int(&j, "nr_cpus", n->nr_cpus);
-			json_uint(&j, "mem_total", n->mem_total);
-			json_uint(&j, "mem_free", n->mem_free);
-			json_begin_obj(&j, "hugepages");
-			json_begin_obj(&j, "2048kB");
-			json_uint(&j, "total", n->huge_2m_total);
-			json_uint(&j, "free", n->huge_2m_free);
-			json_end_obj(&j);
-			json_begin_obj(&j, "1048576kB");
-			json_uint(&j, "total", n->huge_1g_total);
-			json_uint(&j, "free", n->huge_1g_free);
-			json_end_obj(&j);
-			json_end_obj(&j);
-			json_begin_arr(&j, "distance");
+			fa__json_begin_obj(&j, NULL);
+			fa__json_int(&j, "node", n->node);
+			fa__json_bool(&j, "has_memory", n->has_memory);
+			fa__json_int(&j, "nr_cpus", n->nr_cpus);
+			fa__json_uint(&j, "mem_total", n->mem_total);
+			fa__json_uint(&j, "mem_free", n->mem_free);
+			fa__json_begin_obj(&j, "hugepages");
+			fa__json_begin_obj(&j, "2048kB");
+			fa__json_uint(&j, "total", n->huge_2m_total);
+			fa__json_uint(&j, "free", n->huge_2m_free);
+			fa__json_end_obj(&j);
+			fa__json_begin_obj(&j, "1048576kB");
+			fa__json_uint(&j, "total", n->huge_1g_total);
+			fa__json_uint(&j, "free", n->huge_1g_free);
+			fa__json_end_obj(&j);
+			fa__json_end_obj(&j);
+			fa__json_begin_arr(&j, "distance");
 			for (int k = 0; k < h.topo.nr_nodes; k++)
-				json_int(&j, NULL, h.topo.distance[i][k]);
-			json_end_arr(&j);
-			json_end_obj(&j);
+				fa__json_int(&j, NULL, h.topo.distance[i][k]);
+			fa__json_end_arr(&j);
+			fa__json_end_obj(&j);
 		}
-		json_end_arr(&j);
+		fa__json_end_arr(&j);
 	}
-	json_end_obj(&j);
+	fa__json_end_obj(&j);
 
-	json_begin_obj(&j, "thp");
-	json_str(&j, "enabled", h.thp[0] ? h.thp : NULL);
-	json_str(&j, "defrag", h.thp_defrag[0] ? h.thp_defrag : NULL);
-	json_end_obj(&j);
+	fa__json_begin_obj(&j, "thp");
+	fa__json_str(&j, "enabled", h.thp[0] ? h.thp : NULL);
+	fa__json_str(&j, "defrag", h.thp_defrag[0] ? h.thp_defrag : NULL);
+	fa__json_end_obj(&j);
 
-	json_begin_obj(&j, "device");
-	json_str(&j, "path", FINALLOC_DEV_PATH);
-	json_bool(&j, "present", h.dev_present);
-	json_bool(&j, "usable", dev_usable(&h));
-	json_str(&j, "sysfs_version", h.mod_version[0] ? h.mod_version : NULL);
+	fa__json_begin_obj(&j, "device");
+	fa__json_str(&j, "path", FINALLOC_DEV_PATH);
+	fa__json_bool(&j, "present", h.dev_present);
+	fa__json_bool(&j, "usable", dev_usable(&h));
+	fa__json_str(&j, "sysfs_version", h.mod_version[0] ? h.mod_version : NULL);
 	if (h.dev_present && h.dev_open_err)
-		json_str(&j, "error", strerror(h.dev_open_err));
+		fa__json_str(&j, "error", strerror(h.dev_open_err));
 	else if (h.dev_present && h.dev_ioctl_err)
-		json_str(&j, "error", strerror(h.dev_ioctl_err));
+		fa__json_str(&j, "error", strerror(h.dev_ioctl_err));
 	if (dev_usable(&h)) {
-		json_uint(&j, "abi_version", h.dev.abi_version);
-		json_uint(&j, "caps", h.dev.caps);
-		json_bool(&j, "pmd_map", h.dev.caps & FINALLOC_CAP_PMD_MAP);
-		json_bool(&j, "guards", h.dev.caps & FINALLOC_CAP_GUARDS);
-		json_bool(&j, "node_query", h.dev.caps & FINALLOC_CAP_NODE_QUERY);
-		json_uint(&j, "page_sizes", h.dev.page_sizes);
-		json_uint(&j, "nr_node_ids", h.dev.nr_node_ids);
-		json_uint(&j, "node_mask", h.dev.node_mask);
-		json_uint(&j, "pinned_bytes", h.dev.pinned_bytes);
-		json_uint(&j, "pinned_cap", h.dev.pinned_cap);
+		fa__json_uint(&j, "abi_version", h.dev.abi_version);
+		fa__json_uint(&j, "caps", h.dev.caps);
+		fa__json_bool(&j, "pmd_map", h.dev.caps & FINALLOC_CAP_PMD_MAP);
+		fa__json_bool(&j, "guards", h.dev.caps & FINALLOC_CAP_GUARDS);
+		fa__json_bool(&j, "node_query", h.dev.caps & FINALLOC_CAP_NODE_QUERY);
+		fa__json_uint(&j, "page_sizes", h.dev.page_sizes);
+		fa__json_uint(&j, "nr_node_ids", h.dev.nr_node_ids);
+		fa__json_uint(&j, "node_mask", h.dev.node_mask);
+		fa__json_uint(&j, "pinned_bytes", h.dev.pinned_bytes);
+		fa__json_uint(&j, "pinned_cap", h.dev.pinned_cap);
 	}
-	json_end_obj(&j);
+	fa__json_end_obj(&j);
 
-	json_begin_obj(&j, "io_uring");
-	json_bool(&j, "available", h.uring_err == 0);
+	fa__json_begin_obj(&j, "io_uring");
+	fa__json_bool(&j, "available", h.uring_err == 0);
 	if (h.uring_err)
-		json_str(&j, "error", strerror(-h.uring_err));
+		fa__json_str(&j, "error", strerror(-h.uring_err));
 	if (h.uring_disabled >= 0)
-		json_int(&j, "io_uring_disabled", h.uring_disabled);
+		fa__json_int(&j, "io_uring_disabled", h.uring_disabled);
 	else
-		json_str(&j, "io_uring_disabled", NULL);
-	json_end_obj(&j);
-	json_end_obj(&j);
-	json_end(&j);
+		fa__json_str(&j, "io_uring_disabled", NULL);
+	fa__json_end_obj(&j);
+	fa__json_end_obj(&j);
+	fa__json_end(&j);
 	return h.topo_err ? 1 : 0;
 }
 

@@ -39,77 +39,77 @@ void numa_usage(FILE *f)
 	        FINALLOC_SYSFS_PATH);
 }
 
-static void json_node_stats(struct json *j, const struct fa_numa_node_stats *s)
+static void json_node_stats(struct fa__json *j, const struct fa_numa_node_stats *s)
 {
-	json_begin_obj(j, "library");
-	json_uint(j, "allocs", s->allocs);
-	json_uint(j, "frees", s->frees);
-	json_uint(j, "live_objects", s->live_objects);
-	json_uint(j, "in_use", s->in_use);
-	json_uint(j, "fragmented", s->fragmented);
-	json_uint(j, "idle", s->idle);
-	json_uint(j, "reserved", s->reserved);
-	json_uint(j, "remote_allocs", s->remote_allocs);
-	json_uint(j, "remote_frees", s->remote_frees);
-	json_uint(j, "spills_out", s->spills_out);
-	json_uint(j, "spills_in", s->spills_in);
-	json_uint(j, "exhausted", s->exhausted);
-	json_uint(j, "misplaced", s->misplaced);
-	json_uint(j, "idle_maps_bytes", s->idle_maps_bytes);
-	json_uint(j, "large_reused", s->large_reused);
-	json_uint(j, "chunks_in", s->chunks_in);
-	json_uint(j, "chunks_out", s->chunks_out);
-	json_uint(j, "move_failures", s->move_failures);
-	json_uint(j, "cap", s->cap);
-	json_uint(j, "slab_moves_in", s->slab_moves_in);
-	json_uint(j, "slab_moves_out", s->slab_moves_out);
-	json_uint(j, "slab_bytes_in", s->slab_bytes_in);
-	json_uint(j, "slab_bytes_out", s->slab_bytes_out);
-	json_end_obj(j);
+	fa__json_begin_obj(j, "library");
+	fa__json_uint(j, "allocs", s->allocs);
+	fa__json_uint(j, "frees", s->frees);
+	fa__json_uint(j, "live_objects", s->live_objects);
+	fa__json_uint(j, "in_use", s->in_use);
+	fa__json_uint(j, "fragmented", s->fragmented);
+	fa__json_uint(j, "idle", s->idle);
+	fa__json_uint(j, "reserved", s->reserved);
+	fa__json_uint(j, "remote_allocs", s->remote_allocs);
+	fa__json_uint(j, "remote_frees", s->remote_frees);
+	fa__json_uint(j, "spills_out", s->spills_out);
+	fa__json_uint(j, "spills_in", s->spills_in);
+	fa__json_uint(j, "exhausted", s->exhausted);
+	fa__json_uint(j, "misplaced", s->misplaced);
+	fa__json_uint(j, "idle_maps_bytes", s->idle_maps_bytes);
+	fa__json_uint(j, "large_reused", s->large_reused);
+	fa__json_uint(j, "chunks_in", s->chunks_in);
+	fa__json_uint(j, "chunks_out", s->chunks_out);
+	fa__json_uint(j, "move_failures", s->move_failures);
+	fa__json_uint(j, "cap", s->cap);
+	fa__json_uint(j, "slab_moves_in", s->slab_moves_in);
+	fa__json_uint(j, "slab_moves_out", s->slab_moves_out);
+	fa__json_uint(j, "slab_bytes_in", s->slab_bytes_in);
+	fa__json_uint(j, "slab_bytes_out", s->slab_bytes_out);
+	fa__json_end_obj(j);
 }
 
 static void print_json(FILE *f, const struct fa_numa_profile *p)
 {
-	struct json j;
+	struct fa__json j;
 
-	json_init(&j, f);
-	json_begin_obj(&j, NULL);
-	json_uint(&j, "time_ns", p->time_ns);
-	json_bool(&j, "module", p->kmod_loaded);
-	json_uint(&j, "module_pinned", p->kmod_pinned);
-	json_int(&j, "allocators", p->nr_allocators);
-	json_int(&j, "threads", p->nr_threads);
-	json_begin_arr(&j, "nodes");
+	fa__json_init(&j, f, true);
+	fa__json_begin_obj(&j, NULL);
+	fa__json_uint(&j, "time_ns", p->time_ns);
+	fa__json_bool(&j, "module", p->kmod_loaded);
+	fa__json_uint(&j, "module_pinned", p->kmod_pinned);
+	fa__json_int(&j, "allocators", p->nr_allocators);
+	fa__json_int(&j, "threads", p->nr_threads);
+	fa__json_begin_arr(&j, "nodes");
 	for (int i = 0; i < p->nr_nodes; i++) {
 		const struct fa_numa_profile_node *n = &p->node[i];
 
-		json_begin_obj(&j, NULL);
-		json_int(&j, "node", n->node);
-		json_bool(&j, "has_memory", n->has_memory);
-		json_int(&j, "nr_cpus", n->nr_cpus);
-		json_int(&j, "mem_node", n->mem_node);
-		json_uint(&j, "mem_total", n->mem_total);
-		json_uint(&j, "mem_free", n->mem_free);
-		json_uint(&j, "mem_used", n->mem_used);
-		json_uint(&j, "file_pages", n->file_pages);
-		json_uint(&j, "anon_pages", n->anon_pages);
-		json_uint(&j, "hugetlb_total", n->huge_total);
-		json_uint(&j, "hugetlb_free", n->huge_free);
-		json_uint(&j, "module_pinned", n->kmod_pinned);
-		json_begin_obj(&j, "module");
+		fa__json_begin_obj(&j, NULL);
+		fa__json_int(&j, "node", n->node);
+		fa__json_bool(&j, "has_memory", n->has_memory);
+		fa__json_int(&j, "nr_cpus", n->nr_cpus);
+		fa__json_int(&j, "mem_node", n->mem_node);
+		fa__json_uint(&j, "mem_total", n->mem_total);
+		fa__json_uint(&j, "mem_free", n->mem_free);
+		fa__json_uint(&j, "mem_used", n->mem_used);
+		fa__json_uint(&j, "file_pages", n->file_pages);
+		fa__json_uint(&j, "anon_pages", n->anon_pages);
+		fa__json_uint(&j, "hugetlb_total", n->huge_total);
+		fa__json_uint(&j, "hugetlb_free", n->huge_free);
+		fa__json_uint(&j, "module_pinned", n->kmod_pinned);
+		fa__json_begin_obj(&j, "module");
 		for (int k = 0; k < n->nr_kstats && k < FA_NUMA_KSTATS; k++)
-			json_uint(&j, n->kstat[k].name, n->kstat[k].value);
-		json_end_obj(&j);
+			fa__json_uint(&j, n->kstat[k].name, n->kstat[k].value);
+		fa__json_end_obj(&j);
 		json_node_stats(&j, &n->lib);
-		json_begin_arr(&j, "distance");
+		fa__json_begin_arr(&j, "distance");
 		for (int k = 0; k < p->nr_nodes; k++)
-			json_int(&j, NULL, p->distance[i][k]);
-		json_end_arr(&j);
-		json_end_obj(&j);
+			fa__json_int(&j, NULL, p->distance[i][k]);
+		fa__json_end_arr(&j);
+		fa__json_end_obj(&j);
 	}
-	json_end_arr(&j);
-	json_end_obj(&j);
-	json_end(&j);
+	fa__json_end_arr(&j);
+	fa__json_end_obj(&j);
+	fa__json_end(&j);
 }
 
 static int write_file(const char *path, const struct fa_numa_profile *p, int format)
@@ -167,13 +167,14 @@ int cmd_numa(int argc, char **argv)
 			do_watch = true;
 			break;
 		case O_INTERVAL:
-			if (!parse_double(optarg, &interval) || interval < 0.05 || interval > 3600)
+			if (!fa__parse_double(optarg, &interval) || interval < 0.05 ||
+			    interval > 3600)
 				return tool_usage_err(
 				        "numa", numa_usage,
 				        "--interval wants 0.05..3600 seconds, not '%s'", optarg);
 			break;
 		case O_COUNT:
-			if (!parse_u64(optarg, &count) || count == 0)
+			if (!fa__parse_u64(optarg, &count) || count == 0)
 				return tool_usage_err("numa", numa_usage,
 				                      "--count wants a positive number, not '%s'",
 				                      optarg);

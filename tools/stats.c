@@ -110,10 +110,10 @@ static void read_attrs(const char *dir, struct attr_set *set)
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
 		a = &set->a[set->n];
 		/* Write-only or unreadable attributes are not counters. */
-		if (read_text(path, a->text, sizeof(a->text)) < 0)
+		if (fa__read_text(path, a->text, sizeof(a->text)) < 0)
 			continue;
 		snprintf(a->name, sizeof(a->name), "%s", e->d_name);
-		a->numeric = parse_u64(a->text, &a->val);
+		a->numeric = fa__parse_u64(a->text, &a->val);
 		set->n++;
 	}
 	closedir(d);
@@ -173,7 +173,7 @@ static void value_text(const struct attr *a, char *buf, size_t len)
 	if (a->numeric && is_bytes(a->name) && a->val >= 1024) {
 		char b[32];
 
-		fmt_bytes(b, sizeof(b), a->val);
+		fa__fmt_bytes(b, sizeof(b), a->val);
 		snprintf(buf, len, "%s (%llu)", b, (unsigned long long)a->val);
 	} else if (a->numeric && !strcmp(a->name, "cap") && a->val == 0) {
 		snprintf(buf, len, "0 (none)");
@@ -233,7 +233,7 @@ static void print_text(FILE *f, const char *root, const struct sysfs_snap *s,
 			if (!a) {
 				snprintf(cell, sizeof(cell), "-");
 			} else if (a->numeric && is_bytes(a->name)) {
-				fmt_bytes(cell, sizeof(cell), a->val);
+				fa__fmt_bytes(cell, sizeof(cell), a->val);
 			} else {
 				snprintf(cell, sizeof(cell), "%s", a->text);
 			}
@@ -249,37 +249,37 @@ static void print_text(FILE *f, const char *root, const struct sysfs_snap *s,
 	}
 }
 
-static void json_attrs(struct json *j, const struct attr_set *set)
+static void json_attrs(struct fa__json *j, const struct attr_set *set)
 {
 	for (int i = 0; i < set->n; i++) {
 		if (set->a[i].numeric)
-			json_uint(j, set->a[i].name, set->a[i].val);
+			fa__json_uint(j, set->a[i].name, set->a[i].val);
 		else
-			json_str(j, set->a[i].name, set->a[i].text);
+			fa__json_str(j, set->a[i].name, set->a[i].text);
 	}
 }
 
 static void print_json(FILE *f, const char *root, const struct sysfs_snap *s)
 {
-	struct json j;
+	struct fa__json j;
 
-	json_init(&j, f);
-	json_begin_obj(&j, NULL);
-	json_str(&j, "path", root);
-	json_bool(&j, "present", s->present);
-	json_begin_obj(&j, "global");
+	fa__json_init(&j, f, true);
+	fa__json_begin_obj(&j, NULL);
+	fa__json_str(&j, "path", root);
+	fa__json_bool(&j, "present", s->present);
+	fa__json_begin_obj(&j, "global");
 	json_attrs(&j, &s->global);
-	json_end_obj(&j);
-	json_begin_arr(&j, "nodes");
+	fa__json_end_obj(&j);
+	fa__json_begin_arr(&j, "nodes");
 	for (int i = 0; i < s->nr_nodes; i++) {
-		json_begin_obj(&j, NULL);
-		json_int(&j, "node", s->node_id[i]);
+		fa__json_begin_obj(&j, NULL);
+		fa__json_int(&j, "node", s->node_id[i]);
 		json_attrs(&j, &s->node[i]);
-		json_end_obj(&j);
+		fa__json_end_obj(&j);
 	}
-	json_end_arr(&j);
-	json_end_obj(&j);
-	json_end(&j);
+	fa__json_end_arr(&j);
+	fa__json_end_obj(&j);
+	fa__json_end(&j);
 }
 
 static volatile sig_atomic_t stop;
@@ -336,26 +336,26 @@ static int watch(const char *root, bool json, double interval, uint64_t count)
 	return 0;
 }
 
-/* ---- FINALLOC_STATS dumps: "FINALLOC-STATS 1" then "key value" lines ---- */
+/* ---- FINALLOC_STATS dumps: FA_STATS_MAGIC then "key value" lines ---- */
 
 static int show_dump(const char *path, bool json)
 {
 	FILE *f = fopen(path, "re");
 	char line[512], section[128] = "";
-	struct json j;
+	struct fa__json j;
 	int lineno = 0;
 
 	if (!f)
 		return tool_err("stats", "%s: %s", path, strerror(errno));
-	if (!fgets(line, sizeof(line), f) || strncmp(line, "FINALLOC-STATS 1\n", 17)) {
+	if (!fgets(line, sizeof(line), f) || strcmp(line, FA_STATS_MAGIC "\n")) {
 		fclose(f);
 		return tool_err("stats",
-		                "%s: not a FINALLOC_STATS dump (no 'FINALLOC-STATS 1' header)",
+		                "%s: not a FINALLOC_STATS dump (no '" FA_STATS_MAGIC "' header)",
 		                path);
 	}
 	if (json) {
-		json_init(&j, stdout);
-		json_begin_obj(&j, NULL);
+		fa__json_init(&j, stdout, true);
+		fa__json_begin_obj(&j, NULL);
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char key[128], val[256], *dot;
@@ -366,7 +366,7 @@ static int show_dump(const char *path, bool json)
 			continue;
 		if (sscanf(line, "%127s %255[^\n]", key, val) != 2) {
 			if (json)
-				json_end_obj(&j), json_end(&j);
+				fa__json_end_obj(&j), fa__json_end(&j);
 			fclose(f);
 			return tool_err("stats", "%s:%d: malformed line", path, lineno + 1);
 		}
@@ -376,27 +376,27 @@ static int show_dump(const char *path, bool json)
 		if (strcmp(section, key)) {
 			if (json) {
 				if (section[0])
-					json_end_obj(&j);
-				json_begin_obj(&j, key);
+					fa__json_end_obj(&j);
+				fa__json_begin_obj(&j, key);
 			} else {
 				printf("%s%s\n", section[0] ? "\n" : "", key);
 			}
 			snprintf(section, sizeof(section), "%s", key);
 		}
 		if (json) {
-			if (parse_u64(val, &v))
-				json_uint(&j, dot ? dot + 1 : key, v);
+			if (fa__parse_u64(val, &v))
+				fa__json_uint(&j, dot ? dot + 1 : key, v);
 			else
-				json_str(&j, dot ? dot + 1 : key, val);
+				fa__json_str(&j, dot ? dot + 1 : key, val);
 		} else {
 			printf("  %-32s %s\n", dot ? dot + 1 : key, val);
 		}
 	}
 	if (json) {
 		if (section[0])
-			json_end_obj(&j);
-		json_end_obj(&j);
-		json_end(&j);
+			fa__json_end_obj(&j);
+		fa__json_end_obj(&j);
+		fa__json_end(&j);
 	}
 	fclose(f);
 	return 0;
@@ -484,13 +484,14 @@ int cmd_stats(int argc, char **argv)
 			do_watch = true;
 			break;
 		case O_INTERVAL:
-			if (!parse_double(optarg, &interval) || interval < 0.05 || interval > 3600)
+			if (!fa__parse_double(optarg, &interval) || interval < 0.05 ||
+			    interval > 3600)
 				return tool_usage_err(
 				        "stats", stats_usage,
 				        "--interval wants 0.05..3600 seconds, not '%s'", optarg);
 			break;
 		case O_COUNT:
-			if (!parse_u64(optarg, &count) || count == 0)
+			if (!fa__parse_u64(optarg, &count) || count == 0)
 				return tool_usage_err("stats", stats_usage,
 				                      "--count wants a positive number, not '%s'",
 				                      optarg);

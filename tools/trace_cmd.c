@@ -241,7 +241,7 @@ static void print_text(struct trace_sum *s, const char *path)
 
 	localtime_r(&start, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	fmt_bytes(b1, sizeof(b1), s->bytes);
+	fa__fmt_bytes(b1, sizeof(b1), s->bytes);
 	printf("%s: journal v%u, pid %u, started %s\n", path, s->hdr.version, s->hdr.pid, when);
 	printf("  %llu allocations, %s, %zu sites; arenas: %llu created, %llu resets, %llu "
 	       "destroyed\n",
@@ -268,7 +268,7 @@ static void print_text(struct trace_sum *s, const char *path)
 		printf("\ntop sites by %s\n  %12s %12s  %s\n", pass == 0 ? "bytes" : "count",
 		       "bytes", "count", "site");
 		for (size_t i = 0; i < s->nsites && i < (size_t)s->top; i++) {
-			fmt_bytes(b1, sizeof(b1), v[i]->bytes);
+			fa__fmt_bytes(b1, sizeof(b1), v[i]->bytes);
 			site_name(b2, sizeof(b2), v[i]);
 			printf("  %12s %12llu  %s\n", b1, (unsigned long long)v[i]->count, b2);
 		}
@@ -281,9 +281,9 @@ static void print_text(struct trace_sum *s, const char *path)
 
 		if (!s->hist_count[k])
 			continue;
-		fmt_bytes(lo, sizeof(lo), k ? 1ull << k : 0);
-		fmt_bytes(hi, sizeof(hi), (k < 63 ? (1ull << (k + 1)) : 0) - 1);
-		fmt_bytes(b1, sizeof(b1), s->hist_bytes[k]);
+		fa__fmt_bytes(lo, sizeof(lo), k ? 1ull << k : 0);
+		fa__fmt_bytes(hi, sizeof(hi), (k < 63 ? (1ull << (k + 1)) : 0) - 1);
+		fa__fmt_bytes(b1, sizeof(b1), s->hist_bytes[k]);
 		snprintf(b2, sizeof(b2), "%s - %s", lo, hi);
 		printf("  %-21s %12llu %12s\n", b2, (unsigned long long)s->hist_count[k], b1);
 	}
@@ -291,7 +291,7 @@ static void print_text(struct trace_sum *s, const char *path)
 	printf("\nlargest allocations\n  %12s %14s %8s %12s  %s\n", "size", "address", "tid",
 	       "time", "site");
 	for (int i = 0; i < s->nbig; i++) {
-		fmt_bytes(b1, sizeof(b1), s->big[i].size);
+		fa__fmt_bytes(b1, sizeof(b1), s->big[i].size);
 		site_name(b2, sizeof(b2), s->big[i].site);
 		printf("  %12s %#14llx %8u %9.3f ms  %s\n", b1, (unsigned long long)s->big[i].addr,
 		       s->big[i].tid, (double)s->big[i].time_ns / 1e6, b2);
@@ -306,7 +306,7 @@ static void print_text(struct trace_sum *s, const char *path)
 	for (int i = 0; i < TIMELINE_BUCKETS; i++) {
 		int w = maxc ? (int)(40.0 * (double)tc[i] / (double)maxc + 0.5) : 0;
 
-		fmt_bytes(b1, sizeof(b1), tb[i]);
+		fa__fmt_bytes(b1, sizeof(b1), tb[i]);
 		printf("  %10.3f %10llu %12s  ", (double)(s->first_ns + (uint64_t)i * width) / 1e6,
 		       (unsigned long long)tc[i], b1);
 		for (int k = 0; k < w; k++)
@@ -315,83 +315,83 @@ static void print_text(struct trace_sum *s, const char *path)
 	}
 }
 
-static void json_site(struct json *j, const struct site *st)
+static void json_site(struct fa__json *j, const struct site *st)
 {
-	json_str(j, "file", st ? st->file : NULL);
-	json_int(j, "line", st ? st->line : 0);
-	json_str(j, "func", st ? st->func : NULL);
+	fa__json_str(j, "file", st ? st->file : NULL);
+	fa__json_int(j, "line", st ? st->line : 0);
+	fa__json_str(j, "func", st ? st->func : NULL);
 }
 
 static void print_json(struct trace_sum *s)
 {
 	uint64_t tc[TIMELINE_BUCKETS], tb[TIMELINE_BUCKETS], width;
-	struct json j;
+	struct fa__json j;
 
-	json_init(&j, stdout);
-	json_begin_obj(&j, NULL);
-	json_uint(&j, "version", s->hdr.version);
-	json_uint(&j, "pid", s->hdr.pid);
-	json_uint(&j, "start_real_ns", s->hdr.start_real);
-	json_uint(&j, "allocations", s->allocs);
-	json_uint(&j, "bytes", s->bytes);
-	json_uint(&j, "sites", s->nsites);
-	json_uint(&j, "arena_creates", s->arena_ev[FA_TRACE_EV_CREATE]);
-	json_uint(&j, "arena_resets", s->arena_ev[FA_TRACE_EV_RESET]);
-	json_uint(&j, "arena_destroys", s->arena_ev[FA_TRACE_EV_DESTROY]);
-	json_uint(&j, "dropped", s->dropped);
-	json_bool(&j, "complete", s->ended);
+	fa__json_init(&j, stdout, true);
+	fa__json_begin_obj(&j, NULL);
+	fa__json_uint(&j, "version", s->hdr.version);
+	fa__json_uint(&j, "pid", s->hdr.pid);
+	fa__json_uint(&j, "start_real_ns", s->hdr.start_real);
+	fa__json_uint(&j, "allocations", s->allocs);
+	fa__json_uint(&j, "bytes", s->bytes);
+	fa__json_uint(&j, "sites", s->nsites);
+	fa__json_uint(&j, "arena_creates", s->arena_ev[FA_TRACE_EV_CREATE]);
+	fa__json_uint(&j, "arena_resets", s->arena_ev[FA_TRACE_EV_RESET]);
+	fa__json_uint(&j, "arena_destroys", s->arena_ev[FA_TRACE_EV_DESTROY]);
+	fa__json_uint(&j, "dropped", s->dropped);
+	fa__json_bool(&j, "complete", s->ended);
 	for (int pass = 0; pass < 2; pass++) {
 		struct site **v = sorted_sites(s, pass == 0);
 
-		json_begin_arr(&j, pass == 0 ? "top_by_bytes" : "top_by_count");
+		fa__json_begin_arr(&j, pass == 0 ? "top_by_bytes" : "top_by_count");
 		for (size_t i = 0; v && i < s->nsites && i < (size_t)s->top; i++) {
-			json_begin_obj(&j, NULL);
+			fa__json_begin_obj(&j, NULL);
 			json_site(&j, v[i]);
-			json_uint(&j, "count", v[i]->count);
-			json_uint(&j, "bytes", v[i]->bytes);
-			json_end_obj(&j);
+			fa__json_uint(&j, "count", v[i]->count);
+			fa__json_uint(&j, "bytes", v[i]->bytes);
+			fa__json_end_obj(&j);
 		}
-		json_end_arr(&j);
+		fa__json_end_arr(&j);
 		free(v);
 	}
-	json_begin_arr(&j, "size_histogram");
+	fa__json_begin_arr(&j, "size_histogram");
 	for (int k = 0; k < HIST_BUCKETS; k++) {
 		if (!s->hist_count[k])
 			continue;
-		json_begin_obj(&j, NULL);
-		json_uint(&j, "min", k ? 1ull << k : 0);
-		json_uint(&j, "max", (k < 63 ? (1ull << (k + 1)) : 0) - 1);
-		json_uint(&j, "count", s->hist_count[k]);
-		json_uint(&j, "bytes", s->hist_bytes[k]);
-		json_end_obj(&j);
+		fa__json_begin_obj(&j, NULL);
+		fa__json_uint(&j, "min", k ? 1ull << k : 0);
+		fa__json_uint(&j, "max", (k < 63 ? (1ull << (k + 1)) : 0) - 1);
+		fa__json_uint(&j, "count", s->hist_count[k]);
+		fa__json_uint(&j, "bytes", s->hist_bytes[k]);
+		fa__json_end_obj(&j);
 	}
-	json_end_arr(&j);
-	json_begin_arr(&j, "largest");
+	fa__json_end_arr(&j);
+	fa__json_begin_arr(&j, "largest");
 	for (int i = 0; i < s->nbig; i++) {
-		json_begin_obj(&j, NULL);
-		json_uint(&j, "size", s->big[i].size);
-		json_uint(&j, "addr", s->big[i].addr);
-		json_uint(&j, "tid", s->big[i].tid);
-		json_uint(&j, "time_ns", s->big[i].time_ns);
+		fa__json_begin_obj(&j, NULL);
+		fa__json_uint(&j, "size", s->big[i].size);
+		fa__json_uint(&j, "addr", s->big[i].addr);
+		fa__json_uint(&j, "tid", s->big[i].tid);
+		fa__json_uint(&j, "time_ns", s->big[i].time_ns);
 		json_site(&j, s->big[i].site);
-		json_end_obj(&j);
+		fa__json_end_obj(&j);
 	}
-	json_end_arr(&j);
+	fa__json_end_arr(&j);
 	timeline(s, tc, tb, &width);
-	json_begin_obj(&j, "timeline");
-	json_uint(&j, "start_ns", s->first_ns);
-	json_uint(&j, "bucket_ns", width);
-	json_begin_arr(&j, "count");
+	fa__json_begin_obj(&j, "timeline");
+	fa__json_uint(&j, "start_ns", s->first_ns);
+	fa__json_uint(&j, "bucket_ns", width);
+	fa__json_begin_arr(&j, "count");
 	for (int i = 0; i < TIMELINE_BUCKETS; i++)
-		json_uint(&j, NULL, tc[i]);
-	json_end_arr(&j);
-	json_begin_arr(&j, "bytes");
+		fa__json_uint(&j, NULL, tc[i]);
+	fa__json_end_arr(&j);
+	fa__json_begin_arr(&j, "bytes");
 	for (int i = 0; i < TIMELINE_BUCKETS; i++)
-		json_uint(&j, NULL, tb[i]);
-	json_end_arr(&j);
-	json_end_obj(&j);
-	json_end_obj(&j);
-	json_end(&j);
+		fa__json_uint(&j, NULL, tb[i]);
+	fa__json_end_arr(&j);
+	fa__json_end_obj(&j);
+	fa__json_end_obj(&j);
+	fa__json_end(&j);
 }
 
 static void sum_free(struct trace_sum *s)
@@ -448,7 +448,7 @@ int cmd_trace(int argc, char **argv)
 			json = true;
 			break;
 		case 't':
-			if (!parse_u64(optarg, &v) || v < 1 || v > 1000)
+			if (!fa__parse_u64(optarg, &v) || v < 1 || v > 1000)
 				return tool_usage_err("trace", trace_usage,
 				                      "--top wants 1..1000, not '%s'", optarg);
 			s.top = (int)v;

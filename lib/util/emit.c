@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The JSON writer every --json view and fa_pool_print_stats go through, so
+ * strings are escaped in one place, and the byte formatter text views share.
+ */
+#include "util.h"
+
+#include <math.h>
+
+void fa__json_init(struct fa__json *j, FILE *f, bool pretty)
+{
+	j->f = f;
+	j->depth = 0;
+	j->need_comma = false;
+	j->pretty = pretty;
+}
+
+static void indent(struct fa__json *j)
+{
+	if (!j->pretty)
+		return;
+	fputc('\n', j->f);
+	for (int i = 0; i < j->depth; i++)
+		fputs("  ", j->f);
+}
+
+void fa__json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\r':
+			fputs("\\r", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void key(struct fa__json *j, const char *k)
+{
+	if (j->need_comma)
+		fputc(',', j->f);
+	if (j->depth > 0)
+		indent(j);
+	if (k) {
+		fa__json_string(j->f, k);
+		fputs(j->pretty ? ": " : ":", j->f);
+	}
+	j->need_comma = true;
+}
+
+static void open_(struct fa__json *j, const char *k, int c)
+{
+	key(j, k);
+	fputc(c, j->f);
+	j->depth++;
+	j->need_comma = false;
+}
+
+static void close_(struct fa__json *j, int c)
+{
+	j->depth--;
+	if (j->need_comma)
+		indent(j);
+	fputc(c, j->f);
+	j->need_comma = true;
+}
+
+void fa__json_begin_obj(struct fa__json *j, const char *k)
+{
+	open_(j, k, '{');
+}
+
+void fa__json_end_obj(struct fa__json *j)
+{
+	close_(j, '}');
+}
+
+void fa__json_begin_arr(struct fa__json *j, const char *k)
+{
+	open_(j, k, '[');
+}
+
+void fa__json_end_arr(struct fa__json *j)
+{
+	close_(j, ']');
+}
+
+void fa__json_str(struct fa__json *j, const char *k, const char *val)
+{
+	key(j, k);
+	if (val)
+		fa__json_string(j->f, val);
+	else
+		fputs("null", j->f);
+}
+
+void fa__json_int(struct fa__json *j, const char *k, long long val)
+{
+	key(j, k);
+	fprintf(j->f, "%lld", val);
+}
+
+void fa__json_uint(struct fa__json *j, const char *k, unsigned long long val)
+{
+	key(j, k);
+	fprintf(j->f, "%llu", val);
+}
+
+void fa__json_num(struct fa__json *j, const char *k, double val)
+{
+	key(j, k);
+	if (isnan(val) || isinf(val))
+		fputs("null", j->f);
+	else
+		fprintf(j->f, "%.6g", val);
+}
+
+void fa__json_bool(struct fa__json *j, const char *k, bool val)
+{
+	key(j, k);
+	fputs(val ? "true" : "false", j->f);
+}
+
+void fa__json_end(struct fa__json *j)
+{
+	fputc('\n', j->f);
+	fflush(j->f);
+}
+
+void fa__fmt_bytes(char *buf, size_t len, uint64_t bytes)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
