@@ -22,8 +22,14 @@ WARN    += -Werror
 endif
 
 OPT      ?= -O2 -g
-CPPFLAGS += -D_GNU_SOURCE -Iinclude -Ilib
+CPPFLAGS += -D_GNU_SOURCE -Iinclude
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -pthread -fno-strict-aliasing
+# Each object's header dependencies, written by the compiler.
+DEPFLAGS  = -MMD -MP -MF $@.d
+# Library internals are visible to library objects only; the tools share
+# lib/util (file readers, the JSON writer) and the public API.
+LIB_CPPFLAGS  := -Ilib
+TOOL_CPPFLAGS := -Ilib/util
 LDLIBS   += -lnuma -luring -lpthread -lm -ldl
 
 # Sanitizer variants build the same sources into their own tree.
@@ -36,11 +42,11 @@ CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=thread
 endif
 
-LIB_SRCS   := $(sort $(wildcard lib/*.c))
-TOOL_SRCS  := $(sort $(wildcard tools/*.c))
+LIB_SRCS   := $(sort $(shell find lib -name '*.c'))
+TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
-HDRS       := $(wildcard include/*.h include/uapi/linux/*.h lib/*.h tools/*.h tests/host/*.h)
+C_TREES    := include lib tools tests/host tests/kmod
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
@@ -72,16 +78,28 @@ all: lib $(BIN) $(if $(KDIR),kmod)
 
 lib: $(STATIC_LIB) $(SHARED_LIB)
 
-$(B)/obj/%.o: %.c $(HDRS)
+$(B)/obj/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(LIB_CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
-$(B)/pic/%.o: %.c $(HDRS)
+$(B)/pic/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(LIB_CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -fPIC -c $< -o $@
 
-$(STATIC_LIB): $(LIB_OBJS)
+$(B)/obj/tools/%.o: tools/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(TOOL_CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# The archive holds one relocatable object: a static link takes the whole
+# library, so its constructors (the fork handlers, the exit dump) run as they
+# do with the shared one.
+$(B)/libfinalloc.o: $(LIB_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(LD) -r -o $@ $(LIB_OBJS)
+
+$(STATIC_LIB): $(B)/libfinalloc.o
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -100,17 +118,17 @@ $(BIN): $(TOOL_OBJS) $(STATIC_LIB)
 $(KSFT):
 	$(Q)scripts/kselftest.sh $(B)/kselftest
 
-$(B)/tests/%: tests/host/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
+$(B)/tests/%: tests/host/%.c $(STATIC_LIB) $(KSFT)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) \
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(DEPFLAGS) \
 		$(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 # VM test programs are static: the initramfs has no libc.
-$(B)/vmtests/%: tests/kmod/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
+$(B)/vmtests/%: tests/kmod/%.c $(STATIC_LIB) $(KSFT)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static)"
-	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(STATIC_LD) \
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(DEPFLAGS) $(STATIC_LD) \
 		-o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 tests: $(HTESTS)
@@ -122,10 +140,10 @@ $(B)/vmbin/finalloc: $(TOOL_OBJS) $(STATIC_LIB)
 	@echo "  LD      $@ (static)"
 	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $(TOOL_OBJS) $(STATIC_LIB) $(LDLIBS)
 
-$(B)/vmtests/host-%: tests/host/%.c $(STATIC_LIB) $(KSFT) $(HDRS)
+$(B)/vmtests/host-%: tests/host/%.c $(STATIC_LIB) $(KSFT)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@ (static)"
-	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(STATIC_LD) \
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(DEPFLAGS) $(STATIC_LD) \
 		-o $@ $< $(STATIC_LIB) $(LDLIBS)
 
 kmod: $(B)/kmod/finalloc.ko
@@ -195,7 +213,7 @@ uninstall:
 		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man7/,$(notdir $(wildcard man/*.7)))
 
 format:
-	clang-format -i include/*.h lib/*.[ch] tools/*.[ch] tests/host/*.[ch] tests/kmod/*.[ch]
+	clang-format -i $$(find $(C_TREES) -name '*.[ch]' -not -path 'include/uapi/*')
 
 check-format:
 	$(Q)scripts/check-format.sh
@@ -218,3 +236,5 @@ help:
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
