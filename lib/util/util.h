@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define FA__CACHE_LINE  64
+#define FA__ALIGNED_CL  __attribute__((aligned(FA__CACHE_LINE)))
+#define fa__likely(x)   __builtin_expect(!!(x), 1)
+#define fa__unlikely(x) __builtin_expect(!!(x), 0)
+
 /* ---- read.c: sysfs/procfs files and number parsing ---- */
 
 /*

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pool allocator internals shared by pool.c (slabs, shared lists, thread
- * caches), pool_debug.c (poison, quarantine, misuse checks) and
- * pool_stats.c (counters, snapshots, text/JSON).
+ * lib/pool: the size-class pool allocator.  Internals shared by pool.c
+ * (slabs, shared lists, thread caches), debug.c (poison, quarantine, misuse
+ * checks), stats.c (counters, snapshots, text/JSON) and trim.c.
  *
  * Memory layout: the backend maps regions (2 MiB and growing); a region is
  * cut into 64 KiB slabs aligned to 64 KiB, each holding objects of one class
@@ -13,7 +13,7 @@
  * described by an entry in pool->lcache[], never read through the mapping
  * itself) until a large request fits it.
  *
- * fa_pool_trim (pool_trim.c) turns slabs whose objects are all on their
+ * fa_pool_trim (trim.c) turns slabs whose objects are all on their
  * class's shared list into free slabs (pool->free_slabs, any class takes
  * them before the bump) and unmaps regions left with no slab in use; a
  * region slot it empties (lo == hi == NULL, maps[r].base NULL) is skipped
@@ -22,7 +22,7 @@
 #ifndef FA_POOL_INTERNAL_H
 #define FA_POOL_INTERNAL_H
 
-#include "internal.h"
+#include "backend/backend.h"
 
 #include <pthread.h>
 
@@ -293,7 +293,7 @@ static inline uint64_t fa__pool_bin_count(const struct fa_pool *p, const struct 
 	       __atomic_load_n(&tc->pend_n[c], __ATOMIC_RELAXED);
 }
 uint64_t fa__pool_now_ns(void);
-/* For pool_trim.c: batch descriptor i; push i on a stack; take a whole
+/* For trim.c: batch descriptor i; push i on a stack; take a whole
  * stack (its first descriptor, the rest chained by next; 0: empty). */
 struct fa__pool_batch *fa__pool_bdesc(struct fa_pool *p, uint32_t i);
 void fa__pool_stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i);
@@ -322,7 +322,7 @@ void fa__pool_quarantine_put(struct fa_pool *p, struct fa__pool_tcache *tc, unsi
 /* Release held objects: due ones, or all. */
 void fa__pool_quarantine_drain(struct fa_pool *p, struct fa__pool_tcache *tc, bool all);
 
-/* ---- pool_trim.c ---- */
+/* ---- trim.c ---- */
 /* A free slab for slab_new (pool->lock held), its debug bitmap cleared
  * and its region counted as using it; NULL if there is none. */
 struct fa__pool_slab *fa__pool_slab_reuse(struct fa_pool *p);
@@ -341,5 +341,14 @@ void fa__pool_snap_fini(struct fa_pool *p);
  * snapshot starts it again (fa__pool_snap_resume: one load when not due). */
 void fa__pool_snap_fork_child(struct fa_pool *p);
 void fa__pool_snap_resume(struct fa_pool *p);
+
+/* ---- pool.c ---- */
+/* call fn for every live pool, oldest first, under the registry
+ * lock (fn must not create or destroy pools; fa_pool_stats is fine). */
+void fa__pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg);
+/* what a header at a 64 KiB boundary holds first for the inline
+ * pool free, fa__pool_bins[i]'s offset from the thread pointer; bin 0
+ * sends the free out of line. */
+int32_t fa__pool_bin_off(unsigned i);
 
 #endif /* FA_POOL_INTERNAL_H */

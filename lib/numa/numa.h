@@ -1,13 +1,75 @@
 /* SPDX-License-Identifier: MIT */
-/* NUMA allocator internals shared by numa.c, numa_large.c,
- * numa_balance.c and numa_profile.c. */
+/*
+ * lib/numa: the NUMA allocator, one pool per node.  Internals shared by
+ * numa.c, thread.c (the calling thread's node), large.c, balance.c and the
+ * profiler above (lib/report).
+ */
 #ifndef FA_NUMA_INTERNAL_H
 #define FA_NUMA_INTERNAL_H
 
-#include "internal.h"
+#include "arena/arena.h"
+#include "pool/pool.h"
 
 #include <pthread.h>
 #include <stdarg.h>
+
+/* ---- thread.c ---- */
+/*
+ * The calling thread's node in a few loads: with glibc's rseq registration
+ * the kernel keeps this thread's cpu_id current, so a migration is seen at
+ * the next call; without it the node is re-read with getcpu every
+ * FA__NODE_RECHECK calls (and at once after fa_numa_pin_thread/refresh).
+ */
+#define FA__NODE_RECHECK 64
+
+struct fa__numa_tls {
+	const volatile uint32_t *rseq_cpu; /* this thread's rseq cpu_id, or NULL */
+	int node;                          /* last node seen */
+	int countdown;                     /* getcpu mode: calls left before re-read */
+	unsigned rr;                       /* interleave cursor */
+	/* fa_numa fast path: the last allocator used and its pool for this
+	 * thread's node, valid while the CPU is cache_cpu (rseq) or the
+	 * countdown runs (getcpu); cache_id 0 = empty */
+	uint64_t cache_id;
+	struct fa_pool *cache_pool;
+	uint32_t cache_cpu;
+	_Atomic uint64_t remote_allocs; /* single writer: this thread */
+	_Atomic uint64_t remote_frees;
+	_Atomic uint64_t migrations;
+	_Atomic int cpu;
+	_Atomic int pinned_node;
+	int tid;
+	bool registered;
+	struct fa__numa_tls *next, *prev; /* registry list, under its lock */
+};
+
+extern __thread struct fa__numa_tls fa__numa_tls __attribute__((tls_model("initial-exec")));
+extern const int16_t *fa__cpu_node; /* cpu -> node, set once */
+extern unsigned fa__nr_cpu_node;    /* entries in fa__cpu_node; 0 before init */
+
+int fa__thread_node_slow(void);
+/* Topology snapshot taken once (read-only afterwards). */
+const struct fa_topology *fa__numa_topo(void);
+void fa__count_inc(_Atomic uint64_t *c); /* single-writer relaxed increment */
+
+static inline int fa__thread_node(void)
+{
+	struct fa__numa_tls *t = &fa__numa_tls;
+
+	if (fa__likely(t->rseq_cpu != NULL)) {
+		uint32_t cpu = *t->rseq_cpu;
+
+		if (fa__likely(cpu < fa__nr_cpu_node)) {
+			int node = fa__cpu_node[cpu];
+
+			if (fa__likely(node == t->node))
+				return node;
+		}
+	} else if (fa__likely(--t->countdown > 0)) {
+		return t->node;
+	}
+	return fa__thread_node_slow();
+}
 
 /* Header of a large allocation (and of an idle cached map), at a 64 KiB
  * boundary like the pool's slab header: bin 0 and pool NULL there. */

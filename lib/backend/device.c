@@ -3,7 +3,7 @@
  * Device backend: regions of node-pinned pages from /dev/finalloc, with the
  * guard pages laid out by the kernel (no VMA per guard, no memory behind it).
  */
-#include "internal.h"
+#include "backend/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
  * and per-thread sub-arenas created on first use and returned at thread
  * exit through a pthread key destructor.
  */
-#include "internal.h"
+#include "arena/arena.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -16,7 +16,7 @@
  * the child finds every pool consistent.
  */
 #define FA_POOL_NOINLINE
-#include "pool_internal.h"
+#include "pool/pool.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  *   objects in it = n (from the stack pointer), so
  *   allocs = frees + taken - given - n.
  */
-#include "pool_internal.h"
+#include "pool/pool.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * idle) merged with /sys/kernel/finalloc/node<N>/ and the system's
  * /sys/devices/system/node/node<N>/meminfo.
  */
-#include "numa_internal.h"
+#include "numa/numa.h"
 
 #include <dirent.h>
 #include <errno.h>

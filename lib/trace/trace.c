@@ -12,7 +12,7 @@
  * Contract: fa_trace_close() must not run while other threads still
  * trace (at exit the rings are left alone, only flushed).
  */
-#include "internal.h"
+#include "trace/trace.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -9,7 +9,7 @@
  * per thread; placement is verified with move_pages or the device's node
  * query.
  */
-#include "pool_internal.h"
+#include "numa/numa.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -22,8 +22,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "numa_internal.h"
 
 /* fa_numa_free finds the owning pool through the header at the object's
  * 64 KiB boundary: slab and large headers keep the pool at one offset. */

@@ -11,7 +11,7 @@
  *
  * and hdr.rec_len chains them, so a walk or check needs no side table.
  */
-#include "internal.h"
+#include "arena/arena.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include "internal.h"
+#include "finalloc.h"
+#include "util.h"
 
 #define FA_STR2(x) #x
 #define FA_STR(x)  FA_STR2(x)

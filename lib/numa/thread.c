@@ -4,7 +4,7 @@
  * loads on the allocation path (rseq cpu_id, or getcpu every few calls),
  * plus the list of registered threads and helpers to pin a thread to a node.
  */
-#include "internal.h"
+#include "numa/numa.h"
 
 #include <errno.h>
 #include <numa.h>

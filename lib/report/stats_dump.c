@@ -13,7 +13,7 @@
  * creation or thread exit.  Scratch memory comes from the C library, never
  * from the pools being reported.
  */
-#include "internal.h"
+#include "numa/numa.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,15 +11,13 @@
  * cap takes budget from the nearest nodes' idle pool memory
  * (numa_balance.c).
  */
-#include "pool_internal.h"
+#include "numa/numa.h"
 
 #include <errno.h>
 #include <numa.h>
 #include <numaif.h>
 #include <stddef.h>
 #include <string.h>
-
-#include "numa_internal.h"
 
 #define LARGE_MAGIC 0xfa4e1a00u
 

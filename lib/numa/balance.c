@@ -22,11 +22,9 @@
  * that is simply full, whose spills drain the neighbours' lists, pays a
  * few loads per failed allocation.
  */
-#include "pool_internal.h"
+#include "numa/numa.h"
 
 #include <errno.h>
-
-#include "numa_internal.h"
 
 /* What a node keeps of its share whatever it gives (a pool's max_bytes of
  * 0 would mean no cap at all), and the unit of a move. */

@@ -5,7 +5,7 @@
  * checks for double and foreign frees.  Everything here is off the inline
  * path: pools using it take the out-of-line alloc/free.
  */
-#include "pool_internal.h"
+#include "pool/pool.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -4,7 +4,7 @@
  * reserved), THP or 4 KiB pages, placed with mbind, guarded with
  * MADV_GUARD_INSTALL (no VMA split) or mprotect where the kernel lacks it.
  */
-#include "internal.h"
+#include "backend/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -20,7 +20,7 @@
  * unmapping after both.
  */
 #define FA_POOL_NOINLINE
-#include "pool_internal.h"
+#include "pool/pool.h"
 
 #include <errno.h>
 #include <stdlib.h>

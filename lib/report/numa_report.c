@@ -5,7 +5,8 @@
  * Per node two bars: the node's memory (module-pinned, other used, free)
  * and the library's memory on it (in use, fragmented, idle).
  */
-#include "internal.h"
+#include "finalloc.h"
+#include "util/util.h"
 
 #include <errno.h>
 #include <stdio.h>

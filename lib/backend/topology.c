@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* NUMA topology from libnuma, huge page reservations from sysfs. */
-#include "internal.h"
+#include "backend/backend.h"
 
 #include <errno.h>
 #include <numa.h>

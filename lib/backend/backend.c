@@ -3,7 +3,7 @@
  * Backend selection: which page source serves a mapping, what was asked and
  * what was served, and the counters that make every downgrade visible.
  */
-#include "internal.h"
+#include "backend/backend.h"
 
 #include <errno.h>
 #include <pthread.h>

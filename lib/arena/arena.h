@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/arena: bump arenas and the arena groups that share chunks between
+ * them.  Sits on the backend; records into the journal.
+ * Sections are grouped by the file that defines them.
+ */
+#ifndef FA_ARENA_H
+#define FA_ARENA_H
+
+#include "backend/backend.h"
+#include "trace/trace.h"
+
+/* ---- arena.c ---- */
+/* A chunk: one backend mapping, owned by an arena or parked in a group. */
+struct fa__chunk {
+	struct fa__chunk *next;
+	struct fa__map map;
+	char *used; /* bump position when not the current chunk */
+	uint64_t reuses;
+};
+void fa__chunk_unmap(struct fa__chunk *c);
+/* Mark a as a thread's sub-arena of g (destroy refuses it). */
+void fa__arena_set_tls(struct fa_arena *a, struct fa_arena_group *g);
+struct fa_arena_group *fa__arena_tls_group(const struct fa_arena *a);
+struct fa_arena *fa__arena_create_in(const struct fa_arena_opts *opts, struct fa_arena_group *g,
+                                     int node);
+void fa__arena_destroy_tls(struct fa_arena *a);
+/* Process-wide arena totals (counted at create/destroy and chunk moves,
+ * never on the bump path), for the statistics dump. */
+struct fa__arena_totals {
+	uint64_t created, destroyed;
+	uint64_t chunks_mapped, chunks_reused, chunks_released;
+	uint64_t chunk_bytes; /* usable bytes of the chunks arenas hold */
+};
+void fa__arena_totals(struct fa__arena_totals *t);
+
+/* ---- group.c ---- */
+/* Chunk of at least size usable bytes on node (FA_NODE_ANY: any);
+ * *reused says whether it came from the pool.  0/-errno. */
+int fa__group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct fa__chunk **out,
+                        bool *reused);
+void fa__group_chunk_put(struct fa_arena_group *g, struct fa__chunk *c);
+void fa__group_member(struct fa_arena_group *g, int delta);
+const struct fa_mem_opts *fa__group_mem(const struct fa_arena_group *g);
+
+#endif /* FA_ARENA_H */
