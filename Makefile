@@ -71,7 +71,7 @@ KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
 .PHONY: all lib kmod run check check-host check-san check-vm bench bench-instructions \
-        install uninstall clean format check-format checkpatch deps help tests vmtests
+        install uninstall clean format check-format check-layers checkpatch deps help tests vmtests
 .DEFAULT_GOAL := all
 
 all: lib $(BIN) $(if $(KDIR),kmod)
@@ -218,6 +218,9 @@ format:
 check-format:
 	$(Q)scripts/check-format.sh
 
+check-layers: lib $(BIN)
+	$(Q)scripts/check-layers.sh $(B)
+
 checkpatch: $(KSFT)
 	$(Q)scripts/checkpatch.sh
 
@@ -232,7 +235,7 @@ help:
 	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
 	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, VM on 6.1 and 6.12"
-	@echo "check-host / check-san / check-vm / checkpatch / check-format   parts of check"
+	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers   parts of check"
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"
