@@ -43,4 +43,9 @@ void fa__group_chunk_put(struct fa_arena_group *g, struct fa__chunk *c);
 void fa__group_member(struct fa_arena_group *g, int delta);
 const struct fa_mem_opts *fa__group_mem(const struct fa_arena_group *g);
 
+/* fork(2), called from lib/fork.c only: groups_lock, then every group's lock. */
+void fa__group_prefork(void);
+void fa__group_postfork_parent(void);
+void fa__group_postfork_child(void);
+
 #endif /* FA_ARENA_H */

@@ -53,16 +53,14 @@ static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 /* Every group, so that fork() can take their locks (groups_lock first). */
 static pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fa_arena_group *groups;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-static void fork_prepare(void)
+void fa__group_prefork(void)
 {
 	pthread_mutex_lock(&groups_lock);
 	for (struct fa_arena_group *g = groups; g; g = g->fork_next)
 		pthread_mutex_lock(&g->lock);
 }
 
-static void fork_parent(void)
+void fa__group_postfork_parent(void)
 {
 	for (struct fa_arena_group *g = groups; g; g = g->fork_next)
 		pthread_mutex_unlock(&g->lock);
@@ -73,7 +71,7 @@ static void fork_parent(void)
  * have no owner (one may be mid-allocation), so they are neither adopted
  * nor counted; the group can still be destroyed once this thread lets go
  * of its own. */
-static void fork_child(void)
+void fa__group_postfork_child(void)
 {
 	for (struct fa_arena_group *g = groups; g; g = g->fork_next) {
 		uint64_t mine = 0;
@@ -85,11 +83,6 @@ static void fork_child(void)
 		pthread_mutex_init(&g->lock, NULL);
 	}
 	pthread_mutex_init(&groups_lock, NULL);
-}
-
-static void fork_init(void)
-{
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 const struct fa_mem_opts *fa__group_mem(const struct fa_arena_group *g)
@@ -203,7 +196,6 @@ struct fa_arena_group *fa_arena_group_create(const struct fa_arena_group_opts *o
 	g->tls = o->tls;
 	g->flags = o->flags;
 	g->retain_max = o->retain_max ? o->retain_max : DEF_RETAIN;
-	pthread_once(&fork_once, fork_init);
 	pthread_mutex_lock(&groups_lock);
 	g->fork_next = groups;
 	if (groups)

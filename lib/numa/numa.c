@@ -31,14 +31,12 @@ _Static_assert(offsetof(struct fa__pool_slab, pool) == offsetof(struct fa__pool_
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t next_id = 1;
 static struct fa_numa *all_head;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 /* fork(): all_lock is held around calls into the pools (the profiler), so
- * it is taken before theirs: registered after the pools' handlers (the
- * first allocator's pools exist by then), its prepare runs first.  Then each
- * allocator's balance lock (held around pool trims), arena lock and per-node
- * large-map locks, in the order the profiler takes them under all_lock, so
- * no fork catches one held. */
+ * lib/fork.c takes it before theirs.  Then each allocator's balance lock
+ * (held around pool trims), arena lock and per-node large-map locks, in the
+ * order the profiler takes them under all_lock, so no fork catches one
+ * held. */
 static void fork_locks(void (*op)(pthread_mutex_t *))
 {
 	for (struct fa_numa *n = all_head; n; n = n->next) {
@@ -65,27 +63,22 @@ static void reinit_one(pthread_mutex_t *m)
 	pthread_mutex_init(m, NULL);
 }
 
-static void fork_prepare(void)
+void fa__numa_prefork(void)
 {
 	pthread_mutex_lock(&all_lock);
 	fork_locks(lock_one);
 }
 
-static void fork_parent(void)
+void fa__numa_postfork_parent(void)
 {
 	fork_locks(unlock_one);
 	pthread_mutex_unlock(&all_lock);
 }
 
-static void fork_child(void)
+void fa__numa_postfork_child(void)
 {
 	fork_locks(reinit_one);
 	pthread_mutex_init(&all_lock, NULL);
-}
-
-static void fork_init(void)
-{
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* The pool of ptr's header; NULL for an fa_numa large object, and for a
@@ -301,7 +294,6 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 		if (!n->pool_of[node])
 			n->pool_of[node] = n->node[n->mem_nodes[0]].pool;
 
-	pthread_once(&fork_once, fork_init);
 	pthread_mutex_lock(&all_lock);
 	n->next = all_head;
 	all_head = n;

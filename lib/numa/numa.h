@@ -159,4 +159,12 @@ void fa__numa_large_fini(struct fa_numa *n, int node);
 void fa__numa_large_trim(struct fa_numa *n, int node);
 const struct fa__map *fa__numa_large_find(struct fa__numa_node *nd, const void *addr);
 
+/* fork(2), called from lib/fork.c only: the allocator list lock, then each
+ * allocator's balance, arena and large-map locks (numa.c). */
+void fa__numa_prefork(void);
+void fa__numa_postfork_parent(void);
+void fa__numa_postfork_child(void);
+/* thread.c: the child keeps only the forking thread's registry record. */
+void fa__numa_thread_postfork_child(void);
+
 #endif /* FA_NUMA_INTERNAL_H */

@@ -57,7 +57,7 @@ static void thread_exit(void *arg)
 }
 
 /* The child has only the forking thread: drop the others' records. */
-static void atfork_child(void)
+void fa__numa_thread_postfork_child(void)
 {
 	struct fa__numa_tls *t = &fa__numa_tls;
 
@@ -97,7 +97,6 @@ static void topo_init(void)
 		nr_cpu_tab = n;
 	}
 	reg_key_ok = pthread_key_create(&reg_key, thread_exit) == 0;
-	pthread_atfork(NULL, NULL, atfork_child);
 	fa__cpu_node = cpu_node_tab;
 	/* publish the count last: the fast path reads it before the table */
 	atomic_store_explicit((_Atomic unsigned *)&fa__nr_cpu_node, nr_cpu_tab,

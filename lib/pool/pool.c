@@ -43,7 +43,6 @@ static struct fa_pool *bin_owner[FA__POOL_TLS_BINS];
 static pthread_key_t exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static struct fa_pool *all_pools; /* reg_lock */
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
 static void thread_exit(void *arg);
 
@@ -740,7 +739,7 @@ struct fa__pool_tcache *fa__pool_tcache_get(struct fa_pool *p, bool *locked)
 }
 
 /* tc's bins move back to own[], counters and all (p->lock held); the
- * thread's range of fa__pool_bins is left as it was (fork_child: the
+ * thread's range of fa__pool_bins is left as it was (fa__pool_postfork_child: the
  * owner is gone). */
 static void bins_detach(struct fa_pool *p, struct fa__pool_tcache *tc)
 {
@@ -1205,7 +1204,7 @@ int fa_pool_flush(struct fa_pool *p, int all)
 
 /* ---- fork ---- */
 
-static void fork_prepare(void)
+void fa__pool_prefork(void)
 {
 	pthread_mutex_lock(&reg_lock);
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
@@ -1217,7 +1216,7 @@ static void fork_prepare(void)
 	}
 }
 
-static void fork_parent(void)
+void fa__pool_postfork_parent(void)
 {
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		pthread_mutex_unlock(&p->snap_lock);
@@ -1231,13 +1230,13 @@ static void fork_parent(void)
 
 /*
  * The child has only the forking thread.  Every lock was taken by
- * fork_prepare, so the shared lists, slabs and cache lists are whole; the
+ * fa__pool_prefork, so the shared lists, slabs and cache lists are whole; the
  * other threads' caches have no owner any more: they stay on the pool's
  * list (stats count their objects as cached, destroy frees them) but off
  * every TLS slot, and their objects are not reused (a cache caught in the
  * middle of a flush may hold objects already published).
  */
-static void fork_child(void)
+void fa__pool_postfork_child(void)
 {
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		for (struct fa__pool_tcache *tc = p->all; tc; tc = tc->next_all) {
@@ -1269,11 +1268,6 @@ static void fork_child(void)
 		fa__pool_snap_fork_child(p);
 	}
 	pthread_mutex_init(&reg_lock, NULL);
-}
-
-static void fork_init(void)
-{
-	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* ---- create / destroy ---- */
@@ -1428,7 +1422,6 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 			goto fail;
 	}
 
-	pthread_once(&fork_once, fork_init);
 	pthread_mutex_lock(&reg_lock);
 	p->tslot = FA__POOL_SLOTS;
 	for (unsigned s = 0; s < FA__POOL_SLOTS; s++) {

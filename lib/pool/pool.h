@@ -351,4 +351,10 @@ void fa__pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg);
  * sends the free out of line. */
 int32_t fa__pool_bin_off(unsigned i);
 
+/* fork(2), called from lib/fork.c only: the registry lock, then each pool's
+ * trim, shared, pool, quarantine and snapshot locks. */
+void fa__pool_prefork(void);
+void fa__pool_postfork_parent(void);
+void fa__pool_postfork_child(void);
+
 #endif /* FA_POOL_INTERNAL_H */

@@ -78,7 +78,6 @@ static _Thread_local struct ring *my_ring;
 static _Thread_local uint64_t my_gen;
 static pthread_key_t ring_key;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static bool atexit_done;
 
 static uint64_t now_ns(clockid_t clk)
@@ -482,7 +481,7 @@ static void *writer_main(void *unused)
 
 /* ---- lifecycle ---- */
 
-static void fork_child(void)
+void fa__trace_postfork_child(void)
 {
 	/* the writer thread did not survive the fork: the child stops
 	 * journaling (its rings are shared copies it must not write) */
@@ -497,11 +496,6 @@ static void fork_child(void)
 	pthread_cond_init(&J.wake, NULL);
 	pthread_cond_init(&J.done, NULL);
 	my_ring = NULL;
-}
-
-static void fork_init(void)
-{
-	pthread_atfork(NULL, NULL, fork_child);
 }
 
 static int close_journal(bool free_rings);
@@ -522,7 +516,6 @@ int fa_trace_open(const char *path, const struct fa_trace_opts *opts)
 	if (!path || (opts && (opts->flags & ~FA_TRACE_BLOCK)) || rs < 4096 ||
 	    rs > ((size_t)1 << 30) || (rs & (rs - 1)))
 		return -EINVAL;
-	pthread_once(&fork_once, fork_init);
 	pthread_mutex_lock(&J.lock);
 	if (atomic_load(&j_gen) & 1) {
 		pthread_mutex_unlock(&J.lock);

@@ -23,4 +23,9 @@ void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, c
                      int line, const char *func);
 void fa__trace_arena(uint64_t arena, int event);
 
+/* fork(2), from lib/fork.c: the child stops journaling (the writer thread
+ * did not survive) and reinitialises the journal's lock.  No prefork: the
+ * lock is held around file writes, and fork must not wait for I/O. */
+void fa__trace_postfork_child(void);
+
 #endif /* FA_TRACE_H */
