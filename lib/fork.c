@@ -12,6 +12,8 @@
  *      (the profiler), balance locks around pool trims.
  *   2. Pools: the registry, then each pool's locks.
  *   3. Arena groups: nothing above takes a group lock while holding another.
+ * Child handlers run lowest module first where one depends on another
+ * (a group's counts, then the thread's sub-arenas).
  * The journal and the NUMA thread registry are only reinitialised in the
  * child: their locks are never held across a call into another module.
  */
@@ -37,6 +39,7 @@ static void postfork_parent(void)
 static void postfork_child(void)
 {
 	fa__group_postfork_child();
+	fa__arena_tls_postfork_child();
 	fa__pool_postfork_child();
 	fa__numa_postfork_child();
 	fa__numa_thread_postfork_child();

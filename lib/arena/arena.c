@@ -110,12 +110,6 @@ static uint64_t hdr_sum(const struct hdr *h, const void *rec)
 	return x;
 }
 
-void fa__chunk_unmap(struct fa__chunk *c)
-{
-	fa__map_free(&c->map);
-	free(c);
-}
-
 static int chunk_get(struct fa_arena *a, size_t size, struct fa__chunk **out)
 {
 	struct fa__chunk *c;

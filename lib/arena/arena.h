@@ -10,6 +10,9 @@
 #include "backend/backend.h"
 #include "trace/trace.h"
 
+#include <pthread.h>
+#include <stdlib.h>
+
 /* ---- arena.c ---- */
 /* A chunk: one backend mapping, owned by an arena or parked in a group. */
 struct fa__chunk {
@@ -18,7 +21,11 @@ struct fa__chunk {
 	char *used; /* bump position when not the current chunk */
 	uint64_t reuses;
 };
-void fa__chunk_unmap(struct fa__chunk *c);
+static inline void fa__chunk_unmap(struct fa__chunk *c)
+{
+	fa__map_free(&c->map);
+	free(c);
+}
 /* Mark a as a thread's sub-arena of g (destroy refuses it). */
 void fa__arena_set_tls(struct fa_arena *a, struct fa_arena_group *g);
 struct fa_arena_group *fa__arena_tls_group(const struct fa_arena *a);
@@ -35,6 +42,30 @@ struct fa__arena_totals {
 void fa__arena_totals(struct fa__arena_totals *t);
 
 /* ---- group.c ---- */
+struct idle_arena {
+	struct idle_arena *next;
+	struct fa_arena *a;
+	int node;
+};
+
+struct fa_arena_group {
+	pthread_mutex_t lock;
+	struct fa__chunk *free; /* retained chunks */
+	size_t retained, nr_retained, retain_max;
+	struct idle_arena *idle; /* sub-arenas without a thread */
+	uint64_t nr_idle;
+	struct fa_mem_opts mem;
+	struct fa_arena_opts tls;
+	unsigned flags;
+	uint64_t members;  /* arenas alive, sub-arenas included */
+	uint64_t attached; /* sub-arenas held by threads */
+	uint64_t mapped, reused, returned, unmapped;
+	uint64_t tls_created, tls_adopted, tls_returned;
+	struct fa_arena_group *fork_prev, *fork_next; /* groups_lock */
+};
+
+/* Unmap the retained chunks, unlist and free g (no sub-arena left). */
+void fa__group_free(struct fa_arena_group *g);
 /* Chunk of at least size usable bytes on node (FA_NODE_ANY: any);
  * *reused says whether it came from the pool.  0/-errno. */
 int fa__group_chunk_get(struct fa_arena_group *g, size_t size, int node, struct fa__chunk **out,
@@ -47,5 +78,10 @@ const struct fa_mem_opts *fa__group_mem(const struct fa_arena_group *g);
 void fa__group_prefork(void);
 void fa__group_postfork_parent(void);
 void fa__group_postfork_child(void);
+
+/* ---- tls.c ---- */
+/* fork(2), after fa__group_postfork_child: count the forking thread's
+ * sub-arenas as attached again. */
+void fa__arena_tls_postfork_child(void);
 
 #endif /* FA_ARENA_H */

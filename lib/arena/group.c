@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * Arena groups: a shared pool of free chunks that member arenas draw from
- * and give back to (one mutex, taken only when an arena changes chunks),
- * and per-thread sub-arenas created on first use and returned at thread
- * exit through a pthread key destructor.
+ * and give back to (one mutex, taken only when an arena changes chunks).
+ * Below arena.c; the thread-local sub-arenas, which create arenas, are
+ * above it in tls.c.
  */
 #include "arena/arena.h"
 
@@ -14,41 +14,6 @@
 
 #define DEF_RETAIN  ((size_t)256 << 20)
 #define GROUP_FLAGS (FA_GROUP_NO_RETAIN | FA_GROUP_TLS_NODE | FA_GROUP_TLS_RESET_ON_EXIT)
-
-struct idle_arena {
-	struct idle_arena *next;
-	struct fa_arena *a;
-	int node;
-};
-
-struct fa_arena_group {
-	pthread_mutex_t lock;
-	struct fa__chunk *free; /* retained chunks */
-	size_t retained, nr_retained, retain_max;
-	struct idle_arena *idle; /* sub-arenas without a thread */
-	uint64_t nr_idle;
-	struct fa_mem_opts mem;
-	struct fa_arena_opts tls;
-	unsigned flags;
-	uint64_t members;  /* arenas alive, sub-arenas included */
-	uint64_t attached; /* sub-arenas held by threads */
-	uint64_t mapped, reused, returned, unmapped;
-	uint64_t tls_created, tls_adopted, tls_returned;
-	struct fa_arena_group *fork_prev, *fork_next; /* groups_lock */
-};
-
-/* Per-thread: the sub-arenas this thread holds, one per group. */
-struct tls_ent {
-	struct tls_ent *next;
-	struct fa_arena_group *g;
-	struct fa_arena *a;
-	int node;
-};
-
-static _Thread_local struct tls_ent *tls_list;
-static _Thread_local struct tls_ent *tls_last; /* one-entry lookup cache */
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
 /* Every group, so that fork() can take their locks (groups_lock first). */
 static pthread_mutex_t groups_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -74,12 +39,8 @@ void fa__group_postfork_parent(void)
 void fa__group_postfork_child(void)
 {
 	for (struct fa_arena_group *g = groups; g; g = g->fork_next) {
-		uint64_t mine = 0;
-
-		for (struct tls_ent *e = tls_list; e; e = e->next)
-			mine += e->g == g;
-		g->members -= g->attached - mine;
-		g->attached = mine;
+		g->members -= g->attached;
+		g->attached = 0; /* fa__arena_tls_postfork_child counts this thread's back */
 		pthread_mutex_init(&g->lock, NULL);
 	}
 	pthread_mutex_init(&groups_lock, NULL);
@@ -205,27 +166,8 @@ struct fa_arena_group *fa_arena_group_create(const struct fa_arena_group_opts *o
 	return g;
 }
 
-int fa_arena_group_destroy(struct fa_arena_group *g)
+void fa__group_free(struct fa_arena_group *g)
 {
-	struct idle_arena *ia;
-
-	if (!g)
-		return -EINVAL;
-	pthread_mutex_lock(&g->lock);
-	if (g->attached || g->members != g->nr_idle) {
-		pthread_mutex_unlock(&g->lock);
-		return -EBUSY;
-	}
-	ia = g->idle;
-	g->idle = NULL;
-	pthread_mutex_unlock(&g->lock);
-	while (ia) {
-		struct idle_arena *n = ia->next;
-
-		fa__arena_destroy_tls(ia->a); /* chunks land in g->free */
-		free(ia);
-		ia = n;
-	}
 	while (g->free) {
 		struct fa__chunk *c = g->free;
 
@@ -242,7 +184,6 @@ int fa_arena_group_destroy(struct fa_arena_group *g)
 	pthread_mutex_unlock(&groups_lock);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
-	return 0;
 }
 
 int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *st)
@@ -264,146 +205,4 @@ int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *
 	st->tls_idle = g->nr_idle;
 	pthread_mutex_unlock(&g->lock);
 	return 0;
-}
-
-/* ---- thread-local sub-arenas ---- */
-
-/* Give e's sub-arena back to its group (the thread no longer holds it). */
-static void tls_return(struct tls_ent *e)
-{
-	struct fa_arena_group *g = e->g;
-	struct idle_arena *ia = malloc(sizeof(*ia));
-
-	if (g->flags & FA_GROUP_TLS_RESET_ON_EXIT)
-		fa_arena_reset(e->a);
-	if (!ia) {
-		/* cannot park it: destroy (memory it handed out goes away, the
-		 * only safe choice left) */
-		pthread_mutex_lock(&g->lock);
-		g->attached--;
-		g->tls_returned++;
-		pthread_mutex_unlock(&g->lock);
-		fa__arena_destroy_tls(e->a);
-		return;
-	}
-	ia->a = e->a;
-	ia->node = e->node;
-	pthread_mutex_lock(&g->lock);
-	ia->next = g->idle;
-	g->idle = ia;
-	g->nr_idle++;
-	g->attached--;
-	g->tls_returned++;
-	pthread_mutex_unlock(&g->lock);
-}
-
-static void tls_exit(void *unused)
-{
-	struct tls_ent *e = tls_list;
-
-	tls_list = NULL;
-	tls_last = NULL;
-	while (e) {
-		struct tls_ent *n = e->next;
-
-		tls_return(e);
-		free(e);
-		e = n;
-	}
-}
-
-static void tls_key_init(void)
-{
-	pthread_key_create(&tls_key, tls_exit);
-}
-
-static struct fa_arena *tls_attach(struct fa_arena_group *g)
-{
-	struct idle_arena **pp, *ia = NULL;
-	struct tls_ent *e;
-	int node = (g->flags & FA_GROUP_TLS_NODE) ? fa__current_node() : FA_NODE_ANY;
-
-	pthread_once(&tls_once, tls_key_init);
-	e = calloc(1, sizeof(*e));
-	if (!e) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	pthread_mutex_lock(&g->lock);
-	for (pp = &g->idle; *pp; pp = &(*pp)->next) {
-		if (node == FA_NODE_ANY || (*pp)->node == node) {
-			ia = *pp;
-			*pp = ia->next;
-			g->nr_idle--;
-			g->tls_adopted++;
-			g->attached++;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&g->lock);
-	if (ia) {
-		e->a = ia->a;
-		free(ia);
-	} else {
-		e->a = fa__arena_create_in(&g->tls, g, node);
-		if (!e->a) {
-			int err = errno;
-
-			free(e);
-			errno = err;
-			return NULL;
-		}
-		fa__arena_set_tls(e->a, g);
-		pthread_mutex_lock(&g->lock);
-		g->tls_created++;
-		g->attached++;
-		pthread_mutex_unlock(&g->lock);
-	}
-	e->g = g;
-	e->node = node;
-	e->next = tls_list;
-	tls_list = e;
-	tls_last = e;
-	pthread_setspecific(tls_key, e);
-	return e->a;
-}
-
-struct fa_arena *fa_arena_tls(struct fa_arena_group *g)
-{
-	struct tls_ent *e = tls_last;
-
-	if (fa__likely(e && e->g == g))
-		return e->a;
-	if (!g) {
-		errno = EINVAL;
-		return NULL;
-	}
-	for (e = tls_list; e; e = e->next) {
-		if (e->g == g) {
-			tls_last = e;
-			return e->a;
-		}
-	}
-	return tls_attach(g);
-}
-
-int fa_arena_tls_release(struct fa_arena_group *g)
-{
-	struct tls_ent **pp, *e;
-
-	if (!g)
-		return -EINVAL;
-	for (pp = &tls_list; *pp; pp = &(*pp)->next) {
-		if ((*pp)->g == g) {
-			e = *pp;
-			*pp = e->next;
-			if (tls_last == e)
-				tls_last = NULL;
-			tls_return(e);
-			free(e);
-			pthread_setspecific(tls_key, tls_list);
-			return 0;
-		}
-	}
-	return -ENOENT;
 }

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,15 +81,6 @@ static int env_backend(void)
 		atomic_store_explicit(&b, v, memory_order_relaxed);
 	}
 	return atomic_load_explicit(&b, memory_order_relaxed);
-}
-
-int fa__current_node(void)
-{
-	unsigned cpu, node;
-
-	if (getcpu(&cpu, &node) == 0)
-		return fa__mem_node_of((int)node);
-	return 0;
 }
 
 int fa__mem_opts_check(const struct fa_mem_opts *o)

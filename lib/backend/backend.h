@@ -19,6 +19,9 @@
 int fa__read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, uint64_t *free_pages);
 /* node itself if it has memory, else its nearest node with memory */
 int fa__mem_node_of(int node);
+/* The node the calling thread runs on (0 if unknown), or the nearest node
+ * with memory when that node is CPU-only. */
+int fa__current_node(void);
 
 /* ---- backend.c ---- */
 /*
@@ -64,9 +67,6 @@ void fa__map_free(struct fa__map *m);
 void fa__map_info(const struct fa__map *m, struct fa_mem_info *info);
 /* Validate opts (NULL allowed): 0 or -EINVAL. */
 int fa__mem_opts_check(const struct fa_mem_opts *opts);
-/* The node the calling thread runs on (0 if unknown), or the nearest node
- * with memory when that node is CPU-only. */
-int fa__current_node(void);
 /* Verbose flag from FINALLOC_VERBOSE (read once). */
 bool fa__verbose(void);
 

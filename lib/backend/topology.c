@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <numa.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,15 @@ int fa__read_node_hugepages(int node, unsigned long page_kb, uint64_t *total, ui
 	         "/sys/devices/system/node/node%d/hugepages/hugepages-%lukB/free_hugepages", node,
 	         page_kb);
 	return fa__read_u64(path, free_pages);
+}
+
+int fa__current_node(void)
+{
+	unsigned cpu, node;
+
+	if (getcpu(&cpu, &node) == 0)
+		return fa__mem_node_of((int)node);
+	return 0;
 }
 
 static void fill_hugepages(struct fa_node_info *ni)
