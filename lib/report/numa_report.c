@@ -39,32 +39,6 @@ static void when(const struct fa_numa_profile *p, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
-/* XML text: escape the five specials. */
-static void esc(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		case '\'':
-			fputs("&#39;", f);
-			break;
-		default:
-			fputc(*s, f);
-		}
-	}
-}
-
 static void node_label(const struct fa_numa_profile_node *pn, char *buf, size_t len)
 {
 	if (!pn->has_memory)
@@ -222,7 +196,7 @@ static void bar(FILE *f, double y, const uint64_t *part, const char *const *colo
 static void svg_text(FILE *f, double x, double y, const char *attrs, const char *s)
 {
 	fprintf(f, "<text x=\"%.1f\" y=\"%.1f\"%s>", x, y, attrs);
-	esc(f, s);
+	fa__xml_text(f, s);
 	fputs("</text>\n", f);
 }
 
@@ -377,7 +351,7 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 
 		node_label(pn, label, sizeof(label));
 		fputs("<tr><td class=\"l\">", f);
-		esc(f, label);
+		fa__xml_text(f, label);
 		fputs("</td>", f);
 		td_bytes(f, pn->mem_total);
 		td_bytes(f, pn->mem_used);
@@ -413,7 +387,7 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 			for (int k = 0; k < p->node[i].nr_kstats; k++) {
 				fprintf(f, "<tr><td class=\"l\">%d</td><td class=\"l\">",
 				        p->node[i].node);
-				esc(f, p->node[i].kstat[k].name);
+				fa__xml_text(f, p->node[i].kstat[k].name);
 				fprintf(f, "</td><td>%llu</td></tr>\n",
 				        (unsigned long long)p->node[i].kstat[k].value);
 			}

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The JSON writer every --json view and fa_pool_print_stats go through, so
- * strings are escaped in one place, and the byte formatter text views share.
+ * The JSON writer every --json view and fa_pool_print_stats go through, the
+ * string escapers (JSON, XML/HTML) written once, and the byte formatter text
+ * views share.
  */
 #include "util.h"
 
@@ -24,34 +25,36 @@ static void indent(struct fa__json *j)
 		fputs("  ", j->f);
 }
 
+/* One escaper; each format is a table of replacements (NULL: as is). */
+static const char *const json_esc[128] = {
+	['"'] = "\\\"", ['\\'] = "\\\\", ['\n'] = "\\n", ['\r'] = "\\r", ['\t'] = "\\t",
+};
+static const char *const xml_esc[128] = {
+	['<'] = "&lt;", ['>'] = "&gt;", ['&'] = "&amp;", ['"'] = "&quot;", ['\''] = "&#39;",
+};
+
+static void escape(FILE *f, const char *s, const char *const tab[128], bool json)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 128 && tab[*p])
+			fputs(tab[*p], f);
+		else if (json && *p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
 void fa__json_string(FILE *f, const char *s)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", f);
-			break;
-		case '\\':
-			fputs("\\\\", f);
-			break;
-		case '\n':
-			fputs("\\n", f);
-			break;
-		case '\r':
-			fputs("\\r", f);
-			break;
-		case '\t':
-			fputs("\\t", f);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(f, "\\u%04x", *p);
-			else
-				fputc(*p, f);
-		}
-	}
+	escape(f, s, json_esc, true);
 	fputc('"', f);
+}
+
+void fa__xml_text(FILE *f, const char *s)
+{
+	escape(f, s, xml_esc, false);
 }
 
 static void key(struct fa__json *j, const char *k)

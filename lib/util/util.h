@@ -62,6 +62,8 @@ void fa__json_bool(struct fa__json *j, const char *key, bool val);
 void fa__json_end(struct fa__json *j); /* final newline, flush */
 /* One JSON string literal, quotes included: the escaper everything uses. */
 void fa__json_string(FILE *f, const char *s);
+/* XML/HTML text or attribute value: the five specials escaped. */
+void fa__xml_text(FILE *f, const char *s);
 /* "512 B", "1.5 GiB": binary units, one decimal. */
 void fa__fmt_bytes(char *buf, size_t len, uint64_t bytes);
 
