@@ -234,7 +234,7 @@ clean:
 help:
 	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
-	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, VM on 6.1 and 6.12"
+	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, VM on 6.1 and 6.12"
 	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers   parts of check"
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
