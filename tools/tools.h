@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Declarations shared by the finalloc command's files, grouped by the file
- * that defines them.
+ * that defines them.  common.c is the bottom (every subcommand calls it,
+ * it calls none); finalloc.c, the command table, is the top.
  */
 #ifndef FA_TOOLS_H
 #define FA_TOOLS_H
@@ -16,7 +17,7 @@
 /* Exit codes: 0 ok, 1 the operation failed, 2 bad usage. */
 #define EXIT_USAGE 2
 
-/* ---- finalloc.c ---- */
+/* ---- common.c ---- */
 extern const char *prog_name;
 /* Print "finalloc CMD: msg" on stderr; returns 1 for `return tool_err(...)`. */
 int tool_err(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -26,21 +27,25 @@ int tool_usage_err(const char *cmd, void (*usage)(FILE *), const char *fmt, ...)
 /* Path of the running executable (for re-exec of bench workers). */
 const char *tool_self_exe(void);
 
-/* ---- info.c ---- */
+/* ---- cmd_tour.c ---- */
+/* finalloc with no arguments: host report, quick benchmark, next steps. */
+int cmd_tour(void);
+
+/* ---- cmd_info.c ---- */
 void info_usage(FILE *f);
 int cmd_info(int argc, char **argv);
 /* The host report in text, as the tour prints it. */
 int info_print_text(FILE *f);
 
-/* ---- stats.c ---- */
+/* ---- cmd_stats.c ---- */
 void stats_usage(FILE *f);
 int cmd_stats(int argc, char **argv);
 
-/* ---- numa_view.c ---- */
+/* ---- cmd_numa.c ---- */
 void numa_usage(FILE *f);
 int cmd_numa(int argc, char **argv);
 
-/* ---- trace_cmd.c ---- */
+/* ---- cmd_trace.c ---- */
 void trace_usage(FILE *f);
 int cmd_trace(int argc, char **argv);
 
