@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -907,9 +906,7 @@ int cmd_bench(int argc, char **argv)
 	r = bench_new();
 	if (!r)
 		return tool_err("bench", "out of memory");
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, opts)) != -1) {
 		switch (c) {
 		case O_QUICK:
 			quick = true;
@@ -970,18 +967,9 @@ int cmd_bench(int argc, char **argv)
 		case O_QUIET:
 			r->cfg.progress = false;
 			break;
-		case 'h':
-			bench_usage(stdout);
-			bench_free(r);
-			return 0;
-		case ':':
-			bench_free(r);
-			return tool_usage_err("bench", bench_usage, "option '%s' needs an argument",
-			                      argv[optind - 1]);
 		default:
 			bench_free(r);
-			return tool_usage_err("bench", bench_usage, "unknown option '%s'",
-			                      argv[optind - 1]);
+			return tool_opt_other("bench", bench_usage, c, argv);
 		}
 	}
 	if (optind < argc) {

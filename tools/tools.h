@@ -7,6 +7,7 @@
 #ifndef FA_TOOLS_H
 #define FA_TOOLS_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,31 @@ int tool_usage_err(const char *cmd, void (*usage)(FILE *), const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* Path of the running executable (for re-exec of bench workers). */
 const char *tool_self_exe(void);
+
+/*
+ * getopt_long over a subcommand's argv (argv[0] its name; a new argv starts
+ * a new scan): options stop at the first operand, nothing is printed, and
+ * what the command does not handle itself goes to tool_opt_other.
+ */
+int tool_getopt(int argc, char **argv, const struct option *opts);
+/* -h/--help prints the usage on stdout and gives 0; a missing argument or
+ * an unknown option is a usage error (EXIT_USAGE). */
+int tool_opt_other(const char *cmd, void (*usage)(FILE *), int c, char **argv);
+/* The refresh options of stats and numa: --watch, --interval S, --count N. */
+enum { TOOL_O_WATCH = 512, TOOL_O_INTERVAL, TOOL_O_COUNT };
+#define TOOL_WATCH_OPTIONS                                                \
+	{ "watch", no_argument, NULL, TOOL_O_WATCH },                     \
+	        { "interval", required_argument, NULL, TOOL_O_INTERVAL }, \
+	{                                                                 \
+		"count", required_argument, NULL, TOOL_O_COUNT            \
+	}
+struct tool_watch {
+	bool on;
+	double interval; /* seconds, default 1 */
+	uint64_t count;  /* 0: until interrupted */
+};
+/* Parse one of the refresh options into w: 0, or a usage error. */
+int tool_opt_watch(const char *cmd, void (*usage)(FILE *), int c, struct tool_watch *w);
 
 /* ---- cmd_tour.c ---- */
 /* finalloc with no arguments: host report, quick benchmark, next steps. */
