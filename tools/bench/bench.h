@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The benchmark suite's internals, shared by the driver (bench.c), the
- * worker (bench_worker.c), the FinAlloc families (bench_fa.c), the page-size
- * workload (bench_tlb.c) and the helpers (bench_sys.c).
+ * The benchmark suite's internals, shared by the driver (run.c), the
+ * worker (worker.c), the FinAlloc families (fa.c), the page-size
+ * workload (tlb.c) and the helpers (harness.c).
  *
  * Every measurement runs in a child process (`finalloc bench --worker ...`),
  * re-executed with LD_PRELOAD=<peer malloc> for the peers, so a peer's malloc
@@ -42,7 +42,7 @@ struct bench_family {
 	wl_run_fn run[WL_COUNT];     /* NULL: the workload does not apply */
 };
 
-/* ---- bench_worker.c ---- */
+/* ---- worker.c ---- */
 extern const char *const wl_names[WL_COUNT];
 int wl_parse(const char *name); /* enum wl_id or -1 */
 /* One result line for the driver: "R metric unit value". */
@@ -51,23 +51,23 @@ int bench_worker_main(int argc, char **argv);
 int bench_instr_main(int argc, char **argv);
 extern const struct bench_family bench_malloc_family;
 
-/* ---- bench_fa.c ---- */
+/* ---- fa.c ---- */
 /* FinAlloc's allocator families, NULL-terminated. */
 extern const struct bench_family *const bench_fa_families[];
 /* A default size-class pool as a family's context. */
 int bench_pool_setup(void **ctx);
 void bench_pool_teardown(void *ctx);
 
-/* ---- bench_prefetch.c ---- */
+/* ---- prefetch.c ---- */
 extern const struct bench_family bench_pool_prefetch_family;
 /* Instruction-count loops for `bench --instr`; -1 if what is unknown. */
 int bench_fa_instr(const char *what, uint64_t ops);
 
-/* ---- bench_tlb.c ---- */
+/* ---- tlb.c ---- */
 extern const char *const tlb_backings[]; /* NULL-terminated */
 int bench_tlb_run(const char *backing, const struct wl_params *wp);
 
-/* ---- bench_sys.c ---- */
+/* ---- harness.c ---- */
 static inline uint64_t bench_rdtsc(void)
 {
 	uint32_t lo, hi;

@@ -171,7 +171,7 @@ static int WL_FN(prodcons)(void *ctx, const struct wl_params *wp)
 }
 
 /* 4. bulk: allocate a batch of 16-256 B objects, then release them all (the
- * arena family resets instead of freeing; see bench_fa.c).  "bump" is 100k
+ * arena family resets instead of freeing; see fa.c).  "bump" is 100k
  * objects a round (13 MB: memory-bound, as a real batch would be);
  * "bump.hot" is 1000 a round (cache-resident: the allocator's own cost). */
 static int WL_FN(bump_batch)(void *ctx, const struct wl_params *wp, int batch, const char *metric)

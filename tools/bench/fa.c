@@ -31,7 +31,7 @@ void bench_pool_teardown(void *ctx)
 #define WL_FN(name)             wl_pool_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
-#include "bench_wl.h"
+#include "workloads.h"
 
 /* The same pool, freed with fa_pool_free_sized (the workload knows each
  * object's size).  The peers keep plain free(): jemalloc's sdallocx and
@@ -40,7 +40,7 @@ void bench_pool_teardown(void *ctx)
 #define WL_FN(name)             wl_pools_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free_sized((struct fa_pool *)(ctx), (ptr), (size))
-#include "bench_wl.h"
+#include "workloads.h"
 
 static int pools_pair(void *ctx, const struct wl_params *wp)
 {
@@ -251,7 +251,7 @@ static void numa_teardown(void *ctx)
 #define WL_FN(name)             wl_numa_##name
 #define WL_ALLOC(ctx, size)     fa_numa_alloc((struct fa_numa *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_numa_free((struct fa_numa *)(ctx), (ptr))
-#include "bench_wl.h"
+#include "workloads.h"
 
 static const struct bench_family numa_family = {
 	.name = "numa",

@@ -14,7 +14,7 @@
 #define WL_FN(name)             wl_poolpf_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
-#include "bench_wl.h"
+#include "workloads.h"
 
 const struct bench_family bench_pool_prefetch_family = {
 	.name = "pool-prefetch",

@@ -34,7 +34,7 @@ void bench_emit(const char *metric, const char *unit, double value)
 #define WL_FN(name)             wl_malloc_##name
 #define WL_ALLOC(ctx, size)     malloc(size)
 #define WL_FREE(ctx, ptr, size) free(ptr)
-#include "bench_wl.h"
+#include "workloads.h"
 
 const struct bench_family bench_malloc_family = {
 	.name = "malloc",
