@@ -75,7 +75,7 @@ int cmd_numa(int argc, char **argv);
 void trace_usage(FILE *f);
 int cmd_trace(int argc, char **argv);
 
-/* ---- bench/run.c: driver (the rest of the benchmark lives in bench/) ---- */
+/* ---- bench/cmd_bench.c (the rest of the benchmark lives in bench/) ---- */
 void bench_usage(FILE *f);
 int cmd_bench(int argc, char **argv);
 /* The tour's short run: FinAlloc's allocators against the system malloc. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The benchmark suite's internals, shared by the driver (run.c), the
- * worker (worker.c), the FinAlloc families (fa.c), the page-size
- * workload (tlb.c) and the helpers (harness.c).
+ * The benchmark workers' side: the workloads' parameters, the allocator
+ * families that run them, and the timing and harness helpers, shared by
+ * the worker (worker.c), the families (fa.c, prefetch.c, malloc.c), the
+ * page-size workload (tlb.c), the callgrind loops (instr.c) and, below all
+ * of them, the helpers (harness.c).  The driver's side is driver.h.
  *
  * Every measurement runs in a child process (`finalloc bench --worker ...`),
  * re-executed with LD_PRELOAD=<peer malloc> for the peers, so a peer's malloc
@@ -43,31 +45,34 @@ struct bench_family {
 };
 
 /* ---- worker.c ---- */
-extern const char *const wl_names[WL_COUNT];
-int wl_parse(const char *name); /* enum wl_id or -1 */
-/* One result line for the driver: "R metric unit value". */
-void bench_emit(const char *metric, const char *unit, double value);
 int bench_worker_main(int argc, char **argv);
+
+/* ---- instr.c ---- */
+/* Instruction-count loops for `bench --instr WHAT OPS`. */
 int bench_instr_main(int argc, char **argv);
+
+/* ---- malloc.c ---- */
 extern const struct bench_family bench_malloc_family;
 
 /* ---- fa.c ---- */
 /* FinAlloc's allocator families, NULL-terminated. */
 extern const struct bench_family *const bench_fa_families[];
-/* A default size-class pool as a family's context. */
-int bench_pool_setup(void **ctx);
-void bench_pool_teardown(void *ctx);
 
 /* ---- prefetch.c ---- */
 extern const struct bench_family bench_pool_prefetch_family;
-/* Instruction-count loops for `bench --instr`; -1 if what is unknown. */
-int bench_fa_instr(const char *what, uint64_t ops);
 
 /* ---- tlb.c ---- */
 extern const char *const tlb_backings[]; /* NULL-terminated */
 int bench_tlb_run(const char *backing, const struct wl_params *wp);
 
-/* ---- harness.c ---- */
+/* ---- harness.c: calls nothing above it ---- */
+extern const char *const wl_names[WL_COUNT];
+int wl_parse(const char *name); /* enum wl_id or -1 */
+/* One result line for the driver: "R metric unit value". */
+void bench_emit(const char *metric, const char *unit, double value);
+/* A default size-class pool as a family's context. */
+int bench_pool_setup(void **ctx);
+void bench_pool_teardown(void *ctx);
 static inline uint64_t bench_rdtsc(void)
 {
 	uint32_t lo, hi;

@@ -13,21 +13,6 @@
 
 /* ---- pool: a size-class pool, defaults ---- */
 
-int bench_pool_setup(void **ctx)
-{
-	struct fa_pool *p = fa_pool_create(NULL);
-
-	if (!p)
-		return -errno;
-	*ctx = p;
-	return 0;
-}
-
-void bench_pool_teardown(void *ctx)
-{
-	fa_pool_destroy(ctx);
-}
-
 #define WL_FN(name)             wl_pool_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
@@ -272,86 +257,3 @@ const struct bench_family *const bench_fa_families[] = {
 	&arena_family, &numa_family,       &bench_pool_prefetch_family,
 	NULL,
 };
-
-/* ---- instruction-count loops (scripts/bench-instructions.sh) ---- */
-
-/* Inlined with a constant sized: two loops, neither testing it. */
-static inline __attribute__((always_inline)) int instr_pool(uint64_t ops, bool sized)
-{
-	struct fa_pool *p = fa_pool_create(NULL);
-
-	if (!p) {
-		fprintf(stderr, "bench --instr: fa_pool_create: %s\n", strerror(errno));
-		return 1;
-	}
-	for (uint64_t i = 0; i < ops; i++) {
-		char *o = fa_pool_alloc(p, 64);
-
-		if (!o) {
-			fa_pool_destroy(p);
-			return wl_fail("instr pool", 64) ? 1 : 0;
-		}
-		o[0] = (char)i;
-		wl_escape(o);
-		if (sized)
-			fa_pool_free_sized(p, o, 64);
-		else
-			fa_pool_free(p, o);
-	}
-	fa_pool_destroy(p);
-	return 0;
-}
-
-int bench_fa_instr(const char *what, uint64_t ops)
-{
-	if (!strcmp(what, "pool"))
-		return instr_pool(ops, false);
-	if (!strcmp(what, "pool-sized"))
-		return instr_pool(ops, true);
-	if (!strcmp(what, "arena")) {
-		struct fa_arena *a = fa_arena_create(NULL);
-
-		if (!a) {
-			fprintf(stderr, "bench --instr: fa_arena_create: %s\n", strerror(errno));
-			return 1;
-		}
-		/* 64 B each, reset every 16384: the reset's cost is amortised
-		 * into the per-allocation count, as a user would pay it. */
-		for (uint64_t i = 0; i < ops; i++) {
-			char *o = fa_arena_alloc(a, 64);
-
-			if (!o) {
-				fa_arena_destroy(a);
-				return wl_fail("instr arena", 64) ? 1 : 0;
-			}
-			o[0] = (char)i;
-			wl_escape(o);
-			if ((i & 16383) == 16383)
-				fa_arena_reset(a);
-		}
-		fa_arena_destroy(a);
-		return 0;
-	}
-	if (!strcmp(what, "numa")) {
-		struct fa_numa *n = fa_numa_create(NULL);
-
-		if (!n) {
-			fprintf(stderr, "bench --instr: fa_numa_create: %s\n", strerror(errno));
-			return 1;
-		}
-		for (uint64_t i = 0; i < ops; i++) {
-			char *o = fa_numa_alloc(n, 64);
-
-			if (!o) {
-				fa_numa_destroy(n);
-				return wl_fail("instr numa", 64) ? 1 : 0;
-			}
-			o[0] = (char)i;
-			wl_escape(o);
-			fa_numa_free(n, o);
-		}
-		fa_numa_destroy(n);
-		return 0;
-	}
-	return -1;
-}
