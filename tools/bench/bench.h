@@ -44,6 +44,15 @@ struct bench_family {
 	wl_run_fn run[WL_COUNT];     /* NULL: the workload does not apply */
 };
 
+/* The run table of a family instantiated from workloads.h with
+ * WL_FN(name) = p##name; _PAIR gives its pair workload apart. */
+#define WL_RUNS_PAIR(p, pair)                                                           \
+	{                                                                               \
+		[WL_PAIR] = (pair), [WL_CHURN] = p##churn, [WL_PRODCONS] = p##prodcons, \
+		[WL_BUMP] = p##bump, [WL_LARSON] = p##larson, [WL_LARGE] = p##large,    \
+	}
+#define WL_RUNS(p) WL_RUNS_PAIR(p, p##pair)
+
 /* ---- worker.c ---- */
 int bench_worker_main(int argc, char **argv);
 
@@ -70,6 +79,9 @@ extern const char *const wl_names[WL_COUNT];
 int wl_parse(const char *name); /* enum wl_id or -1 */
 /* One result line for the driver: "R metric unit value". */
 void bench_emit(const char *metric, const char *unit, double value);
+/* A family's setup from its constructor's result: 0 and *ctx = made, or
+ * -errno when made is NULL. */
+int bench_ctx(void **ctx, void *made);
 /* A default size-class pool as a family's context. */
 int bench_pool_setup(void **ctx);
 void bench_pool_teardown(void *ctx);

@@ -267,14 +267,17 @@ void bench_emit(const char *metric, const char *unit, double value)
 
 /* A default size-class pool as a family's context (pool, pool-sized and
  * pool-prefetch share it). */
+int bench_ctx(void **ctx, void *made)
+{
+	if (!made)
+		return -errno;
+	*ctx = made;
+	return 0;
+}
+
 int bench_pool_setup(void **ctx)
 {
-	struct fa_pool *p = fa_pool_create(NULL);
-
-	if (!p)
-		return -errno;
-	*ctx = p;
-	return 0;
+	return bench_ctx(ctx, fa_pool_create(NULL));
 }
 
 void bench_pool_teardown(void *ctx)

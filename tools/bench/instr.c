@@ -13,86 +13,90 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Inlined with a constant sized: two loops, neither testing it. */
-static inline __attribute__((always_inline)) int instr_pool(uint64_t ops, bool sized)
+enum instr_kind { I_MALLOC, I_POOL, I_POOL_SIZED, I_ARENA, I_NUMA };
+
+/* The loop every allocator is counted with: 64 B, written, released.
+ * Always inlined with a constant kind, so each caller gets a loop of its
+ * allocator's direct calls and no test of the kind.  -1 if an allocation
+ * failed (errno set). */
+static inline __attribute__((always_inline)) int instr_loop(enum instr_kind k, void *ctx,
+                                                            uint64_t ops)
 {
-	struct fa_pool *p = fa_pool_create(NULL);
-
-	if (!p) {
-		fprintf(stderr, "bench --instr: fa_pool_create: %s\n", strerror(errno));
-		return 1;
-	}
 	for (uint64_t i = 0; i < ops; i++) {
-		char *o = fa_pool_alloc(p, 64);
+		char *o = k == I_MALLOC  ? malloc(64)
+		          : k == I_ARENA ? fa_arena_alloc(ctx, 64)
+		          : k == I_NUMA  ? fa_numa_alloc(ctx, 64)
+		                         : fa_pool_alloc(ctx, 64);
 
-		if (!o) {
-			fa_pool_destroy(p);
-			return wl_fail("instr pool", 64) ? 1 : 0;
-		}
+		if (!o)
+			return -1;
 		o[0] = (char)i;
 		wl_escape(o);
-		if (sized)
-			fa_pool_free_sized(p, o, 64);
-		else
-			fa_pool_free(p, o);
+		if (k == I_MALLOC)
+			free(o);
+		else if (k == I_POOL)
+			fa_pool_free(ctx, o);
+		else if (k == I_POOL_SIZED)
+			fa_pool_free_sized(ctx, o, 64);
+		else if (k == I_NUMA)
+			fa_numa_free(ctx, o);
+		/* 64 B each, reset every 16384: the reset's cost is amortised
+		 * into the per-allocation count, as a user would pay it. */
+		else if ((i & 16383) == 16383)
+			fa_arena_reset(ctx);
 	}
-	fa_pool_destroy(p);
 	return 0;
 }
 
 /* FinAlloc's loops; -1 if what is none of them. */
 static int fa_instr(const char *what, uint64_t ops)
 {
-	if (!strcmp(what, "pool"))
-		return instr_pool(ops, false);
-	if (!strcmp(what, "pool-sized"))
-		return instr_pool(ops, true);
-	if (!strcmp(what, "arena")) {
-		struct fa_arena *a = fa_arena_create(NULL);
+	static const struct {
+		const char *what, *create, *fail;
+		enum instr_kind k;
+	} loops[] = {
+		{ "pool", "fa_pool_create", "instr pool", I_POOL },
+		{ "pool-sized", "fa_pool_create", "instr pool", I_POOL_SIZED },
+		{ "arena", "fa_arena_create", "instr arena", I_ARENA },
+		{ "numa", "fa_numa_create", "instr numa", I_NUMA },
+	};
+	size_t l = 0;
+	void *ctx;
+	int ret;
 
-		if (!a) {
-			fprintf(stderr, "bench --instr: fa_arena_create: %s\n", strerror(errno));
-			return 1;
-		}
-		/* 64 B each, reset every 16384: the reset's cost is amortised
-		 * into the per-allocation count, as a user would pay it. */
-		for (uint64_t i = 0; i < ops; i++) {
-			char *o = fa_arena_alloc(a, 64);
-
-			if (!o) {
-				fa_arena_destroy(a);
-				return wl_fail("instr arena", 64) ? 1 : 0;
-			}
-			o[0] = (char)i;
-			wl_escape(o);
-			if ((i & 16383) == 16383)
-				fa_arena_reset(a);
-		}
-		fa_arena_destroy(a);
-		return 0;
+	while (l < sizeof(loops) / sizeof(loops[0]) && strcmp(what, loops[l].what))
+		l++;
+	if (l == sizeof(loops) / sizeof(loops[0]))
+		return -1;
+	ctx = loops[l].k == I_ARENA  ? (void *)fa_arena_create(NULL)
+	      : loops[l].k == I_NUMA ? (void *)fa_numa_create(NULL)
+	                             : (void *)fa_pool_create(NULL);
+	if (!ctx) {
+		fprintf(stderr, "bench --instr: %s: %s\n", loops[l].create, strerror(errno));
+		return 1;
 	}
-	if (!strcmp(what, "numa")) {
-		struct fa_numa *n = fa_numa_create(NULL);
-
-		if (!n) {
-			fprintf(stderr, "bench --instr: fa_numa_create: %s\n", strerror(errno));
-			return 1;
-		}
-		for (uint64_t i = 0; i < ops; i++) {
-			char *o = fa_numa_alloc(n, 64);
-
-			if (!o) {
-				fa_numa_destroy(n);
-				return wl_fail("instr numa", 64) ? 1 : 0;
-			}
-			o[0] = (char)i;
-			wl_escape(o);
-			fa_numa_free(n, o);
-		}
-		fa_numa_destroy(n);
-		return 0;
+	/* One case a kind: instr_loop needs it constant. */
+	switch (loops[l].k) {
+	case I_POOL:
+		ret = instr_loop(I_POOL, ctx, ops);
+		break;
+	case I_POOL_SIZED:
+		ret = instr_loop(I_POOL_SIZED, ctx, ops);
+		break;
+	case I_ARENA:
+		ret = instr_loop(I_ARENA, ctx, ops);
+		break;
+	default:
+		ret = instr_loop(I_NUMA, ctx, ops);
+		break;
 	}
-	return -1;
+	if (loops[l].k == I_ARENA)
+		fa_arena_destroy(ctx);
+	else if (loops[l].k == I_NUMA)
+		fa_numa_destroy(ctx);
+	else
+		fa_pool_destroy(ctx);
+	return ret && wl_fail(loops[l].fail, 64) ? 1 : 0;
 }
 
 /* A plain loop for callgrind: instructions per op come from the difference
@@ -119,15 +123,8 @@ int bench_instr_main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(argv[1], "malloc")) {
-		for (uint64_t i = 0; i < ops; i++) {
-			char *p = malloc(64);
-
-			if (!p)
-				return wl_fail("instr", 64) ? 1 : 0;
-			p[0] = (char)i;
-			wl_escape(p);
-			free(p);
-		}
+		if (instr_loop(I_MALLOC, NULL, ops))
+			return wl_fail("instr", 64) ? 1 : 0;
 		return 0;
 	}
 	switch (fa_instr(argv[1], ops)) {

@@ -15,12 +15,5 @@
 
 const struct bench_family bench_malloc_family = {
 	.name = "malloc",
-	.run = {
-		[WL_PAIR] = wl_malloc_pair,
-		[WL_CHURN] = wl_malloc_churn,
-		[WL_PRODCONS] = wl_malloc_prodcons,
-		[WL_BUMP] = wl_malloc_bump,
-		[WL_LARSON] = wl_malloc_larson,
-		[WL_LARGE] = wl_malloc_large,
-	},
+	.run = WL_RUNS(wl_malloc_),
 };

@@ -21,12 +21,5 @@ const struct bench_family bench_pool_prefetch_family = {
 	.optional = true,
 	.setup = bench_pool_setup,
 	.teardown = bench_pool_teardown,
-	.run = {
-		[WL_PAIR] = wl_poolpf_pair,
-		[WL_CHURN] = wl_poolpf_churn,
-		[WL_PRODCONS] = wl_poolpf_prodcons,
-		[WL_BUMP] = wl_poolpf_bump,
-		[WL_LARSON] = wl_poolpf_larson,
-		[WL_LARGE] = wl_poolpf_large,
-	},
+	.run = WL_RUNS(wl_poolpf_),
 };

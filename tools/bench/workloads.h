@@ -8,7 +8,8 @@
  *   WL_FN(name)             name of the instantiated function (unique prefix)
  *   WL_ALLOC(ctx, size)     allocate; NULL on failure
  *   WL_FREE(ctx, ptr, size) release one object
- * No include guard: included once per family.
+ * No include guard: included once per family.  Workload 6 is wl_large.h,
+ * included from here, which the arena family also instantiates alone.
  */
 
 /* 1. alloc+free pair of one size: the thread-cache fast path. */
@@ -296,34 +297,7 @@ static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
 	return ret;
 }
 
-/* 6. large allocations (256 KiB - 4 MiB), every page touched: the cost of
- * getting the memory and of its page faults. */
-static int WL_FN(large)(void *ctx, const struct wl_params *wp)
-{
-	uint64_t rng = 777, ops = wp->ops, warm = ops / 10 + 2, t0 = 0, t1;
-	long f0 = 0, f1;
-
-	for (uint64_t i = 0; i < warm + ops; i++) {
-		if (i == warm) {
-			f0 = bench_minflt();
-			t0 = bench_now_ns();
-		}
-		size_t sz = ((size_t)256 << 10) * (1 + wl_rand(&rng) % 16);
-		char *p = WL_ALLOC(ctx, sz);
-
-		if (!p)
-			return wl_fail("large", sz);
-		for (size_t off = 0; off < sz; off += 4096)
-			p[off] = 1;
-		wl_escape(p);
-		WL_FREE(ctx, p, sz);
-	}
-	t1 = bench_now_ns();
-	f1 = bench_minflt();
-	bench_emit("large", "us/op", (double)(t1 - t0) / 1000.0 / (double)ops);
-	bench_emit("large.faults", "faults/op", (double)(f1 - f0) / (double)ops);
-	return 0;
-}
+#include "wl_large.h"
 
 #undef WL_FN
 #undef WL_ALLOC
