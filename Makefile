@@ -29,7 +29,7 @@ DEPFLAGS  = -MMD -MP -MF $@.d
 # Library internals are visible to library objects only; the tools share
 # lib/util (file readers, the JSON writer) and the public API.
 LIB_CPPFLAGS  := -Ilib
-TOOL_CPPFLAGS := -Ilib/util
+TOOL_CPPFLAGS := -Ilib/util -Itools
 LDLIBS   += -lnuma -luring -lpthread -lm -ldl
 
 # Sanitizer variants build the same sources into their own tree.

@@ -3,18 +3,17 @@
  * finalloc: the command a user runs first.  With no arguments it gives the
  * tour (host report, a short benchmark, where to go next); subcommands give
  * each part alone.  Exit status: 0 ok, 1 failure, 2 bad usage.
+ *
+ * This file is the command table and its dispatch only: the top of the
+ * tools.  Each subcommand is its own file (cmd_*.c, the tour included;
+ * bench/ for the benchmark), and what they share is in common.c, below
+ * all of them.
  */
 #include "tools.h"
 
 #include "finalloc.h"
 
-#include <limits.h>
-#include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-const char *prog_name = "finalloc";
 
 struct command {
 	const char *name;
@@ -50,67 +49,6 @@ static void usage(FILE *f)
 	fprintf(f, "  help    this text (or: finalloc help COMMAND)\n");
 }
 
-int tool_err(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s%s%s: ", prog_name, cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return 1;
-}
-
-int tool_usage_err(const char *cmd, void (*u)(FILE *), const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s%s%s: ", prog_name, cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	u(stderr);
-	return EXIT_USAGE;
-}
-
-const char *tool_self_exe(void)
-{
-	static char path[PATH_MAX];
-	ssize_t n;
-
-	if (path[0])
-		return path;
-	n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-	if (n <= 0)
-		return NULL;
-	path[n] = '\0';
-	return path;
-}
-
-static int tour(void)
-{
-	int ret = 0;
-
-	printf("== FinAlloc %s: host report ==\n\n", fa_version());
-	if (info_print_text(stdout))
-		ret = 1;
-	printf("\n== Quick benchmark: FinAlloc vs the system malloc ==\n\n");
-	fflush(stdout);
-	if (bench_tour())
-		ret = 1;
-	printf("\n== Where to go next ==\n\n"
-	       "  finalloc bench           the full suite against glibc, jemalloc, tcmalloc, "
-	       "mimalloc\n"
-	       "  finalloc stats --watch   kernel module counters (/sys/kernel/finalloc)\n"
-	       "  finalloc numa --html r.html   per-node memory report\n"
-	       "  FINALLOC_TRACE=j.bin ./app; finalloc trace j.bin   allocation journal\n"
-	       "  make check               every test, including the 2-node VM on 6.1 and 6.12\n"
-	       "  README.md                loading the module, the API, the benchmark table\n");
-	return ret;
-}
-
 static const struct command *find(const char *name)
 {
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -124,7 +62,7 @@ int main(int argc, char **argv)
 	const struct command *c;
 
 	if (argc < 2)
-		return tour();
+		return cmd_tour();
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;

@@ -1,52 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
- * The benchmark worker: one process runs one workload for one allocator and
- * prints its results ("R metric unit value" lines) on stdout for the driver.
- * The malloc family measures whichever malloc the process got: glibc's, or
- * a peer's that the driver put in LD_PRELOAD.
+ * The benchmark worker, the child's side of child.c: one process runs one
+ * workload for one allocator family (fa.c, malloc.c, or a page backing of
+ * tlb.c) and prints its results ("R metric unit value" lines) on stdout for
+ * the driver; `--probe` says which object provides malloc.
  */
 #include "bench.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
-
-const char *const wl_names[WL_COUNT] = {
-	[WL_PAIR] = "pair", [WL_CHURN] = "churn",   [WL_PRODCONS] = "prodcons",
-	[WL_BUMP] = "bump", [WL_LARSON] = "larson", [WL_LARGE] = "large",
-	[WL_TLB] = "tlb",
-};
-
-int wl_parse(const char *name)
-{
-	for (int i = 0; i < WL_COUNT; i++)
-		if (!strcmp(name, wl_names[i]))
-			return i;
-	return -1;
-}
-
-void bench_emit(const char *metric, const char *unit, double value)
-{
-	printf("R %s %s %.6g\n", metric, unit, value);
-}
-
-#define WL_FN(name)             wl_malloc_##name
-#define WL_ALLOC(ctx, size)     malloc(size)
-#define WL_FREE(ctx, ptr, size) free(ptr)
-#include "bench_wl.h"
-
-const struct bench_family bench_malloc_family = {
-	.name = "malloc",
-	.run = {
-		[WL_PAIR] = wl_malloc_pair,
-		[WL_CHURN] = wl_malloc_churn,
-		[WL_PRODCONS] = wl_malloc_prodcons,
-		[WL_BUMP] = wl_malloc_bump,
-		[WL_LARSON] = wl_malloc_larson,
-		[WL_LARGE] = wl_malloc_large,
-	},
-};
 
 /* Which object provides malloc in this process: the driver checks that a
  * preloaded peer really took over (a missing library is only a warning to
@@ -122,52 +85,4 @@ int bench_worker_main(int argc, char **argv)
 		fam->teardown(ctx);
 	fflush(stdout);
 	return ret ? 1 : 0;
-}
-
-/* A plain loop for callgrind: instructions per op come from the difference
- * of two runs with different op counts (scripts/bench-instructions.sh). */
-int bench_instr_main(int argc, char **argv)
-{
-	uint64_t ops;
-
-	if (argc != 3 || !fa__parse_u64(argv[2], &ops)) {
-		fprintf(stderr, "bench --instr: expected WHAT OPS (internal interface)\n");
-		return EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "none")) {
-		/* The loop alone, same body: the baseline to subtract. */
-		static char obj[64];
-
-		for (uint64_t i = 0; i < ops; i++) {
-			char *p = obj;
-
-			wl_escape(p);
-			p[0] = (char)i;
-			wl_escape(p);
-		}
-		return 0;
-	}
-	if (!strcmp(argv[1], "malloc")) {
-		for (uint64_t i = 0; i < ops; i++) {
-			char *p = malloc(64);
-
-			if (!p)
-				return wl_fail("instr", 64) ? 1 : 0;
-			p[0] = (char)i;
-			wl_escape(p);
-			free(p);
-		}
-		return 0;
-	}
-	switch (bench_fa_instr(argv[1], ops)) {
-	case 0:
-		return 0;
-	case -1:
-		fprintf(stderr,
-		        "bench --instr: unknown loop '%s' (none, malloc, pool, arena, numa)\n",
-		        argv[1]);
-		return EXIT_USAGE;
-	default:
-		return 1;
-	}
 }

@@ -10,7 +10,6 @@
 #include "finalloc.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -440,9 +439,7 @@ int cmd_trace(int argc, char **argv)
 	uint64_t v;
 	int c, ret;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -453,15 +450,8 @@ int cmd_trace(int argc, char **argv)
 				                      "--top wants 1..1000, not '%s'", optarg);
 			s.top = (int)v;
 			break;
-		case 'h':
-			trace_usage(stdout);
-			return 0;
-		case ':':
-			return tool_usage_err("trace", trace_usage, "option '%s' needs an argument",
-			                      argv[optind - 1]);
 		default:
-			return tool_usage_err("trace", trace_usage, "unknown option '%s'",
-			                      argv[optind - 1]);
+			return tool_opt_other("trace", trace_usage, c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
- * Timing and harness helpers for the benchmark workers.  Latencies are read
- * with rdtsc (a few ns, no syscall) and converted with a TSC rate the driver
- * measures once against CLOCK_MONOTONIC, so every row shares one conversion.
- * Harness buffers come from mmap: the allocator under test only ever sees
- * the workload's own requests.
+ * Timing and harness helpers for the benchmark, at the bottom of bench/:
+ * every other file may call them and they call nothing in tools/, so the
+ * calls between files never go round a loop.  Latencies are read with
+ * rdtsc (a few ns, no syscall) and converted with a TSC rate the driver
+ * measures once against CLOCK_MONOTONIC, so every row shares one
+ * conversion.  Harness buffers come from mmap: the allocator under test
+ * only ever sees the workload's own requests.  Also the workload names,
+ * the result line and the default pool context the pool families share.
  */
 #include "bench.h"
+
+#include "finalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -239,4 +244,43 @@ void wl_larson_init(struct wl_larson *l, const struct wl_params *wp)
 	l->ops_per_round = wp->ops / (uint64_t)l->rounds + 1;
 	atomic_init(&l->failed, 0);
 	pthread_barrier_init(&l->barrier, NULL, (unsigned)l->nthreads);
+}
+
+const char *const wl_names[WL_COUNT] = {
+	[WL_PAIR] = "pair", [WL_CHURN] = "churn",   [WL_PRODCONS] = "prodcons",
+	[WL_BUMP] = "bump", [WL_LARSON] = "larson", [WL_LARGE] = "large",
+	[WL_TLB] = "tlb",
+};
+
+int wl_parse(const char *name)
+{
+	for (int i = 0; i < WL_COUNT; i++)
+		if (!strcmp(name, wl_names[i]))
+			return i;
+	return -1;
+}
+
+void bench_emit(const char *metric, const char *unit, double value)
+{
+	printf("R %s %s %.6g\n", metric, unit, value);
+}
+
+/* A default size-class pool as a family's context (pool, pool-sized and
+ * pool-prefetch share it). */
+int bench_ctx(void **ctx, void *made)
+{
+	if (!made)
+		return -errno;
+	*ctx = made;
+	return 0;
+}
+
+int bench_pool_setup(void **ctx)
+{
+	return bench_ctx(ctx, fa_pool_create(NULL));
+}
+
+void bench_pool_teardown(void *ctx)
+{
+	fa_pool_destroy(ctx);
 }

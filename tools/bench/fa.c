@@ -8,30 +8,12 @@
 
 #include "finalloc.h"
 
-#include <errno.h>
-#include <string.h>
-
 /* ---- pool: a size-class pool, defaults ---- */
-
-int bench_pool_setup(void **ctx)
-{
-	struct fa_pool *p = fa_pool_create(NULL);
-
-	if (!p)
-		return -errno;
-	*ctx = p;
-	return 0;
-}
-
-void bench_pool_teardown(void *ctx)
-{
-	fa_pool_destroy(ctx);
-}
 
 #define WL_FN(name)             wl_pool_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
-#include "bench_wl.h"
+#include "workloads.h"
 
 /* The same pool, freed with fa_pool_free_sized (the workload knows each
  * object's size).  The peers keep plain free(): jemalloc's sdallocx and
@@ -40,7 +22,7 @@ void bench_pool_teardown(void *ctx)
 #define WL_FN(name)             wl_pools_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free_sized((struct fa_pool *)(ctx), (ptr), (size))
-#include "bench_wl.h"
+#include "workloads.h"
 
 static int pools_pair(void *ctx, const struct wl_params *wp)
 {
@@ -53,28 +35,14 @@ static const struct bench_family pool_sized_family = {
 	.name = "pool-sized",
 	.setup = bench_pool_setup,
 	.teardown = bench_pool_teardown,
-	.run = {
-		[WL_PAIR] = pools_pair,
-		[WL_CHURN] = wl_pools_churn,
-		[WL_PRODCONS] = wl_pools_prodcons,
-		[WL_BUMP] = wl_pools_bump,
-		[WL_LARSON] = wl_pools_larson,
-		[WL_LARGE] = wl_pools_large,
-	},
+	.run = WL_RUNS_PAIR(wl_pools_, pools_pair),
 };
 
 static const struct bench_family pool_family = {
 	.name = "pool",
 	.setup = bench_pool_setup,
 	.teardown = bench_pool_teardown,
-	.run = {
-		[WL_PAIR] = wl_pool_pair,
-		[WL_CHURN] = wl_pool_churn,
-		[WL_PRODCONS] = wl_pool_prodcons,
-		[WL_BUMP] = wl_pool_bump,
-		[WL_LARSON] = wl_pool_larson,
-		[WL_LARGE] = wl_pool_large,
-	},
+	.run = WL_RUNS(wl_pool_),
 };
 
 /* The pool with FA_POOL_FINE (four classes per doubling): what a program
@@ -82,12 +50,8 @@ static const struct bench_family pool_family = {
 static int pool_fine_setup(void **ctx)
 {
 	struct fa_pool_opts o = { .flags = FA_POOL_FINE };
-	struct fa_pool *p = fa_pool_create(&o);
 
-	if (!p)
-		return -errno;
-	*ctx = p;
-	return 0;
+	return bench_ctx(ctx, fa_pool_create(&o));
 }
 
 static const struct bench_family pool_fine_family = {
@@ -105,12 +69,7 @@ static const struct bench_family pool_fine_family = {
 
 static int arena_setup(void **ctx)
 {
-	struct fa_arena *a = fa_arena_create(NULL);
-
-	if (!a)
-		return -errno;
-	*ctx = a;
-	return 0;
+	return bench_ctx(ctx, fa_arena_create(NULL));
 }
 
 static void arena_teardown(void *ctx)
@@ -193,33 +152,13 @@ static int arena_bump(void *ctx, const struct wl_params *wp)
 
 /* Workload 6 with an arena: each large block lives until a reset, and the
  * arena keeps its chunks, so after warm-up no page is faulted again. */
-static int arena_large(void *ctx, const struct wl_params *wp)
-{
-	struct fa_arena *a = ctx;
-	uint64_t rng = 777, ops = wp->ops, warm = ops / 10 + 2, t0 = 0, t1;
-	long f0 = 0, f1;
-
-	for (uint64_t i = 0; i < warm + ops; i++) {
-		if (i == warm) {
-			f0 = bench_minflt();
-			t0 = bench_now_ns();
-		}
-		size_t sz = ((size_t)256 << 10) * (1 + wl_rand(&rng) % 16);
-		char *p = fa_arena_alloc(a, sz);
-
-		if (!p)
-			return wl_fail("large", sz);
-		for (size_t off = 0; off < sz; off += 4096)
-			p[off] = 1;
-		wl_escape(p);
-		fa_arena_reset(a);
-	}
-	t1 = bench_now_ns();
-	f1 = bench_minflt();
-	bench_emit("large", "us/op", (double)(t1 - t0) / 1000.0 / (double)ops);
-	bench_emit("large.faults", "faults/op", (double)(f1 - f0) / (double)ops);
-	return 0;
-}
+#define WL_FN(name)             arena_##name
+#define WL_ALLOC(ctx, size)     fa_arena_alloc((struct fa_arena *)(ctx), (size))
+#define WL_FREE(ctx, ptr, size) fa_arena_reset((struct fa_arena *)(ctx))
+#include "wl_large.h"
+#undef WL_FN
+#undef WL_ALLOC
+#undef WL_FREE
 
 static const struct bench_family arena_family = {
 	.name = "arena",
@@ -235,12 +174,7 @@ static const struct bench_family arena_family = {
 
 static int numa_setup(void **ctx)
 {
-	struct fa_numa *n = fa_numa_create(NULL);
-
-	if (!n)
-		return -errno;
-	*ctx = n;
-	return 0;
+	return bench_ctx(ctx, fa_numa_create(NULL));
 }
 
 static void numa_teardown(void *ctx)
@@ -251,20 +185,13 @@ static void numa_teardown(void *ctx)
 #define WL_FN(name)             wl_numa_##name
 #define WL_ALLOC(ctx, size)     fa_numa_alloc((struct fa_numa *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_numa_free((struct fa_numa *)(ctx), (ptr))
-#include "bench_wl.h"
+#include "workloads.h"
 
 static const struct bench_family numa_family = {
 	.name = "numa",
 	.setup = numa_setup,
 	.teardown = numa_teardown,
-	.run = {
-		[WL_PAIR] = wl_numa_pair,
-		[WL_CHURN] = wl_numa_churn,
-		[WL_PRODCONS] = wl_numa_prodcons,
-		[WL_BUMP] = wl_numa_bump,
-		[WL_LARSON] = wl_numa_larson,
-		[WL_LARGE] = wl_numa_large,
-	},
+	.run = WL_RUNS(wl_numa_),
 };
 
 const struct bench_family *const bench_fa_families[] = {
@@ -272,86 +199,3 @@ const struct bench_family *const bench_fa_families[] = {
 	&arena_family, &numa_family,       &bench_pool_prefetch_family,
 	NULL,
 };
-
-/* ---- instruction-count loops (scripts/bench-instructions.sh) ---- */
-
-/* Inlined with a constant sized: two loops, neither testing it. */
-static inline __attribute__((always_inline)) int instr_pool(uint64_t ops, bool sized)
-{
-	struct fa_pool *p = fa_pool_create(NULL);
-
-	if (!p) {
-		fprintf(stderr, "bench --instr: fa_pool_create: %s\n", strerror(errno));
-		return 1;
-	}
-	for (uint64_t i = 0; i < ops; i++) {
-		char *o = fa_pool_alloc(p, 64);
-
-		if (!o) {
-			fa_pool_destroy(p);
-			return wl_fail("instr pool", 64) ? 1 : 0;
-		}
-		o[0] = (char)i;
-		wl_escape(o);
-		if (sized)
-			fa_pool_free_sized(p, o, 64);
-		else
-			fa_pool_free(p, o);
-	}
-	fa_pool_destroy(p);
-	return 0;
-}
-
-int bench_fa_instr(const char *what, uint64_t ops)
-{
-	if (!strcmp(what, "pool"))
-		return instr_pool(ops, false);
-	if (!strcmp(what, "pool-sized"))
-		return instr_pool(ops, true);
-	if (!strcmp(what, "arena")) {
-		struct fa_arena *a = fa_arena_create(NULL);
-
-		if (!a) {
-			fprintf(stderr, "bench --instr: fa_arena_create: %s\n", strerror(errno));
-			return 1;
-		}
-		/* 64 B each, reset every 16384: the reset's cost is amortised
-		 * into the per-allocation count, as a user would pay it. */
-		for (uint64_t i = 0; i < ops; i++) {
-			char *o = fa_arena_alloc(a, 64);
-
-			if (!o) {
-				fa_arena_destroy(a);
-				return wl_fail("instr arena", 64) ? 1 : 0;
-			}
-			o[0] = (char)i;
-			wl_escape(o);
-			if ((i & 16383) == 16383)
-				fa_arena_reset(a);
-		}
-		fa_arena_destroy(a);
-		return 0;
-	}
-	if (!strcmp(what, "numa")) {
-		struct fa_numa *n = fa_numa_create(NULL);
-
-		if (!n) {
-			fprintf(stderr, "bench --instr: fa_numa_create: %s\n", strerror(errno));
-			return 1;
-		}
-		for (uint64_t i = 0; i < ops; i++) {
-			char *o = fa_numa_alloc(n, 64);
-
-			if (!o) {
-				fa_numa_destroy(n);
-				return wl_fail("instr numa", 64) ? 1 : 0;
-			}
-			o[0] = (char)i;
-			wl_escape(o);
-			fa_numa_free(n, o);
-		}
-		fa_numa_destroy(n);
-		return 0;
-	}
-	return -1;
-}

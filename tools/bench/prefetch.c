@@ -14,19 +14,12 @@
 #define WL_FN(name)             wl_poolpf_##name
 #define WL_ALLOC(ctx, size)     fa_pool_alloc((struct fa_pool *)(ctx), (size))
 #define WL_FREE(ctx, ptr, size) fa_pool_free((struct fa_pool *)(ctx), (ptr))
-#include "bench_wl.h"
+#include "workloads.h"
 
 const struct bench_family bench_pool_prefetch_family = {
 	.name = "pool-prefetch",
 	.optional = true,
 	.setup = bench_pool_setup,
 	.teardown = bench_pool_teardown,
-	.run = {
-		[WL_PAIR] = wl_poolpf_pair,
-		[WL_CHURN] = wl_poolpf_churn,
-		[WL_PRODCONS] = wl_poolpf_prodcons,
-		[WL_BUMP] = wl_poolpf_bump,
-		[WL_LARSON] = wl_poolpf_larson,
-		[WL_LARGE] = wl_poolpf_large,
-	},
+	.run = WL_RUNS(wl_poolpf_),
 };

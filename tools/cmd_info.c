@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <liburing.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -326,19 +325,13 @@ int cmd_info(int argc, char **argv)
 	bool json = false;
 	int c;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			info_usage(stdout);
-			return 0;
 		default:
-			return tool_usage_err("info", info_usage, "unknown option '%s'",
-			                      argv[optind - 1]);
+			return tool_opt_other("info", info_usage, c, argv);
 		}
 	}
 	if (optind < argc)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The benchmark suite's internals, shared by the driver (bench.c), the
- * worker (bench_worker.c), the FinAlloc families (bench_fa.c), the page-size
- * workload (bench_tlb.c) and the helpers (bench_sys.c).
+ * The benchmark workers' side: the workloads' parameters, the allocator
+ * families that run them, and the timing and harness helpers, shared by
+ * the worker (worker.c), the families (fa.c, prefetch.c, malloc.c), the
+ * page-size workload (tlb.c), the callgrind loops (instr.c) and, below all
+ * of them, the helpers (harness.c).  The driver's side is driver.h.
  *
  * Every measurement runs in a child process (`finalloc bench --worker ...`),
  * re-executed with LD_PRELOAD=<peer malloc> for the peers, so a peer's malloc
@@ -42,32 +44,47 @@ struct bench_family {
 	wl_run_fn run[WL_COUNT];     /* NULL: the workload does not apply */
 };
 
-/* ---- bench_worker.c ---- */
+/* The run table of a family instantiated from workloads.h with
+ * WL_FN(name) = p##name; _PAIR gives its pair workload apart. */
+#define WL_RUNS_PAIR(p, pair)                                                           \
+	{                                                                               \
+		[WL_PAIR] = (pair), [WL_CHURN] = p##churn, [WL_PRODCONS] = p##prodcons, \
+		[WL_BUMP] = p##bump, [WL_LARSON] = p##larson, [WL_LARGE] = p##large,    \
+	}
+#define WL_RUNS(p) WL_RUNS_PAIR(p, p##pair)
+
+/* ---- worker.c ---- */
+int bench_worker_main(int argc, char **argv);
+
+/* ---- instr.c ---- */
+/* Instruction-count loops for `bench --instr WHAT OPS`. */
+int bench_instr_main(int argc, char **argv);
+
+/* ---- malloc.c ---- */
+extern const struct bench_family bench_malloc_family;
+
+/* ---- fa.c ---- */
+/* FinAlloc's allocator families, NULL-terminated. */
+extern const struct bench_family *const bench_fa_families[];
+
+/* ---- prefetch.c ---- */
+extern const struct bench_family bench_pool_prefetch_family;
+
+/* ---- tlb.c ---- */
+extern const char *const tlb_backings[]; /* NULL-terminated */
+int bench_tlb_run(const char *backing, const struct wl_params *wp);
+
+/* ---- harness.c: calls nothing above it ---- */
 extern const char *const wl_names[WL_COUNT];
 int wl_parse(const char *name); /* enum wl_id or -1 */
 /* One result line for the driver: "R metric unit value". */
 void bench_emit(const char *metric, const char *unit, double value);
-int bench_worker_main(int argc, char **argv);
-int bench_instr_main(int argc, char **argv);
-extern const struct bench_family bench_malloc_family;
-
-/* ---- bench_fa.c ---- */
-/* FinAlloc's allocator families, NULL-terminated. */
-extern const struct bench_family *const bench_fa_families[];
+/* A family's setup from its constructor's result: 0 and *ctx = made, or
+ * -errno when made is NULL. */
+int bench_ctx(void **ctx, void *made);
 /* A default size-class pool as a family's context. */
 int bench_pool_setup(void **ctx);
 void bench_pool_teardown(void *ctx);
-
-/* ---- bench_prefetch.c ---- */
-extern const struct bench_family bench_pool_prefetch_family;
-/* Instruction-count loops for `bench --instr`; -1 if what is unknown. */
-int bench_fa_instr(const char *what, uint64_t ops);
-
-/* ---- bench_tlb.c ---- */
-extern const char *const tlb_backings[]; /* NULL-terminated */
-int bench_tlb_run(const char *backing, const struct wl_params *wp);
-
-/* ---- bench_sys.c ---- */
 static inline uint64_t bench_rdtsc(void)
 {
 	uint32_t lo, hi;

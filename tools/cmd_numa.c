@@ -11,7 +11,6 @@
 #include "uapi/linux/finalloc.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -132,27 +131,22 @@ static int write_file(const char *path, const struct fa_numa_profile *p, int for
 
 int cmd_numa(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_SVG, O_HTML, O_WATCH, O_INTERVAL, O_COUNT };
+	enum { O_JSON = 256, O_SVG, O_HTML };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
 		{ "svg", required_argument, NULL, O_SVG },
 		{ "html", required_argument, NULL, O_HTML },
-		{ "watch", no_argument, NULL, O_WATCH },
-		{ "interval", required_argument, NULL, O_INTERVAL },
-		{ "count", required_argument, NULL, O_COUNT },
+		TOOL_WATCH_OPTIONS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *svg = NULL, *html = NULL;
-	bool json = false, do_watch = false;
-	double interval = 1;
-	uint64_t count = 0;
+	struct tool_watch w = { .interval = 1 };
+	bool json = false;
 	struct fa_numa_profile *p;
 	int c, ret = 0;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, opts)) != -1) {
 		switch (c) {
 		case O_JSON:
 			json = true;
@@ -163,38 +157,21 @@ int cmd_numa(int argc, char **argv)
 		case O_HTML:
 			html = optarg;
 			break;
-		case O_WATCH:
-			do_watch = true;
+		case TOOL_O_WATCH:
+		case TOOL_O_INTERVAL:
+		case TOOL_O_COUNT:
+			if ((ret = tool_opt_watch("numa", numa_usage, c, &w)))
+				return ret;
 			break;
-		case O_INTERVAL:
-			if (!fa__parse_double(optarg, &interval) || interval < 0.05 ||
-			    interval > 3600)
-				return tool_usage_err(
-				        "numa", numa_usage,
-				        "--interval wants 0.05..3600 seconds, not '%s'", optarg);
-			break;
-		case O_COUNT:
-			if (!fa__parse_u64(optarg, &count) || count == 0)
-				return tool_usage_err("numa", numa_usage,
-				                      "--count wants a positive number, not '%s'",
-				                      optarg);
-			break;
-		case 'h':
-			numa_usage(stdout);
-			return 0;
-		case ':':
-			return tool_usage_err("numa", numa_usage, "option '%s' needs an argument",
-			                      argv[optind - 1]);
 		default:
-			return tool_usage_err("numa", numa_usage, "unknown option '%s'",
-			                      argv[optind - 1]);
+			return tool_opt_other("numa", numa_usage, c, argv);
 		}
 	}
 	if (optind < argc)
 		return tool_usage_err("numa", numa_usage, "unexpected argument '%s'", argv[optind]);
-	if (do_watch && (json || svg || html))
+	if (w.on && (json || svg || html))
 		return tool_usage_err("numa", numa_usage, "--watch is for the terminal view only");
-	if (count && !do_watch)
+	if (w.count && !w.on)
 		return tool_usage_err("numa", numa_usage, "--count needs --watch");
 	p = malloc(sizeof(*p));
 	if (!p)
@@ -206,7 +183,7 @@ int cmd_numa(int argc, char **argv)
 			free(p);
 			return tool_err("numa", "reading the profile: %s", strerror(-err));
 		}
-		if (!do_watch)
+		if (!w.on)
 			break;
 		if (isatty(STDOUT_FILENO))
 			fputs("\033[H\033[2J", stdout);
@@ -214,11 +191,11 @@ int cmd_numa(int argc, char **argv)
 			fputc('\n', stdout);
 		fa_numa_report(p, FA_NUMA_REPORT_TEXT, stdout);
 		fflush(stdout);
-		if (count && n + 1 >= count)
+		if (w.count && n + 1 >= w.count)
 			break;
-		usleep((useconds_t)(interval * 1e6));
+		usleep((useconds_t)(w.interval * 1e6));
 	}
-	if (!do_watch) {
+	if (!w.on) {
 		if (svg)
 			ret |= write_file(svg, p, FA_NUMA_REPORT_SVG);
 		if (html)

@@ -8,7 +8,8 @@
  *   WL_FN(name)             name of the instantiated function (unique prefix)
  *   WL_ALLOC(ctx, size)     allocate; NULL on failure
  *   WL_FREE(ctx, ptr, size) release one object
- * No include guard: included once per family.
+ * No include guard: included once per family.  Workload 6 is wl_large.h,
+ * included from here, which the arena family also instantiates alone.
  */
 
 /* 1. alloc+free pair of one size: the thread-cache fast path. */
@@ -171,7 +172,7 @@ static int WL_FN(prodcons)(void *ctx, const struct wl_params *wp)
 }
 
 /* 4. bulk: allocate a batch of 16-256 B objects, then release them all (the
- * arena family resets instead of freeing; see bench_fa.c).  "bump" is 100k
+ * arena family resets instead of freeing; see fa.c).  "bump" is 100k
  * objects a round (13 MB: memory-bound, as a real batch would be);
  * "bump.hot" is 1000 a round (cache-resident: the allocator's own cost). */
 static int WL_FN(bump_batch)(void *ctx, const struct wl_params *wp, int batch, const char *metric)
@@ -296,34 +297,7 @@ static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
 	return ret;
 }
 
-/* 6. large allocations (256 KiB - 4 MiB), every page touched: the cost of
- * getting the memory and of its page faults. */
-static int WL_FN(large)(void *ctx, const struct wl_params *wp)
-{
-	uint64_t rng = 777, ops = wp->ops, warm = ops / 10 + 2, t0 = 0, t1;
-	long f0 = 0, f1;
-
-	for (uint64_t i = 0; i < warm + ops; i++) {
-		if (i == warm) {
-			f0 = bench_minflt();
-			t0 = bench_now_ns();
-		}
-		size_t sz = ((size_t)256 << 10) * (1 + wl_rand(&rng) % 16);
-		char *p = WL_ALLOC(ctx, sz);
-
-		if (!p)
-			return wl_fail("large", sz);
-		for (size_t off = 0; off < sz; off += 4096)
-			p[off] = 1;
-		wl_escape(p);
-		WL_FREE(ctx, p, sz);
-	}
-	t1 = bench_now_ns();
-	f1 = bench_minflt();
-	bench_emit("large", "us/op", (double)(t1 - t0) / 1000.0 / (double)ops);
-	bench_emit("large.faults", "faults/op", (double)(f1 - f0) / (double)ops);
-	return 0;
-}
+#include "wl_large.h"
 
 #undef WL_FN
 #undef WL_ALLOC

@@ -12,7 +12,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,12 +453,10 @@ static int run_with_dump(char **cmd, bool json)
 
 int cmd_stats(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_WATCH, O_INTERVAL, O_COUNT, O_FILE, O_ROOT };
+	enum { O_JSON = 256, O_FILE, O_ROOT };
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, O_JSON },
-		{ "watch", no_argument, NULL, O_WATCH },
-		{ "interval", required_argument, NULL, O_INTERVAL },
-		{ "count", required_argument, NULL, O_COUNT },
+		TOOL_WATCH_OPTIONS,
 		{ "file", required_argument, NULL, O_FILE },
 		/* Hidden: read another tree with the same layout (tests). */
 		{ "sysfs-root", required_argument, NULL, O_ROOT },
@@ -467,34 +464,21 @@ int cmd_stats(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *file = NULL, *root = FINALLOC_SYSFS_PATH;
-	bool json = false, do_watch = false;
-	double interval = 1.0;
-	uint64_t count = 0;
+	struct tool_watch w = { .interval = 1.0 };
+	bool json = false;
 	struct sysfs_snap *s;
-	int c;
+	int c, ret;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = tool_getopt(argc, argv, opts)) != -1) {
 		switch (c) {
 		case O_JSON:
 			json = true;
 			break;
-		case O_WATCH:
-			do_watch = true;
-			break;
-		case O_INTERVAL:
-			if (!fa__parse_double(optarg, &interval) || interval < 0.05 ||
-			    interval > 3600)
-				return tool_usage_err(
-				        "stats", stats_usage,
-				        "--interval wants 0.05..3600 seconds, not '%s'", optarg);
-			break;
-		case O_COUNT:
-			if (!fa__parse_u64(optarg, &count) || count == 0)
-				return tool_usage_err("stats", stats_usage,
-				                      "--count wants a positive number, not '%s'",
-				                      optarg);
+		case TOOL_O_WATCH:
+		case TOOL_O_INTERVAL:
+		case TOOL_O_COUNT:
+			if ((ret = tool_opt_watch("stats", stats_usage, c, &w)))
+				return ret;
 			break;
 		case O_FILE:
 			file = optarg;
@@ -502,34 +486,27 @@ int cmd_stats(int argc, char **argv)
 		case O_ROOT:
 			root = optarg;
 			break;
-		case 'h':
-			stats_usage(stdout);
-			return 0;
-		case ':':
-			return tool_usage_err("stats", stats_usage, "option '%s' needs an argument",
-			                      argv[optind - 1]);
 		default:
-			return tool_usage_err("stats", stats_usage, "unknown option '%s'",
-			                      argv[optind - 1]);
+			return tool_opt_other("stats", stats_usage, c, argv);
 		}
 	}
 	if (optind < argc && strcmp(argv[optind - 1], "--"))
 		return tool_usage_err("stats", stats_usage,
 		                      "unexpected argument '%s' (use -- COMMAND)", argv[optind]);
 	if (optind < argc) {
-		if (file || do_watch)
+		if (file || w.on)
 			return tool_usage_err("stats", stats_usage,
 			                      "-- COMMAND excludes --file and --watch");
 		return run_with_dump(argv + optind, json);
 	}
 	if (file) {
-		if (do_watch)
+		if (w.on)
 			return tool_usage_err("stats", stats_usage, "--file excludes --watch");
 		return show_dump(file, json);
 	}
-	if (do_watch)
-		return watch(root, json, interval, count);
-	if (count)
+	if (w.on)
+		return watch(root, json, w.interval, w.count);
+	if (w.count)
 		return tool_usage_err("stats", stats_usage, "--count needs --watch");
 	s = malloc(sizeof(*s));
 	if (!s)
