@@ -614,6 +614,26 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 	free_miss(n, p, ptr, __builtin_return_address(0));
 }
 
+/* Idle memory of a node (or of all, -1) goes back: large maps, then the
+ * pool's idle slabs and regions. */
+int fa_numa_trim(struct fa_numa *n, int node)
+{
+	int err = 0;
+
+	if (!n || node < -1 || node > n->max_node || (node >= 0 && !n->node[node].present))
+		return -EINVAL;
+	for (int i = 0; i < n->nr_mem; i++) {
+		int m = n->mem_nodes[i];
+
+		if (node >= 0 && m != n->node[node].mem_node)
+			continue;
+		fa__numa_large_trim(n, m);
+		if (fa_pool_trim(n->node[m].pool, 0, NULL))
+			err = -ENOMEM;
+	}
+	return err;
+}
+
 int fa_numa_node_of(struct fa_numa *n, const void *ptr)
 {
 	int node;
