@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Balancing of pool memory between nodes (FA_NUMA_BALANCE with node_cap),
- * and fa_numa_trim.
+ * Balancing of pool memory between nodes (FA_NUMA_BALANCE with node_cap).
  *
  * Under FA_NUMA_BALANCE node_cap is each memory node's initial share of a
  * budget of node_cap times the memory nodes.  A node whose pool (or a large
@@ -102,22 +101,4 @@ bool fa__numa_balance(struct fa_numa *n, int node, size_t need, bool pool)
 	}
 	pthread_mutex_unlock(&n->bal_lock);
 	return got || (pool && own);
-}
-
-int fa_numa_trim(struct fa_numa *n, int node)
-{
-	int err = 0;
-
-	if (!n || node < -1 || node > n->max_node || (node >= 0 && !n->node[node].present))
-		return -EINVAL;
-	for (int i = 0; i < n->nr_mem; i++) {
-		int m = n->mem_nodes[i];
-
-		if (node >= 0 && m != n->node[node].mem_node)
-			continue;
-		fa__numa_large_trim(n, m);
-		if (fa_pool_trim(n->node[m].pool, 0, NULL))
-			err = -ENOMEM;
-	}
-	return err;
 }

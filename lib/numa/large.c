@@ -21,11 +21,6 @@
 
 #define LARGE_MAGIC 0xfa4e1a00u
 
-_Static_assert(offsetof(struct fa__numa_large, pool) == offsetof(struct fa__pool_slab, pool),
-               "pool pointer at one offset in every 64 KiB header");
-_Static_assert(offsetof(struct fa__numa_large, binoff) == offsetof(struct fa__pool_slab, binoff),
-               "binoff first");
-
 static size_t hdr_size(void)
 {
 	return (sizeof(struct fa__numa_large) + 63) & ~(size_t)63;
@@ -46,7 +41,7 @@ struct fa__numa_large *fa__numa_large_of(const struct fa_numa *n, const void *pt
 {
 	struct fa__numa_large *l = (struct fa__numa_large *)((uintptr_t)ptr & FA__SLAB_MASK);
 
-	if (!l || l->pool || l->magic != LARGE_MAGIC || l->owner != n || l->ptr != ptr)
+	if (!l || l->hdr.pool || l->hdr.magic != LARGE_MAGIC || l->owner != n || l->ptr != ptr)
 		return NULL;
 	return l;
 }
@@ -59,8 +54,8 @@ static void *install(struct fa_numa *n, int node, const struct fa__map *m, size_
 	        (struct fa__numa_large *)(((uintptr_t)m->base + FA__SLAB_SIZE - 1) & FA__SLAB_MASK);
 
 	memset(l, 0, sizeof(*l));
-	l->binoff = fa__pool_bin_off(0);
-	l->magic = LARGE_MAGIC;
+	l->hdr.binoff = fa__pool_bin_off(0);
+	l->hdr.magic = LARGE_MAGIC;
 	l->owner = n;
 	l->node = node;
 	l->size = size;
@@ -95,7 +90,7 @@ static bool take_idle(struct fa__numa_node *nd, size_t need, struct fa__map *out
 	if (!l)
 		return false;
 	*out = l->map;
-	l->magic = 0;
+	l->hdr.magic = 0;
 	return true;
 }
 
@@ -222,7 +217,7 @@ void fa__numa_large_free(struct fa_numa *n, struct fa__numa_large *l)
 	if (l->next)
 		l->next->prev = l->prev;
 	pthread_mutex_unlock(&nd->large_lock);
-	l->magic = 0;
+	l->hdr.magic = 0;
 	atomic_fetch_sub_explicit(&nd->large_bytes, m.size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&nd->large_frees, 1, memory_order_relaxed);
 	fa__numa_large_cache(n, l->node, &m);
@@ -238,7 +233,7 @@ void fa__numa_large_fini(struct fa_numa *n, int node)
 		struct fa__map m = l->map;
 
 		nd->live = l->next;
-		l->magic = 0;
+		l->hdr.magic = 0;
 		fa__map_free(&m);
 	}
 	while (nd->idle) {

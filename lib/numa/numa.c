@@ -23,11 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* fa_numa_free finds the owning pool through the header at the object's
- * 64 KiB boundary: slab and large headers keep the pool at one offset. */
-_Static_assert(offsetof(struct fa__pool_slab, pool) == offsetof(struct fa__pool_large, pool),
-               "pool pointer at one offset in slab and large headers");
-
 static pthread_mutex_t all_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t next_id = 1;
 static struct fa_numa *all_head;
@@ -87,7 +82,7 @@ static inline struct fa_pool *owner_pool(const void *ptr)
 {
 	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK)))
 		return NULL;
-	return fa__pool_slab_of(ptr)->pool;
+	return fa__pool_slab_of(ptr)->hdr.pool;
 }
 
 static uint64_t now_ns(void)
@@ -604,14 +599,34 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 		return;
 	}
 	s = fa__pool_slab_of(ptr);
-	p = s->pool;
+	p = s->hdr.pool;
 	if (fa__likely(cache_valid(t, n) && p == t->cache_pool)) {
 		/* the header is read already: its bin (bin 0 for a pool
 		 * with features, whose frees all go out of line) */
-		fa__pool_push_inl(p, ptr, s->binoff);
+		fa__pool_push_inl(p, ptr, s->hdr.binoff);
 		return;
 	}
 	free_miss(n, p, ptr, __builtin_return_address(0));
+}
+
+/* Idle memory of a node (or of all, -1) goes back: large maps, then the
+ * pool's idle slabs and regions. */
+int fa_numa_trim(struct fa_numa *n, int node)
+{
+	int err = 0;
+
+	if (!n || node < -1 || node > n->max_node || (node >= 0 && !n->node[node].present))
+		return -EINVAL;
+	for (int i = 0; i < n->nr_mem; i++) {
+		int m = n->mem_nodes[i];
+
+		if (node >= 0 && m != n->node[node].mem_node)
+			continue;
+		fa__numa_large_trim(n, m);
+		if (fa_pool_trim(n->node[m].pool, 0, NULL))
+			err = -ENOMEM;
+	}
+	return err;
 }
 
 int fa_numa_node_of(struct fa_numa *n, const void *ptr)

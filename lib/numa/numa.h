@@ -74,9 +74,7 @@ static inline int fa__thread_node(void)
 /* Header of a large allocation (and of an idle cached map), at a 64 KiB
  * boundary like the pool's slab header: bin 0 and pool NULL there. */
 struct fa__numa_large {
-	int32_t binoff;
-	uint32_t magic;
-	struct fa_pool *pool; /* NULL: not a pool object */
+	struct fa__pool_hdr hdr; /* first; pool NULL: not a pool object */
 	struct fa_numa *owner;
 	int node;
 	size_t size; /* requested */
@@ -84,6 +82,9 @@ struct fa__numa_large {
 	struct fa__map map;
 	struct fa__numa_large *prev, *next; /* live or idle list */
 };
+
+_Static_assert(offsetof(struct fa__numa_large, hdr) == 0,
+               "a numa large map's header starts with struct fa__pool_hdr");
 
 /* Per node; the counters are written only off the fast path (remote and
  * spilled allocations, remote frees), each node on its own lines. */
@@ -139,7 +140,7 @@ void fa__numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
 void fa__numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats *s);
 void fa__numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg);
 
-/* ---- numa_balance.c ---- */
+/* ---- balance.c ---- */
 /* Node's memory is short by need bytes of budget (its pool or a large map
  * hit its cap): under FA_NUMA_BALANCE with node_cap, trim node's own pool,
  * then the nearest nodes' pools, moving what they unmap into node's
@@ -147,7 +148,7 @@ void fa__numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg);
  * gained; large: budget gained). */
 bool fa__numa_balance(struct fa_numa *n, int node, size_t need, bool pool);
 
-/* ---- numa_large.c ---- */
+/* ---- large.c ---- */
 bool fa__numa_is_large(const struct fa_numa *n, size_t size);
 /* The header of large allocation ptr of n, or NULL. */
 struct fa__numa_large *fa__numa_large_of(const struct fa_numa *n, const void *ptr);

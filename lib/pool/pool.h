@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/pool: the size-class pool allocator.  Internals shared by pool.c
- * (slabs, shared lists, thread caches), debug.c (poison, quarantine, misuse
- * checks), stats.c (counters, snapshots, text/JSON) and trim.c.
+ * lib/pool: the size-class pool allocator.  Internals shared by its files,
+ * one concept each; each calls only the files listed before it:
+ *   class.c      size classes, the inline path's TLS bins and tables
+ *   stats.c      counters, snapshots, text/JSON
+ *   large.c      large objects and the cache of idle large mappings
+ *   debug.c      misuse reports, poison, double and foreign free checks
+ *   stack.c      batch descriptors and the per-class shared lists
+ *   slab.c       regions and slabs: carving objects
+ *   tcache.c     a thread cache's bins: refill, flush
+ *   quarantine.c freed objects held back before reuse
+ *   thread.c     the calling thread's cache of a pool, thread exit
+ *   alloc.c      the out-of-line alloc and free, fa_pool_flush
+ *   trim.c       fa_pool_trim: idle slabs and regions go back
+ *   create.c     create/destroy, the registry of pools, fork
  *
  * Memory layout: the backend maps regions (2 MiB and growing); a region is
  * cut into 64 KiB slabs aligned to 64 KiB, each holding objects of one class
@@ -25,6 +36,8 @@
 #include "backend/backend.h"
 
 #include <pthread.h>
+#include <stddef.h>
+#include <time.h>
 
 #define FA__SLAB_SIZE           ((size_t)FA__POOL_SLAB_SIZE)
 #define FA__SLAB_MASK           (~(uintptr_t)(FA__SLAB_SIZE - 1))
@@ -49,38 +62,55 @@
 	(FA_POOL_ZERO | FA_POOL_POISON | FA_POOL_QUARANTINE | FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | \
 	 FA_POOL_SIZE_HIST)
 
-/* Every header at a 64 KiB boundary starts with the inline free's bin
- * offset, a magic and the pool. */
-struct fa__pool_slab {
-	int32_t binoff; /* first: read by the inline free */
+/*
+ * What every header at a 64 KiB boundary starts with: a slab's, a free
+ * slab's, a large object's here and lib/numa's large map's.  The inline
+ * free in include/finalloc.h (fa__pool_free_inl) reads the int32_t at
+ * ptr & ~(FA__POOL_SLAB_SIZE - 1) as its bin's offset, so binoff comes
+ * first; then a magic telling the headers apart, then the owning pool
+ * (fa_numa_free reads it; NULL in a numa large map's header).
+ */
+struct fa__pool_hdr {
+	int32_t binoff; /* first: read by the inline free; bin 0 sends it
+	                   out of line */
 	uint32_t magic;
 	struct fa_pool *pool;
-	char *first, *end; /* objects: [first, end) */
+};
+
+_Static_assert(offsetof(struct fa__pool_hdr, binoff) == 0 &&
+                       sizeof(((struct fa__pool_hdr *)0)->binoff) == sizeof(int32_t),
+               "the inline free reads an int32_t bin offset at the 64 KiB boundary");
+_Static_assert(FA__POOL_SLAB_SIZE == 65536u, "headers sit at 64 KiB boundaries");
+
+struct fa__pool_slab {
+	struct fa__pool_hdr hdr; /* first; magic FA__SLAB_MAGIC */
+	char *first, *end;       /* objects: [first, end) */
 	uint32_t stride, nobj;
 	uint32_t cls;
 	_Atomic uint64_t bits[]; /* FA_POOL_DEBUG: bit set = allocated */
 };
 
-/* A slab fa_pool_trim freed (pool->lock): the same first fields as a slab
+/* A slab fa_pool_trim freed (pool->lock): the same header as a slab
  * (binoff 0: a stray inline free goes out of line), then the free list;
  * the rest of the slab is garbage until slab_new rewrites the header. */
 struct fa__pool_free_slab {
-	int32_t binoff; /* bin 0 */
-	uint32_t magic; /* FA__SLAB_FREE_MAGIC */
-	struct fa_pool *pool;
+	struct fa__pool_hdr hdr; /* first; bin 0, magic FA__SLAB_FREE_MAGIC */
 	struct fa__pool_free_slab *next;
 	unsigned region; /* its slot in pool->regions */
 };
 
 struct fa__pool_large {
-	int32_t binoff; /* bin 0: the inline free goes slow */
-	uint32_t magic;
-	struct fa_pool *pool;
+	struct fa__pool_hdr hdr; /* first; bin 0: the inline free goes slow */
 	struct fa__pool_large *prev, *next;
 	void *ptr;
 	size_t size; /* requested */
 	struct fa__map map;
 };
+
+_Static_assert(offsetof(struct fa__pool_slab, hdr) == 0 &&
+                       offsetof(struct fa__pool_free_slab, hdr) == 0 &&
+                       offsetof(struct fa__pool_large, hdr) == 0,
+               "every 64 KiB header starts with struct fa__pool_hdr");
 
 /* An idle large mapping (pool->lock); the map is kept here, not only in the
  * header, so eviction and fork never depend on the mapping's contents. */
@@ -274,15 +304,19 @@ static inline void fa__pool_region_write(struct fa_pool *p, unsigned r, char *lo
 	atomic_store_explicit(&g->seq, s + 2, memory_order_release);
 }
 
-/* ---- pool.c ---- */
-struct fa__pool_tcache *fa__pool_tcache_get(struct fa_pool *p, bool *locked);
-void fa__pool_tcache_put(struct fa_pool *p, bool locked);
-/* Push a freed object on tc's bin of class c; user: a free (counted),
- * else an object coming back from quarantine. */
-void fa__pool_cache_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void *o,
-                         bool user);
-/* Carved objects of every slab, for dtor at destroy. */
-void fa__pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t));
+static inline size_t fa__pool_round_up(size_t x, size_t a)
+{
+	return (x + a - 1) & ~(a - 1);
+}
+
+static inline uint64_t fa__pool_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* vDSO: no syscall */
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Objects in a thread's cache of class c: its bin and its pending batch. */
 static inline uint64_t fa__pool_bin_count(const struct fa_pool *p, const struct fa__pool_tcache *tc,
                                           unsigned c)
@@ -292,17 +326,62 @@ static inline uint64_t fa__pool_bin_count(const struct fa_pool *p, const struct 
 	return p->cls[c].limit - (uint64_t)(tc->bins[c].end - sp) +
 	       __atomic_load_n(&tc->pend_n[c], __ATOMIC_RELAXED);
 }
-uint64_t fa__pool_now_ns(void);
-/* For trim.c: batch descriptor i; push i on a stack; take a whole
- * stack (its first descriptor, the rest chained by next; 0: empty). */
-struct fa__pool_batch *fa__pool_bdesc(struct fa_pool *p, uint32_t i);
-void fa__pool_stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i);
-uint32_t fa__pool_stack_take(_Atomic uint64_t *top);
-/* Index in p->lcache of the idle large mapping whose object was ptr, or -1
- * (pool->lock held). */
-int fa__pool_idle_find(const struct fa_pool *p, const void *ptr);
 
-/* ---- pool_debug.c ---- */
+/* ---- class.c ---- */
+/* No cache: a bin both empty (alloc goes slow) and full (free goes slow);
+ * every thread's bins start so, bin 0 stays so.  The slot is never
+ * written, so it lives in read-only memory. */
+extern void *const fa__pool_nullslot[1];
+#define FA__NOCACHE_SLOT ((void **)&fa__pool_nullslot[1])
+#define FA__NOCACHE_BIN  ((struct fa__pool_bin){ .sp = FA__NOCACHE_SLOT, .end = FA__NOCACHE_SLOT })
+/* what a header at a 64 KiB boundary holds first for the inline
+ * pool free, fa__pool_bins[i]'s offset from the thread pointer; bin 0
+ * sends the free out of line. */
+int32_t fa__pool_bin_off(unsigned i);
+/* The inline path's bin offset for class c: bin 0 (always out of line)
+ * when the pool holds no bins. */
+static inline int32_t fa__pool_bin_of(const struct fa_pool *p, unsigned c)
+{
+	return fa__pool_bin_off(p->tbin ? p->tbin + c : 0);
+}
+static inline size_t fa__pool_max_size(const struct fa_pool *p)
+{
+	return p->obj_size ? p->obj_size : p->cls[p->nr_classes - 1].size;
+}
+/* The classes of a new pool (flags, align and obj_size set). */
+void fa__pool_setup_classes(struct fa_pool *p, const struct fa_pool_opts *o);
+/* The inline path's tables, once the pool holds its bins (or none). */
+void fa__pool_setup_inline(struct fa_pool *p);
+
+/* ---- stats.c ---- */
+int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);
+void fa__pool_snap_fini(struct fa_pool *p);
+/* In a fork child (snap_lock held by fork_prepare): fresh lock and cond;
+ * the sampler thread did not survive the fork, and no thread may be
+ * started from a fork handler, so the pool's next slow-path call, flush or
+ * snapshot starts it again (fa__pool_snap_resume: one load when not due). */
+void fa__pool_snap_fork_child(struct fa_pool *p);
+void fa__pool_snap_resume(struct fa_pool *p);
+
+/* ---- large.c ---- */
+void *fa__pool_large_alloc(struct fa_pool *p, size_t size);
+/* Keep l's mapping idle in the cache or unmap it; false (nothing done) if
+ * l is not live: the caller reports the double free. */
+bool fa__pool_large_free(struct fa_pool *p, struct fa__pool_large *l);
+/* Live large object ptr, or NULL (*idle: its mapping is in the cache). */
+struct fa__pool_large *fa__pool_large_find(struct fa_pool *p, const void *ptr, bool *idle);
+/* Unmap every idle large mapping. */
+void fa__pool_large_trim(struct fa_pool *p);
+/* Take the oldest idle mappings off the cache (pool->lock held) until it
+ * holds at most max_n of them and max_b bytes; they go to out, to be
+ * unmapped by fa__pool_idle_release once the lock is dropped. */
+unsigned fa__pool_idle_evict(struct fa_pool *p, unsigned max_n, uint64_t max_b,
+                             struct fa__pool_idle *out);
+void fa__pool_idle_release(struct fa_pool *p, struct fa__pool_idle *v, unsigned n);
+/* In a fork child: drop the idle device mappings, not inherited. */
+void fa__pool_large_fork_child(struct fa_pool *p);
+
+/* ---- debug.c ---- */
 void fa__pool_reportf(struct fa_pool *p, int error, void *ptr, unsigned cls, size_t offset,
                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void fa__pool_poison(void *o, size_t size);
@@ -316,40 +395,130 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
  * was wrong. */
 void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o);
 bool fa__pool_mark_free(struct fa_pool *p, struct fa__pool_slab *s, void *o);
+
+/* ---- stack.c ---- */
+/* Batch descriptor i. */
+static inline struct fa__pool_batch *fa__pool_bdesc(struct fa_pool *p, uint32_t i)
+{
+	char *ch = (char *)atomic_load_explicit(&p->bchunk[i / FA__BATCH_PER_CHUNK],
+	                                        memory_order_acquire);
+
+	return (struct fa__pool_batch *)(ch + (size_t)(i % FA__BATCH_PER_CHUNK) * p->bstride);
+}
+
+/* Treiber stack of descriptor indices; the 32-bit tag bumped on every
+ * change makes a CAS fail after an A-B-A sequence (2^32 changes between
+ * one thread's read and its CAS would be needed to fool it). */
+static inline void fa__pool_stack_push(struct fa_pool *p, _Atomic uint64_t *top, uint32_t i)
+{
+	struct fa__pool_batch *d = fa__pool_bdesc(p, i);
+	uint64_t old = atomic_load_explicit(top, memory_order_relaxed), nw;
+
+	do {
+		atomic_store_explicit(&d->next, (uint32_t)old, memory_order_relaxed);
+		nw = (((old >> 32) + 1) << 32) | i;
+	} while (!atomic_compare_exchange_weak_explicit(top, &old, nw, memory_order_release,
+	                                                memory_order_relaxed));
+}
+
+static inline uint32_t fa__pool_stack_pop(struct fa_pool *p, _Atomic uint64_t *top)
+{
+	uint64_t old = atomic_load_explicit(top, memory_order_acquire), nw;
+
+	do {
+		uint32_t i = (uint32_t)old;
+
+		if (!i)
+			return 0;
+		nw = (((old >> 32) + 1) << 32) |
+		     atomic_load_explicit(&fa__pool_bdesc(p, i)->next, memory_order_relaxed);
+	} while (!atomic_compare_exchange_weak_explicit(top, &old, nw, memory_order_acquire,
+	                                                memory_order_acquire));
+	return (uint32_t)old;
+}
+
+/* A descriptor no longer used: to tc's stash (tc may be NULL), else the
+ * pool's free stack. */
+static inline void fa__pool_desc_put(struct fa_pool *p, struct fa__pool_tcache *tc, uint32_t i)
+{
+	if (tc && tc->nstash < FA__STASH)
+		tc->stash[tc->nstash++] = i;
+	else
+		fa__pool_stack_push(p, &p->bfree, i);
+}
+
+/* For fa_pool_trim: take a whole stack (its first descriptor, the rest
+ * chained by next; 0: empty). */
+uint32_t fa__pool_stack_take(_Atomic uint64_t *top);
+/* Publish n objects (n <= max_batch) on class c's shared list.  0, or
+ * -ENOMEM: no descriptor memory, the objects went to the overflow list. */
+int fa__pool_shared_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **obj,
+                         uint32_t n);
+/* Take up to max objects of class c from the shared list (or the overflow
+ * list) into out.  Returns how many. */
+uint32_t fa__pool_shared_pop(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **out,
+                             uint32_t max);
+
+/* ---- slab.c ---- */
+/* A new region of at least want bytes of slabs, the bump's (pool->lock
+ * held): 0 or -errno. */
+int fa__pool_region_add(struct fa_pool *p, size_t want);
+/* Carve a new slab of class c: construct/poison its objects, put up to max
+ * of them in out and publish the rest in batches.  Returns how many went
+ * to out; 0 with errno if no slab could be had. */
+uint32_t fa__pool_carve(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **out,
+                        uint32_t max);
+/* Carved objects of every slab, for dtor at destroy. */
+void fa__pool_each_object(struct fa_pool *p, void (*fn)(struct fa_pool *, void *, size_t));
+
+/* ---- tcache.c ---- */
+/* A new (or idle) cache of p, on p's list; NULL if none can be made. */
+struct fa__pool_tcache *fa__pool_tcache_new(struct fa_pool *p);
+/* Fill the empty bin c. */
+void fa__pool_refill(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c);
+/* Everything tc holds goes to the shared lists. */
+void fa__pool_flush_all(struct fa_pool *p, struct fa__pool_tcache *tc);
+/* Push a freed object on tc's bin of class c; user: a free (counted),
+ * else an object coming back from quarantine. */
+void fa__pool_cache_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void *o,
+                         bool user);
+/* tc's bins move back to own[], counters and all (p->lock held); the
+ * thread's range of fa__pool_bins is left as it was (fork child: the
+ * owner is gone). */
+void fa__pool_bins_detach(struct fa_pool *p, struct fa__pool_tcache *tc);
+/* The same, and the owner's range goes back to the no-cache state, so its
+ * next call goes out of line (thread exit, by the owner; fa_pool_destroy,
+ * by any thread; p->lock held). */
+void fa__pool_bins_reset(struct fa_pool *p, struct fa__pool_tcache *tc);
+
+/* ---- quarantine.c ---- */
 int fa__pool_quarantine_init(struct fa_pool *p, const struct fa_pool_opts *o);
 void fa__pool_quarantine_fini(struct fa_pool *p);
 void fa__pool_quarantine_put(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void *o);
 /* Release held objects: due ones, or all. */
 void fa__pool_quarantine_drain(struct fa_pool *p, struct fa__pool_tcache *tc, bool all);
 
+/* ---- thread.c ---- */
+/* TLS slots, thread exit, destroy, the pool list (create.c) and bins: the
+ * first lock in the order (see create.c). */
+extern pthread_mutex_t fa__pool_reg_lock;
+struct fa__pool_tcache *fa__pool_tcache_get(struct fa_pool *p, bool *locked);
+void fa__pool_tcache_put(struct fa_pool *p, bool locked);
+/* In a fork child (every lock held): the other threads' caches leave
+ * their TLS slots. */
+void fa__pool_thread_fork_child(struct fa_pool *p);
+
 /* ---- trim.c ---- */
-/* A free slab for slab_new (pool->lock held), its debug bitmap cleared
- * and its region counted as using it; NULL if there is none. */
-struct fa__pool_slab *fa__pool_slab_reuse(struct fa_pool *p);
 /* Bytes a trim could find idle (objects on the shared lists, free slabs),
  * from a few loads. */
 uint64_t fa__pool_trimmable(struct fa_pool *p);
 /* Set max_bytes (a NUMA node's share of a budget). */
 void fa__pool_set_max_bytes(struct fa_pool *p, size_t max);
 
-/* ---- pool_stats.c ---- */
-int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);
-void fa__pool_snap_fini(struct fa_pool *p);
-/* In a fork child (snap_lock held by fork_prepare): fresh lock and cond;
- * the sampler thread did not survive the fork, and no thread may be
- * started from a fork handler, so the pool's next slow-path call, flush or
- * snapshot starts it again (fa__pool_snap_resume: one load when not due). */
-void fa__pool_snap_fork_child(struct fa_pool *p);
-void fa__pool_snap_resume(struct fa_pool *p);
-
-/* ---- pool.c ---- */
+/* ---- create.c ---- */
 /* call fn for every live pool, oldest first, under the registry
  * lock (fn must not create or destroy pools; fa_pool_stats is fine). */
 void fa__pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg);
-/* what a header at a 64 KiB boundary holds first for the inline
- * pool free, fa__pool_bins[i]'s offset from the thread pointer; bin 0
- * sends the free out of line. */
-int32_t fa__pool_bin_off(unsigned i);
 
 /* fork(2), called from lib/fork.c only: the registry lock, then each pool's
  * trim, shared, pool, quarantine and snapshot locks. */

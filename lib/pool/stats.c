@@ -176,7 +176,9 @@ static void *snap_thread(void *arg)
 	return NULL;
 }
 
-int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
+/* A fresh snap_lock and snap_cond (on CLOCK_MONOTONIC, as the sampler
+ * waits). */
+static void snap_sync_init(struct fa_pool *p)
 {
 	pthread_condattr_t ca;
 
@@ -185,6 +187,11 @@ int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->snap_cond, &ca);
 	pthread_condattr_destroy(&ca);
+}
+
+int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
+{
+	snap_sync_init(p);
 	p->snap_cap = o->snapshot_ring ? o->snapshot_ring : 64;
 	if (p->snap_cap > (1u << 20))
 		return -EINVAL;
@@ -218,13 +225,7 @@ void fa__pool_snap_fini(struct fa_pool *p)
 
 void fa__pool_snap_fork_child(struct fa_pool *p)
 {
-	pthread_condattr_t ca;
-
-	pthread_mutex_init(&p->snap_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->snap_cond, &ca);
-	pthread_condattr_destroy(&ca);
+	snap_sync_init(p);
 	p->snap_thread_on = false;
 	atomic_store(&p->snap_restart, p->snap_ms && !p->snap_stop);
 }

@@ -234,8 +234,8 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 		for (size_t i = a; i < b; i++) {
 			struct fa__pool_free_slab *f = (struct fa__pool_free_slab *)x->slab[i];
 
-			f->magic = FA__SLAB_FREE_MAGIC;
-			f->binoff = fa__pool_bin_off(0);
+			f->hdr.magic = FA__SLAB_FREE_MAGIC;
+			f->hdr.binoff = fa__pool_bin_off(0);
 			f->region = r;
 			f->next = p->free_slabs;
 			p->free_slabs = f;
@@ -319,24 +319,6 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 	free(x.slab);
 	free(maps);
 	return err;
-}
-
-struct fa__pool_slab *fa__pool_slab_reuse(struct fa_pool *p)
-{
-	struct fa__pool_free_slab *f = p->free_slabs;
-	uint64_t nfree;
-
-	if (!f)
-		return NULL;
-	p->free_slabs = f->next;
-	p->regions[f->region].used++;
-	nfree = atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
-	atomic_store_explicit(&p->nr_free_slabs, nfree - 1, memory_order_relaxed);
-	/* the debug bitmap (and the list link over it) starts all free */
-	if (p->slab_hdr > sizeof(struct fa__pool_slab))
-		memset((char *)f + sizeof(struct fa__pool_slab), 0,
-		       p->slab_hdr - sizeof(struct fa__pool_slab));
-	return (struct fa__pool_slab *)f;
 }
 
 uint64_t fa__pool_trimmable(struct fa_pool *p)
