@@ -189,6 +189,7 @@ bench-instructions: $(BIN)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/uapi/linux \
+		$(DESTDIR)$(PREFIX)/include/finalloc \
 		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man4 \
 		$(DESTDIR)$(PREFIX)/share/man/man7
@@ -196,6 +197,7 @@ install: all
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libfinalloc.so
 	install -m 644 include/finalloc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(wildcard include/finalloc/*.h) $(DESTDIR)$(PREFIX)/include/finalloc/
 	install -m 644 include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/include/uapi/linux/
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(wildcard man/*.1),install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
@@ -206,11 +208,13 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libfinalloc.a $(DESTDIR)$(PREFIX)/lib/libfinalloc.so* \
 		$(DESTDIR)$(PREFIX)/include/finalloc.h \
+		$(addprefix $(DESTDIR)$(PREFIX)/include/finalloc/,$(notdir $(wildcard include/finalloc/*.h))) \
 		$(DESTDIR)$(PREFIX)/include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/bin/finalloc \
 		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1))) \
 		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man3/,$(notdir $(wildcard man/*.3))) \
 		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man4/,$(notdir $(wildcard man/*.4))) \
 		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man7/,$(notdir $(wildcard man/*.7)))
+	-rmdir $(DESTDIR)$(PREFIX)/include/finalloc
 
 format:
 	clang-format -i $$(find $(C_TREES) -name '*.[ch]' -not -path 'include/uapi/*')

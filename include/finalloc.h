@@ -342,50 +342,12 @@ struct fa_arena_stats {
 /* Errors: -EINVAL (a or st NULL). */
 int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st);
 
-static inline void *fa__arena_bump_inl(struct fa_arena *a, size_t size, size_t align,
-                                       const char *file, int line, const char *func)
-{
-	struct fa_arena_cursor *c = (struct fa_arena_cursor *)a;
-
-	if (__builtin_constant_p(align) && align && !(align & (align - 1)) &&
-	    align <= FA_ARENA_MIN_ALIGN) {
-		size_t n = (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(size_t)(FA_ARENA_MIN_ALIGN - 1);
-
-		/* size 0 and overflow make n - 1 huge: slow path */
-		if (__builtin_expect(a && n - 1 < (size_t)(c->end - c->ptr), 1)) {
-			char *p = c->ptr;
-
-			c->ptr = p + n;
-			return p;
-		}
-	} else if (__builtin_expect(a && align && !(align & (align - 1)) && align <= 4096, 1)) {
-		/* larger alignments go out of line, which refuses one above
-		 * the largest chunk whether or not the current chunk happens
-		 * to hold such an address */
-		size_t n = (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(size_t)(FA_ARENA_MIN_ALIGN - 1);
-		size_t m = align > FA_ARENA_MIN_ALIGN ? align : FA_ARENA_MIN_ALIGN;
-		uintptr_t p = ((uintptr_t)c->ptr + m - 1) & ~(uintptr_t)(m - 1);
-		uintptr_t e = (uintptr_t)c->end;
-
-		if (__builtin_expect(p <= e && n - 1 < e - p, 1)) {
-			c->ptr = (char *)(p + n);
-			return (void *)p;
-		}
-	}
-	return fa_arena_alloc_site(a, size, align, file, line, func);
-}
+#include "finalloc/arena.h"
 
 #define fa_arena_alloc(a, size) \
 	fa__arena_bump_inl((a), (size), FA_ARENA_MIN_ALIGN, __FILE__, __LINE__, __func__)
 #define fa_arena_alloc_aligned(a, size, align) \
 	fa__arena_bump_inl((a), (size), (align), __FILE__, __LINE__, __func__)
-
-static inline void *fa__arena_init_inl(void *p, const void *init, size_t n)
-{
-	if (p)
-		__builtin_memcpy(p, init, n);
-	return p;
-}
 
 /*
  * p = FA_ARENA_NEW(a, struct order, .id = 7, .qty = 100): allocate and
@@ -456,59 +418,18 @@ int fa_arena_tls_release(struct fa_arena_group *g);
 /* Errors: -EINVAL (g or st NULL). */
 int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *st);
 
-/* ---- allocation journal (lib/trace.c) ---- */
+/* ------------------------------------------------------------------------
+ * Allocation journal
+ * ---------------------------------------------------------------------- */
 
 /*
- * Journal file format, version 1 (all integers little-endian):
- *
- *   header, 64 bytes:
- *     char     magic[8]     "FAJRNL\0\1"
- *     uint32_t version      1
- *     uint32_t header_size  64 (records start here)
- *     uint64_t start_ns     CLOCK_MONOTONIC at open
- *     uint64_t start_real   CLOCK_REALTIME (ns since the epoch) at open
- *     uint32_t pid
- *     uint32_t flags        0
- *     uint8_t  reserved[24] 0
- *
- *   records, each starting with
- *     uint16_t type         FA_TRACE_*
- *     uint16_t len          whole record in bytes, a multiple of 8
- *   and a reader skips types it does not know by len.
- *
- *   FA_TRACE_SITE  (len 24 + names, padded to 8): uint32_t site; uint32_t line;
- *                  uint32_t tid; uint16_t file_len; uint16_t func_len;
- *                  uint32_t reserved; then file and func bytes (no NULs).
- *                  Defines site id before any record of the same thread
- *                  that uses it.
- *   FA_TRACE_ALLOC (len 48): uint32_t site; uint64_t time_ns;
- *                  uint64_t arena; uint64_t addr; uint64_t size;
- *                  uint32_t align; uint32_t tid.
- *   FA_TRACE_ARENA (len 32): uint16_t event (FA_TRACE_EV_*); uint16_t 0;
- *                  uint64_t time_ns; uint64_t arena; uint32_t tid;
- *                  uint32_t 0.
- *   FA_TRACE_DROP  (len 24): uint32_t tid; uint64_t time_ns; uint64_t count:
- *                  records this thread dropped because its buffer was full.
- *   FA_TRACE_END   (len 32): uint32_t 0; uint64_t records; uint64_t dropped;
- *                  uint64_t time_ns.  Written by fa_trace_close().
- *
- * Records of one thread appear in order; threads interleave.  The
- * allocating thread only copies the record into its own ring buffer; a
- * writer thread appends full rings with io_uring (pwrite if io_uring is
- * unavailable).  A full ring drops the record and counts it (a DROP record
- * follows), unless FA_TRACE_BLOCK makes the thread wait for the writer.
+ * Arenas with FA_ARENA_TRACE (or every arena, under FINALLOC_TRACE) record
+ * their allocations into a per-thread ring; a writer thread appends the
+ * rings to one file.  The file format: finalloc/trace.h (structs) and
+ * fa_trace_open(3).  A full ring drops records (counted) unless
+ * FA_TRACE_BLOCK makes the thread wait.
  */
-#define FA_TRACE_SITE  1
-#define FA_TRACE_ALLOC 2
-#define FA_TRACE_ARENA 3
-#define FA_TRACE_DROP  4
-#define FA_TRACE_END   5
-
-#define FA_TRACE_EV_CREATE  1
-#define FA_TRACE_EV_RESET   2
-#define FA_TRACE_EV_DESTROY 3
-
-#define FA_TRACE_VERSION 1
+#include "finalloc/trace.h"
 
 #define FA_TRACE_BLOCK (1u << 0) /* wait for room instead of dropping */
 
@@ -927,168 +848,7 @@ int fa_pool_snapshots(struct fa_pool *p, struct fa_pool_snapshot *out, size_t n)
  */
 int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt);
 
-/* ---- inline fast path: internals, layout may change between versions ---- */
-
-#define FA__POOL_SLAB_SIZE 65536u
-#define FA__POOL_SLOTS     64
-#define FA__POOL_TLS_BINS  256 /* per thread, shared by the pools' classes */
-
-struct fa__pool_bin { /* a thread's cache of one class */
-	void **sp;    /* stack of free objects: sp[-1] is the top,
-	                 NULL at the bottom (empty) */
-	void **end;   /* sp == end: full */
-	uint64_t frees;
-	uint64_t req; /* bytes requested */
-};
-
-/*
- * The calling thread's bins.  Static TLS: a bin is at the same offset from
- * the thread pointer in every thread, so a pool's tables hold those offsets
- * and the inline path reaches its bin with one segment-relative load.  A
- * pool holds a range of them; pools with features, or made when the bins
- * ran out, hold none: their offsets name bin 0, always empty and full.
- */
-extern __thread struct fa__pool_bin fa__pool_bins[FA__POOL_TLS_BINS]
-        __attribute__((tls_model("initial-exec")));
-
-struct fa__pool_head { /* first member of struct fa_pool */
-	/* the inline free reads its bin's offset at ptr & fmask (the slab
-	 * header); fmask 0 (pools with features, which must not touch a
-	 * foreign pointer) sends every free out of line, as does ptr NULL */
-	uintptr_t fmask;
-	/* the bin's offset from the thread pointer for a size, by
-	 * (size + 7) / 8; [0] names bin 0 */
-	int32_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
-};
-
-#if defined(__SANITIZE_THREAD__)
-#define FA__POOL_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define FA__POOL_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define FA__POOL_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FA__POOL_ASAN 1
-#endif
-#endif
-/* The thread pointer the bin offsets are taken from. */
-static inline char *fa__pool_tp(void)
-{
-#if defined(__x86_64__)
-	char *tp;
-
-	__asm__("mov %%fs:0, %0" : "=r"(tp)); /* the TCB points to itself */
-	return tp;
-#else
-	return (char *)__builtin_thread_pointer();
-#endif
-}
-
-/* %fs-relative: GNU C (gcc in a gnu dialect, the default) or clang; not
- * under sanitizers, which would check the offset as an address */
-#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__cplusplus) &&                \
-        (defined(__clang__) || !defined(__STRICT_ANSI__)) && !defined(FA__POOL_ASAN) && \
-        !defined(FA__POOL_TSAN)
-#define FA__POOL_BIN(off) ((struct fa__pool_bin __seg_fs *)(intptr_t)(off))
-#else
-#define FA__POOL_BIN(off) ((struct fa__pool_bin *)(fa__pool_tp() + (off)))
-#endif
-
-void *fa__pool_alloc_slow(struct fa_pool *p, size_t size);
-void fa__pool_free_slow(struct fa_pool *p, void *ptr);
-
-/* Counters other threads read while the owner writes them: single-copy
- * atomic stores of aligned words; TSan builds say so explicitly. */
-#ifdef FA__POOL_TSAN
-#define FA__POOL_ADD(x, v) \
-	__atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
-#define FA__POOL_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
-#else
-#define FA__POOL_ADD(x, v) ((x) += (v))
-#define FA__POOL_SET(x, v) ((x) = (v))
-#endif
-
-/* The thread cache's pop for a size <= FA_POOL_SMALL_MAX of pool p (not
- * NULL); NULL when the bin is empty or the pool has none (features). */
-static inline void *fa__pool_pop_inl(struct fa_pool *p, size_t size)
-{
-	const struct fa__pool_head *h = (const struct fa__pool_head *)p;
-	__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(h->binoff[(size + 7) >> 3]);
-	void **sp = b->sp;
-	void *o = sp[-1]; /* the object itself is not touched */
-
-	if (__builtin_expect(o != NULL, 1)) {
-#ifdef FA_POOL_PREFETCH_NEXT
-		/* the next object out (or the NULL sentinel below the stack:
-		 * a prefetch never faults) */
-		__builtin_prefetch(sp[-2], 1, 3);
-#endif
-		FA__POOL_SET(b->sp, sp - 1);
-		FA__POOL_ADD(b->req, size);
-	}
-	return o;
-}
-
-static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
-{
-	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
-		void *o = fa__pool_pop_inl(p, size);
-
-		if (__builtin_expect(o != NULL, 1))
-			return o;
-	}
-	return fa__pool_alloc_slow(p, size);
-}
-
-static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, int32_t off)
-{
-	__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(off);
-	void **sp = b->sp;
-
-	if (__builtin_expect(sp != b->end, 1)) {
-		*sp = ptr;
-		/* a store from the register: sp is not read back */
-		FA__POOL_SET(b->sp, sp + 1);
-		FA__POOL_ADD(b->frees, 1);
-		return;
-	}
-	fa__pool_free_slow(p, ptr); /* full: flush a batch; or no cache */
-}
-
-static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
-{
-	if (__builtin_expect(p != NULL, 1)) {
-		/* the slab header at the 64 KiB boundary names the bin; the
-		 * mask's zero result (ptr NULL, or a pool with features) is
-		 * the one test */
-		uintptr_t s = (uintptr_t)ptr & ((const struct fa__pool_head *)p)->fmask;
-
-		if (__builtin_expect(s != 0, 1)) {
-			fa__pool_push_inl(p, ptr, *(const int32_t *)s);
-			return;
-		}
-	}
-	fa__pool_free_slow(p, ptr);
-}
-
-static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t size)
-{
-	if (ptr == NULL)
-		return;
-	if (__builtin_expect(p != NULL, 1))
-		/* the bin from the size: no load that depends on ptr; bin 0
-		 * (a size above the classes) always goes out of line */
-		fa__pool_push_inl(
-		        p, ptr,
-		        ((const struct fa__pool_head *)p)
-		                ->binoff[size <= FA_POOL_SMALL_MAX ? (size + 7) >> 3 : 0]);
-	else
-		fa__pool_free_slow(p, ptr);
-}
+#include "finalloc/pool.h"
 
 #ifdef FA_POOL_NOINLINE
 void *fa_pool_alloc(struct fa_pool *p, size_t size);

@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Allocation journal, lifecycle: open (header, writer thread), flush,
+ * close (END record), stats, FINALLOC_TRACE, fork.
+ *
+ * Contract: fa_trace_close() must not run while other threads still
+ * trace (at exit the rings are left alone, only flushed).
+ */
+#include "trace/trace.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEF_RING ((size_t)256 << 10)
+
+static bool atexit_done;
+
+void fa__trace_postfork_child(void)
+{
+	/* the writer thread did not survive the fork: the child stops
+	 * journaling (its rings are shared copies it must not write) */
+	if (atomic_load(&fa__trace_gen) & 1) {
+		atomic_fetch_add(&fa__trace_gen, 1);
+		if (J.fd >= 0)
+			close(J.fd);
+		J.fd = -1;
+		J.rings = NULL;
+	}
+	pthread_mutex_init(&J.lock, NULL);
+	pthread_cond_init(&J.wake, NULL);
+	pthread_cond_init(&J.done, NULL);
+	fa__trace_record_postfork();
+}
+
+static int close_journal(bool free_rings);
+
+static void at_exit(void)
+{
+	if (atomic_load(&fa__trace_gen) & 1)
+		close_journal(false);
+}
+
+int fa_trace_open(const char *path, const struct fa_trace_opts *opts)
+{
+	struct fa_trace_file_header hdr = { 0 };
+	size_t rs = opts && opts->buffer_size ? opts->buffer_size : DEF_RING;
+	int fd, err;
+
+	if (!path || (opts && (opts->flags & ~FA_TRACE_BLOCK)) || rs < 4096 ||
+	    rs > ((size_t)1 << 30) || (rs & (rs - 1)))
+		return -EINVAL;
+	pthread_mutex_lock(&J.lock);
+	if (atomic_load(&fa__trace_gen) & 1) {
+		pthread_mutex_unlock(&J.lock);
+		return -EBUSY;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = -errno;
+		pthread_mutex_unlock(&J.lock);
+		return err;
+	}
+	J.fd = fd;
+	J.ring_size = rs;
+	J.flags = opts ? opts->flags : 0;
+	J.interval_us = opts && opts->interval_us ? opts->interval_us : 1000;
+	J.t0 = fa__trace_now_ns(CLOCK_MONOTONIC);
+	J.t0_real = fa__trace_now_ns(CLOCK_REALTIME);
+	J.stop = false;
+	J.err = 0;
+	J.off = sizeof(hdr);
+	J.bytes = sizeof(hdr);
+	J.writes = 1;
+	J.records_dead = J.dropped_dead = 0;
+	J.flush_req = J.flush_done = 0;
+	J.uring = io_uring_queue_init(FA__TRACE_QD, &J.ur, 0) == 0;
+
+	memcpy(hdr.magic, FA_TRACE_MAGIC, sizeof(hdr.magic));
+	hdr.version = FA_TRACE_VERSION;
+	hdr.header_size = sizeof(hdr);
+	hdr.start_ns = J.t0;
+	hdr.start_real = J.t0_real;
+	hdr.pid = (uint32_t)getpid();
+	err = fa__trace_write_all(&hdr, sizeof(hdr), 0);
+	if (!err)
+		err = -pthread_create(&J.writer, NULL, fa__trace_writer_main, NULL);
+	if (err) {
+		if (J.uring)
+			io_uring_queue_exit(&J.ur);
+		close(fd);
+		J.fd = -1;
+		pthread_mutex_unlock(&J.lock);
+		return err == -EIO ? -EIO : -EAGAIN;
+	}
+	atomic_fetch_add(&fa__trace_gen, 1); /* odd: open */
+	if (!atexit_done) {
+		atexit_done = true;
+		atexit(at_exit);
+	}
+	pthread_mutex_unlock(&J.lock);
+	return 0;
+}
+
+int fa_trace_flush(void)
+{
+	uint64_t gen;
+	int err;
+
+	pthread_mutex_lock(&J.lock);
+	if (!(atomic_load(&fa__trace_gen) & 1)) {
+		pthread_mutex_unlock(&J.lock);
+		return -ENOENT;
+	}
+	gen = ++J.flush_req;
+	pthread_cond_signal(&J.wake);
+	while (J.flush_done < gen)
+		pthread_cond_wait(&J.done, &J.lock);
+	err = J.err;
+	pthread_mutex_unlock(&J.lock);
+	return err;
+}
+
+static void totals(uint64_t *records, uint64_t *dropped)
+{
+	*records = J.records_dead;
+	*dropped = J.dropped_dead;
+	for (struct fa__trace_ring *r = J.rings; r; r = r->next) {
+		*records += atomic_load_explicit(&r->records, memory_order_relaxed);
+		*dropped += atomic_load_explicit(&r->dropped, memory_order_relaxed);
+	}
+}
+
+static int close_journal(bool free_rings)
+{
+	struct fa_trace_rec_end end = { FA_TRACE_END, sizeof(end), 0, 0, 0, 0 };
+	int err = fa_trace_flush();
+
+	pthread_mutex_lock(&J.lock);
+	J.stop = true;
+	pthread_cond_signal(&J.wake);
+	pthread_mutex_unlock(&J.lock);
+	pthread_join(J.writer, NULL);
+
+	pthread_mutex_lock(&J.lock);
+	totals(&end.records, &end.dropped);
+	end.time_ns = fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0;
+	if (fa__trace_write_all(&end, sizeof(end), J.off))
+		err = -EIO;
+	J.off += sizeof(end);
+	J.bytes += sizeof(end);
+	if (J.uring)
+		io_uring_queue_exit(&J.ur);
+	if (close(J.fd) && !err)
+		err = -EIO;
+	J.fd = -1;
+	atomic_fetch_add(&fa__trace_gen, 1); /* even: closed */
+	if (free_rings) {
+		while (J.rings) {
+			struct fa__trace_ring *r = J.rings;
+
+			J.rings = r->next;
+			free(r->buf);
+			free(r);
+		}
+	}
+	J.rings = NULL;
+	pthread_mutex_unlock(&J.lock);
+	return err;
+}
+
+int fa_trace_close(void)
+{
+	if (!(atomic_load(&fa__trace_gen) & 1))
+		return -ENOENT;
+	return close_journal(true);
+}
+
+int fa_trace_stats(struct fa_trace_stats *st)
+{
+	if (!st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&J.lock);
+	totals(&st->records, &st->dropped);
+	st->bytes = J.bytes;
+	st->writes = J.writes;
+	st->uring = J.uring;
+	st->open = atomic_load(&fa__trace_gen) & 1;
+	pthread_mutex_unlock(&J.lock);
+	return 0;
+}
+
+bool fa__trace_env(size_t *min_size, unsigned *sample)
+{
+	const char *p = getenv("FINALLOC_TRACE");
+	const char *m = getenv("FINALLOC_TRACE_MIN");
+	const char *s = getenv("FINALLOC_TRACE_SAMPLE");
+
+	if (!p || !*p)
+		return false;
+	*min_size = m ? strtoull(m, NULL, 0) : 0;
+	*sample = s ? (unsigned)strtoul(s, NULL, 0) : 0;
+	return true;
+}
+
+int fa__trace_ensure(const char *path)
+{
+	int err;
+
+	if (atomic_load(&fa__trace_gen) & 1)
+		return 0;
+	if (!path || !*path)
+		path = getenv("FINALLOC_TRACE");
+	if (!path || !*path)
+		return -EINVAL;
+	err = fa_trace_open(path, NULL);
+	return err == -EBUSY ? 0 : err;
+}

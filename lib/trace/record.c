@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Allocation journal, producer side: each tracing thread owns a
+ * single-producer ring; it copies a record in and publishes it with one
+ * release store of head, writing nothing shared on that path.  The journal
+ * state (J) is defined here, the lowest file of lib/trace: the writer and
+ * the lifecycle read it, this file calls neither.
+ */
+#include "trace/trace.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_NAME 1024
+
+struct fa__trace_journal fa__trace_j = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	                                 .wake = PTHREAD_COND_INITIALIZER,
+	                                 .done = PTHREAD_COND_INITIALIZER,
+	                                 .fd = -1 };
+_Atomic uint64_t fa__trace_gen;
+
+static _Atomic uint32_t next_site = 1;
+static _Thread_local struct fa__trace_ring *my_ring;
+static _Thread_local uint64_t my_gen;
+static pthread_key_t ring_key;
+static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
+
+void fa__trace_record_postfork(void)
+{
+	my_ring = NULL;
+}
+
+static void ring_exit(void *p)
+{
+	/* the journal this ring belonged to may be gone already */
+	if (my_ring && my_gen == atomic_load(&fa__trace_gen))
+		atomic_store_explicit(&my_ring->dead, true, memory_order_release);
+	my_ring = NULL;
+}
+
+static void ring_key_init(void)
+{
+	pthread_key_create(&ring_key, ring_exit);
+}
+
+static struct fa__trace_ring *get_ring(void)
+{
+	uint64_t gen = atomic_load_explicit(&fa__trace_gen, memory_order_acquire);
+	struct fa__trace_ring *r;
+
+	if (fa__likely(my_ring && my_gen == gen))
+		return my_ring;
+	if (!(gen & 1))
+		return NULL;
+	pthread_once(&ring_once, ring_key_init);
+	r = aligned_alloc(FA__CACHE_LINE, sizeof(*r));
+	if (!r)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_lock(&J.lock);
+	if (atomic_load(&fa__trace_gen) != gen) { /* closed meanwhile */
+		pthread_mutex_unlock(&J.lock);
+		free(r);
+		return NULL;
+	}
+	r->size = J.ring_size;
+	r->buf = malloc(r->size);
+	if (!r->buf) {
+		pthread_mutex_unlock(&J.lock);
+		free(r);
+		return NULL;
+	}
+	r->tid = (uint32_t)gettid();
+	r->next = J.rings;
+	J.rings = r;
+	pthread_mutex_unlock(&J.lock);
+	my_ring = r;
+	my_gen = gen;
+	pthread_setspecific(ring_key, r);
+	return r;
+}
+
+static bool ring_put(struct fa__trace_ring *r, const void *rec, size_t len)
+{
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+	size_t off = head & (r->size - 1), n1;
+
+	if (r->size - (head - tail) < len)
+		return false;
+	n1 = r->size - off < len ? r->size - off : len;
+	memcpy(r->buf + off, rec, n1);
+	memcpy(r->buf, (const char *)rec + n1, len - n1);
+	atomic_store_explicit(&r->head, head + len, memory_order_release);
+	atomic_store_explicit(&r->records,
+	                      atomic_load_explicit(&r->records, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+	return true;
+}
+
+static void kick_writer(void)
+{
+	pthread_mutex_lock(&J.lock);
+	pthread_cond_signal(&J.wake);
+	pthread_mutex_unlock(&J.lock);
+}
+
+/* A DROP record owed goes first, so a reader sees the gap where it was. */
+static bool try_put(struct fa__trace_ring *r, const void *rec, size_t len)
+{
+	if (r->drop_pending) {
+		struct fa_trace_rec_drop d = { FA_TRACE_DROP, sizeof(d), r->tid,
+			                       fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0,
+			                       r->drop_pending };
+
+		if (!ring_put(r, &d, sizeof(d)))
+			return false;
+		r->drop_pending = 0;
+	}
+	return ring_put(r, rec, len);
+}
+
+static void put_rec(struct fa__trace_ring *r, const void *rec, size_t len)
+{
+	if (try_put(r, rec, len))
+		return;
+	if (J.flags & FA_TRACE_BLOCK) {
+		/* back-pressure: wait for the writer to free room */
+		do {
+			kick_writer();
+			sched_yield();
+		} while (!try_put(r, rec, len));
+		return;
+	}
+	r->drop_pending++;
+	atomic_store_explicit(&r->dropped,
+	                      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+}
+
+/* Site id for (file, line, func), emitting a SITE record on a miss. */
+static uint32_t site_id(struct fa__trace_ring *r, const char *file, int line, const char *func)
+{
+	unsigned h =
+	        (unsigned)(((uintptr_t)file >> 3) ^ (uintptr_t)line * 31u) % FA__TRACE_SITE_CACHE;
+	char rec[sizeof(struct fa_trace_rec_site) + 2 * MAX_NAME + 8];
+	size_t fl, gl, len;
+	uint32_t id;
+
+	if (r->sites[h].id && r->sites[h].file == file && r->sites[h].line == line &&
+	    r->sites[h].func == func)
+		return r->sites[h].id;
+	fl = file ? strnlen(file, MAX_NAME) : 0;
+	gl = func ? strnlen(func, MAX_NAME) : 0;
+	len = (24 + fl + gl + 7) & ~(size_t)7;
+	id = atomic_fetch_add(&next_site, 1);
+	memset(rec, 0, len);
+	((uint16_t *)rec)[0] = FA_TRACE_SITE;
+	((uint16_t *)rec)[1] = (uint16_t)len;
+	((uint32_t *)rec)[1] = id;
+	((uint32_t *)rec)[2] = (uint32_t)line;
+	((uint32_t *)rec)[3] = r->tid;
+	((uint16_t *)rec)[8] = (uint16_t)fl;
+	((uint16_t *)rec)[9] = (uint16_t)gl;
+	memcpy(rec + 24, file ? file : "", fl);
+	memcpy(rec + 24 + fl, func ? func : "", gl);
+	put_rec(r, rec, len);
+	if (r->drop_pending)
+		return 0; /* not written: the ALLOC will not be either */
+	r->sites[h].file = file;
+	r->sites[h].func = func;
+	r->sites[h].line = line;
+	r->sites[h].id = id;
+	return id;
+}
+
+void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, const char *file,
+                     int line, const char *func)
+{
+	struct fa__trace_ring *r = get_ring();
+	struct fa_trace_rec_alloc rec;
+	uint32_t site;
+
+	if (!r)
+		return;
+	site = site_id(r, file, line, func);
+	if (!site) {
+		r->drop_pending++;
+		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+		return;
+	}
+	rec = (struct fa_trace_rec_alloc){ FA_TRACE_ALLOC, sizeof(rec),
+		                           site,           fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0,
+		                           arena,          (uintptr_t)p,
+		                           size,           (uint32_t)align,
+		                           r->tid };
+	put_rec(r, &rec, sizeof(rec));
+}
+
+void fa__trace_arena(uint64_t arena, int event)
+{
+	struct fa__trace_ring *r = get_ring();
+	struct fa_trace_rec_arena rec;
+
+	if (!r)
+		return;
+	rec = (struct fa_trace_rec_arena){ FA_TRACE_ARENA,
+		                           sizeof(rec),
+		                           (uint16_t)event,
+		                           0,
+		                           fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0,
+		                           arena,
+		                           r->tid,
+		                           0 };
+	put_rec(r, &rec, sizeof(rec));
+}
