@@ -27,7 +27,7 @@ extern "C" {
 const char *fa_version(void);
 
 /* ------------------------------------------------------------------------
- * Topology (lib/topology.c)
+ * Topology
  * ---------------------------------------------------------------------- */
 
 #define FA_MAX_NODES 64
@@ -66,7 +66,7 @@ int fa_topology_read(struct fa_topology *t);
 int fa_cpu_to_node(int cpu);
 
 /* ------------------------------------------------------------------------
- * Page backends (lib/backend.c)
+ * Page backends
  * ---------------------------------------------------------------------- */
 
 /*
@@ -182,7 +182,7 @@ void *fa_mem_map(size_t size, const struct fa_mem_opts *opts, struct fa_mem_info
 int fa_mem_unmap(void *p, size_t size);
 
 /* ------------------------------------------------------------------------
- * Arena allocator (lib/arena.c)
+ * Arena allocator
  * ---------------------------------------------------------------------- */
 
 /*
@@ -362,7 +362,7 @@ int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st);
 	((type *)fa_arena_new_site((a), sizeof(type), _Alignof(type), &(type){ __VA_ARGS__ }, \
 	                           (dtor), __FILE__, __LINE__, __func__))
 
-/* ---- arena groups and thread-local sub-arenas (lib/arena_group.c) ---- */
+/* ---- arena groups and thread-local sub-arenas ---- */
 
 /* struct fa_arena_group_opts.flags */
 #define FA_GROUP_NO_RETAIN (1u << 0) /* free chunks go straight back */
@@ -508,7 +508,7 @@ int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev);
 void fa_trace_reader_close(struct fa_trace_reader *r);
 
 /* ------------------------------------------------------------------------
- * Pool allocator (lib/pool.c)
+ * Pool allocator
  * ---------------------------------------------------------------------- */
 
 /*
@@ -872,10 +872,10 @@ static inline void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size)
 #endif
 
 /* ------------------------------------------------------------------------
- * NUMA allocator (lib/numa.c)
+ * NUMA allocator
  * ---------------------------------------------------------------------- */
 
-/* -- thread affinity registry (lib/numa_thread.c) --
+/* -- thread affinity registry --
  * A thread is registered by its first fa_numa_* call.  Its node comes from
  * glibc's rseq area (the kernel keeps cpu_id current, so a migration shows
  * at the next call) or, where rseq is not registered (FINALLOC_NO_RSEQ set,
@@ -917,7 +917,7 @@ int fa_numa_node_cpus(int node, int *cpus, int max);
  * registered (may exceed max).  Errors: -EINVAL (max < 0, out NULL). */
 int fa_numa_threads(struct fa_numa_thread *out, int max);
 
-/* -- per-node allocator (lib/numa.c) --
+/* -- per-node allocator --
  * One pool per node with memory, its slabs bound to the node (device
  * regions on the node, or mbind'ed fallback memory); a node without memory
  * is served by its nearest memory node (numa_distance).  fa_numa_alloc is
@@ -1099,7 +1099,7 @@ struct fa_numa_stats {
 /* Errors: -EINVAL (n or st NULL). */
 int fa_numa_stats(struct fa_numa *n, struct fa_numa_stats *st);
 
-/* -- profiler (lib/numa_profile.c, lib/numa_report.c) -- */
+/* -- profiler -- */
 
 #define FA_NUMA_KSTATS 8
 
@@ -1153,7 +1153,7 @@ int fa_numa_report(const struct fa_numa_profile *p, int format, FILE *f);
 #define fa_prefetch_write(addr)         __builtin_prefetch((addr), 1, 3)
 
 /* ------------------------------------------------------------------------
- * Statistics dump (lib/stats_dump.c)
+ * Statistics dump
  * ---------------------------------------------------------------------- */
 
 /*

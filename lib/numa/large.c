@@ -9,7 +9,7 @@
  * has: fallback memory migrates (mbind MPOL_MF_MOVE); device memory, pinned
  * to its node, is released there and mapped afresh here; and a node at its
  * cap takes budget from the nearest nodes' idle pool memory
- * (numa_balance.c).
+ * (balance.c).
  */
 #include "numa/numa.h"
 

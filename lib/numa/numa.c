@@ -5,7 +5,7 @@
  * thread's node from TLS (numa_thread.c) and that node's pool fast path.
  * Spills go to the nearest node with memory by numa_distance (under
  * FA_NUMA_BALANCE a node at its cap first takes idle pool memory's budget,
- * numa_balance.c); remote allocations and frees are counted per node and
+ * balance.c); remote allocations and frees are counted per node and
  * per thread; placement is verified with move_pages or the device's node
  * query.
  */

@@ -98,13 +98,13 @@ struct fa__numa_node {
 	_Atomic uint64_t remote_allocs FA__ALIGNED_CL; /* served here to others */
 	_Atomic uint64_t remote_frees;                 /* of this node's memory, by others */
 	_Atomic uint64_t spills_out, spills_in, exhausted, misplaced;
-	/* large maps (numa_large.c) */
+	/* large maps (large.c) */
 	pthread_mutex_t large_lock FA__ALIGNED_CL;
 	struct fa__numa_large *live, *idle;
 	_Atomic uint64_t idle_bytes; /* written under large_lock */
 	_Atomic uint64_t large_bytes, large_allocs, large_frees, large_reused;
 	_Atomic uint64_t chunks_in, chunks_out, move_failures;
-	/* budget (numa_balance.c): node_cap +/- what moved, under bal_lock */
+	/* budget (balance.c): node_cap +/- what moved, under bal_lock */
 	_Atomic uint64_t cap FA__ALIGNED_CL;
 	_Atomic uint64_t slab_moves_in, slab_moves_out, slab_bytes_in, slab_bytes_out;
 	uint64_t trim_low; /* bal_lock: the pool's trimmable bytes, lowest
@@ -122,7 +122,7 @@ struct fa_numa {
 	int mem_nodes[FA_MAX_NODES];
 	size_t node_cap;
 	size_t idle_max; /* idle large maps kept per node */
-	bool large_ok;   /* large sizes: numa_large.c, not the pool */
+	bool large_ok;   /* large sizes: large.c, not the pool */
 	uint64_t warn_ns;
 	struct fa_mem_opts mem;
 	struct fa_arena_opts arena_opts;
