@@ -2,7 +2,7 @@
 /*
  * NUMA allocator: one pool (and, on demand, one arena) per node with
  * memory, its slabs bound to that node.  The allocation fast path is the
- * thread's node from TLS (numa_thread.c) and that node's pool fast path.
+ * thread's node from TLS (thread.c) and that node's pool fast path.
  * Spills go to the nearest node with memory by numa_distance (under
  * FA_NUMA_BALANCE a node at its cap first takes idle pool memory's budget,
  * balance.c); remote allocations and frees are counted per node and
