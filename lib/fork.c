@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * fork(2) in a threaded process: every lock the library owns is taken before
- * the fork, in one order written here, and released (parent) or
- * reinitialised (child) after it, jemalloc's prefork/postfork model.  One
+ * the fork, in one order written here, and released after it, in the
+ * parent and in the child (where the forking thread, their owner, is the
+ * one thread left; unlocking rather than reinitialising also keeps
+ * ThreadSanitizer's idea of the owner right).  One
  * pthread_atfork registration, made when the library is loaded, so the order
  * never depends on which allocator a process touched first, and a process's
  * own handlers (registered later) run their prepare before ours.

@@ -41,9 +41,8 @@ void fa__group_postfork_child(void)
 	for (struct fa_arena_group *g = groups; g; g = g->fork_next) {
 		g->members -= g->attached;
 		g->attached = 0; /* fa__arena_tls_postfork_child counts this thread's back */
-		pthread_mutex_init(&g->lock, NULL);
 	}
-	pthread_mutex_init(&groups_lock, NULL);
+	fa__group_postfork_parent();
 }
 
 const struct fa_mem_opts *fa__group_mem(const struct fa_arena_group *g)

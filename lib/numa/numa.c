@@ -53,11 +53,6 @@ static void unlock_one(pthread_mutex_t *m)
 	pthread_mutex_unlock(m);
 }
 
-static void reinit_one(pthread_mutex_t *m)
-{
-	pthread_mutex_init(m, NULL);
-}
-
 void fa__numa_prefork(void)
 {
 	pthread_mutex_lock(&all_lock);
@@ -72,8 +67,7 @@ void fa__numa_postfork_parent(void)
 
 void fa__numa_postfork_child(void)
 {
-	fork_locks(reinit_one);
-	pthread_mutex_init(&all_lock, NULL);
+	fa__numa_postfork_parent();
 }
 
 /* The pool of ptr's header; NULL for an fa_numa large object, and for a

@@ -92,13 +92,9 @@ void fa__pool_postfork_child(void)
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		fa__pool_thread_fork_child(p);
 		fa__pool_large_fork_child(p);
-		pthread_mutex_init(&p->trim_lock, NULL);
-		pthread_mutex_init(&p->shared_lock, NULL);
-		pthread_mutex_init(&p->lock, NULL);
-		pthread_mutex_init(&p->q.lock, NULL);
 		fa__pool_snap_fork_child(p);
 	}
-	pthread_mutex_init(&fa__pool_reg_lock, NULL);
+	fa__pool_postfork_parent();
 }
 
 /* ---- create / destroy ---- */

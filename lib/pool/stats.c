@@ -176,13 +176,11 @@ static void *snap_thread(void *arg)
 	return NULL;
 }
 
-/* A fresh snap_lock and snap_cond (on CLOCK_MONOTONIC, as the sampler
- * waits). */
-static void snap_sync_init(struct fa_pool *p)
+/* A fresh snap_cond, on CLOCK_MONOTONIC as the sampler waits. */
+static void snap_cond_init(struct fa_pool *p)
 {
 	pthread_condattr_t ca;
 
-	pthread_mutex_init(&p->snap_lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->snap_cond, &ca);
@@ -191,7 +189,8 @@ static void snap_sync_init(struct fa_pool *p)
 
 int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o)
 {
-	snap_sync_init(p);
+	pthread_mutex_init(&p->snap_lock, NULL);
+	snap_cond_init(p);
 	p->snap_cap = o->snapshot_ring ? o->snapshot_ring : 64;
 	if (p->snap_cap > (1u << 20))
 		return -EINVAL;
@@ -223,9 +222,11 @@ void fa__pool_snap_fini(struct fa_pool *p)
 	p->snaps = NULL;
 }
 
+/* snap_lock is held by this thread (fa__pool_prefork); the condition
+ * variable's waiters are gone with their threads. */
 void fa__pool_snap_fork_child(struct fa_pool *p)
 {
-	snap_sync_init(p);
+	snap_cond_init(p);
 	p->snap_thread_on = false;
 	atomic_store(&p->snap_restart, p->snap_ms && !p->snap_stop);
 }
