@@ -512,68 +512,17 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
  * ---------------------------------------------------------------------- */
 
 /*
- * A pool hands out small objects from 64 KiB slabs carved out of backend
- * regions.  Two kinds:
- *  - size-class pool (opts NULL or obj_size 0): requests up to
- *    FA_POOL_SMALL_MAX bytes are rounded up to a class, power-of-two classes
- *    (16, 32, ... 8192) or, with FA_POOL_FINE, four classes per doubling
- *    (16, 32, 48, 64, 80, 96, 112, 128, 160, ...: at most 20% of an object
- *    wasted for requests above 64 bytes); larger requests are mapped from the
- *    backend one by one (unless FA_POOL_NO_LARGE), rounded up to 64 KiB
- *    (below 2 MiB) or 2 MiB; a freed large mapping stays cached in the pool
- *    (up to 32 of them and large_cache_bytes) and serves the next large
- *    request it fits without a syscall or a page fault;
- *  - fixed-size pool (obj_size set): one class, optional lifecycle hooks.
- *
- * Each thread keeps a bounded cache per class (a stack of pointers),
- * refilled from and flushed to the pool's shared per-class lists in batches
- * of pointers (lock-free, ABA-safe); a thread's caches go back to the shared
- * lists when it exits.  An object may be freed by any thread: it goes to
- * that thread's cache.  Objects have no header, and the pool never writes
- * into a free object (except to poison it), so constructed state survives.
- *
- * fa_pool_alloc/fa_pool_free are inline: the thread-cache path is a few
- * instructions with no atomics, locks or shared-line writes.  Objects to
- * be handed out next are prefetched for writing when a batch lands in a
- * thread's cache (the refill).  Define FA_POOL_PREFETCH_NEXT before
- * including this header and every inline pop also prefetches the object
- * the next pop returns: worth it when objects go cold between uses (large
- * caches, long gaps); it costs an extra load per pop, a loss when they stay
- * in this core's cache (`finalloc bench --alloc pool,pool-prefetch`).
- * Pools with any of ZERO, POISON, QUARANTINE, DEBUG, SIZE_HIST or CTOR/DTOR
- * hooks take the out-of-line path (same caches, plus the feature).
- *
- * The inline path's bins are static TLS, FA__POOL_TLS_BINS (256) a thread
- * at the same offsets in every thread; a pool holds one per class (10 by
- * default, 32 with FA_POOL_FINE, 1 fixed) from create to destroy, and a
- * pool made when they have run out goes out of line like one with
- * features (fa_pool_stats: inline_bins).  Being initial-exec TLS (8 KiB),
- * they need libfinalloc linked in or loaded at start-up: a late dlopen may
- * find no static TLS room.
- *
- * Release-mode contract: free an object once, to the pool that allocated it,
- * with no access after the free.  Breaking it is undefined (it may corrupt
- * the pool silently).  FA_POOL_DEBUG detects double and foreign frees;
- * FA_POOL_POISON and FA_POOL_QUARANTINE detect writes after free (of
- * small objects: large ones are neither poisoned nor held; a double free of
- * a large object whose mapping is still cached is reported in every mode).
- *
- * fork(): handlers take every pool's locks around it, so a child of a
- * multi-threaded parent can allocate, free, read stats and destroy; the
- * caches of the parent's other threads are not reused in the child, and
- * the periodic sampler restarts at the pool's next slow-path call.  Slabs
- * on the device backend are not inherited (its regions are VM_DONTCOPY):
- * a child must not use, flush or destroy such a pool (nor an arena or NUMA
- * allocator on the device): it would touch memory it does not have and
- * could destroy the parent's regions through the shared descriptor.  Its
- * own new allocators work.
- *
- * Slabs stay mapped, and their memory type-stable, until fa_pool_destroy
- * unless fa_pool_trim is called: it turns idle slabs into free slabs any
- * class can take and unmaps regions with no slab in use.  The first
- * fa_pool_max_pools() pools alive get thread caches, later ones share one
- * locked cache (correct, slower).  A free of a pointer below the first
- * 64 KiB boundary is reported as foreign in every mode.
+ * Small objects from 64 KiB slabs carved out of backend regions, through a
+ * bounded per-thread cache per class refilled and flushed in lock-free
+ * batches.  A size-class pool (opts NULL or obj_size 0) rounds requests up
+ * to a class (powers of two 16..8192, or FA_POOL_FINE's four per doubling)
+ * and maps larger ones one by one, keeping freed ones cached for reuse; a
+ * fixed-size pool has one class and optional ctor/dtor hooks.  Objects have
+ * no header and the pool never writes into a free one (except to poison).
+ * Any thread may free any object.  Release-mode contract: free once, to the
+ * pool that allocated it, no access after; FA_POOL_DEBUG, _POISON and
+ * _QUARANTINE detect breaches.  Thread caches, inline TLS bins, fork(),
+ * features and tuning: fa_pool_create(3), finalloc(7).
  */
 
 #define FA_POOL_SMALL_MAX   8192u /* largest class */
@@ -732,30 +681,11 @@ struct fa_pool_trim_info {
 };
 
 /*
- * Give idle slab memory back (flags 0: the defaults).  A slab is idle when
- * every object of it is on its class's shared list: none live, none in a
- * thread's cache (nor in the rest of a batch a thread took: fa_pool_flush
- * hands the caller's back, FA_POOL_TRIM_FLUSH does that first, thread exit
- * does it for the exiting thread), none held in quarantine (fa_pool_flush
- * with all != 0 releases them), none on a class's overflow list (used only
- * when batch descriptors could not be allocated).  Idle slabs leave their
- * class and become free slabs that any class takes before mapping more
- * (which also undoes fragmentation across classes); then every region with
- * no slab in use is unmapped (not with FA_POOL_TRIM_KEEP), which lowers
- * bytes_reserved and gives max_bytes room again.
- * Hooks: in the default hook mode dtor runs on each object of a freed slab
- * (ctor runs again when the slab is carved anew), with the trim's lock
- * held (see fa_pool_report_fn for what hooks must not do).  With POISON or
- * QUARANTINE each object's poison is verified first (a write after free is
- * reported).  FA_POOL_DEBUG: a free of an object of a freed slab whose
- * region is still mapped is reported as a double free; a pointer into an
- * unmapped region faults, in every mode.
- * Concurrency: any thread may trim while others allocate and free; trims
- * of one pool run one at a time.  While trim examines a class, that class's
- * shared list looks empty to other threads: a refill then carves a slab (a
- * free one first), which in a pool at max_bytes may fail with ENOMEM; no
- * object is lost.  Cost: O(objects on the shared lists + regions), paid by
- * the caller.  A fork child must not trim a pool on the device backend.
+ * Give idle slab memory back: slabs whose every object is on its class's
+ * shared list become free slabs any class takes first, then regions with no
+ * slab in use are unmapped (not with FA_POOL_TRIM_KEEP).  Safe while other
+ * threads allocate and free; trims of one pool run one at a time.  Hooks,
+ * poison checks and what "idle" excludes: fa_pool_trim(3).
  * Returns 0, filling *info if not NULL, or -EINVAL (p NULL, unknown flag),
  * -ENOMEM (no memory for the scan or for the caller's cache: the classes
  * not examined are left as they were; *info says what was done).
@@ -919,43 +849,15 @@ int fa_numa_threads(struct fa_numa_thread *out, int max);
 
 /* -- per-node allocator --
  * One pool per node with memory, its slabs bound to the node (device
- * regions on the node, or mbind'ed fallback memory); a node without memory
- * is served by its nearest memory node (numa_distance).  fa_numa_alloc is
- * the calling thread's node (a TLS lookup) plus that pool's fast path.
- * A host without NUMA support is one node 0.
- *
- * Policies, when the node's pool reaches node_cap or the node runs out:
- *   PREFERRED  spill to the other memory nodes, nearest first (counted);
- *   STRICT     fail with ENOMEM;
- *   INTERLEAVE every allocation takes the next memory node in turn (per
- *              thread), spilling like PREFERRED.
- * Requests above FA_POOL_SMALL_MAX get a map of their own on the node; a
- * freed one stays idle on its node (up to idle_max) and serves the next
- * large request there with no syscall or page fault.  Under FA_NUMA_BALANCE
- * a node with no idle map that fits takes one from the nearest node that
- * has one: fallback memory migrates (mbind MPOL_MF_MOVE), device memory
- * (pinned) is released there and mapped afresh (counted as moved too).
- * node_cap bounds the pool's mapped bytes and, for large maps, pool + large
- * + idle bytes of the node.
- * Under FA_NUMA_BALANCE node_cap is instead each memory node's initial
- * share of a total budget (node_cap times the memory nodes) that follows
- * demand: a node whose pool or large map would pass its share first trims
- * its own pool (fa_pool_trim), then the pools of the nearest nodes (spill
- * order), and the bytes their trims unmap leave their shares for its own
- * (counted: slab_moves/slab_bytes in and out, the share now in cap); only
- * then does it spill.  The total never grows; budget moves in 2 MiB steps
- * and a node keeps at least 2 MiB of its share.  Idle memory holds nothing
- * worth keeping, so nothing is copied or migrated: it is unmapped on one
- * node and the short node maps fresh memory bound to itself.  Only idle
- * memory moves: objects in other threads' caches keep their slabs (a
- * freeing thread's caches go back at its exit, fa_pool_flush or
- * fa_pool_trim with FA_POOL_TRIM_FLUSH); a node's arena keeps node_cap as
- * its own cap.
- * Remote allocations (served by a node other than the thread's) and remote
- * frees (of another node's memory) are counted per node and per thread,
- * and said on stderr, rate-limited, with the caller, under FA_NUMA_WARN.
- * Same release-mode contract as the pool: free each object once, to the
- * allocator that gave it. */
+ * regions on it, or mbind'ed fallback memory); a CPU-only node is served by
+ * its nearest memory node, a host without NUMA is one node 0.
+ * fa_numa_alloc is the calling thread's node plus that pool's fast path.
+ * When a node reaches node_cap or runs out, PREFERRED spills to the nearest
+ * nodes, STRICT fails, INTERLEAVE rotates nodes per allocation.  Large
+ * requests get node-bound maps, kept idle for reuse after free.
+ * FA_NUMA_BALANCE lets idle maps and the node_cap budget follow demand.
+ * Remote allocations and frees are counted (and said under FA_NUMA_WARN).
+ * Same release-mode contract as the pool.  Details: fa_numa_create(3). */
 
 struct fa_numa;
 struct fa_pool;

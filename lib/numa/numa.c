@@ -739,29 +739,22 @@ int fa_numa_check(struct fa_numa *n, const void *ptr)
 
 	if (!n || !ptr)
 		return -EINVAL;
-	/* any address inside: search the maps of every node's pool */
+	/* any address inside: search every node's pool maps, then its large maps */
 	for (int i = 0; i < n->nr_mem && want < 0; i++) {
-		struct fa_pool *p = n->node[n->mem_nodes[i]].pool;
-		const struct fa__map *m;
-
 		struct fa__numa_node *nd = &n->node[n->mem_nodes[i]];
 
-		pthread_mutex_lock(&p->lock);
-		m = find_map(p, ptr);
-		if (m) {
-			want = n->mem_nodes[i];
-			got = page_node(m, ptr);
+		for (int large = 0; large < 2 && want < 0; large++) {
+			pthread_mutex_t *lock = large ? &nd->large_lock : &nd->pool->lock;
+			const struct fa__map *m;
+
+			pthread_mutex_lock(lock);
+			m = large ? fa__numa_large_find(nd, ptr) : find_map(nd->pool, ptr);
+			if (m) {
+				want = n->mem_nodes[i];
+				got = page_node(m, ptr);
+			}
+			pthread_mutex_unlock(lock);
 		}
-		pthread_mutex_unlock(&p->lock);
-		if (want >= 0)
-			break;
-		pthread_mutex_lock(&nd->large_lock);
-		m = fa__numa_large_find(nd, ptr);
-		if (m) {
-			want = n->mem_nodes[i];
-			got = page_node(m, ptr);
-		}
-		pthread_mutex_unlock(&nd->large_lock);
 	}
 	if (want >= 0 && got >= 0 && got != want)
 		note_misplaced(n, want, got, ptr);
