@@ -166,11 +166,14 @@ int fa_backend_stats(struct fa_backend_stats *st);
 /*
  * Map size bytes (rounded up to the served page size) as the options say,
  * for callers that want raw pages; *info (may be NULL) says what was served.
+ * Under AUTO a page_size no backend present offers (1 GiB, none reserved)
+ * is served with smaller pages: a page downgrade, flagged in *info and
+ * counted, that FA_MEM_STRICT refuses.
  * Free with fa_mem_unmap(p, size) using the same size.
  * Errors (NULL, errno): EINVAL (size 0, bad option, reserved not zero,
  * page_size not 4K/2M/1G or not served by the forced backend, guard_size
- * above 1 TiB, node out of range), ENODEV (forced backend absent; under
- * AUTO no backend for page_size), EACCES (device forced, present, but the
+ * above 1 TiB, node out of range), ENODEV (forced backend absent),
+ * EACCES (device forced, present, but the
  * caller may not open it: see the udev rule in README),
  * ENOMEM (size above 64 TiB, no memory, strict downgrade refused), EPERM
  * (device: RLIMIT_MEMLOCK exceeded without CAP_IPC_LOCK), EOPNOTSUPP (device

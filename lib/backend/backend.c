@@ -239,11 +239,10 @@ int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts
 			if (!err)
 				break;
 		}
-		if (err) {
-			if (first < 0) /* e.g. 1 GiB asked, none reserved */
-				err = -ENODEV;
+		/* small is always present: a page size no backend offers is
+		 * served smaller (a page downgrade, below), never ENODEV */
+		if (err)
 			goto fail;
-		}
 		if (tmp.backend != first)
 			tmp.flags |= FA__MAP_DOWNGRADED;
 	}
