@@ -898,8 +898,9 @@ struct fa_numa_opts {
 };
 
 /* Errors (NULL, errno): EINVAL (bad policy/flag, reserved set, pool.mem set,
- * bad mem options), ENOMEM, EOPNOTSUPP (node ids >= FA_MAX_NODES), and those
- * of fa_pool_create. */
+ * bad mem options), ENODEV (the backend forced by mem or FINALLOC_BACKEND
+ * is absent; the device's open error, e.g. EACCES, is passed on), ENOMEM,
+ * EOPNOTSUPP (node ids >= FA_MAX_NODES), and those of fa_pool_create. */
 struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts);
 
 /* Memory of the calling thread's node.  Errors (NULL, errno): EINVAL (n

@@ -129,6 +129,34 @@ static bool present(int b, size_t ps)
 	return false;
 }
 
+/* Why forced backend b cannot serve page size ps, or 0. */
+static int forced_error(int b, size_t ps)
+{
+	if (b == FA_BACKEND_DEVICE && !fa__dev_available())
+		return fa__dev_error();
+	if (b == FA_BACKEND_HUGETLB && !present(b, ps))
+		return -ENODEV;
+	if (b == FA_BACKEND_THP && !fa__thp_enabled())
+		return -ENODEV;
+	if ((b == FA_BACKEND_THP && ps && ps != FA_PAGE_2M) ||
+	    (b == FA_BACKEND_SMALL && ps > FA_PAGE_4K))
+		return -EINVAL;
+	return 0;
+}
+
+int fa__backend_check(const struct fa_mem_opts *opts)
+{
+	static const struct fa_mem_opts defaults;
+	const struct fa_mem_opts *o = opts ? opts : &defaults;
+	int err = fa__mem_opts_check(opts);
+	int asked;
+
+	if (err)
+		return err;
+	asked = o->backend != FA_BACKEND_AUTO ? o->backend : env_backend();
+	return asked == FA_BACKEND_AUTO ? 0 : forced_error(asked, o->page_size);
+}
+
 static int serve(struct fa__map *m, size_t size, int b, size_t ps, const struct fa_mem_opts *o)
 {
 	switch (b) {
@@ -211,16 +239,8 @@ int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts
 	if (asked != FA_BACKEND_AUTO) {
 		/* forced: that backend or an error */
 		memset(&tmp, 0, sizeof(tmp));
-		if (asked == FA_BACKEND_DEVICE && !fa__dev_available())
-			err = fa__dev_error();
-		else if (asked == FA_BACKEND_HUGETLB && !present(asked, o->page_size))
-			err = -ENODEV;
-		else if (asked == FA_BACKEND_THP && !fa__thp_enabled())
-			err = -ENODEV;
-		else if ((asked == FA_BACKEND_THP && o->page_size && o->page_size != FA_PAGE_2M) ||
-		         (asked == FA_BACKEND_SMALL && o->page_size > FA_PAGE_4K))
-			err = -EINVAL;
-		else
+		err = forced_error(asked, o->page_size);
+		if (!err)
 			err = serve(&tmp, size, asked, o->page_size, o);
 		if (err)
 			goto fail;

@@ -67,6 +67,11 @@ void fa__map_free(struct fa__map *m);
 void fa__map_info(const struct fa__map *m, struct fa_mem_info *info);
 /* Validate opts (NULL allowed): 0 or -EINVAL. */
 int fa__mem_opts_check(const struct fa_mem_opts *opts);
+/* fa__mem_opts_check, then the error a mapping with opts gets at once
+ * because its forced backend (opts or FINALLOC_BACKEND) cannot serve:
+ * -ENODEV (absent), the device's open error, -EINVAL (page size); 0 if it
+ * can be tried.  For allocators that map lazily to fail at creation. */
+int fa__backend_check(const struct fa_mem_opts *opts);
 /* Verbose flag from FINALLOC_VERBOSE (read once). */
 bool fa__verbose(void);
 

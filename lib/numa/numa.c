@@ -132,10 +132,11 @@ void fa__numa_warn(struct fa_numa *n, const void *site, const char *fmt, ...)
 
 /* ---- creation ---- */
 
+/* A forced backend that cannot serve fails here, not at every allocation. */
 static int check_opts(const struct fa_numa_opts *o)
 {
 	if (!o)
-		return 0;
+		return fa__backend_check(NULL);
 	if (o->policy < FA_NUMA_PREFERRED || o->policy > FA_NUMA_INTERLEAVE)
 		return -EINVAL;
 	if ((o->flags & ~FA_NUMA_VALID_FLAGS) || o->reserved0)
@@ -145,7 +146,7 @@ static int check_opts(const struct fa_numa_opts *o)
 			return -EINVAL;
 	if (o->pool && o->pool->mem)
 		return -EINVAL; /* the allocator places slabs itself */
-	return fa__mem_opts_check(o->mem);
+	return fa__backend_check(o->mem);
 }
 
 /* Memory nodes ordered by distance from node (nearest first, ties by id). */

@@ -181,6 +181,36 @@ TEST(bad_input)
 	fa_numa_destroy(n);
 }
 
+/* A forced backend that is absent fails the create (ENODEV), whether the
+ * options or FINALLOC_BACKEND force it, not every allocation after. */
+TEST(forced_absent_backend_fails_create)
+{
+	struct fa_mem_opts mem = { .backend = FA_BACKEND_DEVICE };
+	struct fa_numa_opts o = { .mem = &mem };
+	int fd = open("/dev/finalloc", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		SKIP(return, "/dev/finalloc present");
+	}
+	errno = 0;
+	EXPECT_EQ(NULL, fa_numa_create(&o));
+	EXPECT_EQ(ENODEV, errno);
+	setenv("FINALLOC_BACKEND", "device", 1);
+	errno = 0;
+	EXPECT_EQ(NULL, fa_numa_create(NULL));
+	EXPECT_EQ(ENODEV, errno);
+	/* an explicit option still wins over the environment */
+	mem.backend = FA_BACKEND_SMALL;
+	struct fa_numa *n = fa_numa_create(&o);
+	ASSERT_NE(NULL, n);
+	void *p = fa_numa_alloc(n, 64);
+	EXPECT_NE(NULL, p);
+	fa_numa_free(n, p);
+	fa_numa_destroy(n);
+	unsetenv("FINALLOC_BACKEND");
+}
+
 /* A node without memory: STRICT refuses it, PREFERRED serves its nearest. */
 TEST(cpu_only_node)
 {
