@@ -598,7 +598,7 @@ struct fa_pool_opts {
 	unsigned snapshot_ring;        /* snapshots kept; 0 = 64 */
 	unsigned snapshot_ms;          /* > 0: a thread takes one every this many ms */
 	unsigned reserved0;            /* must be 0 */
-	size_t reserve;                /* bytes of slabs mapped and carved at creation */
+	size_t prealloc;               /* bytes of slabs mapped and carved at creation */
 	size_t max_bytes;              /* cap on bytes mapped; 0 = none (then ENOMEM) */
 	const struct fa_mem_opts *mem; /* where slabs come from; NULL = defaults */
 	fa_pool_hook_fn ctor, dtor;
@@ -625,7 +625,7 @@ struct fa_pool_opts {
  * FINE with obj_size, hooks without CTOR_EVERY but with
  * POISON/ZERO/QUARANTINE, CTOR_EVERY without hooks, snapshot_ring > 2^20,
  * large_cache_bytes with FA_POOL_NO_LARGE_CACHE,
- * quarantine_objs > 2^24, bad mem options), ENOMEM (no memory; reserve not
+ * quarantine_objs > 2^24, bad mem options), ENOMEM (no memory; prealloc not
  * served or above 64 TiB), EAGAIN (no snapshot thread), others from the backend (see
  * fa_mem_map).
  */
@@ -953,7 +953,7 @@ int fa_numa_spill_order(struct fa_numa *n, int node, int *out, int max);
  * intended one is counted as misplaced (and said under FA_NUMA_WARN).  Returns the node, or -ENOENT
  * (page not faulted in yet), -EINVAL (not n's memory), -errno.
  */
-int fa_numa_check(struct fa_numa *n, const void *ptr);
+int fa_numa_page_node(struct fa_numa *n, const void *ptr);
 
 struct fa_numa_verify {
 	uint64_t pages;     /* pages sampled (one per page, <= 4096 a map) */
@@ -974,7 +974,7 @@ struct fa_numa_node_stats {
 	uint64_t in_use;          /* bytes of live objects (class sizes) + arena used */
 	uint64_t fragmented;      /* carved into slabs but free */
 	uint64_t idle;            /* mapped, not carved (and arena chunk tails) */
-	uint64_t reserved;        /* mapped for the node */
+	uint64_t mapped;          /* bytes mapped for the node */
 	uint64_t remote_allocs;   /* served from here to threads of other nodes */
 	uint64_t remote_frees;    /* of this node's memory, by other nodes */
 	uint64_t spills_out;      /* this node full: served elsewhere */

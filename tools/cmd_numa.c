@@ -47,7 +47,7 @@ static void json_node_stats(struct fa__json *j, const struct fa_numa_node_stats 
 	fa__json_uint(j, "in_use", s->in_use);
 	fa__json_uint(j, "fragmented", s->fragmented);
 	fa__json_uint(j, "idle", s->idle);
-	fa__json_uint(j, "reserved", s->reserved);
+	fa__json_uint(j, "mapped", s->mapped);
 	fa__json_uint(j, "remote_allocs", s->remote_allocs);
 	fa__json_uint(j, "remote_frees", s->remote_frees);
 	fa__json_uint(j, "spills_out", s->spills_out);

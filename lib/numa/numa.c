@@ -734,7 +734,7 @@ static void note_misplaced(struct fa_numa *n, int want, int got, const void *add
 		fa__numa_warn(n, addr, "memory meant for node %d found on node %d", want, got);
 }
 
-int fa_numa_check(struct fa_numa *n, const void *ptr)
+int fa_numa_page_node(struct fa_numa *n, const void *ptr)
 {
 	int want = -1, got = -EINVAL;
 
@@ -867,7 +867,7 @@ void fa__numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 			s->in_use += ps->bytes_live;
 			s->fragmented += free_in_slabs;
 			s->idle += ps->bytes_slabs > slab_bytes ? ps->bytes_slabs - slab_bytes : 0;
-			s->reserved += ps->bytes_reserved;
+			s->mapped += ps->bytes_reserved;
 		}
 		free(ps);
 	}
@@ -882,7 +882,7 @@ void fa__numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 		s->live_objects += la - lf;
 		s->in_use += live_b;
 		s->idle += idle_b;
-		s->reserved += live_b + idle_b;
+		s->mapped += live_b + idle_b;
 		s->idle_maps_bytes += idle_b;
 		s->large_reused += atomic_load_explicit(&nd->large_reused, memory_order_relaxed);
 		s->chunks_in += atomic_load_explicit(&nd->chunks_in, memory_order_relaxed);
@@ -906,7 +906,7 @@ void fa__numa_node_usage(struct fa_numa *n, int node, struct fa_numa_node_stats 
 
 			s->in_use += used;
 			s->idle += as.chunk_bytes - used;
-			s->reserved += as.chunk_bytes;
+			s->mapped += as.chunk_bytes;
 		}
 		pthread_mutex_unlock(&n->lock);
 	}

@@ -119,7 +119,7 @@ static int check_opts(const struct fa_pool_opts *o)
 	if (o->align && (o->align < 8 || o->align > 4096 || (o->align & (o->align - 1))))
 		return -EINVAL;
 	/* beyond what any backend maps (and rounding it up would wrap) */
-	if (o->reserve > ((size_t)1 << 46))
+	if (o->prealloc > ((size_t)1 << 46))
 		return -ENOMEM;
 	if (o->obj_size) {
 		if (o->flags & FA_POOL_FINE)
@@ -241,9 +241,9 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 		err = fa__pool_snap_init(p, o);
 	if (err)
 		goto fail;
-	if (o->reserve) {
+	if (o->prealloc) {
 		pthread_mutex_lock(&p->lock);
-		err = fa__pool_region_add(p, fa__pool_round_up(o->reserve, FA__SLAB_SIZE));
+		err = fa__pool_region_add(p, fa__pool_round_up(o->prealloc, FA__SLAB_SIZE));
 		pthread_mutex_unlock(&p->lock);
 		if (err)
 			goto fail;
@@ -266,8 +266,8 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	all_pools = p;
 	pthread_mutex_unlock(&fa__pool_reg_lock);
 
-	if (o->reserve) {
-		/* carve the reserve now: no page faults when it is first used */
+	if (o->prealloc) {
+		/* carve the preallocation now: no page faults when it is first used */
 		for (unsigned c = 0; p->bump_end - p->bump >= (ptrdiff_t)FA__SLAB_SIZE;
 		     c = (c + 1) % p->nr_classes) {
 			uint64_t had = atomic_load_explicit(&p->cls[c].slabs, memory_order_relaxed);

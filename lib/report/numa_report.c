@@ -105,10 +105,10 @@ static void report_text(const struct fa_numa_profile *p, FILE *f)
 			        human(pn->mem_free, c, sizeof(c)),
 			        human(pn->kmod_pinned, d, sizeof(d)));
 			fprintf(f, "  library ");
-			text_bar(f, lib, "#fi", 3, s->reserved, 40);
-			fprintf(f, " %s in use, %s fragmented, %s idle of %s reserved\n",
+			text_bar(f, lib, "#fi", 3, s->mapped, 40);
+			fprintf(f, " %s in use, %s fragmented, %s idle of %s mapped\n",
 			        human(s->in_use, a, sizeof(a)), human(s->fragmented, b, sizeof(b)),
-			        human(s->idle, c, sizeof(c)), human(s->reserved, e, sizeof(e)));
+			        human(s->idle, c, sizeof(c)), human(s->mapped, e, sizeof(e)));
 			fprintf(f,
 			        "  objects live %llu (allocs %llu, frees %llu); hugetlb pages "
 			        "%llu/%llu free\n",
@@ -213,8 +213,8 @@ static void report_svg(const struct fa_numa_profile *p, FILE *f)
 	for (int i = 0; i < p->nr_nodes; i++) {
 		if (p->node[i].mem_total > max_total)
 			max_total = p->node[i].mem_total;
-		if (p->node[i].lib.reserved > max_res)
-			max_res = p->node[i].lib.reserved;
+		if (p->node[i].lib.mapped > max_res)
+			max_res = p->node[i].lib.mapped;
 	}
 	when(p, t, sizeof(t));
 	fprintf(f,
@@ -251,15 +251,15 @@ static void report_svg(const struct fa_numa_profile *p, FILE *f)
 			         human(pn->mem_used, a, sizeof(a)),
 			         human(pn->mem_total, b, sizeof(b)));
 			svg_text(f, BAR_X + BAR_W + 12, y + 36, "", line);
-			if (s->reserved) {
-				bar(f, y + 46, lib, lib_c, lib_w, 3, s->reserved, max_res);
+			if (s->mapped) {
+				bar(f, y + 46, lib, lib_c, lib_w, 3, s->mapped, max_res);
 				snprintf(line, sizeof(line), "%s in use, %s frag., %s idle",
 				         human(s->in_use, a, sizeof(a)),
 				         human(s->fragmented, b, sizeof(b)),
 				         human(s->idle, c, sizeof(c)));
 				svg_text(f, BAR_X + BAR_W + 12, y + 60, "", line);
 			} else {
-				svg_text(f, BAR_X, y + 60, " fill=\"#777\"", "none reserved");
+				svg_text(f, BAR_X, y + 60, " fill=\"#777\"", "none mapped");
 			}
 		} else {
 			svg_text(f, BAR_X, y + 36, " fill=\"#777\"", "no memory on this node");
@@ -340,7 +340,7 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 
 	fputs("<h2>Per node</h2>\n<table>\n<tr><th class=\"l\">node</th><th>mem total</th>"
 	      "<th>mem used</th><th>mem free</th><th>module pinned</th><th>library in use</th>"
-	      "<th>fragmented</th><th>idle</th><th>reserved</th><th>live objects</th>"
+	      "<th>fragmented</th><th>idle</th><th>mapped</th><th>live objects</th>"
 	      "<th>remote allocs</th><th>remote frees</th><th>spills out</th><th>spills in</th>"
 	      "<th>exhausted</th><th>misplaced</th><th>idle maps in/out</th>"
 	      "<th>pool budget in</th><th>pool budget out</th></tr>\n",
@@ -360,7 +360,7 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 		td_bytes(f, s->in_use);
 		td_bytes(f, s->fragmented);
 		td_bytes(f, s->idle);
-		td_bytes(f, s->reserved);
+		td_bytes(f, s->mapped);
 		fprintf(f,
 		        "<td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</td><td>%llu</"
 		        "td><td>%llu</td>"

@@ -309,7 +309,7 @@ static int write_numa(FILE *f)
 		put_u64(f, sec, "in_use", n->in_use);
 		put_u64(f, sec, "fragmented", n->fragmented);
 		put_u64(f, sec, "idle", n->idle);
-		put_u64(f, sec, "reserved", n->reserved);
+		put_u64(f, sec, "mapped", n->mapped);
 		put_u64(f, sec, "remote_allocs", n->remote_allocs);
 		put_u64(f, sec, "remote_frees", n->remote_frees);
 		put_u64(f, sec, "spills_out", n->spills_out);

@@ -158,7 +158,7 @@ TEST(bad_input)
 	EXPECT_EQ(-EINVAL, fa_numa_spill_order(n, 0, NULL, 4));
 	EXPECT_EQ(-EINVAL, fa_numa_stats(n, NULL));
 	EXPECT_EQ(-EINVAL, fa_numa_stats(NULL, NULL));
-	EXPECT_EQ(-EINVAL, fa_numa_check(n, NULL));
+	EXPECT_EQ(-EINVAL, fa_numa_page_node(n, NULL));
 	EXPECT_EQ(-EINVAL, fa_numa_verify(n, nd.t.max_node + 1, NULL));
 	EXPECT_EQ(-EINVAL, fa_numa_pin_thread(-1));
 	EXPECT_EQ(-EINVAL, fa_numa_pin_thread(nd.t.max_node + 1));
@@ -286,7 +286,7 @@ static int placed_on(struct fa_numa *n, void *p, int node)
 
 	if (k >= 0)
 		return k == node;
-	return fa_numa_check(n, p) == node;
+	return fa_numa_page_node(n, p) == node;
 }
 
 /* Every memory node: small and large objects land there (node_of, and the
@@ -314,10 +314,10 @@ TEST_F(backend, lands_on_node)
 		ASSERT_NE(NULL, big);
 		memset(big, 1, 3 << 20);
 		EXPECT_EQ(node, fa_numa_node_of(n, big));
-		EXPECT_EQ(node, fa_numa_check(n, small[0]));
-		EXPECT_EQ(node, fa_numa_check(n, small[63]));
-		EXPECT_EQ(node, fa_numa_check(n, big));
-		EXPECT_EQ(node, fa_numa_check(n, big + (3 << 20) - 1));
+		EXPECT_EQ(node, fa_numa_page_node(n, small[0]));
+		EXPECT_EQ(node, fa_numa_page_node(n, small[63]));
+		EXPECT_EQ(node, fa_numa_page_node(n, big));
+		EXPECT_EQ(node, fa_numa_page_node(n, big + (3 << 20) - 1));
 		EXPECT_TRUE(placed_on(n, big + (2 << 20), node));
 		EXPECT_TRUE(placed_on(n, small[5], node));
 		moved += kernel_node(big) >= 0;
@@ -362,7 +362,7 @@ TEST_F(backend, misplaced_detected)
 	pg = big + (512 << 10);
 	ASSERT_EQ(0, move_pages(0, 1, &pg, &target, &status, MPOL_MF_MOVE));
 	ASSERT_EQ(target, status);
-	EXPECT_EQ(target, fa_numa_check(n, pg));
+	EXPECT_EQ(target, fa_numa_page_node(n, pg));
 	EXPECT_EQ(-EREMOTE, fa_numa_verify(n, nd.mem[0], &v));
 	EXPECT_EQ(1, v.misplaced);
 	ASSERT_EQ(0, fa_numa_stats(n, &st));
@@ -742,7 +742,7 @@ TEST(spill_follows_distance)
 	ASSERT_EQ(0, fa_numa_stats(n, &st));
 	EXPECT_EQ(np - seen[from], (int)st.spills);
 	for (int i = 0; i < st.nr_nodes; i++) {
-		EXPECT_LE(st.node[i].reserved, cap);
+		EXPECT_LE(st.node[i].mapped, cap);
 		if (st.node[i].node != from)
 			EXPECT_EQ((uint64_t)seen[st.node[i].node], st.node[i].spills_in);
 	}
@@ -828,7 +828,7 @@ TEST(profile_totals)
 		EXPECT_EQ(100, s->live_objects - 1);
 		EXPECT_GE(s->in_use, 100 * 64 + (1 << 20));
 		EXPECT_LT(s->in_use, 100 * 64 + (1 << 20) + (4 << 20));
-		EXPECT_EQ(s->reserved, s->in_use + s->fragmented + s->idle);
+		EXPECT_EQ(s->mapped, s->in_use + s->fragmented + s->idle);
 		EXPECT_GT(s->fragmented, 0);
 		EXPECT_GT(pn->mem_total, 0);
 		EXPECT_LE(pn->mem_free, pn->mem_total);

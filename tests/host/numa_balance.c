@@ -59,7 +59,7 @@ static int placed_on(struct fa_numa *n, void *p, int node)
 
 	if (k >= 0)
 		return k == node;
-	return fa_numa_check(n, p) == node;
+	return fa_numa_page_node(n, p) == node;
 }
 
 static const struct fa_numa_node_stats *node_st(const struct fa_numa_stats *st, int node)
@@ -138,15 +138,15 @@ TEST(trim_releases_pool_memory)
 
 		/* only keep's slab is carved: the rest of its region is idle */
 		EXPECT_LT(s->fragmented, (uint64_t)65536);
-		EXPECT_LE(s->reserved, (uint64_t)2 << 20);
-		EXPECT_EQ(s->reserved, s->in_use + s->fragmented + s->idle);
+		EXPECT_LE(s->mapped, (uint64_t)2 << 20);
+		EXPECT_EQ(s->mapped, s->in_use + s->fragmented + s->idle);
 		EXPECT_EQ(1, s->live_objects);
 	}
 	fa_numa_free(n, keep);
 	ASSERT_EQ(0, fa_pool_flush(fa_numa_pool(n, node), 0));
 	ASSERT_EQ(0, fa_numa_trim(n, -1));
 	ASSERT_EQ(0, fa_numa_stats(n, &st));
-	EXPECT_EQ(0, node_st(&st, node)->reserved);
+	EXPECT_EQ(0, node_st(&st, node)->mapped);
 	EXPECT_EQ(-EINVAL, fa_numa_trim(n, nd.t.max_node + 1));
 	EXPECT_EQ(-EINVAL, fa_numa_trim(NULL, -1));
 	fa_numa_destroy(n);
@@ -298,7 +298,7 @@ TEST_F(bal, idle_budget_moves_to_the_short_node)
 	filled = fill_and_free(_metadata, n, b);
 	EXPECT_GT(filled, (int)(CAP / OBJ / 2));
 	ASSERT_EQ(0, fa_numa_stats(n, &st));
-	EXPECT_GE(node_st(&st, b)->reserved, CAP - ((size_t)1 << 20));
+	EXPECT_GE(node_st(&st, b)->mapped, CAP - ((size_t)1 << 20));
 	EXPECT_EQ(0, node_st(&st, b)->live_objects);
 
 	/* a goes half again past its share, all of it on a */
@@ -309,7 +309,7 @@ TEST_F(bal, idle_budget_moves_to_the_short_node)
 	sb = node_st(&st, b);
 	EXPECT_EQ(0, st.spills);
 	EXPECT_EQ(0, sa->spills_out);
-	EXPECT_GT(sa->reserved, CAP);
+	EXPECT_GT(sa->mapped, CAP);
 	EXPECT_GT(sa->cap, CAP);
 	EXPECT_LT(sb->cap, CAP);
 	EXPECT_GE(sa->slab_moves_in, 1);
@@ -319,13 +319,13 @@ TEST_F(bal, idle_budget_moves_to_the_short_node)
 	EXPECT_GT(sa->slab_bytes_in, CAP / 2);
 	EXPECT_EQ(0, sb->slab_moves_in);
 	EXPECT_EQ((uint64_t)self->nd.nr_mem * CAP, total_cap(&st)); /* never grows */
-	EXPECT_LE(sb->reserved, sb->cap);
-	EXPECT_LE(sa->reserved, sa->cap);
+	EXPECT_LE(sb->mapped, sb->cap);
+	EXPECT_LE(sa->mapped, sa->cap);
 	TH_LOG("%s: node %d took %llu bytes of node %d's share in %llu move(s); reserved %llu "
 	       "on %d, %llu on %d",
 	       variant->backend, a, (unsigned long long)sa->slab_bytes_in, b,
-	       (unsigned long long)sa->slab_moves_in, (unsigned long long)sa->reserved, a,
-	       (unsigned long long)sb->reserved, b);
+	       (unsigned long long)sa->slab_moves_in, (unsigned long long)sa->mapped, a,
+	       (unsigned long long)sb->mapped, b);
 	/* the memory is a's: the kernel says so, and the verifier finds none
 	 * elsewhere */
 	for (int i = 0; i < NOBJ; i += NOBJ / 16) {
@@ -351,7 +351,7 @@ TEST_F(bal, idle_budget_moves_to_the_short_node)
 	EXPECT_EQ(0, st.spills);
 	EXPECT_GE(sb->slab_moves_in, 1);
 	EXPECT_EQ(sa->slab_bytes_out, sb->slab_bytes_in);
-	EXPECT_GT(sb->reserved, CAP);
+	EXPECT_GT(sb->mapped, CAP);
 	EXPECT_EQ((uint64_t)self->nd.nr_mem * CAP, total_cap(&st));
 	for (int i = 0; i < NOBJ; i += NOBJ / 16)
 		EXPECT_TRUE(placed_on(n, v[i], b));
@@ -422,7 +422,7 @@ TEST_F(bal, without_balance_it_spills)
 	EXPECT_EQ((uint64_t)away, st.spills);
 	EXPECT_EQ(0, node_st(&st, self->a)->slab_moves_in);
 	EXPECT_EQ(CAP, node_st(&st, self->a)->cap);
-	EXPECT_LE(node_st(&st, self->a)->reserved, CAP);
+	EXPECT_LE(node_st(&st, self->a)->mapped, CAP);
 	release_all(n, v, NOBJ);
 }
 

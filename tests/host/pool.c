@@ -1000,13 +1000,13 @@ TEST(max_bytes_gives_enomem_and_recovers)
 	fa_pool_destroy(p);
 }
 
-/* a reserve no backend can map, up to one that would wrap when rounded */
-TEST(huge_reserve_is_enomem)
+/* a prealloc no backend can map, up to one that would wrap when rounded */
+TEST(huge_prealloc_is_enomem)
 {
 	const size_t sizes[] = { (size_t)1 << 47, SIZE_MAX - 4096, SIZE_MAX };
 
 	for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		struct fa_pool_opts o = { .reserve = sizes[i] };
+		struct fa_pool_opts o = { .prealloc = sizes[i] };
 
 		errno = 0;
 		EXPECT_EQ(NULL, fa_pool_create(&o));
@@ -1014,11 +1014,11 @@ TEST(huge_reserve_is_enomem)
 	}
 }
 
-/* The reserve is carved whole at creation, round-robin over the classes:
+/* The prealloc is carved whole at creation, round-robin over the classes:
  * every slab of it, not one. */
-TEST(reserve_is_carved_whole)
+TEST(prealloc_is_carved_whole)
 {
-	struct fa_pool_opts o = { .reserve = (size_t)1 << 20 };
+	struct fa_pool_opts o = { .prealloc = (size_t)1 << 20 };
 	struct fa_pool_stats st;
 	struct fa_pool *p = fa_pool_create(&o);
 	uint64_t slabs = 0, carved = 0, shared = 0;
@@ -1063,7 +1063,7 @@ TEST(idle_large_gives_way_to_slabs)
 
 TEST(steady_state_without_page_faults)
 {
-	struct fa_pool_opts o = { .reserve = (size_t)2 << 20 };
+	struct fa_pool_opts o = { .prealloc = (size_t)2 << 20 };
 	struct fa_pool *p = fa_pool_create(&o);
 	struct rusage r0, r1;
 	void *v[512];
