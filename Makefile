@@ -24,6 +24,9 @@ endif
 OPT      ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iinclude
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -pthread -fno-strict-aliasing
+# The C++ layer (include/finalloc.hpp), its tests and examples.
+CXXWARN  := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+CXXFLAGS += $(OPT) $(CXXWARN) -pthread -fno-strict-aliasing
 # Each object's header dependencies, written by the compiler.
 DEPFLAGS  = -MMD -MP -MF $@.d
 # Library internals are visible to library objects only; the tools share
@@ -35,10 +38,12 @@ LDLIBS   += -lnuma -luring -lpthread -lm -ldl
 # Sanitizer variants build the same sources into their own tree.
 ifeq ($(SAN),asan)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
 ifeq ($(SAN),tsan)
 CFLAGS  += -fsanitize=thread -fno-omit-frame-pointer
+CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=thread
 endif
 
@@ -52,6 +57,10 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o)
 HTESTS     := $(HTEST_SRCS:tests/host/%.c=$(B)/tests/%)
+# tests/host/cxx.cpp once per standard; host only (not in the VM).
+CXX_TESTS  := $(B)/tests/cxx17 $(B)/tests/cxx20
+EX_SRCS    := $(sort $(wildcard examples/*.c examples/*.cpp))
+EXAMPLES   := $(patsubst examples/%,$(B)/examples/%,$(basename $(EX_SRCS)))
 KTESTS     := $(KTEST_SRCS:tests/kmod/%.c=$(B)/vmtests/%)
 
 STATIC_LIB := $(B)/libfinalloc.a
@@ -70,7 +79,7 @@ KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
              $(wildcard /usr/src/linux-headers-*-amd64))
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
-.PHONY: all lib kmod run check check-host check-san check-vm bench bench-instructions \
+.PHONY: all lib kmod examples run check check-host check-san check-vm bench bench-instructions \
         install uninstall clean format check-format check-layers checkpatch deps help tests vmtests
 .DEFAULT_GOAL := all
 
@@ -131,7 +140,31 @@ $(B)/vmtests/%: tests/kmod/%.c $(STATIC_LIB) $(KSFT)
 	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) -Itests/host $(CFLAGS) $(TEST_WARN) $(DEPFLAGS) $(STATIC_LD) \
 		-o $@ $< $(STATIC_LIB) $(LDLIBS)
 
-tests: $(HTESTS)
+# The harness header is C only: a C driver runs the C++ tests.
+$(B)/tests/cxx-driver.o: tests/host/cxx/driver.c tests/host/cxx/driver.h $(KSFT)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) $(CFLAGS) $(TEST_WARN) -c $< -o $@
+
+$(CXX_TESTS): $(B)/tests/cxx%: tests/host/cxx.cpp $(B)/tests/cxx-driver.o $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -std=c++$* $(CPPFLAGS) -Itests/host $(CXXFLAGS) $(DEPFLAGS) $(LDFLAGS) \
+		-o $@ $< $(B)/tests/cxx-driver.o $(STATIC_LIB) $(LDLIBS)
+
+tests: $(HTESTS) $(CXX_TESTS)
+
+# Programs a user copies from; `make check` runs them (scripts/examples.sh).
+examples: $(EXAMPLES)
+
+$(B)/examples/%: examples/%.c $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+$(B)/examples/%: examples/%.cpp $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -std=c++17 $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
 vmtests: $(KTESTS) $(HTESTS:$(B)/tests/%=$(B)/vmtests/host-%) $(B)/vmbin/finalloc
 
 # The CLI inside the VM, static like the tests (the rig puts it in /bin).
@@ -166,13 +199,13 @@ check:
 	$(Q)scripts/check.sh
 
 check-host: lib tests $(BIN)
-	$(Q)scripts/run-tests.sh host $(HTESTS)
+	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS)
 
 # Both sanitizer runs happen even when the first fails.
 check-san:
 	$(Q)rc=0; \
 	$(MAKE) --no-print-directory B=$(B)/asan SAN=asan tests && \
-		scripts/run-tests.sh asan $(HTESTS:$(B)/%=$(B)/asan/%) || rc=1; \
+		scripts/run-tests.sh asan $(patsubst $(B)/%,$(B)/asan/%,$(HTESTS) $(CXX_TESTS)) || rc=1; \
 	$(MAKE) --no-print-directory B=$(B)/tsan SAN=tsan tests && \
 		FA_TSAN=1 scripts/run-tests.sh tsan $(filter %_mt,$(HTESTS:$(B)/%=$(B)/tsan/%)) || rc=1; \
 	exit $$rc

@@ -356,14 +356,26 @@ int fa_arena_stats(struct fa_arena *a, struct fa_arena_stats *st);
  * p = FA_ARENA_NEW(a, struct order, .id = 7, .qty = 100): allocate and
  * initialise one object (at least one initialiser; {0}-style "0" works).
  * FA_ARENA_NEW_DTOR(a, type, dtor, ...) also registers void dtor(void *).
- * NULL with errno as fa_arena_alloc / fa_arena_new_site.
+ * NULL with errno as fa_arena_alloc / fa_arena_new_site.  C only: C++ has
+ * fa::arena::construct<T>() in <finalloc.hpp>.
  */
+#ifdef __cplusplus
+/* C only (compound literals): a clear error rather than the compiler's. */
+#define FA_ARENA_NEW(a, type, ...)                                                            \
+	([]() -> type * {                                                                     \
+		static_assert(sizeof(type) == 0, "FA_ARENA_NEW is C only: in C++ use "        \
+		                                 "fa::arena::construct<T>() (finalloc.hpp)"); \
+		return nullptr;                                                               \
+	}())
+#define FA_ARENA_NEW_DTOR(a, type, dtor, ...) FA_ARENA_NEW(a, type)
+#else
 #define FA_ARENA_NEW(a, type, ...)                                                             \
 	((type *)fa__arena_init_inl(fa_arena_alloc_aligned((a), sizeof(type), _Alignof(type)), \
 	                            &(type){ __VA_ARGS__ }, sizeof(type)))
 #define FA_ARENA_NEW_DTOR(a, type, dtor, ...)                                                 \
 	((type *)fa_arena_new_site((a), sizeof(type), _Alignof(type), &(type){ __VA_ARGS__ }, \
 	                           (dtor), __FILE__, __LINE__, __func__))
+#endif
 
 /* ---- arena groups and thread-local sub-arenas ---- */
 

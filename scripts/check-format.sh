@@ -22,7 +22,7 @@ if [ "$ver" != 14 ]; then
 fi
 for dir in include lib tools tests/host tests/kmod; do
 	bad=""
-	for f in $(find "$dir" -name '*.[ch]' -not -path 'include/uapi/*' | sort); do
+	for f in $(find "$dir" \( -name '*.[ch]' -o -name '*.[ch]pp' \) -not -path 'include/uapi/*' | sort); do
 		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad="$bad $f"
 	done
 	if [ -n "$bad" ]; then
