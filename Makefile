@@ -51,7 +51,7 @@ LIB_SRCS   := $(sort $(shell find lib -name '*.c'))
 TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
-C_TREES    := include lib tools tests/host tests/kmod
+C_TREES    := include lib tools tests/host tests/kmod examples
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
@@ -80,7 +80,8 @@ KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
 .PHONY: all lib kmod examples run check check-host check-san check-vm bench bench-instructions \
-        install uninstall clean format check-format check-layers checkpatch deps help tests vmtests
+        install uninstall clean format check-format check-layers checkpatch deps help tests vmtests \
+        check-examples
 .DEFAULT_GOAL := all
 
 all: lib $(BIN) $(if $(KDIR),kmod)
@@ -165,6 +166,10 @@ $(B)/examples/%: examples/%.cpp $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $@"
 	$(Q)$(CXX) -std=c++17 $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+check-examples: examples
+	$(Q)scripts/examples.sh $(EXAMPLES)
+
 vmtests: $(KTESTS) $(HTESTS:$(B)/tests/%=$(B)/vmtests/host-%) $(B)/vmbin/finalloc
 
 # The CLI inside the VM, static like the tests (the rig puts it in /bin).
@@ -250,7 +255,7 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/include/finalloc
 
 format:
-	clang-format -i $$(find $(C_TREES) -name '*.[ch]' -not -path 'include/uapi/*')
+	clang-format -i $$(find $(C_TREES) \( -name '*.[ch]' -o -name '*.[ch]pp' \) -not -path 'include/uapi/*')
 
 check-format:
 	$(Q)scripts/check-format.sh
@@ -272,7 +277,8 @@ help:
 	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
 	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, VM on 6.1 and 6.12"
-	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers   parts of check"
+	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-examples   parts of check"
+	@echo "examples build the programs of examples/ (check-examples runs them)"
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"

@@ -15,6 +15,7 @@ step() {
 	"$@" || rc=1
 }
 step "host tests" make --no-print-directory check-host
+step "examples (build, run, self-checked)" make --no-print-directory check-examples
 step "sanitizer builds (ASan+UBSan, TSan)" make --no-print-directory check-san
 step "checkpatch (kmod)" make --no-print-directory checkpatch
 step "man pages (groff -ww)" scripts/check-man.sh
