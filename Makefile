@@ -25,7 +25,7 @@ OPT      ?= -O2 -g
 CPPFLAGS += -D_GNU_SOURCE -Iinclude
 CFLAGS   += -std=gnu11 $(OPT) $(WARN) -pthread -fno-strict-aliasing
 # The C++ layer (include/finalloc.hpp), its tests and examples.
-CXXWARN  := -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+CXXWARN  := -Wall -Wextra -Wshadow $(if $(filter 1,$(WERROR)),-Werror)
 CXXFLAGS += $(OPT) $(CXXWARN) -pthread -fno-strict-aliasing
 # Each object's header dependencies, written by the compiler.
 DEPFLAGS  = -MMD -MP -MF $@.d

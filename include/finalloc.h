@@ -16,6 +16,11 @@
 #include <stdio.h>
 
 #ifdef __cplusplus
+/* fa_pool_stats() and struct fa_pool_stats (and the like) share a name, as
+ * C allows; g++ -Wshadow says the function hides the struct's constructor.
+ * C++ names the struct "struct fa_pool_stats", as C does. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
 extern "C" {
 #endif
 
@@ -1105,6 +1110,7 @@ int fa_stats_write(FILE *f);
 
 #ifdef __cplusplus
 }
+#pragma GCC diagnostic pop
 #endif
 
 #endif /* FINALLOC_H */

@@ -45,8 +45,7 @@ namespace detail
 // base >= 8 leaves at least one word below it.
 inline void *align_up_store(void *raw, std::size_t align) noexcept
 {
-	std::uintptr_t p =
-	        (reinterpret_cast<std::uintptr_t>(raw) + align) & ~(std::uintptr_t)(align - 1);
+	std::uintptr_t p = (reinterpret_cast<std::uintptr_t>(raw) + align) & ~(align - 1);
 
 	reinterpret_cast<void **>(p)[-1] = raw;
 	return reinterpret_cast<void *>(p);
@@ -224,8 +223,8 @@ class arena
 	void rewind(void *mem, std::size_t size) noexcept
 	{
 		auto *c = reinterpret_cast<fa_arena_cursor *>(a_);
-		std::size_t n =
-		        (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(std::size_t)(FA_ARENA_MIN_ALIGN - 1);
+		constexpr std::size_t mask = FA_ARENA_MIN_ALIGN - 1;
+		std::size_t n = (size + mask) & ~mask;
 
 		if (c->ptr == static_cast<char *>(mem) + n)
 			c->ptr = static_cast<char *>(mem);
