@@ -80,8 +80,8 @@ KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
 .PHONY: all lib kmod examples run check check-host check-san check-vm bench bench-instructions \
-        install uninstall clean format check-format check-layers checkpatch deps help tests vmtests \
-        check-examples
+        install uninstall check-install clean format check-format check-layers checkpatch deps help \
+        tests vmtests check-examples
 .DEFAULT_GOAL := all
 
 all: lib $(BIN) $(if $(KDIR),kmod)
@@ -225,34 +225,42 @@ bench: $(BIN)
 bench-instructions: $(BIN)
 	$(Q)scripts/bench-instructions.sh
 
+# install and uninstall walk the same lists, so uninstall takes away exactly
+# what install put.  The uapi header goes where kernel uapi headers are
+# installed: <linux/finalloc.h>.
+INST_LIB  := $(DESTDIR)$(PREFIX)/lib
+INST_INC  := $(DESTDIR)$(PREFIX)/include
+INST_BIN  := $(DESTDIR)$(PREFIX)/bin
+INST_MAN  := $(DESTDIR)$(PREFIX)/share/man
+PUB_HDRS  := $(sort $(wildcard include/finalloc/*.h))
+MAN_PAGES := $(sort $(wildcard man/*.[1-9]))
+MAN_SECS  := $(sort $(subst .,,$(suffix $(MAN_PAGES))))
+# DEST/page for every page: man/x.3 -> $(INST_MAN)/man3/x.3
+MAN_DEST   = $(foreach p,$(MAN_PAGES),$(INST_MAN)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/uapi/linux \
-		$(DESTDIR)$(PREFIX)/include/finalloc \
-		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-		$(DESTDIR)$(PREFIX)/share/man/man3 $(DESTDIR)$(PREFIX)/share/man/man4 \
-		$(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 644 $(STATIC_LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(SHARED_LIB) $(DESTDIR)$(PREFIX)/lib/
-	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libfinalloc.so
-	install -m 644 include/finalloc.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(wildcard include/finalloc/*.h) $(DESTDIR)$(PREFIX)/include/finalloc/
-	install -m 644 include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/include/uapi/linux/
-	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/
-	$(if $(wildcard man/*.1),install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/)
-	$(if $(wildcard man/*.3),install -m 644 man/*.3 $(DESTDIR)$(PREFIX)/share/man/man3/)
-	$(if $(wildcard man/*.4),install -m 644 man/*.4 $(DESTDIR)$(PREFIX)/share/man/man4/)
-	$(if $(wildcard man/*.7),install -m 644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/)
+	install -d $(INST_LIB) $(INST_INC)/linux $(INST_INC)/finalloc $(INST_BIN) \
+		$(addprefix $(INST_MAN)/man,$(MAN_SECS))
+	install -m 644 $(STATIC_LIB) $(INST_LIB)/
+	install -m 755 $(SHARED_LIB) $(INST_LIB)/
+	ln -sf $(SONAME) $(INST_LIB)/libfinalloc.so
+	install -m 644 include/finalloc.h include/finalloc.hpp $(INST_INC)/
+	install -m 644 $(PUB_HDRS) $(INST_INC)/finalloc/
+	install -m 644 include/uapi/linux/finalloc.h $(INST_INC)/linux/
+	install -m 755 $(BIN) $(INST_BIN)/
+	$(foreach s,$(MAN_SECS),install -m 644 $(filter %.$(s),$(MAN_PAGES)) $(INST_MAN)/man$(s)/;)
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libfinalloc.a $(DESTDIR)$(PREFIX)/lib/libfinalloc.so* \
-		$(DESTDIR)$(PREFIX)/include/finalloc.h \
-		$(addprefix $(DESTDIR)$(PREFIX)/include/finalloc/,$(notdir $(wildcard include/finalloc/*.h))) \
-		$(DESTDIR)$(PREFIX)/include/uapi/linux/finalloc.h $(DESTDIR)$(PREFIX)/bin/finalloc \
-		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(wildcard man/*.1))) \
-		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man3/,$(notdir $(wildcard man/*.3))) \
-		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man4/,$(notdir $(wildcard man/*.4))) \
-		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man7/,$(notdir $(wildcard man/*.7)))
-	-rmdir $(DESTDIR)$(PREFIX)/include/finalloc
+	rm -f $(INST_LIB)/libfinalloc.a $(INST_LIB)/$(SONAME) $(INST_LIB)/libfinalloc.so \
+		$(INST_INC)/finalloc.h $(INST_INC)/finalloc.hpp \
+		$(addprefix $(INST_INC)/finalloc/,$(notdir $(PUB_HDRS))) \
+		$(INST_INC)/linux/finalloc.h $(INST_BIN)/finalloc $(MAN_DEST)
+	-rmdir $(INST_INC)/finalloc
+
+# Install into a scratch DESTDIR, build and run a program against it alone,
+# uninstall, and check nothing is left.
+check-install: all
+	$(Q)scripts/check-install.sh $(B)
 
 format:
 	clang-format -i $$(find $(C_TREES) \( -name '*.[ch]' -o -name '*.[ch]pp' \) -not -path 'include/uapi/*')
@@ -276,11 +284,10 @@ clean:
 help:
 	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
-	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, VM on 6.1 and 6.12"
-	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-examples   parts of check"
-	@echo "examples build the programs of examples/ (check-examples runs them)"
+        install uninstall check-install clean format check-format check-layers checkpatch deps help \
+        tests vmtests check-examples
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
-	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (uninstall the same; check-install tests both)"
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -22,6 +22,18 @@ struct command {
 	const char *summary;
 };
 
+static void help_usage(FILE *f)
+{
+	fprintf(f, "usage: finalloc help [COMMAND]\n"
+	           "\n"
+	           "Without COMMAND: the commands of finalloc (as finalloc --help).  With\n"
+	           "COMMAND: its usage and options (as finalloc COMMAND --help).\n"
+	           "\n"
+	           "  --help    this text\n");
+}
+
+static int cmd_help(int argc, char **argv);
+
 static const struct command commands[] = {
 	{ "info", cmd_info, info_usage,
 	  "host report: kernel, NUMA, huge pages, THP, /dev/finalloc, io_uring" },
@@ -31,6 +43,7 @@ static const struct command commands[] = {
 	{ "trace", cmd_trace, trace_usage, "decode an allocation journal (FINALLOC_TRACE=path)" },
 	{ "bench", cmd_bench, bench_usage,
 	  "benchmark FinAlloc against glibc, jemalloc, tcmalloc, mimalloc" },
+	{ "help", cmd_help, help_usage, "this text, or a command's (finalloc help COMMAND)" },
 };
 
 static void usage(FILE *f)
@@ -46,7 +59,6 @@ static void usage(FILE *f)
 	        fa_version());
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-7s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "  help    this text (or: finalloc help COMMAND)\n");
 }
 
 static const struct command *find(const char *name)
@@ -55,6 +67,31 @@ static const struct command *find(const char *name)
 		if (!strcmp(commands[i].name, name))
 			return &commands[i];
 	return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const struct command *c;
+	int o = tool_getopt(argc, argv, opts);
+
+	if (o != -1)
+		return tool_opt_other("help", help_usage, o, argv);
+	if (optind == argc) {
+		usage(stdout);
+		return 0;
+	}
+	if (optind + 1 < argc)
+		return tool_usage_err("help", help_usage, "one COMMAND only ('%s' is extra)",
+		                      argv[optind + 1]);
+	c = find(argv[optind]);
+	if (!c)
+		return tool_usage_err(NULL, usage, "unknown command '%s'", argv[optind]);
+	c->usage(stdout);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -69,17 +106,6 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--version")) {
 		printf("finalloc %s\n", fa_version());
-		return 0;
-	}
-	if (!strcmp(argv[1], "help")) {
-		if (argc < 3 || !strcmp(argv[2], "help")) {
-			usage(stdout);
-			return 0;
-		}
-		c = find(argv[2]);
-		if (!c)
-			return tool_usage_err(NULL, usage, "unknown command '%s'", argv[2]);
-		c->usage(stdout);
 		return 0;
 	}
 	if (argv[1][0] == '-')

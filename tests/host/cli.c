@@ -246,34 +246,67 @@ TEST(json_checker_rejects_bad_json)
 
 /* ---- help and usage ---- */
 
+/* The command names of the top help's "commands:" list, into names[max]. */
+static int help_commands(const char *help, char names[][16], int max)
+{
+	const char *p = strstr(help, "\ncommands:\n");
+	int n = 0;
+
+	for (p = p ? strchr(p + 1, '\n') + 1 : ""; n < max && !strncmp(p, "  ", 2);) {
+		if (sscanf(p, " %15s", names[n]) == 1)
+			n++;
+		p = strchr(p, '\n');
+		p = p ? p + 1 : "";
+	}
+	return n;
+}
+
 TEST(help_everywhere)
 {
-	static const char *cmds[] = { "info", "stats", "numa", "trace", "bench" };
+	static const char *known[] = { "info", "stats", "numa", "trace", "bench", "help" };
+	char cmds[32][16];
 	struct run r;
+	int n;
 
 	NEED_BIN();
 	ASSERT_EQ(0, run(&r, "--help"));
 	EXPECT_EQ(0, r.status);
 	EXPECT_NE(NULL, strstr(r.out, "usage: finalloc"));
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
-		EXPECT_NE(NULL, strstr(r.out, cmds[i])) TH_LOG("top help lacks %s", cmds[i]);
+	n = help_commands(r.out, cmds, 32);
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		bool listed = false;
+
+		for (int k = 0; k < n; k++)
+			listed |= !strcmp(cmds[k], known[i]);
+		EXPECT_TRUE(listed) TH_LOG("top help lacks %s: %s", known[i], r.out);
 	}
 	run_free(&r);
 
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	/* Every listed command, help included: --help, -h, and help CMD. */
+	for (int i = 0; i < n; i++) {
+		/* CMD --help, CMD -h, help CMD */
+		static const char *forms[] = { "--help", "-h", "help" };
 		char want[64];
 
-		snprintf(want, sizeof(want), "usage: finalloc %s", cmds[i]);
-		ASSERT_EQ(0, run(&r, cmds[i], "--help"));
-		EXPECT_EQ(0, r.status) TH_LOG("%s --help", cmds[i]);
-		EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s --help: %s", cmds[i], r.out);
-		EXPECT_EQ('\0', r.err[0]);
-		run_free(&r);
-		ASSERT_EQ(0, run(&r, "help", cmds[i]));
-		EXPECT_EQ(0, r.status);
-		EXPECT_NE(NULL, strstr(r.out, want));
-		run_free(&r);
+		snprintf(want, sizeof(want), "usage: finalloc %.15s", cmds[i]);
+		for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]); f++) {
+			if (f == 2) {
+				ASSERT_EQ(0, run(&r, forms[f], cmds[i]));
+			} else {
+				ASSERT_EQ(0, run(&r, cmds[i], forms[f]));
+			}
+			EXPECT_EQ(0, r.status) TH_LOG("%s %s: %s", cmds[i], forms[f], r.err);
+			EXPECT_NE(NULL, strstr(r.out, want))
+			TH_LOG("%s %s: %s", cmds[i], forms[f], r.out);
+			EXPECT_EQ('\0', r.err[0]);
+			run_free(&r);
+		}
 	}
+	/* help without a command is the top help */
+	ASSERT_EQ(0, run(&r, "help"));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "usage: finalloc [COMMAND"));
+	run_free(&r);
 }
 
 /* Each bad command line: exit 2, a message naming the problem, the usage. */
@@ -297,6 +330,10 @@ TEST(bad_arguments_exit_2)
 	expect_usage_error(_metadata, "unknown option '--frob'", &r);
 	ASSERT_EQ(0, run(&r, "help", "frob"));
 	expect_usage_error(_metadata, "unknown command 'frob'", &r);
+	ASSERT_EQ(0, run(&r, "help", "info", "stats"));
+	expect_usage_error(_metadata, "one COMMAND only ('stats' is extra)", &r);
+	ASSERT_EQ(0, run(&r, "help", "--frob"));
+	expect_usage_error(_metadata, "unknown option '--frob'", &r);
 	ASSERT_EQ(0, run(&r, "info", "--yaml"));
 	expect_usage_error(_metadata, "unknown option '--yaml'", &r);
 	ASSERT_EQ(0, run(&r, "info", "extra"));
