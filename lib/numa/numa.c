@@ -70,13 +70,14 @@ void fa__numa_postfork_child(void)
 	fa__numa_postfork_parent();
 }
 
-/* The pool of ptr's header; NULL for an fa_numa large object, and for a
- * pointer below the first 64 KiB boundary, which has no header to read. */
+/* The pool owning ptr's granule, through the owner map; NULL for an
+ * fa_numa large object and for memory that is not ours, which is never
+ * read. */
 static inline struct fa_pool *owner_pool(const void *ptr)
 {
-	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK)))
-		return NULL;
-	return fa__pool_slab_of(ptr)->hdr.pool;
+	const struct fa__pool_hdr *h = fa__pagemap_hdr(fa__pagemap_get(ptr));
+
+	return h ? h->pool : NULL;
 }
 
 static uint64_t now_ns(void)
@@ -577,12 +578,12 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 void fa_numa_free(struct fa_numa *n, void *ptr)
 {
 	struct fa__numa_tls *t = &fa__numa_tls;
-	const struct fa__pool_slab *s;
-	struct fa_pool *p;
+	uint64_t e = fa__pagemap_get(ptr);
+	const struct fa__pool_hdr *h;
+	int32_t off = (int32_t)(e >> 32);
 
-	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK))) {
-		/* NULL: a no-op; else below the first slab boundary, with no
-		 * header to read (one test for both) */
+	if (fa__unlikely(!e)) {
+		/* NULL: a no-op; else not our memory (one test for both) */
 		if (ptr && !n)
 			null_einval();
 		else if (ptr)
@@ -593,15 +594,14 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 		null_einval();
 		return;
 	}
-	s = fa__pool_slab_of(ptr);
-	p = s->hdr.pool;
-	if (fa__likely(cache_valid(t, n) && p == t->cache_pool)) {
-		/* the header is read already: its bin (bin 0 for a pool
-		 * with features, whose frees all go out of line) */
-		fa__pool_push_inl(p, ptr, s->hdr.binoff);
+	h = fa__pagemap_hdr(e);
+	if (fa__likely(off != 0 && cache_valid(t, n) && h->pool == t->cache_pool)) {
+		/* the thread's node's pool, a slab of its inline path: the
+		 * bin the owner map names */
+		fa__pool_push_inl(h->pool, ptr, off);
 		return;
 	}
-	free_miss(n, p, ptr, __builtin_return_address(0));
+	free_miss(n, h->pool, ptr, __builtin_return_address(0));
 }
 
 /* Idle memory of a node (or of all, -1) goes back: large maps, then the

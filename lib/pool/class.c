@@ -80,6 +80,11 @@ void fa__pool_setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 	}
 }
 
+int32_t fa__pool_inline_binoff(const struct fa_pool *p, unsigned c)
+{
+	return p->head.fmask ? fa__pool_bin_of(p, c) : 0;
+}
+
 void fa__pool_setup_inline(struct fa_pool *p)
 {
 	size_t max = fa__pool_max_size(p);

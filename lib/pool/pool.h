@@ -352,6 +352,9 @@ static inline size_t fa__pool_max_size(const struct fa_pool *p)
 void fa__pool_setup_classes(struct fa_pool *p, const struct fa_pool_opts *o);
 /* The inline path's tables, once the pool holds its bins (or none). */
 void fa__pool_setup_inline(struct fa_pool *p);
+/* What the owner map holds for a slab of class c: its bin's offset, 0 for
+ * a pool whose frees all go out of line. */
+int32_t fa__pool_inline_binoff(const struct fa_pool *p, unsigned c);
 
 /* ---- stats.c ---- */
 int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);
@@ -391,6 +394,10 @@ int fa__pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from);
 /* Debug: slab of a pointer of this pool, or NULL after a report (a large
  * object freed into the large cache is reported as a double free). */
 struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large);
+/* Every mode: the slab (or large header) of an object of p, through the
+ * owner map, or NULL after a report: not FinAlloc memory, another pool's,
+ * not at an object's start, a trimmed slab or an idle large mapping. */
+struct fa__pool_slab *fa__pool_owner(struct fa_pool *p, void *ptr, bool *large);
 /* Debug bitmap: mark allocated / free; false (after a report) if the state
  * was wrong. */
 void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o);
