@@ -9,7 +9,7 @@
  * libfinalloc.so.1, not an implementation detail: the fa__pool_bins TLS
  * array (initial-exec, FA__POOL_TLS_BINS entries of struct fa__pool_bin:
  * sp, end, frees, req); struct fa__pool_head at the start of struct
- * fa_pool (fmask, binoff[]); the owner map (finalloc/pagemap.h), whose
+ * fa_pool (bin_lo, bin_span, binoff[]); the owner map (finalloc/pagemap.h), whose
  * entries give each slab's bin offset; FA__POOL_SLOTS and
  * FA__POOL_SLAB_SIZE; and that the bottom of a bin's stack is NULL.
  * Changing any of it breaks programs built against the old header: it bumps
@@ -46,8 +46,10 @@ extern __thread struct fa__pool_bin fa__pool_bins[FA__POOL_TLS_BINS]
         __attribute__((tls_model("initial-exec")));
 
 struct fa__pool_head { /* first member of struct fa_pool */
-	/* 0 (pools with features) sends every free out of line */
-	uintptr_t fmask;
+	/* the bin offsets of its slabs in the owner map, [lo, lo + span):
+	 * span 0 (pools with features) sends every free out of line */
+	int32_t bin_lo;
+	uint32_t bin_span;
 	/* the bin's offset from the thread pointer for a size, by
 	 * (size + 7) / 8; [0] names bin 0 */
 	int32_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
@@ -154,13 +156,14 @@ static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, int32_t off)
 
 static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 {
-	if (__builtin_expect(p != NULL && ((const struct fa__pool_head *)p)->fmask != 0, 1)) {
-		/* the owner map names the bin of ptr's slab; 0 (not ours,
-		 * NULL, a large object, a pool with features) goes out of
-		 * line, where it is checked and reported */
-		int32_t off = (int32_t)(fa__pagemap_get(ptr) >> 32);
+	if (__builtin_expect(p != NULL, 1)) {
+		/* the owner map names the bin of ptr's slab; one not of p's
+		 * (not ours, NULL, a large object, another pool's, a pool
+		 * with features) goes out of line, is checked and reported */
+		const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+		int32_t off = fa__pagemap_binoff(ptr);
 
-		if (__builtin_expect(off != 0, 1)) {
+		if (__builtin_expect((uint32_t)off - (uint32_t)h->bin_lo < h->bin_span, 1)) {
 			fa__pool_push_inl(p, ptr, off);
 			return;
 		}
@@ -176,7 +179,7 @@ static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t 
 		 * of line and is reported there */
 		int32_t off = ((const struct fa__pool_head *)p)->binoff[(size + 7) >> 3];
 
-		if (__builtin_expect((int32_t)(fa__pagemap_get(ptr) >> 32) == off, 1)) {
+		if (__builtin_expect(fa__pagemap_binoff(ptr) == off, 1)) {
 			fa__pool_push_inl(p, ptr, off);
 			return;
 		}

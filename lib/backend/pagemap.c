@@ -15,24 +15,32 @@
 #define LEAF_SHIFT (FA__PAGEMAP_SHIFT + FA__PAGEMAP_LEAF_BITS)
 #define ADDR_BITS  (LEAF_SHIFT + FA__PAGEMAP_ROOT_BITS)
 
-uint64_t *fa__pagemap_root[1u << FA__PAGEMAP_ROOT_BITS];
+struct fa__pagemap fa__pagemap;
 
 /* The leaf of address x, made if need be; NULL if there is no memory. */
+static uint64_t *leaf_of(uintptr_t off)
+{
+	return off ? (uint64_t *)((uintptr_t)fa__pagemap.zero + off) : NULL;
+}
+
 static uint64_t *leaf_get(uintptr_t x)
 {
-	uint64_t **slot = &fa__pagemap_root[x >> LEAF_SHIFT];
-	uint64_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE), *expect = NULL;
+	uintptr_t *slot = &fa__pagemap.root[x >> LEAF_SHIFT];
+	uintptr_t expect = 0, off = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+	uint64_t *leaf;
 
-	if (leaf)
-		return leaf;
+	if (off)
+		return leaf_of(off);
 	leaf = mmap(NULL, LEAF_N * sizeof(uint64_t), PROT_READ | PROT_WRITE,
 	            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (leaf == MAP_FAILED)
 		return NULL;
-	if (!__atomic_compare_exchange_n(slot, &expect, leaf, false, __ATOMIC_ACQ_REL,
+	/* never 0: the leaf is not the zero leaf */
+	off = (uintptr_t)leaf - (uintptr_t)fa__pagemap.zero;
+	if (!__atomic_compare_exchange_n(slot, &expect, off, false, __ATOMIC_ACQ_REL,
 	                                 __ATOMIC_ACQUIRE)) {
 		munmap(leaf, LEAF_N * sizeof(uint64_t));
-		return expect; /* another thread's */
+		return leaf_of(expect); /* another thread's */
 	}
 	return leaf;
 }
@@ -57,8 +65,8 @@ static int range_store(const void *base, size_t size, uint64_t entry, bool make)
 	while (x < end) {
 		uintptr_t next = (x | (((uintptr_t)1 << LEAF_SHIFT) - 1)) + 1;
 		uint64_t *leaf = make ? leaf_get(x)
-		                      : __atomic_load_n(&fa__pagemap_root[x >> LEAF_SHIFT],
-		                                        __ATOMIC_ACQUIRE);
+		                      : leaf_of(__atomic_load_n(&fa__pagemap.root[x >> LEAF_SHIFT],
+		                                                __ATOMIC_ACQUIRE));
 
 		if (!leaf && make)
 			return -ENOMEM;
@@ -78,9 +86,4 @@ int fa__pagemap_set(const void *base, size_t size, uint64_t entry)
 void fa__pagemap_clear(const void *base, size_t size)
 {
 	range_store(base, size, 0, false);
-}
-
-void *fa__pagemap_hdr(uint64_t entry)
-{
-	return (void *)((uintptr_t)(uint32_t)entry << FA__PAGEMAP_SHIFT);
 }

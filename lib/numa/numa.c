@@ -446,6 +446,7 @@ static int cache_fill(struct fa__numa_tls *t, struct fa_numa *n)
 
 	t->cache_id = n->policy == FA_NUMA_INTERLEAVE ? 0 : n->id;
 	t->cache_pool = n->pool_of[node];
+	t->cache_span = fa__pool_bin_span(t->cache_pool, &t->cache_lo);
 	if (t->rseq_cpu) {
 		uint32_t cpu = *t->rseq_cpu;
 
@@ -594,13 +595,14 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 		null_einval();
 		return;
 	}
-	h = fa__pagemap_hdr(e);
-	if (fa__likely(off != 0 && cache_valid(t, n) && h->pool == t->cache_pool)) {
-		/* the thread's node's pool, a slab of its inline path: the
-		 * bin the owner map names */
-		fa__pool_push_inl(h->pool, ptr, off);
+	if (fa__likely((uint32_t)off - (uint32_t)t->cache_lo < t->cache_span &&
+	               cache_valid(t, n))) {
+		/* a slab of the thread's node's pool (its bins name it, the
+		 * header is not read): the bin the owner map names */
+		fa__pool_push_inl(t->cache_pool, ptr, off);
 		return;
 	}
+	h = fa__pagemap_hdr(e);
 	free_miss(n, h->pool, ptr, __builtin_return_address(0));
 }
 

@@ -1246,6 +1246,12 @@ TEST(release_refuses_foreign_pointers)
 	EXPECT_NE(NULL, strstr(rec.msg, "pool"));
 	EXPECT_EQ(0, fa_pool_usable_size(p, mine));
 	EXPECT_EQ(64, fa_pool_usable_size(q, mine));
+	/* and without the size: p's bins do not take q's slab either */
+	fa_pool_free(p, mine);
+	EXPECT_EQ(8, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+	EXPECT_EQ(0, rec2.n);
+	EXPECT_EQ(64, fa_pool_usable_size(q, mine));
 
 	/* an interior pointer on the out-of-line path (a pool with a
 	 * feature takes it always; the inline free does not look) */
@@ -1274,6 +1280,7 @@ TEST(release_refuses_foreign_pointers)
 		EXPECT_NE(heap, o);
 		EXPECT_NE(obj16, o);
 		EXPECT_NE(mine, o);
+		EXPECT_NE(mine, fa_pool_alloc(p, 64));
 	}
 	EXPECT_EQ(0, rec2.n);
 	free(heap);
