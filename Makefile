@@ -9,7 +9,7 @@ V       ?= 0
 Q       := $(if $(filter 1,$(V)),,@)
 
 VERSION := 0.1.0
-SONAME  := libfinalloc.so.0
+SONAME  := libfinalloc.so.1
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter

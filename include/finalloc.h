@@ -798,6 +798,7 @@ int fa_pool_snapshots(struct fa_pool *p, struct fa_pool_snapshot *out, size_t n)
  */
 int fa_pool_print_stats(struct fa_pool *p, FILE *f, int fmt);
 
+#include "finalloc/pagemap.h"
 #include "finalloc/pool.h"
 
 #ifdef FA_POOL_NOINLINE

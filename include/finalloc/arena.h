@@ -5,7 +5,7 @@
  *
  * ABI: the inline code below is compiled into every program that includes
  * finalloc.h, so the layout it reads is part of the ABI of
- * libfinalloc.so.0, not an implementation detail: struct fa_arena_cursor
+ * libfinalloc.so.1, not an implementation detail: struct fa_arena_cursor
  * (ptr, end) as the first member of struct fa_arena, and
  * FA_ARENA_MIN_ALIGN.
  * Changing any of it breaks programs built against the old header: it bumps

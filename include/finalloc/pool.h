@@ -6,13 +6,12 @@
  *
  * ABI: the inline code below is compiled into every program that includes
  * finalloc.h, so the layout it reads is part of the ABI of
- * libfinalloc.so.0, not an implementation detail: the fa__pool_bins TLS
+ * libfinalloc.so.1, not an implementation detail: the fa__pool_bins TLS
  * array (initial-exec, FA__POOL_TLS_BINS entries of struct fa__pool_bin:
  * sp, end, frees, req); struct fa__pool_head at the start of struct
- * fa_pool (fmask, binoff[]); the slab header at each FA__POOL_SLAB_SIZE
- * (64 KiB) boundary, whose first int32_t is the bin offset (the header also
- * holds the magic and the pool, read by the library only); FA__POOL_SLOTS
- * and FA__POOL_SLAB_SIZE; and that the bottom of a bin's stack is NULL.
+ * fa_pool (bin_lo, bin_span, binoff[]); the owner map (finalloc/pagemap.h), whose
+ * entries give each slab's bin offset; FA__POOL_SLOTS and
+ * FA__POOL_SLAB_SIZE; and that the bottom of a bin's stack is NULL.
  * Changing any of it breaks programs built against the old header: it bumps
  * the soname (libfinalloc.so.N+1) and the version node in
  * lib/libfinalloc.map.  See finalloc(7), "Inline fast paths".
@@ -47,10 +46,10 @@ extern __thread struct fa__pool_bin fa__pool_bins[FA__POOL_TLS_BINS]
         __attribute__((tls_model("initial-exec")));
 
 struct fa__pool_head { /* first member of struct fa_pool */
-	/* the inline free reads its bin's offset at ptr & fmask (the slab
-	 * header); fmask 0 (pools with features, which must not touch a
-	 * foreign pointer) sends every free out of line, as does ptr NULL */
-	uintptr_t fmask;
+	/* the bin offsets of its slabs in the owner map, [lo, lo + span):
+	 * span 0 (pools with features) sends every free out of line */
+	int32_t bin_lo;
+	uint32_t bin_span;
 	/* the bin's offset from the thread pointer for a size, by
 	 * (size + 7) / 8; [0] names bin 0 */
 	int32_t binoff[FA_POOL_SMALL_MAX / 8 + 1];
@@ -95,6 +94,7 @@ static inline char *fa__pool_tp(void)
 
 void *fa__pool_alloc_slow(struct fa_pool *p, size_t size);
 void fa__pool_free_slow(struct fa_pool *p, void *ptr);
+void fa__pool_free_sized_slow(struct fa_pool *p, void *ptr, size_t size);
 
 /* Counters other threads read while the owner writes them: single-copy
  * atomic stores of aligned words; TSan builds say so explicitly. */
@@ -157,13 +157,14 @@ static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, int32_t off)
 static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 {
 	if (__builtin_expect(p != NULL, 1)) {
-		/* the slab header at the 64 KiB boundary names the bin; the
-		 * mask's zero result (ptr NULL, or a pool with features) is
-		 * the one test */
-		uintptr_t s = (uintptr_t)ptr & ((const struct fa__pool_head *)p)->fmask;
+		/* the owner map names the bin of ptr's slab; one not of p's
+		 * (not ours, NULL, a large object, another pool's, a pool
+		 * with features) goes out of line, is checked and reported */
+		const struct fa__pool_head *h = (const struct fa__pool_head *)p;
+		int32_t off = fa__pagemap_binoff(ptr);
 
-		if (__builtin_expect(s != 0, 1)) {
-			fa__pool_push_inl(p, ptr, *(const int32_t *)s);
+		if (__builtin_expect((uint32_t)off - (uint32_t)h->bin_lo < h->bin_span, 1)) {
+			fa__pool_push_inl(p, ptr, off);
 			return;
 		}
 	}
@@ -172,17 +173,18 @@ static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 
 static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t size)
 {
-	if (ptr == NULL)
-		return;
-	if (__builtin_expect(p != NULL, 1))
-		/* the bin from the size: no load that depends on ptr; bin 0
-		 * (a size above the classes) always goes out of line */
-		fa__pool_push_inl(
-		        p, ptr,
-		        ((const struct fa__pool_head *)p)
-		                ->binoff[size <= FA_POOL_SMALL_MAX ? (size + 7) >> 3 : 0]);
-	else
-		fa__pool_free_slow(p, ptr);
+	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
+		/* the bin the size names must be the one of ptr's slab: a
+		 * size of another class, or another pool's object, goes out
+		 * of line and is reported there */
+		int32_t off = ((const struct fa__pool_head *)p)->binoff[(size + 7) >> 3];
+
+		if (__builtin_expect(fa__pagemap_binoff(ptr) == off, 1)) {
+			fa__pool_push_inl(p, ptr, off);
+			return;
+		}
+	}
+	fa__pool_free_sized_slow(p, ptr, size);
 }
 
 #endif /* FINALLOC_POOL_H */

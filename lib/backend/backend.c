@@ -307,6 +307,7 @@ void fa__map_free(struct fa__map *m)
 	atomic_fetch_sub(&st.bytes[m->backend], m->size);
 	if (m->flags & FA__MAP_LOCKED)
 		atomic_fetch_sub(&st.locked_bytes, m->size);
+	fa__pagemap_clear(m->base, m->size);
 	map_free_raw(m);
 	m->base = m->map_base = NULL;
 }

@@ -23,6 +23,22 @@ int fa__mem_node_of(int node);
  * with memory when that node is CPU-only. */
 int fa__current_node(void);
 
+/* ---- pagemap.c ---- */
+/* An owner-map entry: hdr (64 KiB aligned) governs the granule; binoff is
+ * the inline free's bin offset, 0 sends frees out of line. */
+uint64_t fa__pagemap_entry(const void *hdr, int32_t binoff);
+/* Set every granule wholly inside [base, base + size) to entry.  Returns
+ * 0, -ENOMEM (no leaf: granules before it are set), -EINVAL (above 2^48). */
+int fa__pagemap_set(const void *base, size_t size, uint64_t entry);
+/* Not ours any more.  fa__map_free does it for every mapping. */
+void fa__pagemap_clear(const void *base, size_t size);
+/* The header an entry names (NULL for 0); inline: the frees' miss paths
+ * stay free of calls. */
+static inline void *fa__pagemap_hdr(uint64_t entry)
+{
+	return (void *)((uintptr_t)(uint32_t)entry << FA__PAGEMAP_SHIFT);
+}
+
 /* ---- backend.c ---- */
 /*
  * One mapping from a backend.  [base, base + size) is usable; guard_size

@@ -39,7 +39,7 @@ bool fa__numa_is_large(const struct fa_numa *n, size_t size)
 
 struct fa__numa_large *fa__numa_large_of(const struct fa_numa *n, const void *ptr)
 {
-	struct fa__numa_large *l = (struct fa__numa_large *)((uintptr_t)ptr & FA__SLAB_MASK);
+	struct fa__numa_large *l = fa__pagemap_hdr(fa__pagemap_get(ptr));
 
 	if (!l || l->hdr.pool || l->hdr.magic != LARGE_MAGIC || l->owner != n || l->ptr != ptr)
 		return NULL;
@@ -53,6 +53,15 @@ static void *install(struct fa_numa *n, int node, const struct fa__map *m, size_
 	struct fa__numa_large *l =
 	        (struct fa__numa_large *)(((uintptr_t)m->base + FA__SLAB_SIZE - 1) & FA__SLAB_MASK);
 
+	/* the owner map first: without its entry no free could find l */
+	if (fa__pagemap_set(l, (size_t)((char *)m->base + m->size - (char *)l),
+	                    fa__pagemap_entry(l, 0))) {
+		struct fa__map copy = *m;
+
+		fa__map_free(&copy);
+		errno = ENOMEM;
+		return NULL;
+	}
 	memset(l, 0, sizeof(*l));
 	l->hdr.binoff = fa__pool_bin_off(0);
 	l->hdr.magic = LARGE_MAGIC;

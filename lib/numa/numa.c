@@ -70,13 +70,14 @@ void fa__numa_postfork_child(void)
 	fa__numa_postfork_parent();
 }
 
-/* The pool of ptr's header; NULL for an fa_numa large object, and for a
- * pointer below the first 64 KiB boundary, which has no header to read. */
+/* The pool owning ptr's granule, through the owner map; NULL for an
+ * fa_numa large object and for memory that is not ours, which is never
+ * read. */
 static inline struct fa_pool *owner_pool(const void *ptr)
 {
-	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK)))
-		return NULL;
-	return fa__pool_slab_of(ptr)->hdr.pool;
+	const struct fa__pool_hdr *h = fa__pagemap_hdr(fa__pagemap_get(ptr));
+
+	return h ? h->pool : NULL;
 }
 
 static uint64_t now_ns(void)
@@ -445,6 +446,7 @@ static int cache_fill(struct fa__numa_tls *t, struct fa_numa *n)
 
 	t->cache_id = n->policy == FA_NUMA_INTERLEAVE ? 0 : n->id;
 	t->cache_pool = n->pool_of[node];
+	t->cache_span = fa__pool_bin_span(t->cache_pool, &t->cache_lo);
 	if (t->rseq_cpu) {
 		uint32_t cpu = *t->rseq_cpu;
 
@@ -577,12 +579,12 @@ static __attribute__((noinline)) void free_miss(struct fa_numa *n, struct fa_poo
 void fa_numa_free(struct fa_numa *n, void *ptr)
 {
 	struct fa__numa_tls *t = &fa__numa_tls;
-	const struct fa__pool_slab *s;
-	struct fa_pool *p;
+	uint64_t e = fa__pagemap_get(ptr);
+	const struct fa__pool_hdr *h;
+	int32_t off = (int32_t)(e >> 32);
 
-	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK))) {
-		/* NULL: a no-op; else below the first slab boundary, with no
-		 * header to read (one test for both) */
+	if (fa__unlikely(!e)) {
+		/* NULL: a no-op; else not our memory (one test for both) */
 		if (ptr && !n)
 			null_einval();
 		else if (ptr)
@@ -593,15 +595,15 @@ void fa_numa_free(struct fa_numa *n, void *ptr)
 		null_einval();
 		return;
 	}
-	s = fa__pool_slab_of(ptr);
-	p = s->hdr.pool;
-	if (fa__likely(cache_valid(t, n) && p == t->cache_pool)) {
-		/* the header is read already: its bin (bin 0 for a pool
-		 * with features, whose frees all go out of line) */
-		fa__pool_push_inl(p, ptr, s->hdr.binoff);
+	if (fa__likely((uint32_t)off - (uint32_t)t->cache_lo < t->cache_span &&
+	               cache_valid(t, n))) {
+		/* a slab of the thread's node's pool (its bins name it, the
+		 * header is not read): the bin the owner map names */
+		fa__pool_push_inl(t->cache_pool, ptr, off);
 		return;
 	}
-	free_miss(n, p, ptr, __builtin_return_address(0));
+	h = fa__pagemap_hdr(e);
+	free_miss(n, h->pool, ptr, __builtin_return_address(0));
 }
 
 /* Idle memory of a node (or of all, -1) goes back: large maps, then the

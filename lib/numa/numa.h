@@ -32,6 +32,8 @@ struct fa__numa_tls {
 	 * countdown runs (getcpu); cache_id 0 = empty */
 	uint64_t cache_id;
 	struct fa_pool *cache_pool;
+	int32_t cache_lo; /* cache_pool's bin offsets: [lo, lo + span) */
+	uint32_t cache_span;
 	uint32_t cache_cpu;
 	_Atomic uint64_t remote_allocs; /* single writer: this thread */
 	_Atomic uint64_t remote_frees;

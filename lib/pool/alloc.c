@@ -83,8 +83,9 @@ static void free_object(struct fa_pool *p, void *ptr)
 		if (!s)
 			return;
 	} else {
-		s = fa__pool_slab_of(ptr);
-		large = s->hdr.magic != FA__SLAB_MAGIC;
+		s = fa__pool_owner(p, ptr, &large);
+		if (!s)
+			return;
 	}
 	if (large) {
 		struct fa__pool_large *l = (struct fa__pool_large *)s;
@@ -127,13 +128,26 @@ void fa__pool_free_slow(struct fa_pool *p, void *ptr)
 		errno = EINVAL;
 		return;
 	}
-	if (fa__unlikely(!((uintptr_t)ptr & FA__SLAB_MASK))) {
-		/* below the first slab boundary: no header to read, not ours */
-		fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0, "%p is not from pool %s", ptr,
-		                 p->name);
+	free_object(p, ptr);
+}
+
+/* The inline sized free found the bin of size is not ptr's slab's (or a
+ * large object, a pool with features, a full bin): a size of another class
+ * is refused, anything else freed as fa_pool_free would. */
+void fa__pool_free_sized_slow(struct fa_pool *p, void *ptr, size_t size)
+{
+	struct fa__pool_slab *s = fa__pagemap_hdr(fa__pagemap_get(ptr));
+
+	if (p && s && s->hdr.pool == p && s->hdr.magic == FA__SLAB_MAGIC &&
+	    (size > FA_POOL_SMALL_MAX || size == 0 || p->size_cls[(size + 7) / 8] != s->cls ||
+	     size > fa__pool_max_size(p))) {
+		fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
+		                 "%p freed with size %zu, but it is an object of class %u (%u "
+		                 "bytes)",
+		                 ptr, size, s->cls, p->cls[s->cls].size);
 		return;
 	}
-	free_object(p, ptr);
+	fa__pool_free_slow(p, ptr);
 }
 
 void *fa_pool_alloc(struct fa_pool *p, size_t size)
@@ -156,15 +170,21 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr)
 	struct fa__pool_slab *s;
 	bool large = false;
 
-	if (!p || !((uintptr_t)ptr & FA__SLAB_MASK)) /* NULL, or no header to read */
+	if (!p || !ptr)
 		return 0;
 	if (p->flags & FA_POOL_DEBUG) {
 		s = fa__pool_check_ptr(p, (void *)ptr, &large);
 		if (!s)
 			return 0;
 	} else {
-		s = fa__pool_slab_of(ptr);
-		large = s->hdr.magic != FA__SLAB_MAGIC;
+		/* not ours, or not p's: 0, no report */
+		s = fa__pagemap_hdr(fa__pagemap_get(ptr));
+		if (!s || s->hdr.pool != p)
+			return 0;
+		if (s->hdr.magic == FA__LARGE_MAGIC)
+			large = true;
+		else if (s->hdr.magic != FA__SLAB_MAGIC)
+			return 0;
 	}
 	if (large)
 		return ((struct fa__pool_large *)s)->size;

@@ -80,6 +80,12 @@ void fa__pool_setup_classes(struct fa_pool *p, const struct fa_pool_opts *o)
 	}
 }
 
+int32_t fa__pool_inline_binoff(const struct fa_pool *p, unsigned c)
+{
+	/* 0 sends every free out of line: pools with features, or none */
+	return p->slow || !p->tbin ? 0 : fa__pool_bin_of(p, c);
+}
+
 void fa__pool_setup_inline(struct fa_pool *p)
 {
 	size_t max = fa__pool_max_size(p);
@@ -87,6 +93,5 @@ void fa__pool_setup_inline(struct fa_pool *p)
 	for (unsigned i = 0; i <= FA_POOL_SMALL_MAX / 8; i++)
 		p->head.binoff[i] = i && (size_t)i * 8 <= max ? fa__pool_bin_of(p, p->size_cls[i])
 		                                              : fa__pool_bin_off(0);
-	/* pools with features keep every free out of line */
-	p->head.fmask = p->slow ? 0 : FA__SLAB_MASK;
+	p->head.bin_span = fa__pool_bin_span(p, &p->head.bin_lo);
 }

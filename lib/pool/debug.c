@@ -85,6 +85,57 @@ int fa__pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from)
 	return 0;
 }
 
+/* ---- foreign and double frees ---- */
+
+struct fa__pool_slab *fa__pool_owner(struct fa_pool *p, void *ptr, bool *large)
+{
+	struct fa__pool_slab *s = fa__pagemap_hdr(fa__pagemap_get(ptr));
+	struct fa__pool_large *l = (struct fa__pool_large *)s;
+
+	*large = false;
+	if (!s) {
+		fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0,
+		                 "%p is not memory of any pool (freed to pool %s)", ptr, p->name);
+		return NULL;
+	}
+	switch (s->hdr.magic) {
+	case FA__SLAB_MAGIC:
+		if (s->hdr.pool != p)
+			break;
+		if ((char *)ptr < s->first || (char *)ptr >= s->end ||
+		    (size_t)((char *)ptr - s->first) % s->stride) {
+			fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
+			                 "%p is not the start of an object of class %u (%u bytes)",
+			                 ptr, s->cls, p->cls[s->cls].size);
+			return NULL;
+		}
+		return s;
+	case FA__SLAB_FREE_MAGIC:
+		if (s->hdr.pool != p)
+			break;
+		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
+		                 "%p freed while free (its slab was trimmed)", ptr);
+		return NULL;
+	case FA__LARGE_MAGIC:
+	case FA__LARGE_IDLE_MAGIC:
+		if (l->hdr.pool != p)
+			break;
+		if (l->ptr != ptr) {
+			fa__pool_reportf(
+			        p, FA_POOL_ERR_FOREIGN, ptr, 0, 0,
+			        "%p is inside large object %p (%zu bytes), not at its start", ptr,
+			        l->ptr, l->size);
+			return NULL;
+		}
+		*large = true;
+		return s; /* an idle one: fa__pool_large_free says double free */
+	}
+	fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, 0, 0, "%p is not an object of pool %s%s%s",
+	                 ptr, p->name, s->hdr.pool ? " but of pool " : "",
+	                 s->hdr.pool ? s->hdr.pool->name : "");
+	return NULL;
+}
+
 /* ---- debug: foreign and double frees ---- */
 
 struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large)

@@ -157,6 +157,13 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
 		return NULL;
 	}
 	l = (struct fa__pool_large *)fa__pool_round_up((uintptr_t)m.base, FA__SLAB_SIZE);
+	err = fa__pagemap_set(l, (size_t)((char *)m.base + m.size - (char *)l),
+	                      fa__pagemap_entry(l, 0));
+	if (err) {
+		fa__map_free(&m);
+		errno = -err;
+		return NULL;
+	}
 	l->hdr.binoff = fa__pool_bin_off(0);
 	l->hdr.pool = p;
 	l->ptr = (char *)l + hdr;
@@ -246,6 +253,7 @@ void fa__pool_large_fork_child(struct fa_pool *p)
 			i++;
 			continue;
 		}
+		fa__pagemap_clear(p->lcache[i].map.base, sz);
 		memmove(&p->lcache[i], &p->lcache[i + 1],
 		        (p->nlcache - i - 1) * sizeof(p->lcache[0]));
 		p->nlcache--;

@@ -334,15 +334,24 @@ static inline uint64_t fa__pool_bin_count(const struct fa_pool *p, const struct 
 extern void *const fa__pool_nullslot[1];
 #define FA__NOCACHE_SLOT ((void **)&fa__pool_nullslot[1])
 #define FA__NOCACHE_BIN  ((struct fa__pool_bin){ .sp = FA__NOCACHE_SLOT, .end = FA__NOCACHE_SLOT })
-/* what a header at a 64 KiB boundary holds first for the inline
- * pool free, fa__pool_bins[i]'s offset from the thread pointer; bin 0
- * sends the free out of line. */
+/* fa__pool_bins[i]'s offset from the thread pointer, what the owner map
+ * holds for the inline free; bin 0 sends the free out of line. */
 int32_t fa__pool_bin_off(unsigned i);
 /* The inline path's bin offset for class c: bin 0 (always out of line)
  * when the pool holds no bins. */
 static inline int32_t fa__pool_bin_of(const struct fa_pool *p, unsigned c)
 {
 	return fa__pool_bin_off(p->tbin ? p->tbin + c : 0);
+}
+/* The bin offsets the owner map gives p's slabs: [*lo, *lo + span), span
+ * 0 when every free of p goes out of line. */
+static inline uint32_t fa__pool_bin_span(const struct fa_pool *p, int32_t *lo)
+{
+	*lo = 0;
+	if (p->slow || !p->tbin)
+		return 0;
+	*lo = fa__pool_bin_off(p->tbin);
+	return p->nr_classes * (uint32_t)sizeof(struct fa__pool_bin);
 }
 static inline size_t fa__pool_max_size(const struct fa_pool *p)
 {
@@ -352,6 +361,9 @@ static inline size_t fa__pool_max_size(const struct fa_pool *p)
 void fa__pool_setup_classes(struct fa_pool *p, const struct fa_pool_opts *o);
 /* The inline path's tables, once the pool holds its bins (or none). */
 void fa__pool_setup_inline(struct fa_pool *p);
+/* What the owner map holds for a slab of class c: its bin's offset, 0 for
+ * a pool whose frees all go out of line. */
+int32_t fa__pool_inline_binoff(const struct fa_pool *p, unsigned c);
 
 /* ---- stats.c ---- */
 int fa__pool_snap_init(struct fa_pool *p, const struct fa_pool_opts *o);
@@ -391,6 +403,10 @@ int fa__pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from);
 /* Debug: slab of a pointer of this pool, or NULL after a report (a large
  * object freed into the large cache is reported as a double free). */
 struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large);
+/* Every mode: the slab (or large header) of an object of p, through the
+ * owner map, or NULL after a report: not FinAlloc memory, another pool's,
+ * not at an object's start, a trimmed slab or an idle large mapping. */
+struct fa__pool_slab *fa__pool_owner(struct fa_pool *p, void *ptr, bool *large);
 /* Debug bitmap: mark allocated / free; false (after a report) if the state
  * was wrong. */
 void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o);

@@ -71,7 +71,9 @@ int fa__pool_region_add(struct fa_pool *p, size_t want)
 		return err;
 	lo = (char *)fa__pool_round_up((uintptr_t)m->base, FA__SLAB_SIZE);
 	hi = (char *)(((uintptr_t)m->base + m->size) & FA__SLAB_MASK);
-	if (hi - lo < (ptrdiff_t)want) {
+	/* the owner map's leaves for the region, so that carving a slab
+	 * never fails on them */
+	if (hi - lo < (ptrdiff_t)want || fa__pagemap_set(lo, (size_t)(hi - lo), 0)) {
 		fa__map_free(m);
 		return -ENOMEM;
 	}
@@ -131,6 +133,8 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	}
 	s->end = s->first + (size_t)s->nobj * k->stride;
 	s->hdr.magic = FA__SLAB_MAGIC;
+	/* cannot fail: fa__pool_region_add made the leaves */
+	fa__pagemap_set(s, FA__SLAB_SIZE, fa__pagemap_entry(s, fa__pool_inline_binoff(p, c)));
 	pthread_mutex_unlock(&p->lock);
 	atomic_fetch_add_explicit(&k->slabs, 1, memory_order_relaxed);
 	return s;

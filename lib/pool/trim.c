@@ -236,6 +236,7 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 
 			f->hdr.magic = FA__SLAB_FREE_MAGIC;
 			f->hdr.binoff = fa__pool_bin_off(0);
+			fa__pagemap_set(f, FA__SLAB_SIZE, fa__pagemap_entry(f, 0));
 			f->region = r;
 			f->next = p->free_slabs;
 			p->free_slabs = f;

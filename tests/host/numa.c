@@ -1065,6 +1065,37 @@ TEST(node_arena)
 /* Node pools with features (no inline bins) through fa_numa's own fast
  * paths: zeroed on allocation, a double free reported, the first free
  * counted. */
+/* A pointer the allocator never gave out is never read: malloc'ed, on the
+ * stack, another allocator's pool object.  Before the owner map, a malloc(8) pointer made
+ * these read a header 64 KiB below it and crash in most runs. */
+TEST(foreign_pointers_are_not_read)
+{
+	struct fa_numa *n = fa_numa_create(NULL);
+	struct fa_pool *other = fa_pool_create(NULL);
+	char stack[16];
+
+	ASSERT_NE(NULL, n);
+	ASSERT_NE(NULL, other);
+	for (int i = 0; i < 64; i++) {
+		char *m = malloc(8 + (size_t)i * 24);
+		void *o = fa_pool_alloc(other, 32);
+		void *ptrs[] = { m, stack, o };
+
+		ASSERT_NE(NULL, m);
+		for (unsigned k = 0; k < 3; k++) {
+			errno = 0;
+			EXPECT_EQ(-EINVAL, fa_numa_node_of(n, ptrs[k]));
+			EXPECT_EQ(0, fa_numa_usable_size(n, ptrs[k]));
+			fa_numa_free(n, ptrs[k]);
+			EXPECT_EQ(EINVAL, errno);
+		}
+		fa_pool_free(other, o);
+		free(m);
+	}
+	fa_pool_destroy(other);
+	fa_numa_destroy(n);
+}
+
 TEST(node_pool_features)
 {
 	struct rec rec = { 0 };

@@ -1201,6 +1201,93 @@ TEST(free_below_first_slab_is_foreign)
 	fa_pool_destroy(p);
 }
 
+/* Release mode refuses what the owner map tells apart cheaply: memory that
+ * is no pool's (heap, stack, static), another pool's object, a sized free
+ * naming another class, an interior pointer once it reaches the slow path;
+ * none of it is ever handed out again. */
+TEST(release_refuses_foreign_pointers)
+{
+	static char data[256] __attribute__((aligned(64)));
+	struct rec rec = { 0 }, rec2 = { 0 };
+	struct fa_pool *p = pool_with(0, 0, &rec), *q = pool_with(0, 0, &rec2);
+	char stack[64], *heap = malloc(64), *obj16, *mine;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, q);
+	ASSERT_NE(NULL, heap);
+	fa_pool_free(p, heap);
+	ASSERT_EQ(1, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+	fa_pool_free(p, stack);
+	fa_pool_free(p, data);
+	fa_pool_free_sized(p, heap, 64);
+	EXPECT_EQ(4, rec.n);
+	EXPECT_EQ(0, fa_pool_usable_size(p, heap));
+	EXPECT_EQ(0, fa_pool_usable_size(p, stack));
+
+	/* a sized free naming another class: the object stays out */
+	obj16 = fa_pool_alloc(p, 16);
+	ASSERT_NE(NULL, obj16);
+	fa_pool_free_sized(p, obj16, 4096);
+	EXPECT_EQ(5, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+	EXPECT_NE(NULL, strstr(rec.msg, "class"));
+	/* with a cold cache too: the same report, not a bogus double free */
+	fa_pool_flush(p, 1);
+	fa_pool_free_sized(p, heap, 4096);
+	EXPECT_EQ(6, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+
+	/* q's object given to p by size: refused; q keeps it */
+	mine = fa_pool_alloc(q, 64);
+	ASSERT_NE(NULL, mine);
+	fa_pool_free_sized(p, mine, 64);
+	EXPECT_EQ(7, rec.n);
+	EXPECT_NE(NULL, strstr(rec.msg, "pool"));
+	EXPECT_EQ(0, fa_pool_usable_size(p, mine));
+	EXPECT_EQ(64, fa_pool_usable_size(q, mine));
+	/* and without the size: p's bins do not take q's slab either */
+	fa_pool_free(p, mine);
+	EXPECT_EQ(8, rec.n);
+	EXPECT_EQ(FA_POOL_ERR_FOREIGN, rec.last.error);
+	EXPECT_EQ(0, rec2.n);
+	EXPECT_EQ(64, fa_pool_usable_size(q, mine));
+
+	/* an interior pointer on the out-of-line path (a pool with a
+	 * feature takes it always; the inline free does not look) */
+	{
+		struct rec rz = { 0 };
+		struct fa_pool *z = pool_with(FA_POOL_ZERO, 0, &rz);
+		char *o;
+
+		ASSERT_NE(NULL, z);
+		o = fa_pool_alloc(z, 64);
+		ASSERT_NE(NULL, o);
+		fa_pool_free(z, o + 8);
+		EXPECT_EQ(1, rz.n);
+		EXPECT_EQ(FA_POOL_ERR_FOREIGN, rz.last.error);
+		EXPECT_NE(NULL, strstr(rz.msg, "not the start"));
+		fa_pool_free(z, o);
+		EXPECT_EQ(1, rz.n);
+		fa_pool_destroy(z);
+	}
+
+	/* nothing refused came back as an object */
+	for (unsigned i = 0; i < 256; i++) {
+		char *o = fa_pool_alloc(p, 4096);
+
+		ASSERT_NE(NULL, o);
+		EXPECT_NE(heap, o);
+		EXPECT_NE(obj16, o);
+		EXPECT_NE(mine, o);
+		EXPECT_NE(mine, fa_pool_alloc(p, 64));
+	}
+	EXPECT_EQ(0, rec2.n);
+	free(heap);
+	fa_pool_destroy(p);
+	fa_pool_destroy(q);
+}
+
 TEST(more_pools_than_tls_slots)
 {
 	unsigned n = fa_pool_max_pools() + 8;
