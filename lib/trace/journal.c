@@ -76,7 +76,7 @@ int fa_trace_open(const char *path, const struct fa_trace_opts *opts)
 	J.off = sizeof(hdr);
 	J.bytes = sizeof(hdr);
 	J.writes = 1;
-	J.records_dead = J.dropped_dead = 0;
+	J.records_dead = J.dropped_dead = J.records_writer = 0;
 	J.flush_req = J.flush_done = 0;
 	J.uring = io_uring_queue_init(FA__TRACE_QD, &J.ur, 0) == 0;
 
@@ -127,7 +127,7 @@ int fa_trace_flush(void)
 
 static void totals(uint64_t *records, uint64_t *dropped)
 {
-	*records = J.records_dead;
+	*records = J.records_dead + J.records_writer;
 	*dropped = J.dropped_dead;
 	for (struct fa__trace_ring *r = J.rings; r; r = r->next) {
 		*records += atomic_load_explicit(&r->records, memory_order_relaxed);

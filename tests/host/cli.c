@@ -854,6 +854,34 @@ TEST(trace_decodes_a_journal)
 	unlink(path);
 }
 
+/* END counts drops no DROP record placed: every view still says so. */
+TEST(trace_shows_drops_only_the_end_counts)
+{
+	char path[] = "/tmp/fa-cli-drop-XXXXXX";
+	int fd = mkstemp(path);
+	uint64_t n = 1293;
+	struct jw w;
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_GE(fd, 0);
+	close(fd);
+	make_journal(&w, 1, true);
+	memcpy(w.buf + w.len - 16, &n, 8); /* END.dropped */
+	save(path, w.buf, w.len);
+	ASSERT_EQ(0, run(&r, "trace", path));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "WARNING: 1293 records dropped")) TH_LOG("%s", r.out);
+	run_free(&r);
+	ASSERT_EQ(0, run(&r, "trace", "--json", path));
+	EXPECT_EQ(0, r.status);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_EQ(1293, json_get_int(r.out, "dropped"));
+	EXPECT_EQ(1293, json_get_int(r.out, "dropped_unplaced"));
+	run_free(&r);
+	unlink(path);
+}
+
 TEST(trace_rejects_bad_journals)
 {
 	char path[] = "/tmp/fa-cli-bad-XXXXXX";

@@ -239,6 +239,49 @@ TEST_F(journal, full_ring_drops_are_counted)
 	TH_LOG("%d journaled, %llu dropped", allocs, (unsigned long long)dropped_rec);
 }
 
+/* Drops at the very end (nothing put after them, the writer asleep) are
+ * still written as DROP records: the views sum those. */
+TEST_F(journal, last_drops_get_a_drop_record)
+{
+	struct fa_trace_opts to = { .buffer_size = 4096, .interval_us = 1000000 };
+	for (int round = 0; round < 20; round++) {
+		struct fa_trace_stats ts;
+		struct fa_trace_reader *r;
+		struct fa_trace_event ev;
+		uint64_t dropped_rec = 0, end_dropped = UINT64_MAX;
+		int allocs = 0, arena_ev = 0;
+		struct fa_arena *a;
+		const int N = 500 + round * 37;
+
+		ASSERT_EQ(0, fa_trace_open(self->path, &to));
+		a = traced(0, 0, 0);
+		ASSERT_NE(NULL, a);
+		for (int i = 0; i < N; i++)
+			ASSERT_NE(NULL, fa_arena_alloc(a, 32));
+		fa_arena_destroy(a);
+		ASSERT_EQ(0, fa_trace_stats(&ts));
+		ASSERT_EQ(0, fa_trace_close());
+
+		r = fa_trace_reader_open(self->path);
+		ASSERT_NE(NULL, r);
+		while (fa_trace_next(r, &ev) == 1) {
+			allocs += ev.type == FA_TRACE_ALLOC;
+			arena_ev += ev.type == FA_TRACE_ARENA;
+			if (ev.type == FA_TRACE_DROP)
+				dropped_rec += ev.count;
+			if (ev.type == FA_TRACE_END)
+				end_dropped = ev.dropped;
+		}
+		fa_trace_reader_close(r);
+		EXPECT_GT(ts.dropped, 0) TH_LOG("round %d: the ring did not fill", round);
+		EXPECT_EQ(end_dropped, dropped_rec) TH_LOG("round %d", round);
+		/* one site, put first: every ALLOC and ARENA record is in the
+		 * file or counted in a DROP record */
+		EXPECT_EQ((uint64_t)N + 2, (uint64_t)(allocs + arena_ev) + dropped_rec)
+		TH_LOG("round %d", round);
+	}
+}
+
 TEST_F(journal, back_pressure_loses_nothing)
 {
 	struct fa_trace_opts to = { .buffer_size = 4096,
