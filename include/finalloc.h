@@ -449,7 +449,7 @@ int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *
 #define FA_TRACE_BLOCK (1u << 0) /* wait for room instead of dropping */
 
 struct fa_trace_opts {
-	size_t buffer_size;   /* per-thread ring, power of two; 0 = 256 KiB */
+	size_t buffer_size;   /* per-thread ring, power of two; 0 = 1 MiB */
 	unsigned flags;       /* FA_TRACE_* */
 	unsigned interval_us; /* writer wake-up period, 0 = 1000 */
 };
@@ -457,7 +457,8 @@ struct fa_trace_opts {
 /*
  * Open the process journal (truncating path) and start the writer thread.
  * FINALLOC_TRACE=path opens it at the first fa_arena_create and traces
- * every arena (FINALLOC_TRACE_MIN / FINALLOC_TRACE_SAMPLE set thresholds).
+ * every arena (FINALLOC_TRACE_MIN / FINALLOC_TRACE_SAMPLE set thresholds,
+ * FINALLOC_TRACE_RING / FINALLOC_TRACE_BLOCK the options).
  * Closed by fa_trace_close() or at exit.
  * Errors: -EINVAL (path NULL, unknown flag, buffer_size not a power of two
  * in 4 KiB..1 GiB), -EBUSY (already open), open(2) errors, -EIO (header

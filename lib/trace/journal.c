@@ -11,12 +11,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#define DEF_RING ((size_t)256 << 10)
+/* A one-thread program making allocations back to back fills the ring
+ * before the writer's first wake-up: 1 MiB holds 21,845 ALLOC records,
+ * and the writer is woken when a ring is half full. */
+#define DEF_RING ((size_t)1 << 20)
+#define MAX_RING ((size_t)1 << 30)
+#define REC_SIZE sizeof(struct fa_trace_rec_alloc)
 
 static bool atexit_done;
 
@@ -51,8 +57,8 @@ int fa_trace_open(const char *path, const struct fa_trace_opts *opts)
 	size_t rs = opts && opts->buffer_size ? opts->buffer_size : DEF_RING;
 	int fd, err;
 
-	if (!path || (opts && (opts->flags & ~FA_TRACE_BLOCK)) || rs < 4096 ||
-	    rs > ((size_t)1 << 30) || (rs & (rs - 1)))
+	if (!path || (opts && (opts->flags & ~FA_TRACE_BLOCK)) || rs < 4096 || rs > MAX_RING ||
+	    (rs & (rs - 1)))
 		return -EINVAL;
 	pthread_mutex_lock(&J.lock);
 	if (atomic_load(&fa__trace_gen) & 1) {
@@ -195,6 +201,42 @@ int fa_trace_stats(struct fa_trace_stats *st)
 	return 0;
 }
 
+/* The environment is read at every fa_arena_create: a bad value is
+ * reported once per variable and the default used. */
+enum { ENV_MIN, ENV_SAMPLE, ENV_RING, ENV_BLOCK };
+static _Atomic unsigned env_warned;
+
+static uint64_t env_num(int var, const char *name, uint64_t lo, uint64_t hi, uint64_t dflt,
+                        const char *what)
+{
+	const char *s = getenv(name);
+	uint64_t v;
+
+	if (!s || !*s)
+		return dflt;
+	if (fa__parse_size(s, &v) && v >= lo && v <= hi)
+		return v;
+	if (!(atomic_fetch_or(&env_warned, 1u << var) & (1u << var)))
+		fprintf(stderr, "finalloc: %s=%s: not %s; using %llu\n", name, s, what,
+		        (unsigned long long)dflt);
+	return dflt;
+}
+
+/* fa_trace_opts for a journal the library opens itself. */
+static void env_opts(struct fa_trace_opts *o)
+{
+	uint64_t recs =
+	        env_num(ENV_RING, "FINALLOC_TRACE_RING", 1, MAX_RING / REC_SIZE,
+	                DEF_RING / REC_SIZE, "a ring size in records (1..22369621, k/M suffixes)");
+	size_t rs = 4096;
+
+	while (rs < recs * REC_SIZE)
+		rs *= 2;
+	*o = (struct fa_trace_opts){ .buffer_size = rs };
+	if (env_num(ENV_BLOCK, "FINALLOC_TRACE_BLOCK", 0, 1, 0, "0 or 1"))
+		o->flags |= FA_TRACE_BLOCK;
+}
+
 bool fa__trace_env(size_t *min_size, unsigned *sample)
 {
 	const char *p = getenv("FINALLOC_TRACE");
@@ -210,6 +252,7 @@ bool fa__trace_env(size_t *min_size, unsigned *sample)
 
 int fa__trace_ensure(const char *path)
 {
+	struct fa_trace_opts o;
 	int err;
 
 	if (atomic_load(&fa__trace_gen) & 1)
@@ -218,6 +261,7 @@ int fa__trace_ensure(const char *path)
 		path = getenv("FINALLOC_TRACE");
 	if (!path || !*path)
 		return -EINVAL;
-	err = fa_trace_open(path, NULL);
+	env_opts(&o);
+	err = fa_trace_open(path, &o);
 	return err == -EBUSY ? 0 : err;
 }

@@ -95,6 +95,11 @@ static bool ring_put(struct fa__trace_ring *r, const void *rec, size_t len)
 	memcpy(r->buf + off, rec, n1);
 	memcpy(r->buf, (const char *)rec + n1, len - n1);
 	atomic_store_explicit(&r->head, head + len, memory_order_release);
+	/* half full: wake the writer now rather than at its next period.
+	 * Once per crossing; without the lock, so a wake-up can be missed
+	 * (the writer then comes at its period), never waited for. */
+	if (fa__unlikely(head - tail < r->size / 2 && head + len - tail >= r->size / 2))
+		pthread_cond_signal(&J.wake);
 	atomic_store_explicit(&r->records,
 	                      atomic_load_explicit(&r->records, memory_order_relaxed) + 1,
 	                      memory_order_relaxed);

@@ -326,6 +326,61 @@ TEST_F(journal, env_traces_every_arena)
 	EXPECT_EQ(300, min_size);
 }
 
+/* A one-thread program making 7,000 allocations back to back, with the
+ * defaults: the ring holds them all before the writer's first wake-up,
+ * however slow the writer is. */
+TEST_F(journal, defaults_lose_nothing_at_7000_allocations)
+{
+	struct fa_trace_stats ts;
+	struct fa_arena *a;
+	uint64_t dropped;
+	const int N = 7000;
+
+	setenv("FINALLOC_TRACE", self->path, 1);
+	a = fa_arena_create(NULL);
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < N; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, 32 + (size_t)(i % 64)));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_stats(&ts));
+	EXPECT_EQ(0, ts.dropped);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(N, count_allocs(self->path, &dropped, NULL));
+	EXPECT_EQ(0, dropped);
+}
+
+/* FINALLOC_TRACE_RING sets the ring in records, FINALLOC_TRACE_BLOCK=1
+ * makes a full ring wait: a 4 KiB ring then loses nothing, and every
+ * write request carries at most one ring's worth. */
+TEST_F(journal, env_ring_and_block)
+{
+	struct fa_trace_stats ts;
+	struct fa_arena *a;
+	uint64_t dropped;
+	const int N = 7000;
+
+	setenv("FINALLOC_TRACE", self->path, 1);
+	setenv("FINALLOC_TRACE_RING", "80", 1); /* 3,840 bytes: a 4 KiB ring */
+	setenv("FINALLOC_TRACE_BLOCK", "1", 1);
+	a = fa_arena_create(NULL);
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < N; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, 64));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_flush());
+	ASSERT_EQ(0, fa_trace_stats(&ts));
+	EXPECT_EQ(0, ts.dropped);
+	/* header write, then spans of at most 4 KiB */
+	EXPECT_GE(ts.writes, 1 + (ts.bytes - 64) / 4096)
+	TH_LOG("%llu bytes in %llu writes", (unsigned long long)ts.bytes,
+	       (unsigned long long)ts.writes);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(N, count_allocs(self->path, &dropped, NULL));
+	EXPECT_EQ(0, dropped);
+	unsetenv("FINALLOC_TRACE_RING");
+	unsetenv("FINALLOC_TRACE_BLOCK");
+}
+
 /* The journal is flushed and ended at exit without an explicit close. */
 TEST_F(journal, flushed_at_exit)
 {
