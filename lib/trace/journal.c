@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,13 +241,13 @@ static void env_opts(struct fa_trace_opts *o)
 bool fa__trace_env(size_t *min_size, unsigned *sample)
 {
 	const char *p = getenv("FINALLOC_TRACE");
-	const char *m = getenv("FINALLOC_TRACE_MIN");
-	const char *s = getenv("FINALLOC_TRACE_SAMPLE");
 
 	if (!p || !*p)
 		return false;
-	*min_size = m ? strtoull(m, NULL, 0) : 0;
-	*sample = s ? (unsigned)strtoul(s, NULL, 0) : 0;
+	*min_size = (size_t)env_num(ENV_MIN, "FINALLOC_TRACE_MIN", 0, SIZE_MAX, 0,
+	                            "a size in bytes (k/M/G suffixes)");
+	*sample = (unsigned)env_num(ENV_SAMPLE, "FINALLOC_TRACE_SAMPLE", 0, UINT_MAX, 0,
+	                            "a count N, for 1 in N (k/M/G suffixes)");
 	return true;
 }
 

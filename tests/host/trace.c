@@ -381,6 +381,99 @@ TEST_F(journal, env_ring_and_block)
 	unsetenv("FINALLOC_TRACE_BLOCK");
 }
 
+/* In a child with FINALLOC_TRACE_MIN / _SAMPLE set (NULL: unset), two
+ * arenas each allocate 100 and 2000 bytes ten times; what the child said
+ * on stderr goes to err.  Returns the allocations journaled, or -1. */
+static int env_child(const char *path, const char *min, const char *sample, char *err,
+                     size_t errlen)
+{
+	char ep[] = "/tmp/fa-trace-err-XXXXXX";
+	int fd = mkstemp(ep), status, n;
+	uint64_t dropped;
+	ssize_t got;
+	pid_t pid;
+
+	if (fd < 0)
+		return -1;
+	unlink(ep);
+	pid = fork();
+	if (pid == 0) {
+		dup2(fd, 2);
+		setenv("FINALLOC_TRACE", path, 1);
+		if (min)
+			setenv("FINALLOC_TRACE_MIN", min, 1);
+		if (sample)
+			setenv("FINALLOC_TRACE_SAMPLE", sample, 1);
+		for (int k = 0; k < 2; k++) {
+			struct fa_arena *a = fa_arena_create(NULL);
+
+			if (!a)
+				_exit(3);
+			for (int i = 0; i < 10; i++)
+				if (!fa_arena_alloc(a, 100) || !fa_arena_alloc(a, 2000))
+					_exit(4);
+			fa_arena_destroy(a);
+		}
+		_exit(fa_trace_close() ? 5 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || status != 0) {
+		close(fd);
+		return -1;
+	}
+	got = pread(fd, err, errlen - 1, 0);
+	err[got > 0 ? got : 0] = '\0';
+	close(fd);
+	n = count_allocs(path, &dropped, NULL);
+	return dropped ? -1 : n;
+}
+
+static int lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* k/M/G suffixes are sizes; a negative, suffixed-wrong or non-number
+ * value is said once, naming the variable and value, and the default
+ * (journal everything) used. */
+TEST_F(journal, env_thresholds_parsed_or_refused)
+{
+	static const char *bad_min[] = { "-5", "abc", "1x", " 5", "", "99999999999G" };
+	char err[1024];
+
+	EXPECT_EQ(40, env_child(self->path, NULL, NULL, err, sizeof(err)));
+	EXPECT_STREQ("", err);
+	EXPECT_EQ(20, env_child(self->path, "1k", NULL, err, sizeof(err))); /* 1024 */
+	EXPECT_STREQ("", err);
+	EXPECT_EQ(20, env_child(self->path, "0x7d0", NULL, err, sizeof(err))); /* 2000 */
+	EXPECT_EQ(40, env_child(self->path, "100", NULL, err, sizeof(err)));
+	EXPECT_EQ(0, env_child(self->path, "1M", NULL, err, sizeof(err)));
+	/* 1 in 2 of the 100-byte ones besides the 2000-byte ones */
+	EXPECT_EQ(30, env_child(self->path, "1k", "2", err, sizeof(err)));
+	EXPECT_STREQ("", err);
+	for (size_t i = 0; i < sizeof(bad_min) / sizeof(bad_min[0]); i++) {
+		char want[64];
+
+		EXPECT_EQ(40, env_child(self->path, bad_min[i], NULL, err, sizeof(err)))
+		TH_LOG("FINALLOC_TRACE_MIN='%s'", bad_min[i]);
+		if (!*bad_min[i]) { /* empty: unset */
+			EXPECT_STREQ("", err);
+			continue;
+		}
+		snprintf(want, sizeof(want), "FINALLOC_TRACE_MIN=%s:", bad_min[i]);
+		EXPECT_NE(NULL, strstr(err, want)) TH_LOG("stderr: %s", err);
+		EXPECT_EQ(1, lines(err)) TH_LOG("once, not per arena: %s", err);
+	}
+	EXPECT_EQ(20, env_child(self->path, "1k", "-1", err, sizeof(err)));
+	EXPECT_NE(NULL, strstr(err, "FINALLOC_TRACE_SAMPLE=-1:")) TH_LOG("stderr: %s", err);
+	EXPECT_EQ(1, lines(err));
+	EXPECT_EQ(20, env_child(self->path, "1k", "8G", err, sizeof(err))); /* > UINT_MAX */
+	EXPECT_NE(NULL, strstr(err, "FINALLOC_TRACE_SAMPLE=8G:")) TH_LOG("stderr: %s", err);
+}
+
 /* The journal is flushed and ended at exit without an explicit close. */
 TEST_F(journal, flushed_at_exit)
 {
