@@ -259,8 +259,11 @@ struct fa_arena_opts {
 /*
  * Create an arena and map its first chunk.
  * Errors (NULL, errno): EINVAL (unknown flag, reserved not zero, chunk sizes
- * out of range, bad mem opts), ENOMEM (no memory, cap below one chunk),
- * ENODEV (forced backend absent), and open(2) errors of trace_path.
+ * out of range, bad mem opts, TRACE with no journal, trace_path or
+ * FINALLOC_TRACE), ENOMEM (no memory, cap below one chunk), ENODEV (forced
+ * backend absent), and open(2) errors of trace_path.  A FINALLOC_TRACE
+ * journal that cannot be opened is said once on stderr: arenas go on
+ * untraced.
  */
 struct fa_arena *fa_arena_create(const struct fa_arena_opts *opts);
 
@@ -458,7 +461,8 @@ struct fa_trace_opts {
  * Open the process journal (truncating path) and start the writer thread.
  * FINALLOC_TRACE=path opens it at the first fa_arena_create and traces
  * every arena (FINALLOC_TRACE_MIN / FINALLOC_TRACE_SAMPLE set thresholds,
- * FINALLOC_TRACE_RING / FINALLOC_TRACE_BLOCK the options).
+ * FINALLOC_TRACE_RING / FINALLOC_TRACE_BLOCK the options); a path that
+ * cannot be opened is said once on stderr and tracing stays off.
  * Closed by fa_trace_close() or at exit.
  * Errors: -EINVAL (path NULL, unknown flag, buffer_size not a power of two
  * in 4 KiB..1 GiB), -EBUSY (already open), open(2) errors, -EIO (header

@@ -26,6 +26,8 @@
 #define REC_SIZE sizeof(struct fa_trace_rec_alloc)
 
 static bool atexit_done;
+/* FINALLOC_TRACE's opening (env_journal), reinitialised in a forked child */
+static pthread_mutex_t env_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void fa__trace_postfork_child(void)
 {
@@ -39,6 +41,7 @@ void fa__trace_postfork_child(void)
 		J.rings = NULL;
 	}
 	pthread_mutex_init(&J.lock, NULL);
+	pthread_mutex_init(&env_lock, NULL);
 	pthread_cond_init(&J.wake, NULL);
 	pthread_cond_init(&J.done, NULL);
 	fa__trace_record_postfork();
@@ -238,6 +241,50 @@ static void env_opts(struct fa_trace_opts *o)
 		o->flags |= FA_TRACE_BLOCK;
 }
 
+/*
+ * FINALLOC_TRACE's journal, opened once per value of the variable: a path
+ * that failed is said once and not retried at every fa_arena_create, and a
+ * journal since closed (fa_trace_close, exit, or the parent's, in a forked
+ * child) is not reopened, which would truncate it.  0: open; 1: none, go
+ * on untraced; -EINVAL: the variable is unset.
+ */
+static char *env_tried; /* under env_lock; always NULL or a whole string */
+
+static int env_journal(void)
+{
+	const char *p = getenv("FINALLOC_TRACE");
+	struct fa_trace_opts o;
+	char *old;
+	int err;
+
+	if (!p || !*p)
+		return -EINVAL;
+	if (atomic_load(&fa__trace_gen) & 1)
+		return 0;
+	pthread_mutex_lock(&env_lock);
+	if (atomic_load(&fa__trace_gen) & 1) {
+		pthread_mutex_unlock(&env_lock);
+		return 0;
+	}
+	if (env_tried && !strcmp(env_tried, p)) {
+		pthread_mutex_unlock(&env_lock);
+		return 1;
+	}
+	/* swapped, not freed first: a forked child may find it mid-update */
+	old = env_tried;
+	env_tried = strdup(p);
+	free(old);
+	env_opts(&o);
+	err = fa_trace_open(p, &o);
+	pthread_mutex_unlock(&env_lock);
+	if (!err || err == -EBUSY)
+		return 0;
+	fprintf(stderr,
+	        "finalloc: FINALLOC_TRACE=%s: cannot open the journal: %s; not journaling\n", p,
+	        strerror(-err));
+	return 1;
+}
+
 bool fa__trace_env(size_t *min_size, unsigned *sample)
 {
 	const char *p = getenv("FINALLOC_TRACE");
@@ -259,9 +306,7 @@ int fa__trace_ensure(const char *path)
 	if (atomic_load(&fa__trace_gen) & 1)
 		return 0;
 	if (!path || !*path)
-		path = getenv("FINALLOC_TRACE");
-	if (!path || !*path)
-		return -EINVAL;
+		return env_journal();
 	env_opts(&o);
 	err = fa_trace_open(path, &o);
 	return err == -EBUSY ? 0 : err;

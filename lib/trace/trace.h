@@ -144,10 +144,13 @@ void *fa__trace_writer_main(void *unused);
 
 /* ---- journal.c: lifecycle ---- */
 
-/* Open the journal at path, or FINALLOC_TRACE when path is NULL; 0 if
- * already open.  -EINVAL when neither names one. */
+/* Open the journal at path (an arena's trace_path) if none is open: 0,
+ * or fa_trace_open's error.  With path NULL, FINALLOC_TRACE's journal:
+ * 0 when open, 1 when it cannot be (said once on stderr) or was closed
+ * (the arena goes on untraced), -EINVAL when the variable is unset. */
 int fa__trace_ensure(const char *path);
-/* FINALLOC_TRACE set: every arena traces (thresholds from the env). */
+/* FINALLOC_TRACE set: every arena traces (thresholds from the env), if
+ * fa__trace_ensure opens its journal. */
 bool fa__trace_env(size_t *min_size, unsigned *sample);
 
 /* fork(2), from lib/fork.c: the child stops journaling (the writer thread

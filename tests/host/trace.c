@@ -474,6 +474,100 @@ TEST_F(journal, env_thresholds_parsed_or_refused)
 	EXPECT_NE(NULL, strstr(err, "FINALLOC_TRACE_SAMPLE=8G:")) TH_LOG("stderr: %s", err);
 }
 
+/* FINALLOC_TRACE naming a journal that cannot be opened: said once on
+ * stderr, naming the variable and the path; every arena is created and
+ * allocates, untraced and off the slow path, even one asking
+ * FA_ARENA_TRACE without a path. */
+TEST_F(journal, env_journal_unopenable_is_said_once)
+{
+	char ep[] = "/tmp/fa-trace-err-XXXXXX", err[1024];
+	int fd = mkstemp(ep), status;
+	ssize_t got;
+	pid_t pid;
+
+	ASSERT_GE(fd, 0);
+	unlink(ep);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct fa_arena_opts ao = { .flags = FA_ARENA_TRACE };
+		struct fa_trace_stats ts;
+		struct fa_arena *a;
+
+		dup2(fd, 2);
+		setenv("FINALLOC_TRACE", "/nonexistent/dir/x", 1);
+		for (int i = 0; i < 5; i++) {
+			struct fa_arena_stats st;
+
+			a = fa_arena_create(i == 4 ? &ao : NULL);
+			if (!a) {
+				perror("fa_arena_create");
+				_exit(3);
+			}
+			if (!fa_arena_alloc(a, 100))
+				_exit(4);
+			if (fa_arena_stats(a, &st) || st.traced || st.slow_allocs)
+				_exit(6);
+			fa_arena_destroy(a);
+		}
+		if (fa_trace_stats(&ts) || ts.open)
+			_exit(5);
+		/* an arena's own trace_path is still opened */
+		ao.trace_path = self->path;
+		a = fa_arena_create(&ao);
+		if (!a || fa_trace_stats(&ts) || !ts.open)
+			_exit(7);
+		fa_arena_destroy(a);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	got = pread(fd, err, sizeof(err) - 1, 0);
+	err[got > 0 ? got : 0] = '\0';
+	close(fd);
+	EXPECT_EQ(0, status) TH_LOG("stderr: %s", err);
+	EXPECT_NE(NULL, strstr(err, "FINALLOC_TRACE=/nonexistent/dir/x")) TH_LOG("%s", err);
+	EXPECT_EQ(1, lines(err)) TH_LOG("%s", err);
+}
+
+/* A child of fork(2) stops journaling; with FINALLOC_TRACE set its arenas
+ * must not reopen (truncate) the parent's journal. */
+TEST_F(journal, env_journal_not_reopened_by_child)
+{
+	struct fa_arena *a;
+	uint64_t dropped;
+	int status;
+	pid_t pid;
+
+	setenv("FINALLOC_TRACE", self->path, 1);
+	a = fa_arena_create(NULL);
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < 10; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, 64));
+	ASSERT_EQ(0, fa_trace_flush());
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		struct fa_arena *b = fa_arena_create(NULL);
+
+		if (!b || !fa_arena_alloc(b, 64))
+			_exit(3);
+		fa_arena_destroy(b);
+		_exit(0); /* no atexit: as a child that execs or _exits */
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	for (int i = 0; i < 5; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, 64));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_close());
+	EXPECT_EQ(15, count_allocs(self->path, &dropped, NULL));
+	/* and closed, it stays closed: no arena truncates it afterwards */
+	a = fa_arena_create(NULL);
+	ASSERT_NE(NULL, a);
+	fa_arena_destroy(a);
+	EXPECT_EQ(15, count_allocs(self->path, &dropped, NULL));
+}
+
 /* The journal is flushed and ended at exit without an explicit close. */
 TEST_F(journal, flushed_at_exit)
 {
@@ -523,14 +617,10 @@ TEST_F(journal, bad_input)
 	EXPECT_EQ(-EINVAL, fa_trace_open(self->path, &to));
 	EXPECT_EQ(-ENOENT, fa_trace_open("/nonexistent-dir/journal", NULL));
 	EXPECT_EQ(-EINVAL, fa_trace_stats(NULL));
-	/* an unopenable journal path fails the arena */
+	/* an unopenable trace_path, asked for explicitly, fails the arena */
 	errno = 0;
 	EXPECT_EQ(NULL, fa_arena_create(&ao));
 	EXPECT_EQ(ENOENT, errno);
-	setenv("FINALLOC_TRACE", "/nonexistent-dir/journal", 1);
-	EXPECT_EQ(NULL, fa_arena_create(NULL));
-	EXPECT_EQ(ENOENT, errno);
-	unsetenv("FINALLOC_TRACE");
 
 	/* reader: not a journal, newer version, truncated record */
 	EXPECT_EQ(NULL, fa_trace_reader_open(NULL));
