@@ -523,8 +523,25 @@ struct fa_trace_reader *fa_trace_reader_open(const char *path);
 /* Errors: -EINVAL. */
 int fa_trace_reader_header(struct fa_trace_reader *r, struct fa_trace_header *h);
 /* Next event (SITE records are folded in): 1, 0 at the end, -EBADMSG on a
- * truncated or malformed record, -EINVAL (r or ev NULL), -ENOMEM. */
+ * truncated or malformed record (and from then on: the events before it
+ * are the journal's good prefix; fa_trace_reader_damage says where it
+ * ends), -EINVAL (r or ev NULL), -ENOMEM. */
 int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev);
+
+/* Where decoding stopped, after fa_trace_next gave -EBADMSG. */
+struct fa_trace_damage {
+	uint64_t offset;    /* the first byte not decoded: the good prefix ends here */
+	uint64_t file_size; /* bytes in the file */
+	int truncated;      /* 1: the file ends inside that record (a writer killed
+	                     * mid-run); 0: the record is malformed */
+	int type;           /* its type, 0 when fewer than 4 bytes are left */
+	uint32_t len;       /* the length its head gives (0 as for type) */
+	char what[124];     /* what was expected there, one line, e.g. "a 48-byte
+	                     * ALLOC record, 20 bytes left" */
+};
+/* Errors: -EINVAL (r or d NULL), -ENOENT (decoding has not stopped on a
+ * bad record: the journal is whole so far). */
+int fa_trace_reader_damage(struct fa_trace_reader *r, struct fa_trace_damage *d);
 void fa_trace_reader_close(struct fa_trace_reader *r);
 
 /* ------------------------------------------------------------------------

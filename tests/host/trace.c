@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 FIXTURE(journal)
@@ -598,6 +599,125 @@ TEST_F(journal, flushed_at_exit)
 	fa_trace_reader_close(r);
 	EXPECT_EQ(7, allocs);
 	EXPECT_EQ(1, ends);
+}
+
+/* Write the first len bytes of buf to path, and the reader's events of
+ * it: allocations counted in *allocs, -EBADMSG or 0 as the last result. */
+static int read_prefix(const char *path, const char *buf, size_t len, int *allocs,
+                       struct fa_trace_damage *d)
+{
+	struct fa_trace_reader *r;
+	struct fa_trace_event ev;
+	int fd = open(path, O_WRONLY | O_TRUNC), ret;
+
+	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
+		return -EIO;
+	close(fd);
+	r = fa_trace_reader_open(path);
+	if (!r)
+		return -errno;
+	*allocs = 0;
+	while ((ret = fa_trace_next(r, &ev)) == 1)
+		*allocs += ev.type == FA_TRACE_ALLOC;
+	if (ret == -EBADMSG) {
+		/* sticky: no event after the damage */
+		if (fa_trace_next(r, &ev) != -EBADMSG || fa_trace_reader_damage(r, d))
+			ret = -EPROTO;
+	} else if (fa_trace_reader_damage(r, d) != -ENOENT) {
+		ret = -EPROTO;
+	}
+	fa_trace_reader_close(r);
+	return ret;
+}
+
+/* A journal cut short (a program killed mid-run) or with a bad record
+ * decodes up to there, and the reader says where its good prefix ends. */
+TEST_F(journal, damaged_journal_gives_its_good_prefix)
+{
+	struct fa_trace_damage d;
+	struct fa_arena *a;
+	struct stat st;
+	int allocs;
+	char *buf;
+	size_t n;
+	int fd;
+
+	ASSERT_EQ(0, fa_trace_open(self->path, NULL));
+	a = traced(0, 0, 0);
+	ASSERT_NE(NULL, a);
+	for (int i = 0; i < 10; i++)
+		ASSERT_NE(NULL, fa_arena_alloc(a, 100));
+	fa_arena_destroy(a);
+	ASSERT_EQ(0, fa_trace_close());
+	fd = open(self->path, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, fstat(fd, &st));
+	n = (size_t)st.st_size;
+	buf = malloc(n + 64);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ((ssize_t)n, read(fd, buf, n));
+	close(fd);
+
+	/* whole */
+	ASSERT_EQ(0, read_prefix(self->path, buf, n, &allocs, &d));
+	EXPECT_EQ(10, allocs);
+	/* cut inside the END record: every allocation, then where it ends */
+	ASSERT_EQ(-EBADMSG, read_prefix(self->path, buf, n - 12, &allocs, &d));
+	EXPECT_EQ(10, allocs);
+	EXPECT_EQ(1, d.truncated);
+	EXPECT_EQ(n - 32, d.offset);
+	EXPECT_EQ(n - 12, d.file_size);
+	EXPECT_EQ(FA_TRACE_END, d.type);
+	EXPECT_EQ(32, d.len);
+	EXPECT_STREQ("a 32-byte END record, 20 bytes left", d.what);
+	/* cut inside a record's head */
+	ASSERT_EQ(-EBADMSG, read_prefix(self->path, buf, n - 30, &allocs, &d));
+	EXPECT_EQ(10, allocs);
+	EXPECT_EQ(1, d.truncated);
+	EXPECT_EQ(n - 32, d.offset);
+	EXPECT_EQ(0, d.type);
+	EXPECT_STREQ("a record head (4 bytes), 2 bytes left", d.what);
+	/* cut inside the 6th ALLOC: the 5 before it */
+	{
+		size_t off = 64, cut = 0;
+		int seen = 0;
+
+		while (off < n) {
+			uint16_t type, len;
+
+			memcpy(&type, buf + off, 2);
+			memcpy(&len, buf + off + 2, 2);
+			if (type == FA_TRACE_ALLOC && ++seen == 6) {
+				cut = off;
+				break;
+			}
+			off += len;
+		}
+		ASSERT_NE(0, cut);
+		ASSERT_EQ(-EBADMSG, read_prefix(self->path, buf, cut + 40, &allocs, &d));
+		EXPECT_EQ(5, allocs);
+		EXPECT_EQ(cut, d.offset);
+		EXPECT_EQ(1, d.truncated);
+		EXPECT_STREQ("a 48-byte ALLOC record, 40 bytes left", d.what);
+		/* zeros where writes never landed count as cut short */
+		memset(buf + cut, 0, n - cut);
+		ASSERT_EQ(-EBADMSG, read_prefix(self->path, buf, n, &allocs, &d));
+		EXPECT_EQ(5, allocs);
+		EXPECT_EQ(cut, d.offset);
+		EXPECT_EQ(1, d.truncated);
+		/* a malformed length there, with more after it: not truncated */
+		buf[cut] = FA_TRACE_ALLOC;
+		buf[cut + 2] = 13;
+		ASSERT_EQ(-EBADMSG, read_prefix(self->path, buf, n, &allocs, &d));
+		EXPECT_EQ(5, allocs);
+		EXPECT_EQ(cut, d.offset);
+		EXPECT_EQ(0, d.truncated);
+		EXPECT_EQ(FA_TRACE_ALLOC, d.type);
+		EXPECT_EQ(13, d.len);
+		EXPECT_NE(NULL, strstr(d.what, "ALLOC")) TH_LOG("%s", d.what);
+	}
+	EXPECT_EQ(-EINVAL, fa_trace_reader_damage(NULL, &d));
+	free(buf);
 }
 
 TEST_F(journal, bad_input)
