@@ -264,8 +264,11 @@ struct fa_arena_opts {
 /*
  * Create an arena and map its first chunk.
  * Errors (NULL, errno): EINVAL (unknown flag, reserved not zero, chunk sizes
- * out of range, bad mem opts), ENOMEM (no memory, cap below one chunk),
- * ENODEV (forced backend absent), and open(2) errors of trace_path.
+ * out of range, bad mem opts, TRACE with no journal, trace_path or
+ * FINALLOC_TRACE), ENOMEM (no memory, cap below one chunk), ENODEV (forced
+ * backend absent), and open(2) errors of trace_path.  A FINALLOC_TRACE
+ * journal that cannot be opened is said once on stderr: arenas go on
+ * untraced.
  */
 struct fa_arena *fa_arena_create(const struct fa_arena_opts *opts);
 
@@ -454,7 +457,7 @@ int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *
 #define FA_TRACE_BLOCK (1u << 0) /* wait for room instead of dropping */
 
 struct fa_trace_opts {
-	size_t buffer_size;   /* per-thread ring, power of two; 0 = 256 KiB */
+	size_t buffer_size;   /* per-thread ring, power of two; 0 = 1 MiB */
 	unsigned flags;       /* FA_TRACE_* */
 	unsigned interval_us; /* writer wake-up period, 0 = 1000 */
 };
@@ -462,7 +465,9 @@ struct fa_trace_opts {
 /*
  * Open the process journal (truncating path) and start the writer thread.
  * FINALLOC_TRACE=path opens it at the first fa_arena_create and traces
- * every arena (FINALLOC_TRACE_MIN / FINALLOC_TRACE_SAMPLE set thresholds).
+ * every arena (FINALLOC_TRACE_MIN / FINALLOC_TRACE_SAMPLE set thresholds,
+ * FINALLOC_TRACE_RING / FINALLOC_TRACE_BLOCK the options); a path that
+ * cannot be opened is said once on stderr and tracing stays off.
  * Closed by fa_trace_close() or at exit.
  * Errors: -EINVAL (path NULL, unknown flag, buffer_size not a power of two
  * in 4 KiB..1 GiB), -EBUSY (already open), open(2) errors, -EIO (header
@@ -523,8 +528,25 @@ struct fa_trace_reader *fa_trace_reader_open(const char *path);
 /* Errors: -EINVAL. */
 int fa_trace_reader_header(struct fa_trace_reader *r, struct fa_trace_header *h);
 /* Next event (SITE records are folded in): 1, 0 at the end, -EBADMSG on a
- * truncated or malformed record, -EINVAL (r or ev NULL), -ENOMEM. */
+ * truncated or malformed record (and from then on: the events before it
+ * are the journal's good prefix; fa_trace_reader_damage says where it
+ * ends), -EINVAL (r or ev NULL), -ENOMEM. */
 int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev);
+
+/* Where decoding stopped, after fa_trace_next gave -EBADMSG. */
+struct fa_trace_damage {
+	uint64_t offset;    /* the first byte not decoded: the good prefix ends here */
+	uint64_t file_size; /* bytes in the file */
+	int truncated;      /* 1: the file ends inside that record (a writer killed
+	                     * mid-run); 0: the record is malformed */
+	int type;           /* its type, 0 when fewer than 4 bytes are left */
+	uint32_t len;       /* the length its head gives (0 as for type) */
+	char what[124];     /* what was expected there, one line, e.g. "a 48-byte
+	                     * ALLOC record, 20 bytes left" */
+};
+/* Errors: -EINVAL (r or d NULL), -ENOENT (decoding has not stopped on a
+ * bad record: the journal is whole so far). */
+int fa_trace_reader_damage(struct fa_trace_reader *r, struct fa_trace_damage *d);
 void fa_trace_reader_close(struct fa_trace_reader *r);
 
 /* ------------------------------------------------------------------------

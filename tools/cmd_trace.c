@@ -33,9 +33,11 @@ struct big {
 struct trace_sum {
 	struct fa_trace_header hdr;
 	uint64_t allocs, bytes, events;
-	uint64_t arena_ev[4]; /* by FA_TRACE_EV_* */
-	uint64_t drop_records, dropped;
-	bool ended;
+	uint64_t arena_ev[4];           /* by FA_TRACE_EV_* */
+	uint64_t drop_records, dropped; /* DROP records, what they count */
+	uint64_t unplaced;              /* END counts more drops than they */
+	bool ended, damaged;
+	struct fa_trace_damage dmg; /* where decoding stopped, if damaged */
 	uint64_t end_records, end_dropped;
 	uint64_t first_ns, last_ns;
 	uint64_t hist_count[HIST_BUCKETS], hist_bytes[HIST_BUCKETS];
@@ -51,16 +53,19 @@ struct trace_sum {
 
 void trace_usage(FILE *f)
 {
-	fprintf(f, "usage: finalloc trace [--json] [--top N] FILE\n"
-	           "\n"
-	           "Decode an allocation journal written by libfinalloc (FINALLOC_TRACE=FILE, or\n"
-	           "fa_trace_open): top allocation sites by bytes and by count, a size histogram,\n"
-	           "the largest allocations with their sites, and a timeline.  A file that is not\n"
-	           "a journal, is from a newer version, or is corrupt is refused (exit 1).\n"
-	           "\n"
-	           "  --json     machine-readable output\n"
-	           "  --top N    rows in the top-N lists (default 10)\n"
-	           "  --help     this text\n");
+	fprintf(f,
+	        "usage: finalloc trace [--json] [--top N] FILE\n"
+	        "\n"
+	        "Decode an allocation journal written by libfinalloc (FINALLOC_TRACE=FILE, or\n"
+	        "fa_trace_open): top allocation sites by bytes and by count, a size histogram,\n"
+	        "the largest allocations with their sites, and a timeline.  A file that is not\n"
+	        "a journal or is from a newer version is refused (exit 1).  A journal cut short\n"
+	        "(its program killed) or with a bad record is shown up to there, and where it\n"
+	        "ends is said (exit 0 when cut short, 1 for a bad record).\n"
+	        "\n"
+	        "  --json     machine-readable output\n"
+	        "  --top N    rows in the top-N lists (default 10)\n"
+	        "  --help     this text\n");
 }
 
 static uint64_t hash_site(const char *file, const char *func, int line)
@@ -251,11 +256,23 @@ static void print_text(struct trace_sum *s, const char *path)
 	if (s->ended)
 		printf("  complete: the writer recorded %llu records, %llu dropped\n",
 		       (unsigned long long)s->end_records, (unsigned long long)s->end_dropped);
-	else
+	else if (!s->damaged)
 		printf("  no end record: the process did not close the journal (killed?)\n");
+	if (s->damaged)
+		printf("  WARNING: %s at byte %llu of %llu: expected %s\n"
+		       "           shown: the %llu events before it; %s\n",
+		       s->dmg.truncated ? "TRUNCATED" : "CORRUPT",
+		       (unsigned long long)s->dmg.offset, (unsigned long long)s->dmg.file_size,
+		       s->dmg.what, (unsigned long long)s->events,
+		       s->dmg.truncated ? "what came after is lost (killed?)"
+		                        : "the rest is not decoded");
 	if (s->dropped)
 		printf("  WARNING: %llu records dropped (buffers full), counts are a lower bound\n",
 		       (unsigned long long)s->dropped);
+	if (s->unplaced)
+		printf("  WARNING: %llu of them counted by the end record only (no DROP record "
+		       "says where)\n",
+		       (unsigned long long)s->unplaced);
 	if (!s->allocs)
 		return;
 
@@ -338,7 +355,17 @@ static void print_json(struct trace_sum *s)
 	fa__json_uint(&j, "arena_resets", s->arena_ev[FA_TRACE_EV_RESET]);
 	fa__json_uint(&j, "arena_destroys", s->arena_ev[FA_TRACE_EV_DESTROY]);
 	fa__json_uint(&j, "dropped", s->dropped);
-	fa__json_bool(&j, "complete", s->ended);
+	fa__json_uint(&j, "dropped_unplaced", s->unplaced);
+	fa__json_bool(&j, "complete", s->ended && !s->damaged);
+	if (s->damaged) {
+		fa__json_begin_obj(&j, "damage");
+		fa__json_bool(&j, "truncated", s->dmg.truncated);
+		fa__json_uint(&j, "offset", s->dmg.offset);
+		fa__json_uint(&j, "file_size", s->dmg.file_size);
+		fa__json_uint(&j, "events_before", s->events);
+		fa__json_str(&j, "expected", s->dmg.what);
+		fa__json_end_obj(&j);
+	}
 	for (int pass = 0; pass < 2; pass++) {
 		struct site **v = sorted_sites(s, pass == 0);
 
@@ -477,15 +504,26 @@ int cmd_trace(int argc, char **argv)
 		if (ret)
 			break;
 	}
-	if (ret < 0) {
-		if (ret == -EBADMSG)
-			tool_err("trace", "%s: corrupt or truncated record after %llu events",
-			         argv[optind], (unsigned long long)s.events);
-		else
-			tool_err("trace", "%s: %s", argv[optind], strerror(-ret));
+	if (ret == -EBADMSG && !fa_trace_reader_damage(r, &s.dmg)) {
+		/* the good prefix is shown, and where it ends said in every view */
+		s.damaged = true;
+		tool_err("trace",
+		         "%s: %s at byte %llu of %llu (expected %s); showing the %llu events "
+		         "before it",
+		         argv[optind], s.dmg.truncated ? "truncated" : "corrupt record",
+		         (unsigned long long)s.dmg.offset, (unsigned long long)s.dmg.file_size,
+		         s.dmg.what, (unsigned long long)s.events);
+	} else if (ret < 0) {
+		tool_err("trace", "%s: %s", argv[optind], strerror(-ret));
 		sum_free(&s);
 		fa_trace_reader_close(r);
 		return 1;
+	}
+	/* the END total is the authority: a drop no DROP record placed (a
+	 * journal from an older library, or one lost at exit) still shows */
+	if (s.ended && s.end_dropped > s.dropped) {
+		s.unplaced = s.end_dropped - s.dropped;
+		s.dropped = s.end_dropped;
 	}
 	if (json)
 		print_json(&s);
@@ -493,5 +531,5 @@ int cmd_trace(int argc, char **argv)
 		print_text(&s, argv[optind]);
 	sum_free(&s);
 	fa_trace_reader_close(r);
-	return 0;
+	return s.damaged && !s.dmg.truncated;
 }

@@ -651,9 +651,13 @@ struct fa_arena *fa__arena_create_in(const struct fa_arena_opts *opts, struct fa
 	}
 	if (a->flags & FA_ARENA_TRACE) {
 		err = fa__trace_ensure(o->trace_path);
-		if (err)
+		if (err < 0)
 			goto fail;
-		a->tracing = true;
+		/* 1: FINALLOC_TRACE's journal failed or was closed: untraced,
+		 * and off the slow path */
+		a->tracing = !err;
+		if (!a->tracing)
+			a->flags &= ~FA_ARENA_TRACE;
 	}
 	a->slow = a->flags & (FA_ARENA_META | FA_ARENA_TRACE);
 	if (g)

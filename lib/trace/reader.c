@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,6 +26,8 @@ struct fa_trace_reader {
 	struct fa_trace_header hdr;
 	struct site *sites;
 	uint32_t nr_sites;
+	bool damaged; /* fa_trace_next stopped at dmg.offset, for good */
+	struct fa_trace_damage dmg;
 };
 
 struct fa_trace_reader *fa_trace_reader_open(const char *path)
@@ -125,14 +129,13 @@ static uint64_t rd64(const unsigned char *p)
 	return v;
 }
 
-static int add_site(struct fa_trace_reader *r, const unsigned char *p, uint16_t len)
+/* A SITE record check_record passed. */
+static int add_site(struct fa_trace_reader *r, const unsigned char *p)
 {
 	uint32_t id = rd32(p + 4);
 	uint16_t fl = rd16(p + 16), gl = rd16(p + 18);
 	struct site *s;
 
-	if (24u + fl + gl > len || id == 0 || id >= FA__TRACE_MAX_SITE_ID)
-		return -EBADMSG;
 	if (id >= r->nr_sites) {
 		uint32_t n = r->nr_sites ? r->nr_sites : 64;
 		struct site *ns;
@@ -155,6 +158,105 @@ static int add_site(struct fa_trace_reader *r, const unsigned char *p, uint16_t 
 	return s->file && s->func ? 0 : -ENOMEM;
 }
 
+static const char *type_name(uint16_t type)
+{
+	static const char *const names[] = { NULL, "SITE", "ALLOC", "ARENA", "DROP", "END" };
+
+	return type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;
+}
+
+/* Decoding stops at the record at r->pos, which is not decoded: the
+ * records before it are the journal's good prefix.  fmt says what was
+ * expected there. */
+__attribute__((format(printf, 4, 5))) static int damage(struct fa_trace_reader *r, bool truncated,
+                                                        uint16_t len, const char *fmt, ...)
+{
+	struct fa_trace_damage *d = &r->dmg;
+	va_list ap;
+
+	memset(d, 0, sizeof(*d));
+	d->offset = r->pos;
+	d->file_size = r->len;
+	d->truncated = truncated;
+	if (r->len - r->pos >= 4) {
+		d->type = rd16(r->buf + r->pos);
+		d->len = len;
+	}
+	va_start(ap, fmt);
+	vsnprintf(d->what, sizeof(d->what), fmt, ap);
+	va_end(ap);
+	r->damaged = true;
+	return -EBADMSG;
+}
+
+/* The smallest len of a known type, 8 for the others. */
+static uint16_t min_len(uint16_t type)
+{
+	switch (type) {
+	case FA_TRACE_SITE:
+	case FA_TRACE_DROP:
+		return 24;
+	case FA_TRACE_ALLOC:
+		return 48;
+	case FA_TRACE_ARENA:
+	case FA_TRACE_END:
+		return 32;
+	default:
+		return 8;
+	}
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	while (n && !*p) {
+		p++;
+		n--;
+	}
+	return !n;
+}
+
+/* Check the record at r->pos before anything of it is used. */
+static int check_record(struct fa_trace_reader *r)
+{
+	size_t left = r->len - r->pos;
+	const unsigned char *p = r->buf + r->pos;
+	uint16_t type, len, need;
+	const char *name;
+	char tn[24];
+
+	if (left < 4)
+		return damage(r, true, 0, "a record head (4 bytes), %zu byte%s left", left,
+		              left == 1 ? "" : "s");
+	type = rd16(p);
+	len = rd16(p + 2);
+	name = type_name(type);
+	if (!name) {
+		snprintf(tn, sizeof(tn), "type %u", type);
+		name = tn;
+	}
+	need = min_len(type);
+	if (!type && !len && all_zero(p, left)) /* writes that never landed */
+		return damage(r, true, 0, "a record, not %zu bytes of zeros to the end", left);
+	if (len < need || len % 8)
+		return damage(r, false, len,
+		              "a %s record of a multiple of 8 bytes, at least %u; its head says %u",
+		              name, need, len);
+	if (len > left)
+		return damage(r, true, len, "a %u-byte %s record, %zu byte%s left", len, name, left,
+		              left == 1 ? "" : "s");
+	if (type == FA_TRACE_SITE) {
+		uint32_t id = rd32(p + 4);
+
+		if (24u + rd16(p + 16) + rd16(p + 18) > len || id == 0 ||
+		    id >= FA__TRACE_MAX_SITE_ID)
+			return damage(r, false, len,
+			              "a SITE record with an id of 1..%u and names within its %u "
+			              "bytes",
+			              FA__TRACE_MAX_SITE_ID - 1, len);
+	}
+	return 0;
+}
+
 int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev)
 {
 	if (!r || !ev)
@@ -164,30 +266,29 @@ int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev)
 		uint16_t type, len;
 		int err;
 
+		if (r->damaged)
+			return -EBADMSG;
 		if (r->pos == r->len)
 			return 0;
-		if (r->len - r->pos < 4)
-			return -EBADMSG;
+		err = check_record(r);
+		if (err)
+			return err;
 		type = rd16(p);
 		len = rd16(p + 2);
-		if (len < 8 || len % 8 || len > r->len - r->pos)
-			return -EBADMSG;
+		if (type == FA_TRACE_SITE) {
+			err = add_site(r, p);
+			if (err)
+				return err; /* -ENOMEM: not a damaged journal, pos left */
+			r->pos += len;
+			continue;
+		}
 		r->pos += len;
 		memset(ev, 0, sizeof(*ev));
 		ev->type = type;
 		switch (type) {
-		case FA_TRACE_SITE:
-			if (len < 24)
-				return -EBADMSG;
-			err = add_site(r, p, len);
-			if (err)
-				return err;
-			continue;
 		case FA_TRACE_ALLOC: {
 			uint32_t id = rd32(p + 4);
 
-			if (len < 48)
-				return -EBADMSG;
 			ev->time_ns = rd64(p + 8);
 			ev->arena = rd64(p + 16);
 			ev->addr = rd64(p + 24);
@@ -202,23 +303,17 @@ int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev)
 			return 1;
 		}
 		case FA_TRACE_ARENA:
-			if (len < 32)
-				return -EBADMSG;
 			ev->event = rd16(p + 4);
 			ev->time_ns = rd64(p + 8);
 			ev->arena = rd64(p + 16);
 			ev->tid = rd32(p + 24);
 			return 1;
 		case FA_TRACE_DROP:
-			if (len < 24)
-				return -EBADMSG;
 			ev->tid = rd32(p + 4);
 			ev->time_ns = rd64(p + 8);
 			ev->count = rd64(p + 16);
 			return 1;
 		case FA_TRACE_END:
-			if (len < 32)
-				return -EBADMSG;
 			ev->count = rd64(p + 8);
 			ev->dropped = rd64(p + 16);
 			ev->time_ns = rd64(p + 24);
@@ -227,6 +322,16 @@ int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev)
 			continue; /* newer record type: skip by len */
 		}
 	}
+}
+
+int fa_trace_reader_damage(struct fa_trace_reader *r, struct fa_trace_damage *d)
+{
+	if (!r || !d)
+		return -EINVAL;
+	if (!r->damaged)
+		return -ENOENT;
+	*d = r->dmg;
+	return 0;
 }
 
 void fa_trace_reader_close(struct fa_trace_reader *r)

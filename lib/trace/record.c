@@ -95,6 +95,11 @@ static bool ring_put(struct fa__trace_ring *r, const void *rec, size_t len)
 	memcpy(r->buf + off, rec, n1);
 	memcpy(r->buf, (const char *)rec + n1, len - n1);
 	atomic_store_explicit(&r->head, head + len, memory_order_release);
+	/* half full: wake the writer now rather than at its next period.
+	 * Once per crossing; without the lock, so a wake-up can be missed
+	 * (the writer then comes at its period), never waited for. */
+	if (fa__unlikely(head - tail < r->size / 2 && head + len - tail >= r->size / 2))
+		pthread_cond_signal(&J.wake);
 	atomic_store_explicit(&r->records,
 	                      atomic_load_explicit(&r->records, memory_order_relaxed) + 1,
 	                      memory_order_relaxed);
@@ -108,37 +113,51 @@ static void kick_writer(void)
 	pthread_mutex_unlock(&J.lock);
 }
 
-/* A DROP record owed goes first, so a reader sees the gap where it was. */
+/* A DROP record owed goes first, so a reader sees the gap where it was.
+ * The count is taken whole and given back if the DROP does not fit: the
+ * writer may take it meanwhile (after a drain), never both. */
 static bool try_put(struct fa__trace_ring *r, const void *rec, size_t len)
 {
-	if (r->drop_pending) {
-		struct fa_trace_rec_drop d = { FA_TRACE_DROP, sizeof(d), r->tid,
-			                       fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0,
-			                       r->drop_pending };
+	if (fa__unlikely(atomic_load_explicit(&r->owed, memory_order_relaxed))) {
+		uint64_t n = atomic_exchange_explicit(&r->owed, 0, memory_order_acq_rel);
 
-		if (!ring_put(r, &d, sizeof(d)))
-			return false;
-		r->drop_pending = 0;
+		if (n) {
+			struct fa_trace_rec_drop d = { FA_TRACE_DROP, sizeof(d), r->tid,
+				                       fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0,
+				                       n };
+
+			if (!ring_put(r, &d, sizeof(d))) {
+				atomic_fetch_add_explicit(&r->owed, n, memory_order_acq_rel);
+				return false;
+			}
+		}
 	}
 	return ring_put(r, rec, len);
 }
 
-static void put_rec(struct fa__trace_ring *r, const void *rec, size_t len)
+static void count_drop(struct fa__trace_ring *r)
+{
+	atomic_store_explicit(&r->dropped,
+	                      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
+	                      memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->owed, 1, memory_order_acq_rel);
+}
+
+/* False when the record was dropped (and counted). */
+static bool put_rec(struct fa__trace_ring *r, const void *rec, size_t len)
 {
 	if (try_put(r, rec, len))
-		return;
+		return true;
 	if (J.flags & FA_TRACE_BLOCK) {
 		/* back-pressure: wait for the writer to free room */
 		do {
 			kick_writer();
 			sched_yield();
 		} while (!try_put(r, rec, len));
-		return;
+		return true;
 	}
-	r->drop_pending++;
-	atomic_store_explicit(&r->dropped,
-	                      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
-	                      memory_order_relaxed);
+	count_drop(r);
+	return false;
 }
 
 /* Site id for (file, line, func), emitting a SITE record on a miss. */
@@ -167,8 +186,7 @@ static uint32_t site_id(struct fa__trace_ring *r, const char *file, int line, co
 	((uint16_t *)rec)[9] = (uint16_t)gl;
 	memcpy(rec + 24, file ? file : "", fl);
 	memcpy(rec + 24 + fl, func ? func : "", gl);
-	put_rec(r, rec, len);
-	if (r->drop_pending)
+	if (!put_rec(r, rec, len))
 		return 0; /* not written: the ALLOC will not be either */
 	r->sites[h].file = file;
 	r->sites[h].func = func;
@@ -188,8 +206,7 @@ void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, c
 		return;
 	site = site_id(r, file, line, func);
 	if (!site) {
-		r->drop_pending++;
-		atomic_fetch_add_explicit(&r->dropped, 1, memory_order_relaxed);
+		count_drop(r);
 		return;
 	}
 	rec = (struct fa_trace_rec_alloc){ FA_TRACE_ALLOC, sizeof(rec),

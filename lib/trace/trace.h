@@ -81,15 +81,20 @@ static inline uint64_t fa__trace_now_ns(clockid_t clk)
 /* One tracing thread's single-producer ring. */
 struct fa__trace_ring {
 	_Atomic uint64_t head FA__ALIGNED_CL; /* producer */
-	uint64_t drop_pending;                /* producer: DROP record owed */
 	_Atomic uint64_t records;             /* producer: records put */
-	_Atomic uint64_t dropped;
+	_Atomic uint64_t dropped;             /* producer: records dropped */
 	struct {
 		const char *file, *func;
 		int line;
 		uint32_t id;
 	} sites[FA__TRACE_SITE_CACHE];
 	_Atomic uint64_t tail FA__ALIGNED_CL; /* writer */
+	/* Drops no DROP record covers yet: added to by the producer as it
+	 * drops, taken whole (exchange) by whoever writes the DROP record,
+	 * the producer before its next record or the writer after a drain,
+	 * so each drop is in exactly one.  Next to tail: the producer reads
+	 * that line on every put anyway. */
+	_Atomic uint64_t owed;
 	atomic_bool dead;
 	struct fa__trace_ring *next; /* registry, under J.lock */
 	char *buf;
@@ -114,6 +119,7 @@ struct fa__trace_journal {
 	uint64_t t0, t0_real;
 	int err;
 	uint64_t bytes, writes, records_dead, dropped_dead;
+	uint64_t records_writer; /* DROP records the writer wrote */
 };
 
 /* Hidden: reached PC-relative from the producer, as when they were static. */
@@ -138,10 +144,13 @@ void *fa__trace_writer_main(void *unused);
 
 /* ---- journal.c: lifecycle ---- */
 
-/* Open the journal at path, or FINALLOC_TRACE when path is NULL; 0 if
- * already open.  -EINVAL when neither names one. */
+/* Open the journal at path (an arena's trace_path) if none is open: 0,
+ * or fa_trace_open's error.  With path NULL, FINALLOC_TRACE's journal:
+ * 0 when open, 1 when it cannot be (said once on stderr) or was closed
+ * (the arena goes on untraced), -EINVAL when the variable is unset. */
 int fa__trace_ensure(const char *path);
-/* FINALLOC_TRACE set: every arena traces (thresholds from the env). */
+/* FINALLOC_TRACE set: every arena traces (thresholds from the env), if
+ * fa__trace_ensure opens its journal. */
 bool fa__trace_env(size_t *min_size, unsigned *sample);
 
 /* fork(2), from lib/fork.c: the child stops journaling (the writer thread

@@ -134,15 +134,48 @@ static uint64_t drain(void)
 	return total;
 }
 
-/* Free rings of exited threads once drained. */
+/* The DROP record a ring still owes, written after what was drained of
+ * it: a producer that dropped and then put nothing more (it stopped
+ * allocating, exited, or the journal is closing) would never write it. */
+static int write_owed(struct fa__trace_ring *r)
+{
+	struct fa_trace_rec_drop d = { FA_TRACE_DROP, sizeof(d), r->tid, 0, 0 };
+
+	if (!atomic_load_explicit(&r->owed, memory_order_relaxed))
+		return 0;
+	d.count = atomic_exchange_explicit(&r->owed, 0, memory_order_acq_rel);
+	if (!d.count)
+		return 0;
+	d.time_ns = fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0;
+	J.writes++;
+	if (fa__trace_write_all(&d, sizeof(d), J.off))
+		J.err = -EIO;
+	J.off += sizeof(d);
+	J.bytes += sizeof(d);
+	return 1;
+}
+
+/* Write what every ring owes; free rings of exited threads once drained. */
 static void reap(void)
 {
+	struct fa__trace_ring *first;
+	int n = 0;
+
+	/* walking unlocked as in drain() */
 	pthread_mutex_lock(&J.lock);
+	first = J.rings;
+	pthread_mutex_unlock(&J.lock);
+	for (struct fa__trace_ring *r = first; r; r = r->next)
+		n += write_owed(r);
+	pthread_mutex_lock(&J.lock);
+	J.records_writer += (uint64_t)n;
 	for (struct fa__trace_ring **pp = &J.rings; *pp;) {
 		struct fa__trace_ring *r = *pp;
 
 		if (atomic_load_explicit(&r->dead, memory_order_acquire) &&
 		    atomic_load(&r->head) == atomic_load(&r->tail)) {
+			/* what it dropped just before it died */
+			J.records_writer += (uint64_t)write_owed(r);
 			*pp = r->next;
 			J.records_dead += atomic_load(&r->records);
 			J.dropped_dead += atomic_load(&r->dropped);

@@ -56,19 +56,55 @@ int fa__read_u64(const char *path, uint64_t *val)
 	return 0;
 }
 
-bool fa__parse_u64(const char *s, uint64_t *val)
+/* The one number parser: a whole string, decimal, 0x hex or 0 octal,
+ * digits first (no sign, no blanks: strtoull would take " -5" as 2^64-5),
+ * and with suffixes a k/M/G (binary) multiplier. */
+static bool parse_u64(const char *s, uint64_t *val, bool suffix)
 {
 	char *end;
 	unsigned long long v;
+	unsigned shift = 0;
 
-	if (!s || !*s || *s == '-')
+	if (!s || *s < '0' || *s > '9')
 		return false;
 	errno = 0;
 	v = strtoull(s, &end, 0);
-	if (errno || *end)
+	if (errno)
 		return false;
-	*val = v;
+	if (suffix && *end) {
+		switch (*end++) {
+		case 'k':
+		case 'K':
+			shift = 10;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			break;
+		default:
+			return false;
+		}
+		if (v > (UINT64_MAX >> shift))
+			return false;
+	}
+	if (*end)
+		return false;
+	*val = (uint64_t)v << shift;
 	return true;
+}
+
+bool fa__parse_u64(const char *s, uint64_t *val)
+{
+	return parse_u64(s, val, false);
+}
+
+bool fa__parse_size(const char *s, uint64_t *val)
+{
+	return parse_u64(s, val, true);
 }
 
 bool fa__parse_double(const char *s, double *val)

@@ -32,8 +32,12 @@ int fa__read_text(const char *path, char *buf, size_t len);
  * file.  0, or -errno: the open/read error, -EINVAL when it is not a number.
  */
 int fa__read_u64(const char *path, uint64_t *val);
-/* Parse a whole string (decimal, 0x hex, 0 octal); false when malformed. */
+/* Parse a whole string (decimal, 0x hex, 0 octal; starting with a digit:
+ * no sign or blanks); false when malformed or out of range. */
 bool fa__parse_u64(const char *s, uint64_t *val);
+/* fa__parse_u64 with an optional k/K, m/M or g/G suffix (x 2^10, 2^20,
+ * 2^30); false when malformed or the product overflows. */
+bool fa__parse_size(const char *s, uint64_t *val);
 /* Parse a whole string as a finite or infinite double; false when malformed or NaN. */
 bool fa__parse_double(const char *s, double *val);
 

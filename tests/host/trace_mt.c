@@ -169,4 +169,85 @@ TEST(exited_threads_rings_drained)
 	unlink(path);
 }
 
+#define DROPPERS 4
+#define DROP_N   400
+
+static void *dropper(void *arg)
+{
+	struct fa_arena_opts o = { .chunk_size = 64 << 10,
+		                   .flags = FA_ARENA_TRACE,
+		                   .mem = { .backend = FA_BACKEND_SMALL } };
+	struct fa_arena *a = fa_arena_create(&o);
+
+	*(uint32_t *)arg = (uint32_t)gettid();
+	if (!a)
+		return (void *)1;
+	for (int i = 0; i < DROP_N; i++)
+		fa_arena_alloc(a, 64);
+	fa_arena_destroy(a);
+	return NULL; /* exits with its ring full: the drops are still owed */
+}
+
+/* Threads that exit right after their ring overflowed: every drop of
+ * every thread is in a DROP record of that thread, whether the writer
+ * reaps the ring while the journal is open or at close. */
+TEST(exiting_threads_drops_are_recorded)
+{
+	struct fa_trace_opts to = { .buffer_size = 4096, .interval_us = 50 };
+
+	for (int round = 0; round < 10; round++) {
+		char path[] = "/tmp/fa-trace-mt-XXXXXX";
+		uint32_t tid[DROPPERS];
+		uint64_t got[DROPPERS] = { 0 }, dropped = 0, end_dropped = UINT64_MAX;
+		struct fa_trace_reader *r;
+		struct fa_trace_event ev;
+		pthread_t t[DROPPERS];
+		int fd, rc;
+		void *rv;
+
+		fd = mkstemp(path);
+		ASSERT_GE(fd, 0);
+		close(fd);
+		ASSERT_EQ(0, fa_trace_open(path, &to));
+		for (int i = 0; i < DROPPERS; i++)
+			ASSERT_EQ(0, pthread_create(&t[i], NULL, dropper, &tid[i]));
+		for (int i = 0; i < DROPPERS; i++) {
+			ASSERT_EQ(0, pthread_join(t[i], &rv));
+			ASSERT_EQ(NULL, rv);
+		}
+		if (round % 2)
+			ASSERT_EQ(0, fa_trace_flush()); /* reaped before close */
+		ASSERT_EQ(0, fa_trace_close());
+		r = fa_trace_reader_open(path);
+		ASSERT_NE(NULL, r);
+		while ((rc = fa_trace_next(r, &ev)) == 1) {
+			int k;
+
+			if (ev.type == FA_TRACE_END) {
+				end_dropped = ev.dropped;
+				continue;
+			}
+			for (k = 0; k < DROPPERS && tid[k] != ev.tid; k++)
+				;
+			ASSERT_LT(k, DROPPERS);
+			if (ev.type == FA_TRACE_DROP) {
+				got[k] += ev.count;
+				dropped += ev.count;
+			} else {
+				got[k]++;
+			}
+		}
+		EXPECT_EQ(0, rc);
+		fa_trace_reader_close(r);
+		unlink(path);
+		EXPECT_EQ(end_dropped, dropped) TH_LOG("round %d", round);
+		/* per thread: allocations + create + destroy, in the file or
+		 * counted by its DROP records (its one site is put first) */
+		for (int i = 0; i < DROPPERS; i++) {
+			EXPECT_EQ((uint64_t)DROP_N + 2, got[i])
+			TH_LOG("round %d thread %d", round, i);
+		}
+	}
+}
+
 TEST_HARNESS_MAIN
