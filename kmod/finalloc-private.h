@@ -51,6 +51,7 @@ struct finalloc_region {
 	struct user_struct *user;	/* charged for locked_pages */
 	unsigned long locked_pages;
 	atomic_t nr_mappings;
+	bool pmd_mapped;		/* a PMD has mapped part of it */
 };
 
 struct finalloc_file {

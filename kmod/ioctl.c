@@ -10,6 +10,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/nospec.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -55,8 +56,9 @@ static struct finalloc_region *finalloc_file_get(struct finalloc_file *ff,
 	return r;
 }
 
-static long finalloc_ioc_info(struct finalloc_file *ff, unsigned long arg)
+static long finalloc_ioc_info(struct file *file, unsigned long arg)
 {
+	struct finalloc_file *ff = file->private_data;
 	struct finalloc_info info;
 	int ret, nid;
 
@@ -77,7 +79,7 @@ static long finalloc_ioc_info(struct finalloc_file *ff, unsigned long arg)
 	info.page_sizes = BIT_ULL(FINALLOC_PAGE_SHIFT_4K) |
 			  BIT_ULL(FINALLOC_PAGE_SHIFT_2M);
 	info.nr_node_ids = nr_node_ids;
-	for_each_node_state(nid, N_MEMORY)
+	for_each_node_state(nid, N_NORMAL_MEMORY)
 		if (nid < 64)
 			info.node_mask |= BIT_ULL(nid);
 	mutex_lock(&ff->lock);
@@ -88,12 +90,16 @@ static long finalloc_ioc_info(struct finalloc_file *ff, unsigned long arg)
 	return finalloc_copy_out(arg, &info, sizeof(info));
 }
 
-static long finalloc_ioc_create(struct finalloc_file *ff, unsigned long arg)
+static long finalloc_ioc_create(struct file *file, unsigned long arg)
 {
+	struct finalloc_file *ff = file->private_data;
 	struct finalloc_region_create args;
 	struct finalloc_region *r;
 	int ret;
 
+	/* Pinning memory is a write: a read-only opener may only look. */
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
 	ret = finalloc_copy_in(&args, sizeof(args), arg);
 	if (ret)
 		return ret;
@@ -124,8 +130,9 @@ err_put:
 	return ret;
 }
 
-static long finalloc_ioc_destroy(struct finalloc_file *ff, unsigned long arg)
+static long finalloc_ioc_destroy(struct file *file, unsigned long arg)
 {
+	struct finalloc_file *ff = file->private_data;
 	struct finalloc_region_destroy args;
 	struct finalloc_region *r;
 	int ret;
@@ -148,9 +155,9 @@ static long finalloc_ioc_destroy(struct finalloc_file *ff, unsigned long arg)
 	return 0;
 }
 
-static long finalloc_ioc_region_info(struct finalloc_file *ff,
-				     unsigned long arg)
+static long finalloc_ioc_region_info(struct file *file, unsigned long arg)
 {
+	struct finalloc_file *ff = file->private_data;
 	struct finalloc_region_info info;
 	struct finalloc_region *r;
 	u32 id;
@@ -169,7 +176,11 @@ static long finalloc_ioc_region_info(struct finalloc_file *ff,
 	memset(&info, 0, sizeof(info));
 	info.argsz = sizeof(info);
 	info.id = id;
-	if (FINALLOC_HUGE_PFNMAP && r->page_shift == FINALLOC_PAGE_SHIFT_2M)
+	/*
+	 * What happened, not what might: THP "never", MADV_NOHUGEPAGE or an
+	 * unaligned MAP_FIXED address leave 2 MiB pages on 4 KiB PTEs.
+	 */
+	if (READ_ONCE(r->pmd_mapped))
 		info.flags |= FINALLOC_REGION_INFO_PMD;
 	info.node = r->node;
 	info.size = r->size;
@@ -184,8 +195,9 @@ static long finalloc_ioc_region_info(struct finalloc_file *ff,
 	return finalloc_copy_out(arg, &info, sizeof(info));
 }
 
-static long finalloc_ioc_node_of(struct finalloc_file *ff, unsigned long arg)
+static long finalloc_ioc_node_of(struct file *file, unsigned long arg)
 {
+	struct finalloc_file *ff = file->private_data;
 	struct finalloc_node_of args;
 	struct finalloc_region *r;
 	struct page *page;
@@ -209,7 +221,13 @@ static long finalloc_ioc_node_of(struct finalloc_file *ff, unsigned long arg)
 	page = finalloc_region_page(r, args.offset >> PAGE_SHIFT);
 	if (page) {
 		args.node = page_to_nid(page);
-		if (capable(CAP_SYS_ADMIN))
+		/*
+		 * Like /proc/pid/pagemap: the opener must have been allowed,
+		 * so a privileged process cannot be made to leak PFNs through
+		 * an fd handed to it.
+		 */
+		if (file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) &&
+		    capable(CAP_SYS_ADMIN))
 			args.pfn = page_to_pfn(page);
 	} else {
 		args.node = -1;
@@ -219,22 +237,38 @@ static long finalloc_ioc_node_of(struct finalloc_file *ff, unsigned long arg)
 	return finalloc_copy_out(arg, &args, sizeof(args));
 }
 
+struct finalloc_ioc {
+	unsigned int dir;	/* _IOC_READ | _IOC_WRITE bits */
+	unsigned int size;	/* the first version's struct */
+	long (*fn)(struct file *file, unsigned long arg);
+};
+
+#define FINALLOC_IOC(_cmd, _fn) \
+	[_IOC_NR(_cmd)] = { _IOC_DIR(_cmd), _IOC_SIZE(_cmd), _fn }
+
+static const struct finalloc_ioc finalloc_iocs[] = {
+	FINALLOC_IOC(FINALLOC_IOC_INFO, finalloc_ioc_info),
+	FINALLOC_IOC(FINALLOC_IOC_REGION_CREATE, finalloc_ioc_create),
+	FINALLOC_IOC(FINALLOC_IOC_REGION_DESTROY, finalloc_ioc_destroy),
+	FINALLOC_IOC(FINALLOC_IOC_REGION_INFO, finalloc_ioc_region_info),
+	FINALLOC_IOC(FINALLOC_IOC_NODE_OF, finalloc_ioc_node_of),
+};
+
+/*
+ * Dispatch by type and number, not by the whole command: a caller built
+ * with a later, larger struct encodes another size in cmd, and argsz tells
+ * the handler what it got.  A size below the first version's is unknown.
+ */
 long finalloc_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
-	struct finalloc_file *ff = file->private_data;
+	const struct finalloc_ioc *ioc;
+	unsigned int nr = _IOC_NR(cmd);
 
-	switch (cmd) {
-	case FINALLOC_IOC_INFO:
-		return finalloc_ioc_info(ff, arg);
-	case FINALLOC_IOC_REGION_CREATE:
-		return finalloc_ioc_create(ff, arg);
-	case FINALLOC_IOC_REGION_DESTROY:
-		return finalloc_ioc_destroy(ff, arg);
-	case FINALLOC_IOC_REGION_INFO:
-		return finalloc_ioc_region_info(ff, arg);
-	case FINALLOC_IOC_NODE_OF:
-		return finalloc_ioc_node_of(ff, arg);
-	default:
+	if (_IOC_TYPE(cmd) != FINALLOC_IOC_MAGIC ||
+	    nr >= ARRAY_SIZE(finalloc_iocs))
 		return -ENOTTY;
-	}
+	ioc = &finalloc_iocs[array_index_nospec(nr, ARRAY_SIZE(finalloc_iocs))];
+	if (!ioc->fn || _IOC_DIR(cmd) != ioc->dir || _IOC_SIZE(cmd) < ioc->size)
+		return -ENOTTY;
+	return ioc->fn(file, arg);
 }

@@ -10,6 +10,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
+#include <linux/sysfs.h>
 
 #include "finalloc-private.h"
 
@@ -20,8 +21,8 @@ static int finalloc_cap_set(const char *val, const struct kernel_param *kp)
 
 static int finalloc_cap_get(char *buf, const struct kernel_param *kp)
 {
-	return scnprintf(buf, PAGE_SIZE, "%lld\n",
-			 (long long)atomic64_read(&finalloc_stats.pinned_cap));
+	return sysfs_emit(buf, "%lld\n",
+			  (long long)atomic64_read(&finalloc_stats.pinned_cap));
 }
 
 static const struct kernel_param_ops finalloc_cap_ops = {
@@ -66,8 +67,11 @@ static const struct file_operations finalloc_fops = {
 	.owner = THIS_MODULE,
 	.open = finalloc_open,
 	.release = finalloc_release,
+	/*
+	 * No .compat_ioctl: a 32-bit mmap2() offset stops below 1 << 44, the
+	 * first region's window, so a 32-bit caller could never map a region.
+	 */
 	.unlocked_ioctl = finalloc_ioctl,
-	.compat_ioctl = compat_ptr_ioctl,
 	.mmap = finalloc_mmap,
 	/*
 	 * 2 MiB-aligned addresses (offsets are 2 MiB-aligned) for mappings of

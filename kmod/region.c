@@ -30,7 +30,11 @@ bool finalloc_node_valid(int node)
 	if (node < 0 || node >= nr_node_ids)
 		return false;
 	node = array_index_nospec(node, nr_node_ids);
-	return node_state(node, N_MEMORY);
+	/*
+	 * GFP_KERNEL never comes from ZONE_MOVABLE: a node with only movable
+	 * memory could never supply a page.
+	 */
+	return node_state(node, N_NORMAL_MEMORY);
 }
 
 /* Index into r->pages of region page i, or -1 when i is a guard page. */
@@ -60,7 +64,9 @@ struct page *finalloc_region_page(struct finalloc_region *r,
 	idx = finalloc_data_index(r, pgoff >> r->order);
 	if (idx < 0)
 		return NULL;
-	return r->pages[idx] + (pgoff & ((1UL << r->order) - 1));
+	/* pgoff comes from userspace (NODE_OF, faults at any address). */
+	idx = array_index_nospec(idx, r->ndata);
+	return nth_page(r->pages[idx], pgoff & ((1UL << r->order) - 1));
 }
 
 u64 finalloc_region_data_bytes(struct finalloc_region *r)
@@ -197,7 +203,8 @@ int finalloc_region_create(struct finalloc_region_create *a,
 	if (!r)
 		return -ENOMEM;
 	kref_init(&r->ref);
-	r->node = a->node;
+	/* Indexes finalloc_node_stats later on. */
+	r->node = array_index_nospec(a->node, nr_node_ids);
 	r->page_shift = a->page_shift;
 	r->order = a->page_shift - PAGE_SHIFT;
 	r->guard_lead = a->guard_lead;
@@ -339,6 +346,7 @@ static vm_fault_t finalloc_vm_huge_fault(struct vm_fault *vmf,
 	unsigned long addr = vmf->address & PMD_MASK;
 	unsigned long pgoff;
 	struct page *page;
+	vm_fault_t ret;
 
 	if (order != PMD_ORDER || r->order != PMD_ORDER)
 		return VM_FAULT_FALLBACK;
@@ -352,10 +360,14 @@ static vm_fault_t finalloc_vm_huge_fault(struct vm_fault *vmf,
 	page = finalloc_region_page(r, pgoff);
 	if (!page)
 		return VM_FAULT_FALLBACK;	/* guard: .fault refuses it */
-	atomic64_inc(&finalloc_stats.faults);
-	atomic64_inc(&finalloc_stats.pmd_faults);
-	return vmf_insert_pfn_pmd(vmf, pfn_to_pfn_t(page_to_pfn(page)),
-				  vmf->flags & FAULT_FLAG_WRITE);
+	ret = vmf_insert_pfn_pmd(vmf, pfn_to_pfn_t(page_to_pfn(page)),
+				 vmf->flags & FAULT_FLAG_WRITE);
+	if (ret == VM_FAULT_NOPAGE) {
+		atomic64_inc(&finalloc_stats.faults);
+		atomic64_inc(&finalloc_stats.pmd_faults);
+		WRITE_ONCE(r->pmd_mapped, true);
+	}
+	return ret;
 }
 #endif
 
@@ -451,12 +463,18 @@ int finalloc_mmap(struct file *file, struct vm_area_struct *vma)
 	/* On failure mmap_region() zaps what was inserted, without ->close. */
 	ret = finalloc_prefault(vma, r, start);
 	if (ret)
-		goto err_put;
+		goto err_ops;
 #endif
 	atomic_inc(&r->nr_mappings);
 	atomic64_inc(&finalloc_stats.mappings);
 	return 0;
 
+#if !FINALLOC_HUGE_PFNMAP
+err_ops:
+	/* Whatever mmap_region() does with a failed VMA, it is not ours. */
+	vma->vm_ops = NULL;
+	vma->vm_private_data = NULL;
+#endif
 err_put:
 	finalloc_region_put(r);
 	return ret;
