@@ -284,8 +284,9 @@ clean:
 help:
 	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
-        install uninstall check-install clean format check-format check-layers checkpatch deps help \
-        tests vmtests check-examples
+	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, VM on 6.1 and 6.12"
+	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples   parts of check"
+	@echo "examples build the programs of examples/ (check-examples runs them)"
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (uninstall the same; check-install tests both)"
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"
