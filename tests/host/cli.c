@@ -1128,6 +1128,35 @@ SLOW_TEST(tour, runs, 240)
 	EXPECT_NE(NULL, strstr(r.out, "Quick benchmark"));
 	EXPECT_NE(NULL, strstr(r.out, "pair 64 B"));
 	EXPECT_NE(NULL, strstr(r.out, "Where to go next"));
+
+	/* Latencies below the timer's resolution say so ("<R"), never 0.00. */
+	{
+		const char *p = strstr(r.out, "timer resolution ");
+		double res = 0;
+
+		ASSERT_NE(NULL, p) TH_LOG("%s", r.out);
+		ASSERT_EQ(1, sscanf(p, "timer resolution %lf", &res));
+		for (p = strstr(r.out, "  alloc latency p"); p;
+		     p = strstr(p + 1, "  alloc latency p")) {
+			const char *eol = strchr(p, '\n');
+			char line[256], *tok, *save;
+
+			snprintf(line, sizeof(line), "%.*s", (int)(eol ? eol - p : 255), p);
+			/* "  alloc latency p50    ns  <cells> best | <cells>" */
+			strtok_r(line, " ", &save);
+			strtok_r(NULL, " ", &save);
+			strtok_r(NULL, " ", &save);
+			strtok_r(NULL, " ", &save);
+			while ((tok = strtok_r(NULL, " |", &save))) {
+				char *end;
+				double v = strtod(tok, &end);
+
+				if (end == tok || *end != '\0')
+					continue;
+				EXPECT_LE(res, v) TH_LOG("cell '%s' below %.1f ns", tok, res);
+			}
+		}
+	}
 	run_free(&r);
 }
 

@@ -70,6 +70,26 @@ static void fmt_val(char *buf, size_t len, double v)
 		snprintf(buf, len, "%.0f", v);
 }
 
+/* A latency under the timer's resolution reads "<R" (R in ns), not 0.00:
+ * below it the figure is the resolution's noise, not the allocator's. */
+static bool is_latency(const struct metric *m)
+{
+	const char *dot = strrchr(m->name, '.');
+
+	return dot && !strcmp(m->unit, "ns") && (dot[1] == 'p' || !strcmp(dot, ".max"));
+}
+
+static void fmt_cell(char *buf, size_t len, const struct bench_run *r, const struct metric *m,
+                     double v)
+{
+	double res = r->tsc_resolution_ns;
+
+	if (!isnan(v) && is_latency(m) && res > 0 && v < res)
+		snprintf(buf, len, "<%.0f", res);
+	else
+		fmt_val(buf, len, v);
+}
+
 static void display_name(char *buf, size_t len, const char *metric)
 {
 	if (!strncmp(metric, "pair.", 5))
@@ -118,7 +138,7 @@ static void print_table(struct bench_run *r, FILE *f)
 		for (int a = 0; a < r->nr_alloc; a++) {
 			if (!r->alloc[a].peer || !column_used(r, a))
 				continue;
-			fmt_val(b, sizeof(b), summarize(m, a).median);
+			fmt_cell(b, sizeof(b), r, m, summarize(m, a).median);
 			fprintf(f, " %9s", b);
 		}
 		fprintf(f, " %9s |", best >= 0 ? r->alloc[best].name : "-");
@@ -129,9 +149,12 @@ static void print_table(struct bench_run *r, FILE *f)
 			if (r->alloc[a].peer || !column_used(r, a))
 				continue;
 			s = summarize(m, a);
-			fmt_val(b, sizeof(b), s.median);
-			/* A ratio needs both sides non-zero (e.g. 0 faults). */
-			if (best >= 0 && s.n && s.median > 0 && bv > 0)
+			fmt_cell(b, sizeof(b), r, m, s.median);
+			/* A ratio needs both sides non-zero (e.g. 0 faults) and,
+			 * for latencies, both above the timer's resolution. */
+			if (best >= 0 && s.n && s.median > 0 && bv > 0 &&
+			    !(is_latency(m) &&
+			      (s.median < r->tsc_resolution_ns || bv < r->tsc_resolution_ns)))
 				snprintf(ratio, sizeof(ratio), "%.2fx", bv / s.median);
 			fprintf(f, " %8s %6s", b, ratio);
 		}
@@ -181,7 +204,7 @@ static void print_header(struct bench_run *r, FILE *f)
 	        r->cfg.reps, r->cfg.reps == 1 ? "" : "s", r->cfg.scale);
 	fprintf(f,
 	        "host: %s %s, %d CPUs, TSC %.3f GHz, resolution %.1f ns; latencies are net\n"
-	        "of the fenced rdtsc pair (%.1f ns), so those below the resolution read as 0\n",
+	        "of the fenced rdtsc pair (%.1f ns); those below the resolution read \"<R\"\n",
 	        u.sysname, u.release, bench_nr_cpus(), r->tsc_per_ns, r->tsc_resolution_ns,
 	        r->tsc_overhead_ns);
 	if (r->cfg.wl_on[WL_CHURN] && r->cfg.churn_live != 4096)
@@ -340,6 +363,10 @@ void bench_report(struct bench_run *r, FILE *out)
 	} else {
 		if (!r->cfg.tour)
 			print_header(r, out);
+		else if (r->cfg.wl_on[WL_PRODCONS])
+			fprintf(out,
+			        "latencies: timer resolution %.1f ns; \"<%.0f\" is below it\n\n",
+			        r->tsc_resolution_ns, r->tsc_resolution_ns);
 		print_table(r, out);
 		if (r->nr_notes)
 			fputc('\n', out);
