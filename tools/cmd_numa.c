@@ -70,10 +70,13 @@ static void json_node_stats(struct fa__json *j, const struct fa_numa_node_stats 
 static void print_json(FILE *f, const struct fa_numa_profile *p)
 {
 	struct fa__json j;
+	char when[40];
 
 	fa__json_init(&j, f, true);
 	fa__json_begin_obj(&j, NULL);
 	fa__json_uint(&j, "time_ns", p->time_ns);
+	fa__fmt_time(when, sizeof(when), p->time_ns);
+	fa__json_str(&j, "time", when);
 	fa__json_bool(&j, "module", p->kmod_loaded);
 	fa__json_uint(&j, "module_pinned", p->kmod_pinned);
 	fa__json_int(&j, "allocators", p->nr_allocators);

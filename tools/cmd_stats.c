@@ -357,7 +357,7 @@ static int show_dump(const char *path, bool json)
 		fa__json_begin_obj(&j, NULL);
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char key[128], val[256], *dot;
+		char key[128], line_key[128], val[256], when[40], *dot;
 		uint64_t v;
 
 		lineno++;
@@ -369,6 +369,16 @@ static int show_dump(const char *path, bool json)
 			fclose(f);
 			return tool_err("stats", "%s:%d: malformed line", path, lineno + 1);
 		}
+		/* Digits only is a counter: one that does not fit 64 bits is a
+		 * damaged dump, not a string to show. */
+		if (val[strspn(val, "0123456789")] == '\0' && !fa__parse_u64(val, &v)) {
+			if (json)
+				fa__json_end_obj(&j), fa__json_end(&j);
+			fclose(f);
+			return tool_err("stats", "%s:%d: %s: %s does not fit 64 bits", path,
+			                lineno + 1, key, val);
+		}
+		snprintf(line_key, sizeof(line_key), "%s", key);
 		dot = strchr(key, '.');
 		if (dot)
 			*dot = '\0';
@@ -387,6 +397,13 @@ static int show_dump(const char *path, bool json)
 				fa__json_uint(&j, dot ? dot + 1 : key, v);
 			else
 				fa__json_str(&j, dot ? dot + 1 : key, val);
+			if (!strcmp(line_key, "process.time_ns") && fa__parse_u64(val, &v)) {
+				fa__fmt_time(when, sizeof(when), v);
+				fa__json_str(&j, "time", when);
+			}
+		} else if (!strcmp(line_key, "process.time_ns") && fa__parse_u64(val, &v)) {
+			fa__fmt_time(when, sizeof(when), v);
+			printf("  %-32s %s\n", "time", when);
 		} else {
 			printf("  %-32s %s\n", dot ? dot + 1 : key, val);
 		}

@@ -240,11 +240,8 @@ static void print_text(struct trace_sum *s, const char *path)
 {
 	uint64_t tc[TIMELINE_BUCKETS], tb[TIMELINE_BUCKETS], width, maxc = 0;
 	char b1[32], b2[96], when[64];
-	time_t start = (time_t)(s->hdr.start_real / 1000000000ull);
-	struct tm tm;
 
-	localtime_r(&start, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	fa__fmt_time(when, sizeof(when), s->hdr.start_real);
 	fa__fmt_bytes(b1, sizeof(b1), s->bytes);
 	printf("%s: journal v%u, pid %u, started %s\n", path, s->hdr.version, s->hdr.pid, when);
 	printf("  %llu allocations, %s, %zu sites; arenas: %llu created, %llu resets, %llu "
@@ -342,12 +339,15 @@ static void print_json(struct trace_sum *s)
 {
 	uint64_t tc[TIMELINE_BUCKETS], tb[TIMELINE_BUCKETS], width;
 	struct fa__json j;
+	char when[40];
 
 	fa__json_init(&j, stdout, true);
 	fa__json_begin_obj(&j, NULL);
 	fa__json_uint(&j, "version", s->hdr.version);
 	fa__json_uint(&j, "pid", s->hdr.pid);
 	fa__json_uint(&j, "start_real_ns", s->hdr.start_real);
+	fa__fmt_time(when, sizeof(when), s->hdr.start_real);
+	fa__json_str(&j, "start", when);
 	fa__json_uint(&j, "allocations", s->allocs);
 	fa__json_uint(&j, "bytes", s->bytes);
 	fa__json_uint(&j, "sites", s->nsites);

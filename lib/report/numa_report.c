@@ -28,17 +28,6 @@ static const char *human(uint64_t b, char *buf, size_t len)
 #define C_IDLE   "#f2c500"
 #define C_BAD    "#d62728"
 
-static void when(const struct fa_numa_profile *p, char *buf, size_t len)
-{
-	time_t t = (time_t)(p->time_ns / 1000000000u);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm))
-		strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
-	else
-		snprintf(buf, len, "?");
-}
-
 static void node_label(const struct fa_numa_profile_node *pn, char *buf, size_t len)
 {
 	if (!pn->has_memory)
@@ -82,7 +71,7 @@ static void report_text(const struct fa_numa_profile *p, FILE *f)
 {
 	char t[64], a[32], b[32], c[32], d[32], e[32];
 
-	when(p, t, sizeof(t));
+	fa__fmt_time(t, sizeof(t), p->time_ns);
 	fprintf(f, "FinAlloc NUMA profile, %s: %d node%s, module %s, %d allocator%s, %d thread%s\n",
 	        t, p->nr_nodes, p->nr_nodes == 1 ? "" : "s",
 	        p->kmod_loaded ? "loaded" : "not loaded", p->nr_allocators,
@@ -216,7 +205,7 @@ static void report_svg(const struct fa_numa_profile *p, FILE *f)
 		if (p->node[i].lib.mapped > max_res)
 			max_res = p->node[i].lib.mapped;
 	}
-	when(p, t, sizeof(t));
+	fa__fmt_time(t, sizeof(t), p->time_ns);
 	fprintf(f,
 	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 	        "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"13\">\n",
@@ -318,7 +307,7 @@ static void report_html(const struct fa_numa_profile *p, FILE *f)
 {
 	char t[64], label[96];
 
-	when(p, t, sizeof(t));
+	fa__fmt_time(t, sizeof(t), p->time_ns);
 	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n", f);
 	fprintf(f, "<title>FinAlloc NUMA profile %s</title>\n", t);
 	fputs("<style>\n"

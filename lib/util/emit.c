@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <time.h>
 
 void fa__json_init(struct fa__json *j, FILE *f, bool pretty)
 {
@@ -163,4 +164,17 @@ void fa__fmt_bytes(char *buf, size_t len, uint64_t bytes)
 		snprintf(buf, len, "%llu B", (unsigned long long)bytes);
 	else
 		snprintf(buf, len, "%.1f %s", v, unit[u]);
+}
+
+void fa__fmt_time(char *buf, size_t len, uint64_t time_ns)
+{
+	time_t t = (time_t)(time_ns / 1000000000u);
+	char day[32];
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, "%s.%03uZ", day, (unsigned)(time_ns % 1000000000u / 1000000u));
 }

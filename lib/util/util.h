@@ -70,5 +70,7 @@ void fa__json_string(FILE *f, const char *s);
 void fa__xml_text(FILE *f, const char *s);
 /* "512 B", "1.5 GiB": binary units, one decimal. */
 void fa__fmt_bytes(char *buf, size_t len, uint64_t bytes);
+/* Nanoseconds since the epoch as ISO 8601 UTC: "2026-12-04T18:04:52.041Z". */
+void fa__fmt_time(char *buf, size_t len, uint64_t time_ns);
 
 #endif /* FA_UTIL_H */

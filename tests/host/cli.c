@@ -654,6 +654,36 @@ TEST(stats_dump_files)
 	EXPECT_EQ(1, r.status);
 	EXPECT_NE(NULL, strstr(r.err, "malformed line"));
 	run_free(&r);
+	/* 2^64: a counter that cannot be, refused by both views */
+	write_file(path, "FINALLOC-STATS 1\nbackend.maps 18446744073709551616\n");
+	ASSERT_EQ(0, run(&r, "stats", "--file", path));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL,
+	          strstr(r.err, ":2: backend.maps: 18446744073709551616 does not fit 64 bits"))
+	TH_LOG("%s", r.err);
+	run_free(&r);
+	ASSERT_EQ(0, run(&r, "stats", "--json", "--file", path));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "does not fit 64 bits"));
+	run_free(&r);
+	/* the largest one is a counter still */
+	write_file(path, "FINALLOC-STATS 1\nbackend.maps 18446744073709551615\n");
+	ASSERT_EQ(0, run(&r, "stats", "--file", path));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	run_free(&r);
+
+	/* the dump's time reads as ISO 8601 UTC; JSON keeps time_ns too */
+	write_file(path, "FINALLOC-STATS 1\nprocess.pid 7\nprocess.time_ns 1796400000123456789\n");
+	ASSERT_EQ(0, run(&r, "stats", "--file", path));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "2026-12-04T16:00:00.123Z")) TH_LOG("%s", r.out);
+	EXPECT_EQ(NULL, strstr(r.out, "1796400000123456789"));
+	run_free(&r);
+	ASSERT_EQ(0, run(&r, "stats", "--json", "--file", path));
+	EXPECT_TRUE(json_valid(r.out)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\"time\": \"2026-12-04T16:00:00.123Z\""));
+	EXPECT_NE(NULL, strstr(r.out, "\"time_ns\": 1796400000123456789"));
+	run_free(&r);
 	unlink(path);
 	ASSERT_EQ(0, run(&r, "stats", "--file", path));
 	EXPECT_EQ(1, r.status);
