@@ -521,8 +521,11 @@ struct fa_trace_header {
 };
 
 /*
- * Open a journal for reading.  Errors (NULL, errno): EINVAL (path NULL),
- * open(2) errors, EBADMSG (not a journal), EPROTONOSUPPORT (newer version).
+ * Open a journal for reading: the whole regular file, read into memory.
+ * Errors (NULL, errno): EINVAL (path NULL, or not a regular file: a pipe or
+ * a device has no size to bound the read), open(2) and read(2) errors,
+ * EBADMSG (not a journal), EPROTONOSUPPORT (newer version), EFBIG (larger
+ * than half the address space), ENOMEM.
  */
 struct fa_trace_reader *fa_trace_reader_open(const char *path);
 /* Errors: -EINVAL. */

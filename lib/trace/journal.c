@@ -99,6 +99,10 @@ int fa_trace_open(const char *path, const struct fa_trace_opts *opts)
 	err = fa__trace_write_all(&hdr, sizeof(hdr), 0);
 	if (!err)
 		err = -pthread_create(&J.writer, NULL, fa__trace_writer_main, NULL);
+	/* named before open returns, so top, gdb and perf (and the tests)
+	 * find it as "fa-journal" */
+	if (!err)
+		pthread_setname_np(J.writer, "fa-journal");
 	if (err) {
 		if (J.uring)
 			io_uring_queue_exit(&J.ur);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct site {
@@ -30,11 +31,32 @@ struct fa_trace_reader {
 	struct fa_trace_damage dmg;
 };
 
+/* read(2) until len bytes or EOF; the bytes read, -errno on error. */
+static ssize_t read_full(int fd, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
 struct fa_trace_reader *fa_trace_reader_open(const char *path)
 {
-	struct fa_trace_reader *r;
-	size_t cap = 1 << 16;
+	struct fa_trace_reader *r = NULL;
+	unsigned char magic[8];
+	struct stat st;
 	uint32_t hsize;
+	ssize_t n;
 	int fd, err;
 
 	if (!path) {
@@ -44,31 +66,36 @@ struct fa_trace_reader *fa_trace_reader_open(const char *path)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return NULL;
+	/* Only a regular file has a size to bound the read by: /dev/zero or
+	 * a pipe would be read until memory runs out. */
+	err = EINVAL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		goto fail;
+	err = EBADMSG;
+	if ((uint64_t)st.st_size < sizeof(struct fa_trace_file_header))
+		goto fail;
+	err = EFBIG;
+	if ((uint64_t)st.st_size > SIZE_MAX / 2)
+		goto fail;
+	/* the magic first: a large file that is not a journal is not read */
+	err = EBADMSG;
+	if (pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+	    memcmp(magic, FA_TRACE_MAGIC, 8))
+		goto fail;
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		goto nomem;
-	for (;;) {
-		unsigned char *nb;
-		ssize_t n;
-
-		if (r->len == cap || !r->buf) {
-			cap = r->buf ? cap * 2 : cap;
-			nb = realloc(r->buf, cap);
-			if (!nb)
-				goto nomem;
-			r->buf = nb;
-		}
-		n = read(fd, r->buf + r->len, cap - r->len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		r->len += (size_t)n;
+	/* what the file holds now; a journal still being written grows
+	 * past it, and a later open sees the rest */
+	r->buf = malloc((size_t)st.st_size);
+	if (!r->buf)
+		goto nomem;
+	n = read_full(fd, r->buf, (size_t)st.st_size);
+	if (n < 0) {
+		err = (int)-n;
+		goto fail;
 	}
+	r->len = (size_t)n;
 	close(fd);
 	fd = -1;
 	err = EBADMSG;

@@ -9,10 +9,54 @@
 #include "kselftest_harness.h"
 #include "arena_util.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+
+/* Make the journal's writer ("fa-journal") run only when this thread
+ * sleeps: both on this CPU, the writer SCHED_IDLE.  Then a burst fills the
+ * ring whatever the machine's load (a writer on an idle core keeps up with
+ * a 4 KiB ring on a busy machine, and a burst there drops nothing). */
+static void starve_writer(struct __test_metadata *_metadata)
+{
+	struct sched_param sp = { 0 };
+	int cpu = sched_getcpu(), found = 0;
+	struct dirent *d;
+	cpu_set_t set;
+	DIR *dir;
+
+	ASSERT_LE(0, cpu);
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	dir = opendir("/proc/self/task");
+	ASSERT_NE(NULL, dir);
+	while ((d = readdir(dir))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "fa-journal\n")) {
+			pid_t tid = (pid_t)atoi(d->d_name);
+
+			ASSERT_EQ(0, sched_setaffinity(tid, sizeof(set), &set));
+			ASSERT_EQ(0, sched_setscheduler(tid, SCHED_IDLE, &sp));
+			found++;
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	ASSERT_EQ(1, found) TH_LOG("the journal's writer thread is not running");
+}
 
 FIXTURE(journal)
 {
@@ -208,6 +252,7 @@ TEST_F(journal, full_ring_drops_are_counted)
 	const int N = 2000;
 
 	ASSERT_EQ(0, fa_trace_open(self->path, &to));
+	starve_writer(_metadata);
 	a = traced(0, 0, 0);
 	ASSERT_NE(NULL, a);
 	for (int i = 0; i < N; i++)
@@ -255,6 +300,7 @@ TEST_F(journal, last_drops_get_a_drop_record)
 		const int N = 500 + round * 37;
 
 		ASSERT_EQ(0, fa_trace_open(self->path, &to));
+		starve_writer(_metadata);
 		a = traced(0, 0, 0);
 		ASSERT_NE(NULL, a);
 		for (int i = 0; i < N; i++)
@@ -747,6 +793,26 @@ TEST_F(journal, bad_input)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(NULL, fa_trace_reader_open("/nonexistent-dir/journal"));
 	EXPECT_EQ(ENOENT, errno);
+	/* not regular files: refused at once, never read until memory runs
+	 * out (/dev/zero grew to 2 GiB before) */
+	errno = 0;
+	EXPECT_EQ(NULL, fa_trace_reader_open("/dev/zero"));
+	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	EXPECT_EQ(NULL, fa_trace_reader_open("/tmp"));
+	EXPECT_EQ(EINVAL, errno);
+	{
+		int pfd[2];
+		char pp[64];
+
+		ASSERT_EQ(0, pipe(pfd));
+		snprintf(pp, sizeof(pp), "/proc/self/fd/%d", pfd[0]);
+		errno = 0;
+		EXPECT_EQ(NULL, fa_trace_reader_open(pp));
+		EXPECT_EQ(EINVAL, errno);
+		close(pfd[0]);
+		close(pfd[1]);
+	}
 	memset(bad, 0, sizeof(bad));
 	fd = open(self->path, O_WRONLY | O_TRUNC);
 	ASSERT_EQ((ssize_t)sizeof(bad), write(fd, bad, sizeof(bad)));
