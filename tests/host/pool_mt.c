@@ -51,6 +51,7 @@ struct ring {
 	long n;
 	size_t size;
 	int bad;
+	_Atomic int done; /* threads returned */
 };
 
 struct msg {
@@ -80,6 +81,7 @@ static void *producer(void *arg)
 		r->slot[h % RING] = m;
 		atomic_store_explicit(&r->head, h + 1, memory_order_release);
 	}
+	atomic_fetch_add(&r->done, 1);
 	return NULL;
 }
 
@@ -101,6 +103,7 @@ static void *consumer(void *arg)
 		fa_pool_free(r->p, m);
 		got++;
 	}
+	atomic_fetch_add(&r->done, 1);
 	return NULL;
 }
 
@@ -132,10 +135,16 @@ FIXTURE_TEARDOWN(pc)
 	fa_pool_destroy(self->p);
 }
 
-TEST_F(pc, producer_allocates_consumer_frees)
+/* Two spinning threads on a loaded host under the VM's TCG can take
+ * minutes; a stall of STALL_S with no message moving is a deadlock. */
+#define STALL_S 60
+
+TEST_F_TIMEOUT(pc, producer_allocates_consumer_frees, 600)
 {
 	struct ring *r = calloc(1, sizeof(*r));
-	struct timespec t0, t1;
+	struct timespec t0, t1, nap = { 0, 100 * 1000 * 1000 };
+	uint64_t last = 0;
+	int still = 0;
 	pthread_t a, b;
 	double ns;
 
@@ -146,6 +155,17 @@ TEST_F(pc, producer_allocates_consumer_frees)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_EQ(0, pthread_create(&b, NULL, consumer, r));
 	ASSERT_EQ(0, pthread_create(&a, NULL, producer, r));
+	while (atomic_load(&r->done) < 2) {
+		uint64_t t = atomic_load(&r->tail);
+
+		nanosleep(&nap, NULL);
+		still = t == last ? still + 1 : 0;
+		last = t;
+		ASSERT_LT(still, STALL_S * 10)
+		TH_LOG("deadlock: no message moved for %d s (%llu of %ld consumed, head %llu)",
+		       STALL_S, (unsigned long long)t, r->n,
+		       (unsigned long long)atomic_load(&r->head));
+	}
 	pthread_join(a, NULL);
 	pthread_join(b, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
