@@ -289,8 +289,9 @@ void *fa_arena_alloc_site(struct fa_arena *a, size_t size, size_t align, const c
  * A NULL arena is ignored. */
 void fa_arena_reset(struct fa_arena *a);
 /* Destructors, check (DEBUG), chunks back to the group or backend, free.
- * NULL is ignored; a thread's fa_arena_tls() arena is refused (EINVAL on
- * stderr and errno): it belongs to its group. */
+ * NULL is ignored.  Refused, with a message on stderr and errno EINVAL: a
+ * thread's fa_arena_tls() arena (its group frees it) and an fa_numa_arena()
+ * arena (fa_numa_destroy frees it). */
 void fa_arena_destroy(struct fa_arena *a);
 
 /*
@@ -676,7 +677,9 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts);
 /*
  * Destroy a pool: runs dtor on every carved object (default hook mode),
  * unmaps everything, drops every thread's cache of it.  No thread may use
- * the pool during or after the call.  NULL is a no-op.
+ * the pool during or after the call.  NULL is a no-op.  An fa_numa_pool()
+ * pool is refused (message on stderr, errno EINVAL): fa_numa_destroy frees
+ * it.
  */
 void fa_pool_destroy(struct fa_pool *p);
 
@@ -978,12 +981,14 @@ int fa_numa_trim(struct fa_numa *n, int node);
 /* Destroy n and all its memory (NULL: no-op).  No thread may use it after. */
 void fa_numa_destroy(struct fa_numa *n);
 
-/* The pool serving node (do not destroy it), or NULL with errno EINVAL. */
+/* The pool serving node, or NULL with errno EINVAL.  It belongs to n:
+ * fa_pool_destroy refuses it. */
 struct fa_pool *fa_numa_pool(struct fa_numa *n, int node);
 
 /* The arena of node's memory, made on first use (opts.arena, chunks bound
  * to the node, node_cap as its cap).  An arena is not thread-safe: one user
- * at a time.  Errors (NULL, errno): EINVAL, those of fa_arena_create. */
+ * at a time.  It belongs to n: fa_arena_destroy refuses it (reset it
+ * instead).  Errors (NULL, errno): EINVAL, those of fa_arena_create. */
 struct fa_arena *fa_numa_arena(struct fa_numa *n, int node);
 
 /* Memory nodes node spills to, nearest first (node itself excluded): stores

@@ -62,6 +62,7 @@ struct fa_arena {
 	struct fa_mem_opts mem;
 	struct fa_arena_group *group;
 	struct fa_arena_group *tls_group; /* set: a thread's sub-arena */
+	const char *owner;                /* set: destroy refuses (a NUMA node's) */
 	int node;
 	struct dtor_rec *dtors;
 	uint64_t ndtors;
@@ -568,12 +569,26 @@ void fa_arena_destroy(struct fa_arena *a)
 		errno = EINVAL;
 		return;
 	}
+	if (a->owner) {
+		fprintf(stderr,
+		        "finalloc: fa_arena_destroy: arena %llu belongs to %s, which "
+		        "destroys it\n",
+		        (unsigned long long)a->id, a->owner);
+		errno = EINVAL;
+		return;
+	}
 	arena_free(a);
 }
 
-void fa__arena_destroy_tls(struct fa_arena *a)
+void fa__arena_free(struct fa_arena *a)
 {
-	arena_free(a);
+	if (a)
+		arena_free(a);
+}
+
+void fa__arena_set_owner(struct fa_arena *a, const char *owner)
+{
+	a->owner = owner;
 }
 
 void fa__arena_set_tls(struct fa_arena *a, struct fa_arena_group *g)

@@ -31,7 +31,10 @@ void fa__arena_set_tls(struct fa_arena *a, struct fa_arena_group *g);
 struct fa_arena_group *fa__arena_tls_group(const struct fa_arena *a);
 struct fa_arena *fa__arena_create_in(const struct fa_arena_opts *opts, struct fa_arena_group *g,
                                      int node);
-void fa__arena_destroy_tls(struct fa_arena *a);
+/* Free a whatever marks it has: for its group or its owner. */
+void fa__arena_free(struct fa_arena *a);
+/* Mark a as owner's (a string literal): fa_arena_destroy refuses it. */
+void fa__arena_set_owner(struct fa_arena *a, const char *owner);
 /* Process-wide arena totals (counted at create/destroy and chunk moves,
  * never on the bump path), for the statistics dump. */
 struct fa__arena_totals {

@@ -38,7 +38,7 @@ static void tls_return(struct tls_ent *e)
 		g->attached--;
 		g->tls_returned++;
 		pthread_mutex_unlock(&g->lock);
-		fa__arena_destroy_tls(e->a);
+		fa__arena_free(e->a);
 		return;
 	}
 	ia->a = e->a;
@@ -190,7 +190,7 @@ int fa_arena_group_destroy(struct fa_arena_group *g)
 	while (ia) {
 		struct idle_arena *n = ia->next;
 
-		fa__arena_destroy_tls(ia->a); /* chunks land in g->free */
+		fa__arena_free(ia->a); /* chunks land in g->free */
 		free(ia);
 		ia = n;
 	}

@@ -180,6 +180,7 @@ static int spill_order(const struct fa_topology *t, int from_idx, int *out)
 
 static struct fa_pool *make_pool(struct fa_numa *n, int node, const struct fa_numa_opts *o)
 {
+	struct fa_pool *p;
 	struct fa_pool_opts po;
 	struct fa_mem_opts mem;
 	char name[32];
@@ -200,7 +201,10 @@ static struct fa_pool *make_pool(struct fa_numa *n, int node, const struct fa_nu
 		po.name = name;
 	}
 	(void)n;
-	return fa_pool_create(&po);
+	p = fa_pool_create(&po);
+	if (p)
+		fa__pool_set_owner(p, "a NUMA allocator (fa_numa_pool)");
+	return p;
 }
 
 struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
@@ -292,7 +296,7 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 	return n;
 fail:
 	for (int node = 0; node < FA_MAX_NODES; node++) {
-		fa_pool_destroy(n->node[node].pool);
+		fa__pool_destroy(n->node[node].pool);
 		pthread_mutex_destroy(&n->node[node].large_lock);
 	}
 	pthread_mutex_destroy(&n->lock);
@@ -316,9 +320,9 @@ void fa_numa_destroy(struct fa_numa *n)
 		}
 	pthread_mutex_unlock(&all_lock);
 	for (int node = 0; node < FA_MAX_NODES; node++) {
-		fa_arena_destroy(n->node[node].arena);
+		fa__arena_free(n->node[node].arena);
 		fa__numa_large_fini(n, node);
-		fa_pool_destroy(n->node[node].pool);
+		fa__pool_destroy(n->node[node].pool);
 		pthread_mutex_destroy(&n->node[node].large_lock);
 	}
 	pthread_mutex_destroy(&n->lock);
@@ -687,6 +691,8 @@ struct fa_arena *fa_numa_arena(struct fa_numa *n, int node)
 		if (n->node_cap && !ao.cap)
 			ao.cap = n->node_cap;
 		a = nd->arena = fa_arena_create(&ao);
+		if (a)
+			fa__arena_set_owner(a, "a NUMA allocator (fa_numa_arena)");
 	}
 	pthread_mutex_unlock(&n->lock);
 	return a;

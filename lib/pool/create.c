@@ -285,7 +285,25 @@ fail:
 	return NULL;
 }
 
+void fa__pool_set_owner(struct fa_pool *p, const char *owner)
+{
+	p->owner = owner;
+}
+
 void fa_pool_destroy(struct fa_pool *p)
+{
+	if (p && p->owner) {
+		fprintf(stderr,
+		        "finalloc: fa_pool_destroy: pool '%s' belongs to %s, which "
+		        "destroys it\n",
+		        p->name, p->owner);
+		errno = EINVAL;
+		return;
+	}
+	fa__pool_destroy(p);
+}
+
+void fa__pool_destroy(struct fa_pool *p)
 {
 	if (!p)
 		return;

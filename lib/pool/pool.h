@@ -207,6 +207,7 @@ struct fa_pool {
 	bool slow;          /* features: no inline path */
 	bool once_hooks;    /* ctor at carve, dtor at destroy */
 	char name[32];
+	const char *owner; /* set: fa_pool_destroy refuses (a NUMA node's) */
 	fa_pool_hook_fn ctor, dtor;
 	void *hook_arg;
 	fa_pool_report_fn report;
@@ -361,6 +362,10 @@ static inline size_t fa__pool_max_size(const struct fa_pool *p)
 void fa__pool_setup_classes(struct fa_pool *p, const struct fa_pool_opts *o);
 /* The inline path's tables, once the pool holds its bins (or none). */
 void fa__pool_setup_inline(struct fa_pool *p);
+/* Mark p as owner's (a string literal): fa_pool_destroy refuses it and
+ * only fa__pool_destroy frees it. */
+void fa__pool_set_owner(struct fa_pool *p, const char *owner);
+void fa__pool_destroy(struct fa_pool *p);
 /* What the owner map holds for a slab of class c: its bin's offset, 0 for
  * a pool whose frees all go out of line. */
 int32_t fa__pool_inline_binoff(const struct fa_pool *p, unsigned c);

@@ -1062,6 +1062,51 @@ TEST(node_arena)
 	fa_numa_destroy(n);
 }
 
+/* A node's pool and arena belong to their fa_numa: destroying either is
+ * refused with a message (before, fa_numa_destroy then aborted on a double
+ * free), and both stay usable. */
+TEST(node_pool_and_arena_are_not_destroyed)
+{
+	struct fa_numa *n = fa_numa_create(NULL);
+	char err[512] = "";
+	struct fa_arena *a;
+	struct fa_pool *p;
+	struct nodes nd;
+	int saved, fd;
+	void *o;
+
+	ASSERT_NE(NULL, n);
+	get_nodes(&nd);
+	p = fa_numa_pool(n, nd.mem[0]);
+	a = fa_numa_arena(n, nd.mem[0]);
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(NULL, a);
+	fd = fileno(tmpfile());
+	ASSERT_LE(0, fd);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	errno = 0;
+	fa_pool_destroy(p);
+	EXPECT_EQ(EINVAL, errno);
+	errno = 0;
+	fa_arena_destroy(a);
+	EXPECT_EQ(EINVAL, errno);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	ASSERT_LT(0, pread(fd, err, sizeof(err) - 1, 0));
+	EXPECT_NE(NULL, strstr(err, "fa_pool_destroy: pool 'numa-node")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "fa_arena_destroy: arena ")) TH_LOG("%s", err);
+	EXPECT_NE(NULL, strstr(err, "belongs to a NUMA allocator")) TH_LOG("%s", err);
+	/* both still work, and n frees them once */
+	o = fa_pool_alloc(p, 64);
+	ASSERT_NE(NULL, o);
+	fa_pool_free(p, o);
+	ASSERT_NE(NULL, fa_arena_alloc(a, 64));
+	fa_numa_destroy(n);
+}
+
 /* Node pools with features (no inline bins) through fa_numa's own fast
  * paths: zeroed on allocation, a double free reported, the first free
  * counted. */
