@@ -4,14 +4,15 @@
 #   build: what `make run` needs (compiler, libnuma, liburing)
 #   test:  what `make check` and `make bench` add (qemu, busybox, kernel
 #          headers for 6.1 and 6.12, linux-source-6.1 for kselftest and
-#          checkpatch, the peer allocators, valgrind)
+#          checkpatch, the peer allocators, valgrind, g++ for the C++
+#          header's tests and examples)
 # As root it installs what is missing; otherwise it lists it and fails.
 set -eu
 what=${1:-all}
 build_pkgs="gcc make libc6-dev libnuma-dev liburing-dev"
 test_pkgs="qemu-system-x86 busybox-static cpio gzip xz-utils perl linux-headers-amd64
 linux-headers-6.12-amd64 linux-source-6.1 libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
-valgrind groff-base clang-format"
+valgrind groff-base clang-format g++"
 case $what in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
