@@ -167,6 +167,13 @@ $(B)/examples/%: examples/%.cpp $(STATIC_LIB)
 	@echo "  CXX     $@"
 	$(Q)$(CXX) -std=c++17 $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
 
+# The C++ layer's loops for bench-instructions (not installed).
+INSTR_CXX := $(B)/bench/instr-cxx
+$(INSTR_CXX): tools/bench/instr_cxx.cpp $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $@"
+	$(Q)$(CXX) -std=c++17 $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) $(LDFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
 check-examples: examples
 	$(Q)scripts/examples.sh $(EXAMPLES)
 
@@ -222,8 +229,8 @@ check-vm: vmtests
 bench: $(BIN)
 	./$(BIN) bench
 
-bench-instructions: $(BIN)
-	$(Q)scripts/bench-instructions.sh
+bench-instructions: $(BIN) $(INSTR_CXX)
+	$(Q)INSTR_CXX=$(INSTR_CXX) scripts/bench-instructions.sh
 
 # install and uninstall walk the same lists, so uninstall takes away exactly
 # what install put.  The uapi header goes where kernel uapi headers are

@@ -20,11 +20,17 @@ if [ ! -x "$bin" ]; then
 	exit 1
 fi
 
-# collected LOOP OPS [PRELOAD]: instructions callgrind counted for one run
+# The C++ layer's loops (tools/bench/instr_cxx.cpp); INSTR_CXX= overrides.
+instr_cxx=${INSTR_CXX:-$top/build/bench/instr-cxx}
+
+# collected LOOP OPS [PRELOAD]: instructions callgrind counted for one run;
+# a LOOP "cxx:WHAT" runs instr-cxx WHAT
 collected() {
 	local out
+	local cmd=("$bin" bench --instr "$1")
+	case $1 in cxx:*) cmd=("$instr_cxx" "${1#cxx:}") ;; esac
 	if ! out=$(env ${3:+LD_PRELOAD=$3} valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-		"$bin" bench --instr "$1" "$2" 2>&1); then
+		"${cmd[@]}" "$2" 2>&1); then
 		echo "bench-instructions: $1 ($2 ops) failed:" >&2
 		echo "$out" | tail -5 >&2
 		return 1
@@ -66,6 +72,12 @@ fail=0
 row pool pool "fa_pool_alloc + fa_pool_free, 64 B (thread-cache path)" || fail=1
 row pool-sized pool-sized "fa_pool_alloc + fa_pool_free_sized, 64 B" || fail=1
 row arena arena "fa_arena_alloc, 64 B (reset every 16384, amortised)" || fail=1
+if [ -x "$instr_cxx" ]; then
+	row construct cxx:construct "fa::arena::construct<T>, 64 B trivially destructible (as arena)" ||
+		fail=1
+else
+	printf "%-10s %9s %9s   %s\n" construct - - "skipped: $instr_cxx not built (make bench-instructions)"
+fi
 row numa numa "fa_numa_alloc + fa_numa_free, 64 B" || fail=1
 row glibc malloc "malloc + free, 64 B" || fail=1
 for p in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
