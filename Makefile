@@ -227,20 +227,38 @@ bench-instructions: $(BIN)
 
 # install and uninstall walk the same lists, so uninstall takes away exactly
 # what install put.  The uapi header goes where kernel uapi headers are
-# installed: <linux/finalloc.h>.
-INST_LIB  := $(DESTDIR)$(PREFIX)/lib
-INST_INC  := $(DESTDIR)$(PREFIX)/include
-INST_BIN  := $(DESTDIR)$(PREFIX)/bin
-INST_MAN  := $(DESTDIR)$(PREFIX)/share/man
+# installed: <linux/finalloc.h>.  Each directory may be set alone (debian/rules
+# sets LIBDIR to the multiarch one).  udev and systemd read their
+# /usr/local/lib directories too, so PREFIX=/usr/local rules and units work.
+LIBDIR         ?= $(PREFIX)/lib
+INCLUDEDIR     ?= $(PREFIX)/include
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR   ?= $(PREFIX)/lib/udev/rules.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# /usr keeps its configuration in /etc; another prefix in its own etc/.
+SYSCONFDIR     ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INST_LIB  := $(DESTDIR)$(LIBDIR)
+INST_INC  := $(DESTDIR)$(INCLUDEDIR)
+INST_BIN  := $(DESTDIR)$(BINDIR)
+INST_MAN  := $(DESTDIR)$(MANDIR)
+INST_PC   := $(DESTDIR)$(PKGCONFIGDIR)
+INST_UDEV := $(DESTDIR)$(UDEVRULESDIR)
+INST_UNIT := $(DESTDIR)$(SYSTEMDUNITDIR)
 PUB_HDRS  := $(sort $(wildcard include/finalloc/*.h))
 MAN_PAGES := $(sort $(wildcard man/*.[1-9]))
 MAN_SECS  := $(sort $(subst .,,$(suffix $(MAN_PAGES))))
 # DEST/page for every page: man/x.3 -> $(INST_MAN)/man3/x.3
 MAN_DEST   = $(foreach p,$(MAN_PAGES),$(INST_MAN)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+# dist/*.in name the install directories: @LIBDIR@ and the like.
+SUBST      = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
+             -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+             -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 install: all
 	install -d $(INST_LIB) $(INST_INC)/linux $(INST_INC)/finalloc $(INST_BIN) \
-		$(addprefix $(INST_MAN)/man,$(MAN_SECS))
+		$(addprefix $(INST_MAN)/man,$(MAN_SECS)) $(INST_PC) $(INST_UDEV) $(INST_UNIT)
 	install -m 644 $(STATIC_LIB) $(INST_LIB)/
 	install -m 755 $(SHARED_LIB) $(INST_LIB)/
 	ln -sf $(SONAME) $(INST_LIB)/libfinalloc.so
@@ -249,12 +267,18 @@ install: all
 	install -m 644 include/uapi/linux/finalloc.h $(INST_INC)/linux/
 	install -m 755 $(BIN) $(INST_BIN)/
 	$(foreach s,$(MAN_SECS),install -m 644 $(filter %.$(s),$(MAN_PAGES)) $(INST_MAN)/man$(s)/;)
+	$(SUBST) dist/finalloc.pc.in >$(INST_PC)/finalloc.pc && chmod 644 $(INST_PC)/finalloc.pc
+	install -m 644 dist/70-finalloc.rules $(INST_UDEV)/
+	$(SUBST) dist/finalloc-reserve.service.in >$(INST_UNIT)/finalloc-reserve.service && \
+		chmod 644 $(INST_UNIT)/finalloc-reserve.service
 
 uninstall:
 	rm -f $(INST_LIB)/libfinalloc.a $(INST_LIB)/$(SONAME) $(INST_LIB)/libfinalloc.so \
 		$(INST_INC)/finalloc.h $(INST_INC)/finalloc.hpp \
 		$(addprefix $(INST_INC)/finalloc/,$(notdir $(PUB_HDRS))) \
-		$(INST_INC)/linux/finalloc.h $(INST_BIN)/finalloc $(MAN_DEST)
+		$(INST_INC)/linux/finalloc.h $(INST_BIN)/finalloc $(MAN_DEST) \
+		$(INST_PC)/finalloc.pc $(INST_UDEV)/70-finalloc.rules \
+		$(INST_UNIT)/finalloc-reserve.service
 	-rmdir $(INST_INC)/finalloc
 
 # Install into a scratch DESTDIR, build and run a program against it alone,
