@@ -81,7 +81,7 @@ KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
 .PHONY: all lib kmod examples run check check-host check-san check-vm bench bench-instructions \
         install uninstall check-install clean format check-format check-layers checkpatch deps help \
-        tests vmtests check-examples
+        tests vmtests check-examples deb check-deb
 .DEFAULT_GOAL := all
 
 all: lib $(BIN) $(if $(KDIR),kmod)
@@ -286,6 +286,14 @@ uninstall:
 check-install: all
 	$(Q)scripts/check-install.sh $(B)
 
+# The Debian packages from debian/, built in a copy of the tree: $(B)/deb/*.deb.
+deb:
+	$(Q)scripts/deb.sh $(B)/deb
+
+# Build, lintian, and (as root) install, use, purge the packages.
+check-deb:
+	$(Q)scripts/check-deb.sh $(B)/deb
+
 format:
 	clang-format -i $$(find $(C_TREES) \( -name '*.[ch]' -o -name '*.[ch]pp' \) -not -path 'include/uapi/*')
 
@@ -314,5 +322,6 @@ help:
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (uninstall the same; check-install tests both)"
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"
+	@echo "deb      Debian packages in $(B)/deb (check-deb: lintian, install, use, purge)"
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
