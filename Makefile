@@ -324,4 +324,5 @@ help:
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"
 	@echo "deb      Debian packages in $(B)/deb (check-deb: lintian, install, use, purge)"
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# $(B)/deb holds the package build's copy of the tree: not ours.
+-include $(shell find $(B) -path $(B)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -35,4 +35,5 @@ dpkg-buildpackage -us -uc -b -j2 >"$out/build.log" 2>&1 || {
 	exit 1
 }
 # dpkg-buildpackage writes into the parent of the source: $out.
+rm -rf "$src"
 ls "$out"/*.deb
