@@ -51,7 +51,7 @@ LIB_SRCS   := $(sort $(shell find lib -name '*.c'))
 TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
-C_TREES    := include lib tools tests/host tests/kmod examples
+C_TREES    := include lib tools tests/host tests/kmod tests/install examples
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
@@ -316,8 +316,8 @@ clean:
 help:
 	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
-	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, VM on 6.1 and 6.12"
-	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples   parts of check"
+	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, deb, VM on 6.1 and 6.12"
+	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples / check-deb   parts of check"
 	@echo "examples build the programs of examples/ (check-examples runs them)"
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (uninstall the same; check-install tests both)"

@@ -44,43 +44,7 @@ else
 		"found: $(cd "$root" && find . -name finalloc.h | tr '\n' ' ')"
 fi
 
-cat >"$tmp/app.c" <<'EOF'
-#include <finalloc.h>
-#include <linux/finalloc.h>
-#include <stdio.h>
-
-int main(void)
-{
-	struct fa_arena *a = fa_arena_create(NULL);
-	struct fa_pool *p = fa_pool_create(NULL);
-	char *s = a ? fa_arena_alloc(a, 32) : NULL;
-	void *o = p ? fa_pool_alloc(p, 64) : NULL;
-
-	if (!s || !o)
-		return perror("finalloc"), 1;
-	snprintf(s, 32, "%s", FINALLOC_DEV_PATH);
-	fa_pool_free(p, o);
-	printf("finalloc %s abi %d %s\n", fa_version(), FINALLOC_ABI_VERSION, s);
-	fa_pool_destroy(p);
-	fa_arena_destroy(a);
-	return 0;
-}
-EOF
-cat >"$tmp/app.cpp" <<'EOF'
-#include <finalloc.hpp>
-#include <linux/finalloc.h>
-#include <cstdio>
-
-int main()
-{
-	fa::arena a;
-	int *x = static_cast<int *>(a.allocate(sizeof(int)));
-
-	*x = FINALLOC_ABI_VERSION;
-	std::printf("finalloc %s abi %d %s\n", fa_version(), *x, FINALLOC_DEV_PATH);
-	return 0;
-}
-EOF
+cp "$top/tests/install/app.c" "$top/tests/install/app.cpp" "$tmp/"
 want="^finalloc [0-9][0-9.]* abi 1 /dev/finalloc\$"
 
 # build NAME COMPILER-AND-ARGS...: compile, run, check what it prints.
