@@ -292,7 +292,7 @@ deb:
 
 # Build, lintian, and (as root) install, use, purge the packages.
 check-deb:
-	$(Q)scripts/check-deb.sh $(B)/deb
+	$(Q)B=$(B) scripts/check-deb.sh $(B)/deb
 
 format:
 	clang-format -i $$(find $(C_TREES) \( -name '*.[ch]' -o -name '*.[ch]pp' \) -not -path 'include/uapi/*')

@@ -13,7 +13,8 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/tap-lib.sh"
 tap_init deb
-out=${1:-$top/build/deb}
+b=${B:-$top/build}
+out=${1:-$b/deb}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 tmp=$(mktemp -d /tmp/fa-deb-XXXXXX)
@@ -31,7 +32,7 @@ fail() {
 
 # The checks after the build, in order: skip_from NAME REASON skips NAME
 # and every one after it.
-checks=(lintian install group udev unit pkgc pkgcs pkgcxx pkgcxxs info conf dkms purge)
+checks=(lintian install group udev unit pkgc pkgcs pkgcxx pkgcxxs info conf dkms purge vm)
 skip_from() {
 	local on=0 c
 	for c in "${checks[@]}"; do
@@ -54,6 +55,7 @@ check_name() {
 	conf) echo "finalloc reserve --file /etc/finalloc/reserve.conf (as shipped)" ;;
 	dkms) echo "DKMS built finalloc.ko for the kernels with headers" ;;
 	purge) echo "purge leaves no file" ;;
+	vm) echo "the VM rig loads the DKMS-built finalloc.ko" ;;
 	esac
 }
 
@@ -267,6 +269,14 @@ else
 		if dkms status -m finalloc -v "$version" -k "$k" 2>/dev/null | grep -q ': installed' &&
 			[ "$vm" = "$k" ]; then
 			how="$how $k ($by)"
+			# Kept for the VM rig, after the purge.
+			mkdir -p "$tmp/ko"
+			case $ko in
+			*.xz) xz -dc "$ko" >"$tmp/ko/$k.ko" ;;
+			*.zst) zstd -qdc "$ko" >"$tmp/ko/$k.ko" ;;
+			*.gz) gzip -dc "$ko" >"$tmp/ko/$k.ko" ;;
+			*) cp "$ko" "$tmp/ko/$k.ko" ;;
+			esac
 		else
 			bad="$bad $k"
 			cat "/var/lib/dkms/finalloc/$version/build/make.log" >"$log" 2>/dev/null
@@ -295,5 +305,41 @@ if purge; then
 else
 	cp "$tmp/purge.log" "$log"
 	fail "$(check_name purge)" "dpkg --purge failed"
+fi
+
+# ---- the module DKMS built, loaded by the VM rig's kernel of its series
+# (the packages are gone by now: the VM needs only the .ko).
+vmwhy=""
+for t in qemu-system-x86_64 cpio; do
+	command -v $t >/dev/null 2>&1 || vmwhy="$vmwhy $t missing;"
+done
+[ -x /bin/busybox ] || vmwhy="$vmwhy /bin/busybox missing;"
+[ -x "$b/vmtests/kmod_basic" ] && [ -x "$b/vmbin/finalloc" ] ||
+	vmwhy="$vmwhy no $b/vmtests (make vmtests);"
+if ! ls "$tmp"/ko/*.ko >/dev/null 2>&1; then
+	tap_line skip "$(check_name vm)" "no module built by DKMS"
+elif [ -n "$vmwhy" ]; then
+	tap_line skip "$(check_name vm)" "${vmwhy%;}"
+else
+	for ko in "$tmp"/ko/*.ko; do
+		k=$(basename "$ko" .ko)
+		case $k in
+		6.1.*) series=6.1 ;;
+		6.12.*) series=6.12 ;;
+		*) tap_line skip "$(check_name vm): $k" "the rig boots 6.1 and 6.12 only"; continue ;;
+		esac
+		TAP_COUNTS= FA_VM_KMOD=$ko B=$b "$top/tests/vm/run.sh" --kernel $series --nodes 2 \
+			--only kmod_basic >"$log" 2>&1
+		rc=$?
+		if ! grep -q "booting $k," "$log"; then
+			tap_line skip "$(check_name vm): $k" \
+				"the rig's $series kernel is another: $(sed -n 's/.*booting \([^,]*\),.*/\1/p' "$log")"
+		elif [ $rc = 0 ] && grep -q '^ok .*rig: insmod finalloc.ko' "$log" &&
+			grep -q '^ok .*kmod_basic' "$log"; then
+			tap_line ok "$(check_name vm): $k (kmod_basic passes)"
+		else
+			fail "$(check_name vm): $k" "run.sh exit $rc"
+		fi
+	done
 fi
 tap_summary
