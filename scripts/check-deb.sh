@@ -32,7 +32,7 @@ fail() {
 
 # The checks after the build, in order: skip_from NAME REASON skips NAME
 # and every one after it.
-checks=(lintian install group udev unit pkgc pkgcs pkgcxx pkgcxxs info conf dkms purge vm)
+checks=(lintian install group udev unit pkgc pkgcs pkgcxx pkgcxxs info conf dkms hook purge vm)
 skip_from() {
 	local on=0 c
 	for c in "${checks[@]}"; do
@@ -53,7 +53,8 @@ check_name() {
 	pkgcxxs) echo "C++ program, pkg-config --static" ;;
 	info) echo "/usr/bin/finalloc info" ;;
 	conf) echo "finalloc reserve --file /etc/finalloc/reserve.conf (as shipped)" ;;
-	dkms) echo "DKMS built finalloc.ko for the kernels with headers" ;;
+	dkms) echo "postinst: DKMS built finalloc.ko for each kernel with headers" ;;
+	hook) echo "the kernel hook rebuilds finalloc.ko" ;;
 	purge) echo "purge leaves no file" ;;
 	vm) echo "the VM rig loads the DKMS-built finalloc.ko" ;;
 	esac
@@ -246,46 +247,55 @@ else
 	fail "$(check_name conf)" "the shipped file does not parse or asks for pages"
 fi
 
-# ---- DKMS: every kernel whose headers are installed gets the module, from
-# the postinst or else from the hook a kernel (headers) upgrade runs.
+# ---- DKMS: the postinst built the module for every kernel whose headers
+# are installed; the hook a kernel (headers) upgrade runs builds it again.
 kernels=""
 for d in /lib/modules/*/build; do
 	[ -e "$d/include" ] && kernels="$kernels $(basename "$(dirname "$d")")"
 done
+# dkms_ok K: dkms says installed for K and the module's vermagic is K.
+dkms_ok() {
+	local ko vm
+	dkms status -m finalloc -v "$version" -k "$1" 2>/dev/null | grep -q ': installed' ||
+		return 1
+	ko=$(find "/lib/modules/$1/updates" -name 'finalloc.ko*' 2>/dev/null | head -n 1)
+	vm=$([ -n "$ko" ] && modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)
+	[ "$vm" = "$1" ] || return 1
+	# Kept for the VM rig, after the purge.
+	mkdir -p "$tmp/ko"
+	case $ko in
+	*.xz) xz -dc "$ko" >"$tmp/ko/$1.ko" ;;
+	*.zst) zstd -qdc "$ko" >"$tmp/ko/$1.ko" ;;
+	*.gz) gzip -dc "$ko" >"$tmp/ko/$1.ko" ;;
+	*) cp "$ko" "$tmp/ko/$1.ko" ;;
+	esac
+}
 if ! command -v dkms >/dev/null 2>&1; then
 	tap_line skip "$(check_name dkms)" "dkms not installed"
+	tap_line skip "$(check_name hook)" "dkms not installed"
 elif [ -z "$kernels" ]; then
 	tap_line skip "$(check_name dkms)" "no kernel headers here (apt-get install linux-headers-amd64)"
+	tap_line skip "$(check_name hook)" "no kernel headers here"
 else
-	bad="" how=""
+	bad=""
 	for k in $kernels; do
-		by=postinst
-		if ! dkms status -m finalloc -v "$version" -k "$k" 2>/dev/null | grep -q ': installed'; then
-			by="kernel hook"
-			/etc/kernel/header_postinst.d/dkms "$k" >"$log" 2>&1
-		fi
-		ko=$(find "/lib/modules/$k/updates" -name 'finalloc.ko*' 2>/dev/null | head -n 1)
-		vm=$( [ -n "$ko" ] && modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)
-		if dkms status -m finalloc -v "$version" -k "$k" 2>/dev/null | grep -q ': installed' &&
-			[ "$vm" = "$k" ]; then
-			how="$how $k ($by)"
-			# Kept for the VM rig, after the purge.
-			mkdir -p "$tmp/ko"
-			case $ko in
-			*.xz) xz -dc "$ko" >"$tmp/ko/$k.ko" ;;
-			*.zst) zstd -qdc "$ko" >"$tmp/ko/$k.ko" ;;
-			*.gz) gzip -dc "$ko" >"$tmp/ko/$k.ko" ;;
-			*) cp "$ko" "$tmp/ko/$k.ko" ;;
-			esac
-		else
-			bad="$bad $k"
-			cat "/var/lib/dkms/finalloc/$version/build/make.log" >"$log" 2>/dev/null
-		fi
+		dkms_ok "$k" || bad="$bad $k"
 	done
 	if [ -z "$bad" ]; then
-		tap_line ok "$(check_name dkms):$how"
+		tap_line ok "$(check_name dkms):$kernels"
 	else
-		fail "$(check_name dkms)" "not built or wrong vermagic for:$bad"
+		cat "/var/lib/dkms/finalloc/$version/build/make.log" >"$log" 2>/dev/null
+		fail "$(check_name dkms)" "not built, or built for another kernel:$bad"
+	fi
+	# As if the newest kernel had just been installed.
+	k=$(echo $kernels | tr ' ' '\n' | sort -V | tail -n 1)
+	dkms remove -m finalloc -v "$version" -k "$k" >"$log" 2>&1
+	if dkms status -m finalloc -v "$version" -k "$k" 2>/dev/null | grep -q ': installed'; then
+		fail "$(check_name hook): $k" "dkms remove did not remove it"
+	elif /etc/kernel/header_postinst.d/dkms "$k" >"$log" 2>&1 && dkms_ok "$k"; then
+		tap_line ok "$(check_name hook): $k"
+	else
+		fail "$(check_name hook): $k" "not rebuilt"
 	fi
 fi
 
