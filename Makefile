@@ -51,7 +51,7 @@ LIB_SRCS   := $(sort $(shell find lib -name '*.c'))
 TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
-C_TREES    := include lib tools tests/host tests/kmod examples
+C_TREES    := include lib tools tests/host tests/kmod tests/install examples
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
@@ -81,7 +81,7 @@ KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
 .PHONY: all lib kmod examples run check check-host check-san check-vm bench bench-instructions \
         install uninstall check-install clean format check-format check-layers checkpatch deps help \
-        tests vmtests check-examples
+        tests vmtests check-examples deb check-deb
 .DEFAULT_GOAL := all
 
 all: lib $(BIN) $(if $(KDIR),kmod)
@@ -234,20 +234,38 @@ bench-instructions: $(BIN) $(INSTR_CXX)
 
 # install and uninstall walk the same lists, so uninstall takes away exactly
 # what install put.  The uapi header goes where kernel uapi headers are
-# installed: <linux/finalloc.h>.
-INST_LIB  := $(DESTDIR)$(PREFIX)/lib
-INST_INC  := $(DESTDIR)$(PREFIX)/include
-INST_BIN  := $(DESTDIR)$(PREFIX)/bin
-INST_MAN  := $(DESTDIR)$(PREFIX)/share/man
+# installed: <linux/finalloc.h>.  Each directory may be set alone (debian/rules
+# sets LIBDIR to the multiarch one).  udev and systemd read their
+# /usr/local/lib directories too, so PREFIX=/usr/local rules and units work.
+LIBDIR         ?= $(PREFIX)/lib
+INCLUDEDIR     ?= $(PREFIX)/include
+BINDIR         ?= $(PREFIX)/bin
+MANDIR         ?= $(PREFIX)/share/man
+PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
+UDEVRULESDIR   ?= $(PREFIX)/lib/udev/rules.d
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# /usr keeps its configuration in /etc; another prefix in its own etc/.
+SYSCONFDIR     ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INST_LIB  := $(DESTDIR)$(LIBDIR)
+INST_INC  := $(DESTDIR)$(INCLUDEDIR)
+INST_BIN  := $(DESTDIR)$(BINDIR)
+INST_MAN  := $(DESTDIR)$(MANDIR)
+INST_PC   := $(DESTDIR)$(PKGCONFIGDIR)
+INST_UDEV := $(DESTDIR)$(UDEVRULESDIR)
+INST_UNIT := $(DESTDIR)$(SYSTEMDUNITDIR)
 PUB_HDRS  := $(sort $(wildcard include/finalloc/*.h))
 MAN_PAGES := $(sort $(wildcard man/*.[1-9]))
 MAN_SECS  := $(sort $(subst .,,$(suffix $(MAN_PAGES))))
 # DEST/page for every page: man/x.3 -> $(INST_MAN)/man3/x.3
 MAN_DEST   = $(foreach p,$(MAN_PAGES),$(INST_MAN)/man$(subst .,,$(suffix $(p)))/$(notdir $(p)))
+# dist/*.in name the install directories: @LIBDIR@ and the like.
+SUBST      = sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@PREFIX@|$(PREFIX)|g' \
+             -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+             -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 install: all
 	install -d $(INST_LIB) $(INST_INC)/linux $(INST_INC)/finalloc $(INST_BIN) \
-		$(addprefix $(INST_MAN)/man,$(MAN_SECS))
+		$(addprefix $(INST_MAN)/man,$(MAN_SECS)) $(INST_PC) $(INST_UDEV) $(INST_UNIT)
 	install -m 644 $(STATIC_LIB) $(INST_LIB)/
 	install -m 755 $(SHARED_LIB) $(INST_LIB)/
 	ln -sf $(SONAME) $(INST_LIB)/libfinalloc.so
@@ -256,18 +274,32 @@ install: all
 	install -m 644 include/uapi/linux/finalloc.h $(INST_INC)/linux/
 	install -m 755 $(BIN) $(INST_BIN)/
 	$(foreach s,$(MAN_SECS),install -m 644 $(filter %.$(s),$(MAN_PAGES)) $(INST_MAN)/man$(s)/;)
+	$(SUBST) dist/finalloc.pc.in >$(INST_PC)/finalloc.pc && chmod 644 $(INST_PC)/finalloc.pc
+	install -m 644 dist/70-finalloc.rules $(INST_UDEV)/
+	$(SUBST) dist/finalloc-reserve.service.in >$(INST_UNIT)/finalloc-reserve.service && \
+		chmod 644 $(INST_UNIT)/finalloc-reserve.service
 
 uninstall:
 	rm -f $(INST_LIB)/libfinalloc.a $(INST_LIB)/$(SONAME) $(INST_LIB)/libfinalloc.so \
 		$(INST_INC)/finalloc.h $(INST_INC)/finalloc.hpp \
 		$(addprefix $(INST_INC)/finalloc/,$(notdir $(PUB_HDRS))) \
-		$(INST_INC)/linux/finalloc.h $(INST_BIN)/finalloc $(MAN_DEST)
+		$(INST_INC)/linux/finalloc.h $(INST_BIN)/finalloc $(MAN_DEST) \
+		$(INST_PC)/finalloc.pc $(INST_UDEV)/70-finalloc.rules \
+		$(INST_UNIT)/finalloc-reserve.service
 	-rmdir $(INST_INC)/finalloc
 
 # Install into a scratch DESTDIR, build and run a program against it alone,
 # uninstall, and check nothing is left.
 check-install: all
 	$(Q)scripts/check-install.sh $(B)
+
+# The Debian packages from debian/, built in a copy of the tree: $(B)/deb/*.deb.
+deb:
+	$(Q)scripts/deb.sh $(B)/deb
+
+# Build, lintian, and (as root) install, use, purge the packages.
+check-deb:
+	$(Q)B=$(B) scripts/check-deb.sh $(B)/deb
 
 format:
 	clang-format -i $$(find $(C_TREES) \( -name '*.[ch]' -o -name '*.[ch]pp' \) -not -path 'include/uapi/*')
@@ -291,11 +323,13 @@ clean:
 help:
 	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
-	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, VM on 6.1 and 6.12"
-	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples   parts of check"
+	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, deb, VM on 6.1 and 6.12"
+	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples / check-deb   parts of check"
 	@echo "examples build the programs of examples/ (check-examples runs them)"
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (uninstall the same; check-install tests both)"
 	@echo "kmod     the module, KDIR=/path/to/kernel/build to pick the kernel"
+	@echo "deb      Debian packages in $(B)/deb (check-deb: lintian, install, use, purge)"
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# $(B)/deb holds the package build's copy of the tree: not ours.
+-include $(shell find $(B) -path $(B)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

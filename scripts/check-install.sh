@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # check-install.sh [BUILD_DIR]: `make install` into a scratch DESTDIR, then
 # what a user of the installed tree does: build a C program against it with
-# only -I and -L pointing there (static and shared) and run it, and the same
-# for C++ with <finalloc.hpp>; then `make uninstall` must leave no file.
+# only -I and -L pointing there (static and shared) and run it, the same
+# for C++ with <finalloc.hpp>, and both again with the flags of the installed
+# finalloc.pc (pkg-config, shared and --static); the udev rule and the
+# systemd unit are in place; then `make uninstall` must leave no file.
 # One TAP line per step.  Needs the tree built (`make all`).
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +19,7 @@ root=$tmp/root
 inc=$root$prefix/include
 lib=$root$prefix/lib
 log=$tmp/log
+soname=$(sed -n 's/^SONAME *:= *//p' "$top/Makefile")
 
 # Fail one step with its log as comments.
 fail() {
@@ -41,43 +44,7 @@ else
 		"found: $(cd "$root" && find . -name finalloc.h | tr '\n' ' ')"
 fi
 
-cat >"$tmp/app.c" <<'EOF'
-#include <finalloc.h>
-#include <linux/finalloc.h>
-#include <stdio.h>
-
-int main(void)
-{
-	struct fa_arena *a = fa_arena_create(NULL);
-	struct fa_pool *p = fa_pool_create(NULL);
-	char *s = a ? fa_arena_alloc(a, 32) : NULL;
-	void *o = p ? fa_pool_alloc(p, 64) : NULL;
-
-	if (!s || !o)
-		return perror("finalloc"), 1;
-	snprintf(s, 32, "%s", FINALLOC_DEV_PATH);
-	fa_pool_free(p, o);
-	printf("finalloc %s abi %d %s\n", fa_version(), FINALLOC_ABI_VERSION, s);
-	fa_pool_destroy(p);
-	fa_arena_destroy(a);
-	return 0;
-}
-EOF
-cat >"$tmp/app.cpp" <<'EOF'
-#include <finalloc.hpp>
-#include <linux/finalloc.h>
-#include <cstdio>
-
-int main()
-{
-	fa::arena a;
-	int *x = static_cast<int *>(a.allocate(sizeof(int)));
-
-	*x = FINALLOC_ABI_VERSION;
-	std::printf("finalloc %s abi %d %s\n", fa_version(), *x, FINALLOC_DEV_PATH);
-	return 0;
-}
-EOF
+cp "$top/tests/install/app.c" "$top/tests/install/app.cpp" "$tmp/"
 want="^finalloc [0-9][0-9.]* abi 1 /dev/finalloc\$"
 
 # build NAME COMPILER-AND-ARGS...: compile, run, check what it prints.
@@ -129,6 +96,77 @@ if command -v c++ >/dev/null 2>&1; then
 		"$tmp/app.cpp" -o "$tmp/app" -L"$lib" -lfinalloc
 else
 	tap_line skip "C++17 program, <finalloc.hpp>" "no c++ compiler"
+fi
+
+# pkg-config as a user of the installed tree runs it: only our .pc, its
+# paths moved under the DESTDIR (the file itself names $prefix).
+pc=$lib/pkgconfig/finalloc.pc
+fapc() {
+	PKG_CONFIG_PATH= PKG_CONFIG_LIBDIR=$lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$root \
+		pkg-config "$@" finalloc
+}
+if ! command -v pkg-config >/dev/null 2>&1; then
+	tap_line skip "finalloc.pc" "pkg-config not installed (apt-get install pkg-config)"
+elif [ ! -f "$pc" ]; then
+	tap_line fail "finalloc.pc" "not installed at ${pc#"$root"}"
+elif grep -q "$root" "$pc"; then
+	tap_line fail "finalloc.pc" "names the DESTDIR"
+elif [ "$(fapc --modversion 2>&1)" != "$(sed -n 's/^VERSION *:= *//p' "$top/Makefile")" ] ||
+	! fapc --cflags --libs | grep -q -- "-I$inc .*-L$lib -lfinalloc"; then
+	tap_line fail "finalloc.pc" "pkg-config says: $(fapc --modversion --cflags --libs 2>&1)"
+else
+	tap_line ok "finalloc.pc ($(fapc --libs --static | sed "s|$root||g; s| *$||"))"
+fi
+
+# pkgbuild NAME DRIVER SOURCE [--static]: build with the pkg-config flags
+# alone; --static links the whole program statically, so every library the
+# archive needs must be in Libs.private.
+pkgbuild() {
+	name=$1 driver=$2 src=$3 static=${4:-}
+	if ! command -v pkg-config >/dev/null 2>&1 || [ ! -f "$pc" ]; then
+		tap_line skip "$name" "no pkg-config or no finalloc.pc"
+		return
+	fi
+	if ! command -v "$driver" >/dev/null 2>&1; then
+		tap_line skip "$name" "no $driver compiler"
+		return
+	fi
+	# shellcheck disable=SC2046
+	if ! "$driver" -O2 -Wall -Wextra -Werror "$src" -o "$tmp/app" $static \
+		$(fapc --cflags --libs $static) >"$log" 2>&1; then
+		fail "$name" "does not build"
+		return
+	fi
+	if [ -n "$static" ] && readelf -d "$tmp/app" 2>/dev/null | grep -q NEEDED; then
+		tap_line fail "$name" "not static: $(readelf -d "$tmp/app" | grep NEEDED | tr -s ' ')"
+	elif ! LD_LIBRARY_PATH=$lib "$tmp/app" >"$log" 2>&1; then
+		fail "$name" "exit $?"
+	elif ! grep -q "$want" "$log"; then
+		fail "$name" "printed something else"
+	else
+		tap_line ok "$name"
+	fi
+	rm -f "$tmp/app"
+}
+pkgbuild "C program, pkg-config" cc "$tmp/app.c"
+pkgbuild "C program, pkg-config --static" cc "$tmp/app.c" --static
+pkgbuild "C++ program, pkg-config" c++ "$tmp/app.cpp"
+pkgbuild "C++ program, pkg-config --static" c++ "$tmp/app.cpp" --static
+
+rules=$root$prefix/lib/udev/rules.d/70-finalloc.rules
+if [ -f "$rules" ] && grep -q '^KERNEL=="finalloc".*GROUP="finalloc", MODE="0660"' "$rules"; then
+	tap_line ok "udev rule: group finalloc, mode 0660"
+else
+	tap_line fail "udev rule: group finalloc, mode 0660" "no such rule in ${rules#"$root"}"
+fi
+unit=$root$prefix/lib/systemd/system/finalloc-reserve.service
+if [ -f "$unit" ] &&
+	grep -q "^ExecStart=$prefix/bin/finalloc reserve --file $prefix/etc/finalloc/reserve.conf\$" \
+		"$unit"; then
+	tap_line ok "systemd unit finalloc-reserve.service"
+else
+	tap_line fail "systemd unit finalloc-reserve.service" \
+		"missing, or ExecStart not $prefix/bin/finalloc reserve --file $prefix/etc/..."
 fi
 
 if make -C "$top" --no-print-directory B="$b" DESTDIR="$root" PREFIX="$prefix" uninstall \

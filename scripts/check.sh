@@ -24,6 +24,9 @@ step "layers (calls and includes point down)" make --no-print-directory check-la
 step "install (a program built against the installed tree, uninstall)" \
 	make --no-print-directory check-install
 step "VM tests (Debian 6.1 and 6.12 kernels, NUMA)" make --no-print-directory check-vm
+# After the VM tests: their programs boot the module DKMS built.
+step "Debian packages (build, lintian; as root install, use, purge)" \
+	make --no-print-directory check-deb
 awk '{ p += $2; f += $3; s += $4; n++ }
      END { printf "# %d suites\ncheck: %d passed, %d failed, %d skipped\n", n, p, f, s }' "$TAP_COUNTS"
 # A suite that failed to build or boot counts as a failure even without lines.

@@ -1,11 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# deps.sh [build|test|all]: install the Debian 12 packages FinAlloc needs.
+# deps.sh [build|test|deb|all]: install the Debian 12 packages FinAlloc needs.
 #   build: what `make run` needs (compiler, libnuma, liburing)
 #   test:  what `make check` and `make bench` add (qemu, busybox, kernel
 #          headers for 6.1 and 6.12, linux-source-6.1 for kselftest and
 #          checkpatch, the peer allocators, valgrind, g++ for the C++
 #          header's tests and examples)
+#   deb:   what `make deb` and `make check-deb` add (debhelper, dh-dkms,
+#          dkms, lintian, pkg-config, a C++ compiler)
 # As root it installs what is missing; otherwise it lists it and fails.
 set -eu
 what=${1:-all}
@@ -13,11 +15,13 @@ build_pkgs="gcc make libc6-dev libnuma-dev liburing-dev"
 test_pkgs="qemu-system-x86 busybox-static cpio gzip xz-utils perl linux-headers-amd64
 linux-headers-6.12-amd64 linux-source-6.1 libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 valgrind groff-base clang-format g++"
+deb_pkgs="dpkg-dev debhelper dh-dkms dkms lintian pkg-config g++ adduser"
 case $what in
 build) pkgs=$build_pkgs ;;
 test) pkgs=$test_pkgs ;;
-all) pkgs="$build_pkgs $test_pkgs" ;;
-*) echo "usage: deps.sh [build|test|all]" >&2; exit 2 ;;
+deb) pkgs="$build_pkgs $deb_pkgs" ;;
+all) pkgs="$build_pkgs $test_pkgs $deb_pkgs" ;;
+*) echo "usage: deps.sh [build|test|deb|all]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -75,6 +75,10 @@ int cmd_numa(int argc, char **argv);
 void trace_usage(FILE *f);
 int cmd_trace(int argc, char **argv);
 
+/* ---- cmd_reserve.c ---- */
+void reserve_usage(FILE *f);
+int cmd_reserve(int argc, char **argv);
+
 /* ---- bench/cmd_bench.c (the rest of the benchmark lives in bench/) ---- */
 void bench_usage(FILE *f);
 int cmd_bench(int argc, char **argv);

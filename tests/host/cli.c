@@ -263,7 +263,9 @@ static int help_commands(const char *help, char names[][16], int max)
 
 TEST(help_everywhere)
 {
-	static const char *known[] = { "info", "stats", "numa", "trace", "bench", "help" };
+	static const char *known[] = {
+		"info", "stats", "numa", "trace", "bench", "reserve", "help"
+	};
 	char cmds[32][16];
 	struct run r;
 	int n;
@@ -1144,6 +1146,238 @@ TEST(bench_peers_really_preloaded)
 		}
 	}
 	run_free(&r);
+}
+
+/* ---- reserve ---- */
+
+TEST(reserve_bad_arguments_exit_2)
+{
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_EQ(0, run(&r, "reserve"));
+	expect_usage_error(_metadata, "missing --node N", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "0"));
+	expect_usage_error(_metadata, "missing --pages COUNT", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--pages", "8"));
+	expect_usage_error(_metadata, "missing --node N", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "x", "--pages", "8"));
+	expect_usage_error(_metadata, "--node wants a node number, not 'x'", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "-1", "--pages", "8"));
+	expect_usage_error(_metadata, "--node wants a node number, not '-1'", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "0", "--pages", "-8"));
+	expect_usage_error(_metadata, "--pages wants a count, not '-8'", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "0", "--pages", "8", "--size", "4M"));
+	expect_usage_error(_metadata, "--size wants 2M or 1G, not '4M'", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "0", "--pages", "8", "--size", "2"));
+	expect_usage_error(_metadata, "--size wants 2M or 1G, not '2'", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "0", "--pages", "8", "extra"));
+	expect_usage_error(_metadata, "unexpected argument 'extra'", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--file", "/etc/hostname", "--node", "0"));
+	expect_usage_error(_metadata, "--file excludes --node, --pages and --size", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--node"));
+	expect_usage_error(_metadata, "needs an argument", &r);
+	ASSERT_EQ(0, run(&r, "reserve", "--frob"));
+	expect_usage_error(_metadata, "unknown option '--frob'", &r);
+}
+
+/* A tree shaped like /sys/devices/system/node (FINALLOC_SYSFS_ROOT stands
+ * for /sys): node 0 with 2 MiB pages only, node 1 with both sizes. */
+static const char *const fake_hp[] = {
+	"node0/hugepages/hugepages-2048kB",
+	"node1/hugepages/hugepages-2048kB",
+	"node1/hugepages/hugepages-1048576kB",
+};
+
+static void fake_nodes(char *dir, char *env, size_t envlen)
+{
+	char p[512];
+
+	strcpy(dir, "/tmp/fa-cli-nodes-XXXXXX");
+	if (!mkdtemp(dir))
+		return;
+	snprintf(env, envlen, "FINALLOC_SYSFS_ROOT=%s", dir);
+	for (size_t i = 0; i < sizeof(fake_hp) / sizeof(fake_hp[0]); i++) {
+		snprintf(p, sizeof(p), "mkdir -p '%s/devices/system/node/%s'", dir, fake_hp[i]);
+		if (system(p))
+			return;
+		snprintf(p, sizeof(p), "%s/devices/system/node/%s/nr_hugepages", dir, fake_hp[i]);
+		write_file(p, "0\n");
+	}
+	snprintf(p, sizeof(p), "%s/devices/system/node/online", dir);
+	write_file(p, "0-1\n");
+}
+
+/* The count in the fake tree's file i of fake_hp, or -1. */
+static long long fake_count(const char *dir, size_t i)
+{
+	char p[512], buf[64] = "";
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/devices/system/node/%s/nr_hugepages", dir, fake_hp[i]);
+	f = fopen(p, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] >= '0' && buf[0] <= '9' ? strtoll(buf, NULL, 10) : -1;
+}
+
+TEST(reserve_writes_the_node_file_and_reads_it_back)
+{
+	char dir[64], env[128], conf[128], p[512];
+	struct run r;
+
+	NEED_BIN();
+	fake_nodes(dir, env, sizeof(env));
+	ASSERT_EQ(0, fake_count(dir, 2));
+
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--node", "1", "--pages", "16", (char *)NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "node 1: 2 MiB pages: 16 asked, 16 reserved (was 0)"))
+	TH_LOG("%s", r.out);
+	EXPECT_EQ(16, fake_count(dir, 1));
+	EXPECT_EQ(0, fake_count(dir, 0));
+	run_free(&r);
+
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--node", "1", "--pages", "2", "--size", "1G",
+	                     (char *)NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "node 1: 1 GiB pages: 2 asked, 2 reserved"));
+	EXPECT_EQ(2, fake_count(dir, 2));
+	run_free(&r);
+
+	/* A size the node lacks, a node that is not there: exit 1, said. */
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--node", "0", "--pages", "1", "--size", "1G",
+	                     (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "node 0 has no 1 GiB huge pages")) TH_LOG("%s", r.err);
+	run_free(&r);
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--node", "5", "--pages", "1", (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "node 5 does not exist (online nodes: 0-1)"))
+	TH_LOG("%s", r.err);
+	run_free(&r);
+
+	/* A file the kernel would not give as a number. */
+	snprintf(p, sizeof(p), "%s/devices/system/node/%s/nr_hugepages", dir, fake_hp[0]);
+	write_file(p, "many\n");
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--node", "0", "--pages", "1", (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "cannot read")) TH_LOG("%s", r.err);
+	run_free(&r);
+	write_file(p, "0\n");
+
+	/* --file: every line, 1 GiB pages first, comments and blanks skipped. */
+	snprintf(conf, sizeof(conf), "%s/reserve.conf", dir);
+	write_file(conf, "# node pages size\n\n0 8\n1 3 1G   # the big ones\n1\t4\t2M\n");
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--file", conf, (char *)NULL));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_EQ(8, fake_count(dir, 0));
+	EXPECT_EQ(4, fake_count(dir, 1));
+	EXPECT_EQ(3, fake_count(dir, 2));
+	ASSERT_NE(NULL, strstr(r.out, "node 1: 1 GiB pages: 3 asked"));
+	ASSERT_NE(NULL, strstr(r.out, "node 0: 2 MiB pages: 8 asked"));
+	EXPECT_LT(strstr(r.out, "node 1: 1 GiB"), strstr(r.out, "node 0: 2 MiB"));
+	run_free(&r);
+
+	/* A bad line anywhere: nothing applied. */
+	write_file(conf, "0 9\n1 5 4M\n");
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--file", conf, (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "reserve.conf:2: SIZE wants 2M or 1G, not '4M'"))
+	TH_LOG("%s", r.err);
+	EXPECT_EQ(8, fake_count(dir, 0));
+	run_free(&r);
+	write_file(conf, "0 9\n0 10 2M\n");
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--file", conf, (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "reserve.conf:2: node 0, 2 MiB pages again (line 1)"))
+	TH_LOG("%s", r.err);
+	run_free(&r);
+	write_file(conf, "0 9 2M extra\n");
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--file", conf, (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "want NODE PAGES [SIZE], got 4 fields")) TH_LOG("%s", r.err);
+	run_free(&r);
+	EXPECT_EQ(8, fake_count(dir, 0));
+
+	/* Only comments: nothing to do, not an error. */
+	write_file(conf, "# nothing yet\n");
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--file", conf, (char *)NULL));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "asks for no huge pages"));
+	run_free(&r);
+	ASSERT_EQ(0,
+	          run_env(&r, env, "reserve", "--file", "/nonexistent/reserve.conf", (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "No such file")) TH_LOG("%s", r.err);
+	run_free(&r);
+	rm_fake_sysfs(dir);
+}
+
+TEST(reserve_without_permission_says_root)
+{
+	char dir[64], env[128], p[512];
+	struct run r;
+
+	NEED_BIN();
+	if (geteuid() == 0)
+		SKIP(return, "root may write a 0444 file");
+	fake_nodes(dir, env, sizeof(env));
+	snprintf(p, sizeof(p), "%s/devices/system/node/%s/nr_hugepages", dir, fake_hp[0]);
+	ASSERT_EQ(0, chmod(p, 0444));
+	ASSERT_EQ(0, run_env(&r, env, "reserve", "--node", "0", "--pages", "1", (char *)NULL));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "Permission denied (reserve needs root)"))
+	TH_LOG("%s", r.err);
+	run_free(&r);
+	rm_fake_sysfs(dir);
+}
+
+/* The real kernel: one 2 MiB page more on node 0, then the old count back.
+ * The kernel may give less (memory fragmented): then reserve must say so
+ * and exit 1; either way it must report what the node file says. */
+TEST(reserve_reports_what_the_kernel_gave)
+{
+	static const char path[] =
+	        "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages";
+	unsigned long long before, asked, said = 0, now;
+	char pages[32];
+	const char *p;
+	struct run r;
+	FILE *f;
+
+	NEED_BIN();
+	if (geteuid() != 0 || access(path, W_OK))
+		SKIP(return, "needs root and a writable %s", path);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%llu", &before));
+	fclose(f);
+	asked = before + 1;
+	snprintf(pages, sizeof(pages), "%llu", asked);
+	ASSERT_EQ(0, run(&r, "reserve", "--node", "0", "--pages", pages));
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(1, fscanf(f, "%llu", &now));
+	fclose(f);
+	p = strstr(r.out, " asked, ");
+	ASSERT_NE(NULL, p) TH_LOG("%s%s", r.out, r.err);
+	EXPECT_EQ(1, sscanf(p, " asked, %llu reserved", &said));
+	EXPECT_EQ(now, said);
+	if (now == asked) {
+		EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	} else {
+		EXPECT_EQ(1, r.status);
+		EXPECT_NE(NULL, strstr(r.err, "the kernel gave")) TH_LOG("%s", r.err);
+	}
+	run_free(&r);
+	f = fopen(path, "w");
+	ASSERT_NE(NULL, f);
+	fprintf(f, "%llu\n", before);
+	ASSERT_EQ(0, fclose(f));
 }
 
 /* The tour's quick benchmark runs every family: 30-40 s under the VM's TCG. */

@@ -28,12 +28,19 @@ done
 
 read -r rel kdir vmlinuz < <("$top/tests/vm/kernel.sh" "$series" "$B/vm/kernels") || exit 1
 suite="vm-$series-${nodes}n"
+# FA_VM_KMOD=PATH boots a module built elsewhere (check-deb: the one DKMS
+# built) instead of this tree's, in a suite of its own.
+[ -n "${FA_VM_KMOD:-}" ] && suite="$suite-kmod"
 work="$B/vm/$suite"
 rm -rf "$work" && mkdir -p "$work/root"/{bin,sbin,tests,etc,proc,sys,dev,tmp}
 
 # The module for exactly this kernel.
-"$top/scripts/build-kmod.sh" "$kdir" "$B/kmod" || exit 1
-cp "$B/kmod/$rel/finalloc.ko" "$work/root/finalloc.ko"
+if [ -n "${FA_VM_KMOD:-}" ]; then
+	cp "$FA_VM_KMOD" "$work/root/finalloc.ko" || exit 1
+else
+	"$top/scripts/build-kmod.sh" "$kdir" "$B/kmod" || exit 1
+	cp "$B/kmod/$rel/finalloc.ko" "$work/root/finalloc.ko"
+fi
 
 # The initramfs: busybox, the init script, the static test programs.
 cp /bin/busybox "$work/root/bin/busybox"
