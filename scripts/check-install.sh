@@ -65,8 +65,6 @@ build() {
 	rm -f "$tmp/app"
 }
 cflags="-std=c11 -O2 -Wall -Wextra -Werror -I$inc"
-# the soname the library was built with (the Makefile's SONAME)
-soname=$(readelf -d "$lib/libfinalloc.so" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 build "C program, static" cc $cflags "$tmp/app.c" -o "$tmp/app" "$lib/libfinalloc.a" \
 	-lnuma -luring -lpthread
 build "C program, shared" cc $cflags "$tmp/app.c" -o "$tmp/app" -L"$lib" -lfinalloc
