@@ -47,7 +47,8 @@ CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=thread
 endif
 
-LIB_SRCS   := $(sort $(shell find lib -name '*.c'))
+# lib/malloc is the drop-in, a library of its own on top of the others.
+LIB_SRCS   := $(sort $(shell find lib -name '*.c' -not -path 'lib/malloc/*'))
 TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
@@ -65,6 +66,15 @@ KTESTS     := $(KTEST_SRCS:tests/kmod/%.c=$(B)/vmtests/%)
 
 STATIC_LIB := $(B)/libfinalloc.a
 SHARED_LIB := $(B)/$(SONAME)
+# The malloc drop-in (lib/malloc): LD_PRELOAD or linked into a program.
+MALLOC_SONAME := libfinalloc-malloc.so.0
+MALLOC_SO     := $(B)/$(MALLOC_SONAME)
+MALLOC_A      := $(B)/libfinalloc-malloc.a
+MALLOC_OBJS   := $(B)/obj/lib/malloc/malloc.o $(B)/obj/lib/malloc/cxx.o
+# The library beneath allocates for itself from the drop-in's bootstrap
+# allocator, never through malloc (it may hold a pool's lock).
+MALLOC_RENAME := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign,\
+                   --redefine-sym $(f)=fa__boot_$(f))
 BIN        := bin/finalloc
 KSFT       := $(B)/kselftest/.stamp
 KSFT_INC   := -I$(B)/kselftest
@@ -79,14 +89,51 @@ KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
              $(wildcard /usr/src/linux-headers-*-amd64))
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
-.PHONY: all lib kmod examples run check check-host check-san check-vm bench bench-instructions \
+.PHONY: all lib malloc kmod examples run check check-host check-san check-vm bench bench-instructions \
         install uninstall check-install clean format check-format check-layers checkpatch deps help \
         tests vmtests check-examples
 .DEFAULT_GOAL := all
 
 all: lib $(BIN) $(if $(KDIR),kmod)
 
-lib: $(STATIC_LIB) $(SHARED_LIB)
+lib: $(STATIC_LIB) $(SHARED_LIB) $(if $(SAN),,malloc)
+
+# ASan and TSan bring their own malloc: no drop-in in those trees.
+malloc: $(MALLOC_SO) $(MALLOC_A)
+
+# -fno-builtin: the compiler must not turn malloc + memset into a call to
+# calloc inside calloc itself.
+$(B)/obj/lib/malloc/%.o: lib/malloc/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(LIB_CPPFLAGS) $(CFLAGS) -fno-builtin $(DEPFLAGS) -fPIC -c $< -o $@
+
+$(B)/obj/lib/malloc/%.o: lib/malloc/%.cpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) -std=c++17 $(CPPFLAGS) $(CXXFLAGS) -fno-builtin -fsized-deallocation $(DEPFLAGS) -fPIC -c $< -o $@
+
+$(B)/malloc/lib.o: $(LIB_PICS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(LD) -r -o $@.tmp $(LIB_PICS) && objcopy $(MALLOC_RENAME) $@.tmp $@ && rm -f $@.tmp
+
+$(MALLOC_SO): $(MALLOC_OBJS) $(B)/malloc/lib.o lib/malloc/malloc.map
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -shared -Wl,-soname,$(MALLOC_SONAME) -Wl,-z,nodelete \
+		-Wl,--version-script=lib/malloc/malloc.map -o $@ $(MALLOC_OBJS) $(B)/malloc/lib.o \
+		$(LDLIBS)
+	$(Q)ln -sf $(MALLOC_SONAME) $(B)/libfinalloc-malloc.so
+
+# One object whose only global definitions are the API's: link it first
+# (cc prog.o build/libfinalloc-malloc.a -lstdc++ -lnuma -luring -ldl -lm).
+$(MALLOC_A): $(MALLOC_OBJS) $(B)/malloc/lib.o lib/malloc/malloc.map
+	@echo "  AR      $@"
+	$(Q)$(LD) -r -o $(B)/malloc/all.o $(MALLOC_OBJS) $(B)/malloc/lib.o
+	$(Q)objcopy -w $$(sed -n 's/^\t\t\([a-z_][a-z_0-9]*\);$$/--keep-global-symbol=\1/p' \
+		lib/malloc/malloc.map) --keep-global-symbol='_Zn[wa]*' \
+		--keep-global-symbol='_Zd[la]*' $(B)/malloc/all.o $(B)/malloc/finalloc-malloc.o
+	$(Q)rm -f $@ && ar rcs $@ $(B)/malloc/finalloc-malloc.o
 
 $(B)/obj/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
