@@ -52,12 +52,15 @@ LIB_SRCS   := $(sort $(shell find lib -name '*.c' -not -path 'lib/malloc/*'))
 TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
-C_TREES    := include lib tools tests/host tests/kmod examples
+C_TREES    := include lib tools tests/host tests/malloc tests/kmod examples
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o)
 HTESTS     := $(HTEST_SRCS:tests/host/%.c=$(B)/tests/%)
+MTEST_SRCS := $(sort $(wildcard tests/malloc/*.c))
+MTESTS     := $(MTEST_SRCS:tests/malloc/%.c=$(B)/tests/%) \
+              $(MTEST_SRCS:tests/malloc/%.c=$(B)/tests/%_static)
 # tests/host/cxx.cpp once per standard; host only (not in the VM).
 CXX_TESTS  := $(B)/tests/cxx17 $(B)/tests/cxx20
 EX_SRCS    := $(sort $(wildcard examples/*.c examples/*.cpp))
@@ -125,14 +128,16 @@ $(MALLOC_SO): $(MALLOC_OBJS) $(B)/malloc/lib.o lib/malloc/malloc.map
 		$(LDLIBS)
 	$(Q)ln -sf $(MALLOC_SONAME) $(B)/libfinalloc-malloc.so
 
-# One object whose only global definitions are the API's: link it first
+# One object whose only global definitions are the API's (and the C++
+# personality reference, which must stay global for its COMDAT group and
+# so for unwinding): link it first
 # (cc prog.o build/libfinalloc-malloc.a -lstdc++ -lnuma -luring -ldl -lm).
 $(MALLOC_A): $(MALLOC_OBJS) $(B)/malloc/lib.o lib/malloc/malloc.map
 	@echo "  AR      $@"
 	$(Q)$(LD) -r -o $(B)/malloc/all.o $(MALLOC_OBJS) $(B)/malloc/lib.o
 	$(Q)objcopy -w $$(sed -n 's/^\t\t\([a-z_][a-z_0-9]*\);$$/--keep-global-symbol=\1/p' \
 		lib/malloc/malloc.map) --keep-global-symbol='_Zn[wa]*' \
-		--keep-global-symbol='_Zd[la]*' $(B)/malloc/all.o $(B)/malloc/finalloc-malloc.o
+		--keep-global-symbol='_Zd[la]*' --keep-global-symbol='DW.ref.*' $(B)/malloc/all.o $(B)/malloc/finalloc-malloc.o
 	$(Q)rm -f $@ && ar rcs $@ $(B)/malloc/finalloc-malloc.o
 
 $(B)/obj/lib/%.o: lib/%.c
@@ -199,7 +204,25 @@ $(CXX_TESTS): $(B)/tests/cxx%: tests/host/cxx.cpp $(B)/tests/cxx-driver.o $(STAT
 	$(Q)$(CXX) -std=c++$* $(CPPFLAGS) -Itests/host $(CXXFLAGS) $(DEPFLAGS) $(LDFLAGS) \
 		-o $@ $< $(B)/tests/cxx-driver.o $(STATIC_LIB) $(LDLIBS)
 
-tests: $(HTESTS) $(CXX_TESTS)
+tests: $(HTESTS) $(CXX_TESTS) $(if $(SAN),,$(MTESTS))
+
+# The drop-in's tests (tests/malloc): each program twice, plain (it
+# re-executes itself with the .so preloaded) and linked with the archive.
+$(B)/tests/cxx_forms.o: tests/malloc/cxx_forms.cpp
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) -std=c++17 $(CXXFLAGS) -fsized-deallocation -c $< -o $@
+
+$(B)/tests/malloc_%: tests/malloc/malloc_%.c tests/malloc/preload.h $(B)/tests/cxx_forms.o \
+		$(MALLOC_SO) $(KSFT)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) $(CFLAGS) $(TEST_WARN) -fno-builtin $(LDFLAGS) -o $@ $< \
+		$(B)/tests/cxx_forms.o -lstdc++ -lpthread
+
+$(B)/tests/%_static: tests/malloc/%.c tests/malloc/preload.h $(B)/tests/cxx_forms.o \
+		$(MALLOC_A) $(KSFT)
+	@echo "  CC      $@"
+	$(Q)$(CC) -DFA_MALLOC_STATIC $(CPPFLAGS) $(KSFT_INC) $(CFLAGS) $(TEST_WARN) -fno-builtin \
+		$(LDFLAGS) -o $@ $< $(B)/tests/cxx_forms.o $(MALLOC_A) -lstdc++ $(LDLIBS)
 
 # Programs a user copies from; `make check` runs them (scripts/examples.sh).
 examples: $(EXAMPLES)
@@ -251,7 +274,8 @@ check:
 	$(Q)scripts/check.sh
 
 check-host: lib tests $(BIN)
-	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS)
+	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS) $(MTESTS)
+	$(Q)scripts/malloc-programs.sh $(B)
 
 # Both sanitizer runs happen even when the first fails.
 check-san:

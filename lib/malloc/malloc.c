@@ -651,10 +651,9 @@ API int posix_memalign(void **out, size_t align, size_t size)
 	if (!pow2(align) || align % sizeof(void *))
 		return EINVAL;
 	p = aligned(align, size);
-	if (!p) {
-		errno = saved;
+	errno = saved; /* untouched, whatever happened beneath */
+	if (!p)
 		return ENOMEM;
-	}
 	*out = p;
 	return 0;
 }
