@@ -86,6 +86,23 @@ if need git "git in a temporary repository"; then
 		GIT_COMMITTER_DATE=x git log --format="%s %T" && git gc -q && git fsck 2>&1 && git count-objects -v | grep -v size'
 fi
 
+# The drop-in's own API test under its knobs: 4 KiB pages (maps that do not
+# start on a 64 KiB boundary), debug pools.
+for env in FINALLOC_BACKEND=small FINALLOC_DEBUG=1 FINALLOC_PREFAULT=1; do
+	prog=$b/tests/malloc_api
+	if [ ! -x "$prog" ]; then
+		tap_line skip "malloc_api with $env" "not built: $prog"
+		continue
+	fi
+	env "$env" "$prog" >"$logdir/malloc_api-$env.log" 2>&1
+	rc=$?
+	if [ $rc = 0 ] && ! grep -q '^not ok' "$logdir/malloc_api-$env.log"; then
+		tap_line ok "malloc_api with $env"
+	else
+		tap_line fail "malloc_api with $env" "exit $rc (log: $logdir/malloc_api-$env.log)"
+	fi
+done
+
 # The project's own host tests, on glibc and on the drop-in.
 for t in pool numa arena backend topology pool_mt; do
 	prog=$b/tests/$t

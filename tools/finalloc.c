@@ -43,6 +43,7 @@ static const struct command commands[] = {
 	{ "trace", cmd_trace, trace_usage, "decode an allocation journal (FINALLOC_TRACE=path)" },
 	{ "bench", cmd_bench, bench_usage,
 	  "benchmark FinAlloc against glibc, jemalloc, tcmalloc, mimalloc" },
+	{ "run", cmd_run, run_usage, "run a command on the malloc drop-in (LD_PRELOAD)" },
 	{ "help", cmd_help, help_usage, "this text, or a command's (finalloc help COMMAND)" },
 };
 

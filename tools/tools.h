@@ -63,6 +63,10 @@ int cmd_info(int argc, char **argv);
 /* The host report in text, as the tour prints it. */
 int info_print_text(FILE *f);
 
+/* ---- cmd_run.c ---- */
+void run_usage(FILE *f);
+int cmd_run(int argc, char **argv);
+
 /* ---- cmd_stats.c ---- */
 void stats_usage(FILE *f);
 int cmd_stats(int argc, char **argv);
