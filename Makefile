@@ -315,6 +315,9 @@ install: all
 	install -m 644 $(STATIC_LIB) $(INST_LIB)/
 	install -m 755 $(SHARED_LIB) $(INST_LIB)/
 	ln -sf $(SONAME) $(INST_LIB)/libfinalloc.so
+	install -m 755 $(MALLOC_SO) $(INST_LIB)/
+	ln -sf $(MALLOC_SONAME) $(INST_LIB)/libfinalloc-malloc.so
+	install -m 644 $(MALLOC_A) $(INST_LIB)/
 	install -m 644 include/finalloc.h include/finalloc.hpp $(INST_INC)/
 	install -m 644 $(PUB_HDRS) $(INST_INC)/finalloc/
 	install -m 644 include/uapi/linux/finalloc.h $(INST_INC)/linux/
@@ -323,6 +326,8 @@ install: all
 
 uninstall:
 	rm -f $(INST_LIB)/libfinalloc.a $(INST_LIB)/$(SONAME) $(INST_LIB)/libfinalloc.so \
+		$(INST_LIB)/$(MALLOC_SONAME) $(INST_LIB)/libfinalloc-malloc.so \
+		$(INST_LIB)/libfinalloc-malloc.a \
 		$(INST_INC)/finalloc.h $(INST_INC)/finalloc.hpp \
 		$(addprefix $(INST_INC)/finalloc/,$(notdir $(PUB_HDRS))) \
 		$(INST_INC)/linux/finalloc.h $(INST_BIN)/finalloc $(MAN_DEST)
@@ -353,7 +358,8 @@ clean:
 	rm -f kmod/*.o kmod/*.ko kmod/*.mod* kmod/.*.cmd
 
 help:
-	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
+	@echo "all      libfinalloc.a/.so, the malloc drop-in, bin/finalloc, finalloc.ko (if kernel headers)"
+	@echo "malloc   the drop-in: libfinalloc-malloc.so.0 (LD_PRELOAD) and libfinalloc-malloc.a"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
 	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, VM on 6.1 and 6.12"
 	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples   parts of check"
