@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SO_NAME "libfinalloc-malloc.so.0"
+#define SO_NAME TOOL_MALLOC_SO
 
 void run_usage(FILE *f)
 {
@@ -36,31 +36,6 @@ void run_usage(FILE *f)
 	           "\n"
 	           "The drop-in is looked for in $FINALLOC_MALLOC_SO, then next to this\n"
 	           "command (../lib, ../build).\n");
-}
-
-/* The drop-in's path, or NULL. */
-static const char *find_so(char *buf, size_t len)
-{
-	const char *env = getenv("FINALLOC_MALLOC_SO"), *self = tool_self_exe();
-	static const char *rel[] = { "../lib/" SO_NAME, "../build/" SO_NAME };
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (env && *env)
-		return access(env, R_OK) == 0 ? env : NULL;
-	if (!self || strlen(self) >= sizeof(dir))
-		return NULL;
-	strcpy(dir, self);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
-	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		snprintf(buf, len, "%s/%s", dir, rel[i]);
-		if (access(buf, R_OK) == 0)
-			return buf;
-	}
-	return NULL;
 }
 
 /* ---- the summary ---- */
@@ -234,7 +209,7 @@ int cmd_run(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return tool_usage_err("run", run_usage, "no command to run");
-	so = find_so(sobuf, sizeof(sobuf));
+	so = tool_malloc_so(sobuf, sizeof(sobuf));
 	if (!so)
 		return tool_err("run", "%s not found (make malloc, or set FINALLOC_MALLOC_SO)",
 		                SO_NAME);

@@ -173,6 +173,13 @@ static void boot_free(void *p)
 	boot_lock_drop();
 }
 
+/* What the library's own calls get (the build renames them). */
+void *fa__boot_malloc(size_t size);
+void *fa__boot_calloc(size_t n, size_t m);
+void *fa__boot_realloc(void *p, size_t size);
+void *fa__boot_aligned_alloc(size_t align, size_t size);
+int fa__boot_posix_memalign(void **out, size_t align, size_t size);
+
 /* ---- state, knobs ---- */
 
 enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
@@ -563,7 +570,7 @@ API void *calloc(size_t n, size_t m)
 		return NULL;
 	}
 	if (fa__unlikely(!ready()))
-		return boot_alloc(total, 16); /* a fresh block or a freed one */
+		return fa__boot_calloc(1, total); /* its blocks are recycled */
 	if (total >= CALLOC_MAP && total <= MAX_REQUEST) {
 		p = big_alloc(total, 64);
 		if (p)
@@ -843,12 +850,6 @@ API int malloc_info(int options, FILE *f)
 }
 
 /* ---- what the library's own calls get (renamed by the build) ---- */
-
-void *fa__boot_malloc(size_t size);
-void *fa__boot_calloc(size_t n, size_t m);
-void *fa__boot_realloc(void *p, size_t size);
-void *fa__boot_aligned_alloc(size_t align, size_t size);
-int fa__boot_posix_memalign(void **out, size_t align, size_t size);
 
 void *fa__boot_malloc(size_t size)
 {

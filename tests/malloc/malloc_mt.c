@@ -56,7 +56,7 @@ static void *churn(void *arg)
 {
 	uint64_t s = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
 
-	for (int i = 0; i < 20000; i++) {
+	for (int i = 0; i < 8000; i++) {
 		uint64_t r = rnd(&s);
 		size_t n = size_of(r);
 		uint64_t *b = malloc(n < 17 ? 17 : n);
@@ -83,7 +83,7 @@ TEST(on_the_drop_in)
 
 TEST(cross_thread_frees_threads_come_and_go)
 {
-	for (int wave = 0; wave < 12; wave++) {
+	for (int wave = 0; wave < 8; wave++) {
 		pthread_t t[6];
 
 		for (int i = 0; i < 6; i++)
