@@ -39,8 +39,11 @@ void cfree(void *p);
 void free_sized(void *p, size_t size);
 void free_aligned_sized(void *p, size_t align, size_t size);
 
-#define SMALL_MAX   FA_POOL_SMALL_MAX
-#define CALLOC_MAP  ((size_t)256 << 10) /* callocs from here: fresh zero pages */
+#define SMALL_MAX  FA_POOL_SMALL_MAX
+#define CALLOC_MAP ((size_t)256 << 10) /* callocs from here: fresh zero pages */
+/* Large requests below this get 4 KiB pages: a 2 MiB page per 20 KiB
+ * block would be most of a program's RSS (cc1 made 4x glibc's). */
+#define MEDIUM_MAX  ((size_t)1 << 20)
 #define MAX_REQUEST ((size_t)1 << 46)
 
 /* ---- the bootstrap allocator ---- */
@@ -187,6 +190,7 @@ enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
 static _Atomic int state;
 static bool ctor_ran;
 static struct fa_numa *g;            /* the allocator: set before ST_READY */
+static struct fa_numa *g_med;        /* its 4 KiB-page twin for medium sizes (or g) */
 static struct fa_numa *_Atomic g_al; /* 64-aligned pools, made on first use */
 static struct fa_numa_opts g_opts;   /* what both were made with */
 static struct fa_mem_opts g_mem;
@@ -261,6 +265,22 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 		atomic_store(&state, ST_FAILED);
 		in_init = 0;
 		return false;
+	}
+	{
+		struct fa_mem_opts mm = g_mem;
+		struct fa_numa_opts mo = g_opts;
+
+		mm.page_size = FA_PAGE_4K;
+		mo.mem = &mm;
+		g_med = fa_numa_create(&mo);
+		if (!g_med) {
+			if (knob_verbose)
+				fprintf(stderr,
+				        "finalloc: malloc: no 4 KiB-page maps for medium sizes "
+				        "(%s)\n",
+				        strerror(errno));
+			g_med = g;
+		}
 	}
 	/* The first mapping runs the exit dump's hook, which registers an
 	 * atexit handler (and atexit may call calloc): have it happen now,
@@ -356,7 +376,15 @@ static void *big_alloc(size_t size, size_t align)
 	node = fa__thread_node();
 	mo.flags |= FA_MEM_ON_NODE;
 	mo.node = g->node[node].mem_node;
-	err = fa__map_alloc(&m, need, &mo);
+	if (need < MEDIUM_MAX && !mo.page_size) {
+		mo.page_size = FA_PAGE_4K;
+		err = fa__map_alloc(&m, need, &mo);
+		mo.page_size = 0;
+		if (err)
+			err = fa__map_alloc(&m, need, &mo); /* a forced backend */
+	} else {
+		err = fa__map_alloc(&m, need, &mo);
+	}
 	if (err) {
 		errno = ENOMEM;
 		return NULL;
@@ -456,7 +484,11 @@ static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
 	}
 	if (h->magic == BIG_MAGIC)
 		return ((const struct big *)h)->ptr == p ? K_BIG : K_BAD;
-	return fa__numa_large_of(g, p) ? K_LARGE : K_BAD;
+	{
+		struct fa_numa *o = ((const struct fa__numa_large *)h)->owner;
+
+		return (o == g || o == g_med) && fa__numa_large_of(o, p) ? K_LARGE : K_BAD;
+	}
 }
 
 static inline struct fa_numa *small_owner(const struct fa__pool_hdr *h)
@@ -489,7 +521,8 @@ static size_t usable_of(const void *p, const char *fn)
 
 static inline void *alloc_small_large(size_t size)
 {
-	void *p = fa_numa_alloc(g, size ? size : 1);
+	void *p = fa_numa_alloc(fa__unlikely(size > SMALL_MAX && size < MEDIUM_MAX) ? g_med : g,
+	                        size ? size : 1);
 
 	if (fa__unlikely(!p))
 		errno = ENOMEM;
@@ -513,7 +546,7 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 
 	switch (k) {
 	case K_LARGE:
-		fa_numa_free(g, p);
+		fa_numa_free(((const struct fa__numa_large *)h)->owner, p);
 		break;
 	case K_BIG:
 		big_free((struct big *)h);
@@ -757,6 +790,8 @@ static void totals_of(struct totals *t)
 	memset(t, 0, sizeof(*t));
 	if (atomic_load(&state) == ST_READY) {
 		add_totals(g, t);
+		if (g_med != g)
+			add_totals(g_med, t);
 		add_totals(atomic_load(&g_al), t);
 	}
 	t->mapped += atomic_load_explicit(&big_mapped, memory_order_relaxed) + boot_committed;
@@ -774,6 +809,8 @@ API int malloc_trim(size_t pad)
 		return 0;
 	totals_of(&before);
 	fa_numa_trim(g, -1);
+	if (g_med != g)
+		fa_numa_trim(g_med, -1);
 	if (atomic_load(&g_al))
 		fa_numa_trim(atomic_load(&g_al), -1);
 	totals_of(&after);
