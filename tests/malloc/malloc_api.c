@@ -364,4 +364,33 @@ TEST(bad_pointers_abort)
 	}
 }
 
+#ifdef FA_MALLOC_STATIC
+/* Linked before the archive, so with the same priority this constructor
+ * runs before the drop-in's: the bootstrap allocator serves, and its
+ * recycled blocks must come back zeroed from calloc. */
+static int early_dirty = -1;
+
+__attribute__((constructor(101))) static void early_calloc(void)
+{
+	unsigned char *p = malloc(200), *q;
+
+	if (!p)
+		return;
+	memset(p, 0xee, 200);
+	free(p);
+	q = calloc(1, 200);
+	if (!q)
+		return;
+	early_dirty = 0;
+	for (int i = 0; i < 200; i++)
+		early_dirty |= q[i] != 0;
+	free(q);
+}
+
+TEST(bootstrap_calloc_zeroes)
+{
+	EXPECT_EQ(0, early_dirty);
+}
+#endif
+
 PRELOAD_HARNESS_MAIN
