@@ -252,8 +252,19 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 	g_opts.policy = FA_NUMA_PREFERRED;
 	g_opts.mem = &g_mem;
 	g_opts.pool = &g_pool;
-	g = fa_numa_create(&g_opts);
 	be = getenv("FINALLOC_BACKEND");
+	/* Unless a backend is named: private anonymous memory (THP, else small
+	 * pages), which a fork copies.  A forked child cannot use device
+	 * memory (VM_DONTCOPY), and its copy-on-write faults on MAP_PRIVATE
+	 * hugetlb pages get SIGBUS when no free huge page is left: bash died
+	 * so when a peer had reserved some. */
+	if (!be || !*be)
+		g_mem.backend = FA_BACKEND_THP;
+	g = fa_numa_create(&g_opts);
+	if (!g && g_mem.backend == FA_BACKEND_THP) {
+		g_mem.backend = FA_BACKEND_SMALL; /* THP is off */
+		g = fa_numa_create(&g_opts);
+	}
 	if (!g && be && *be) {
 		fprintf(stderr, "finalloc: FINALLOC_BACKEND=%s cannot serve (%s); using auto\n", be,
 		        strerror(errno));
@@ -271,6 +282,8 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 		struct fa_numa_opts mo = g_opts;
 
 		mm.page_size = FA_PAGE_4K;
+		if (mm.backend == FA_BACKEND_THP)
+			mm.backend = FA_BACKEND_SMALL;
 		mo.mem = &mm;
 		g_med = fa_numa_create(&mo);
 		if (!g_med) {
@@ -377,9 +390,14 @@ static void *big_alloc(size_t size, size_t align)
 	mo.flags |= FA_MEM_ON_NODE;
 	mo.node = g->node[node].mem_node;
 	if (need < MEDIUM_MAX && !mo.page_size) {
+		int be = mo.backend;
+
 		mo.page_size = FA_PAGE_4K;
+		if (be == FA_BACKEND_THP)
+			mo.backend = FA_BACKEND_SMALL;
 		err = fa__map_alloc(&m, need, &mo);
 		mo.page_size = 0;
+		mo.backend = be;
 		if (err)
 			err = fa__map_alloc(&m, need, &mo); /* a forced backend */
 	} else {
@@ -519,11 +537,25 @@ static size_t usable_of(const void *p, const char *fn)
 
 /* ---- the API ---- */
 
+/* Medium sizes go to g_med by node, around fa_numa_alloc's per-thread
+ * cache, which holds one allocator: alternating small and medium sizes
+ * would refill it at every switch. */
+static __attribute__((noinline)) void *alloc_medium(size_t size)
+{
+	void *p = fa_numa_alloc_onnode(g_med, size, fa__thread_node());
+
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
 static inline void *alloc_small_large(size_t size)
 {
-	void *p = fa_numa_alloc(fa__unlikely(size > SMALL_MAX && size < MEDIUM_MAX) ? g_med : g,
-	                        size ? size : 1);
+	void *p;
 
+	if (fa__unlikely(size > SMALL_MAX && size < MEDIUM_MAX && g_med != g))
+		return alloc_medium(size);
+	p = fa_numa_alloc(g, size ? size : 1);
 	if (fa__unlikely(!p))
 		errno = ENOMEM;
 	return p;
@@ -545,9 +577,17 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 	int saved = errno;
 
 	switch (k) {
-	case K_LARGE:
-		fa_numa_free(((const struct fa__numa_large *)h)->owner, p);
+	case K_LARGE: {
+		struct fa__numa_large *l = (struct fa__numa_large *)h;
+
+		/* g_med's straight to its node, past fa_numa_free's thread cache
+		 * (see alloc_medium); its remote frees go uncounted */
+		if (l->owner != g)
+			fa__numa_large_free(l->owner, l);
+		else
+			fa_numa_free(g, p);
 		break;
+	}
 	case K_BIG:
 		big_free((struct big *)h);
 		break;
