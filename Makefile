@@ -47,16 +47,20 @@ CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=thread
 endif
 
-LIB_SRCS   := $(sort $(shell find lib -name '*.c'))
+# lib/malloc is the drop-in, a library of its own on top of the others.
+LIB_SRCS   := $(sort $(shell find lib -name '*.c' -not -path 'lib/malloc/*'))
 TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
-C_TREES    := include lib tools tests/host tests/kmod tests/install examples
+C_TREES    := include lib tools tests/host tests/malloc tests/kmod tests/install examples
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
 TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o)
 HTESTS     := $(HTEST_SRCS:tests/host/%.c=$(B)/tests/%)
+MTEST_SRCS := $(sort $(wildcard tests/malloc/*.c))
+MTESTS     := $(MTEST_SRCS:tests/malloc/%.c=$(B)/tests/%) \
+              $(MTEST_SRCS:tests/malloc/%.c=$(B)/tests/%_static)
 # tests/host/cxx.cpp once per standard; host only (not in the VM).
 CXX_TESTS  := $(B)/tests/cxx17 $(B)/tests/cxx20
 EX_SRCS    := $(sort $(wildcard examples/*.c examples/*.cpp))
@@ -65,6 +69,15 @@ KTESTS     := $(KTEST_SRCS:tests/kmod/%.c=$(B)/vmtests/%)
 
 STATIC_LIB := $(B)/libfinalloc.a
 SHARED_LIB := $(B)/$(SONAME)
+# The malloc drop-in (lib/malloc): LD_PRELOAD or linked into a program.
+MALLOC_SONAME := libfinalloc-malloc.so.0
+MALLOC_SO     := $(B)/$(MALLOC_SONAME)
+MALLOC_A      := $(B)/libfinalloc-malloc.a
+MALLOC_OBJS   := $(B)/obj/lib/malloc/malloc.o $(B)/obj/lib/malloc/cxx.o
+# The library beneath allocates for itself from the drop-in's bootstrap
+# allocator, never through malloc (it may hold a pool's lock).
+MALLOC_RENAME := $(foreach f,malloc calloc realloc aligned_alloc posix_memalign,\
+                   --redefine-sym $(f)=fa__boot_$(f))
 BIN        := bin/finalloc
 KSFT       := $(B)/kselftest/.stamp
 KSFT_INC   := -I$(B)/kselftest
@@ -79,14 +92,53 @@ KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
              $(wildcard /usr/src/linux-headers-*-amd64))
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
-.PHONY: all lib kmod examples run check check-host check-san check-vm bench bench-instructions \
+.PHONY: all lib malloc kmod examples run check check-host check-san check-vm bench bench-instructions \
         install uninstall check-install clean format check-format check-layers checkpatch deps help \
         tests vmtests check-examples deb check-deb
 .DEFAULT_GOAL := all
 
 all: lib $(BIN) $(if $(KDIR),kmod)
 
-lib: $(STATIC_LIB) $(SHARED_LIB)
+lib: $(STATIC_LIB) $(SHARED_LIB) $(if $(SAN),,malloc)
+
+# ASan and TSan bring their own malloc: no drop-in in those trees.
+malloc: $(MALLOC_SO) $(MALLOC_A)
+
+# -fno-builtin: the compiler must not turn malloc + memset into a call to
+# calloc inside calloc itself.
+$(B)/obj/lib/malloc/%.o: lib/malloc/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(LIB_CPPFLAGS) $(CFLAGS) -fno-builtin $(DEPFLAGS) -fPIC -c $< -o $@
+
+$(B)/obj/lib/malloc/%.o: lib/malloc/%.cpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) -std=c++17 $(CPPFLAGS) $(CXXFLAGS) -fno-builtin -fsized-deallocation $(DEPFLAGS) -fPIC -c $< -o $@
+
+$(B)/malloc/lib.o: $(LIB_PICS)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(LD) -r -o $@.tmp $(LIB_PICS) && objcopy $(MALLOC_RENAME) $@.tmp $@ && rm -f $@.tmp
+
+$(MALLOC_SO): $(MALLOC_OBJS) $(B)/malloc/lib.o lib/malloc/malloc.map
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -shared -Wl,-soname,$(MALLOC_SONAME) -Wl,-z,nodelete \
+		-Wl,--version-script=lib/malloc/malloc.map -o $@ $(MALLOC_OBJS) $(B)/malloc/lib.o \
+		$(LDLIBS)
+	$(Q)ln -sf $(MALLOC_SONAME) $(B)/libfinalloc-malloc.so
+
+# One object whose only global definitions are the API's (and the C++
+# personality reference, which must stay global for its COMDAT group and
+# so for unwinding): link it first
+# (cc prog.o build/libfinalloc-malloc.a -lstdc++ -lnuma -luring -ldl -lm).
+$(MALLOC_A): $(MALLOC_OBJS) $(B)/malloc/lib.o lib/malloc/malloc.map
+	@echo "  AR      $@"
+	$(Q)$(LD) -r -o $(B)/malloc/all.o $(MALLOC_OBJS) $(B)/malloc/lib.o
+	$(Q)objcopy -w $$(sed -n 's/^\t\t\([a-z_][a-z_0-9]*\);$$/--keep-global-symbol=\1/p' \
+		lib/malloc/malloc.map) --keep-global-symbol='_Zn[wa]*' \
+		--keep-global-symbol='_Zd[la]*' --keep-global-symbol='DW.ref.*' $(B)/malloc/all.o $(B)/malloc/finalloc-malloc.o
+	$(Q)rm -f $@ && ar rcs $@ $(B)/malloc/finalloc-malloc.o
 
 $(B)/obj/lib/%.o: lib/%.c
 	@mkdir -p $(dir $@)
@@ -152,7 +204,25 @@ $(CXX_TESTS): $(B)/tests/cxx%: tests/host/cxx.cpp $(B)/tests/cxx-driver.o $(STAT
 	$(Q)$(CXX) -std=c++$* $(CPPFLAGS) -Itests/host $(CXXFLAGS) $(DEPFLAGS) $(LDFLAGS) \
 		-o $@ $< $(B)/tests/cxx-driver.o $(STATIC_LIB) $(LDLIBS)
 
-tests: $(HTESTS) $(CXX_TESTS)
+tests: $(HTESTS) $(CXX_TESTS) $(if $(SAN),,$(MTESTS))
+
+# The drop-in's tests (tests/malloc): each program twice, plain (it
+# re-executes itself with the .so preloaded) and linked with the archive.
+$(B)/tests/cxx_forms.o: tests/malloc/cxx_forms.cpp
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) -std=c++17 $(CXXFLAGS) -fsized-deallocation -c $< -o $@
+
+$(B)/tests/malloc_%: tests/malloc/malloc_%.c tests/malloc/preload.h $(B)/tests/cxx_forms.o \
+		$(MALLOC_SO) $(KSFT)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(KSFT_INC) $(CFLAGS) $(TEST_WARN) -fno-builtin $(LDFLAGS) -o $@ $< \
+		$(B)/tests/cxx_forms.o -lstdc++ -lpthread
+
+$(B)/tests/%_static: tests/malloc/%.c tests/malloc/preload.h $(B)/tests/cxx_forms.o \
+		$(MALLOC_A) $(KSFT)
+	@echo "  CC      $@"
+	$(Q)$(CC) -DFA_MALLOC_STATIC $(CPPFLAGS) $(KSFT_INC) $(CFLAGS) $(TEST_WARN) -fno-builtin \
+		$(LDFLAGS) -o $@ $< $(B)/tests/cxx_forms.o $(MALLOC_A) -lstdc++ $(LDLIBS)
 
 # Programs a user copies from; `make check` runs them (scripts/examples.sh).
 examples: $(EXAMPLES)
@@ -211,7 +281,8 @@ check:
 	$(Q)scripts/check.sh
 
 check-host: lib tests $(BIN)
-	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS)
+	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS) $(MTESTS)
+	$(Q)scripts/malloc-programs.sh $(B)
 
 # Both sanitizer runs happen even when the first fails.
 check-san:
@@ -269,6 +340,9 @@ install: all
 	install -m 644 $(STATIC_LIB) $(INST_LIB)/
 	install -m 755 $(SHARED_LIB) $(INST_LIB)/
 	ln -sf $(SONAME) $(INST_LIB)/libfinalloc.so
+	install -m 755 $(MALLOC_SO) $(INST_LIB)/
+	ln -sf $(MALLOC_SONAME) $(INST_LIB)/libfinalloc-malloc.so
+	install -m 644 $(MALLOC_A) $(INST_LIB)/
 	install -m 644 include/finalloc.h include/finalloc.hpp $(INST_INC)/
 	install -m 644 $(PUB_HDRS) $(INST_INC)/finalloc/
 	install -m 644 include/uapi/linux/finalloc.h $(INST_INC)/linux/
@@ -281,6 +355,8 @@ install: all
 
 uninstall:
 	rm -f $(INST_LIB)/libfinalloc.a $(INST_LIB)/$(SONAME) $(INST_LIB)/libfinalloc.so \
+		$(INST_LIB)/$(MALLOC_SONAME) $(INST_LIB)/libfinalloc-malloc.so \
+		$(INST_LIB)/libfinalloc-malloc.a \
 		$(INST_INC)/finalloc.h $(INST_INC)/finalloc.hpp \
 		$(addprefix $(INST_INC)/finalloc/,$(notdir $(PUB_HDRS))) \
 		$(INST_INC)/linux/finalloc.h $(INST_BIN)/finalloc $(MAN_DEST) \
@@ -321,7 +397,8 @@ clean:
 	rm -f kmod/*.o kmod/*.ko kmod/*.mod* kmod/.*.cmd
 
 help:
-	@echo "all      libfinalloc.a/.so, bin/finalloc, finalloc.ko (if kernel headers)"
+	@echo "all      libfinalloc.a/.so, the malloc drop-in, bin/finalloc, finalloc.ko (if kernel headers)"
+	@echo "malloc   the drop-in: libfinalloc-malloc.so.0 (LD_PRELOAD) and libfinalloc-malloc.a"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
 	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, deb, VM on 6.1 and 6.12"
 	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples / check-deb   parts of check"

@@ -77,6 +77,24 @@ else
 	fail "shared program loads the installed $soname" "see ldd"
 fi
 rm -f "$tmp/app"
+# The malloc drop-in: preloaded from the installed tree, and linked from it.
+if LD_PRELOAD=$lib/libfinalloc-malloc.so.0 FINALLOC_VERBOSE=1 sh -c 'echo x | sort' \
+	>"$log" 2>&1 && grep -q "finalloc: malloc: ready" "$log"; then
+	tap_line ok "malloc drop-in preloads from the installed tree"
+else
+	fail "malloc drop-in preloads from the installed tree" "no start said"
+fi
+printf '%s\n' '#include <stdlib.h>' '#include <malloc.h>' \
+	'int main(void) { void *p = malloc(100); malloc_stats(); free(p); return 0; }' \
+	>"$tmp/plain.c"
+if cc $cflags "$tmp/plain.c" -o "$tmp/plain" "$lib/libfinalloc-malloc.a" -lstdc++ -lnuma \
+	-luring -ldl -lm -lpthread >"$log" 2>&1 && "$tmp/plain" >"$log" 2>&1 &&
+	grep -q "^finalloc-malloc:" "$log"; then
+	tap_line ok "C program linked with libfinalloc-malloc.a runs on it"
+else
+	fail "C program linked with libfinalloc-malloc.a runs on it" "build or run failed"
+fi
+rm -f "$tmp/plain" "$tmp/plain.c"
 # The example of finalloc(4), as a reader copies it (no groff escapes in
 # it) and builds it with the compiler's default dialect.
 sed -n '/^\.SH EXAMPLES/,/^\.EE/p' "$top/man/finalloc.4" | sed '1,/^\.EX/d; /^\.EE/d' \

@@ -22,7 +22,8 @@ lib/pool:3
 lib/numa:4
 lib/report:5
 lib:6
-tools:7
+lib/malloc:7
+tools:8
 "
 tap_init layers
 objs=$(find "$b/obj/lib" "$b/obj/tools" -name '*.o' 2>/dev/null | sort)
@@ -35,7 +36,11 @@ for o in $objs; do
 	src=${o#"$b"/obj/}
 	src=${src%.o}.c
 	[ -f "$src" ] || continue # stale object of a moved source
-	nm --defined-only "$o" | awk -v f="$src" '$2 ~ /^[TDBRVWG]$/ {print "D", f, $3}'
+	# lib/malloc defines libc's allocation API (malloc, free, operator
+	# new...): the layers below call libc's, whoever serves it; only the
+	# library's own names (fa_*) are edges.
+	nm --defined-only "$o" | awk -v f="$src" '$2 ~ /^[TDBRVWG]$/ &&
+		(f !~ /^lib\/malloc\// || $3 ~ /^fa_/) {print "D", f, $3}'
 	nm -u "$o" | awk -v f="$src" '{print "U", f, $2}'
 	sed -n 's/^#include "\([^"]*\)".*/I '"${src//\//\\/}"' \1/p' "$src"
 done | LAYERS="$LAYERS" perl -e '

@@ -11,6 +11,8 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 const char *prog_name = "finalloc";
@@ -98,4 +100,28 @@ int tool_opt_watch(const char *cmd, void (*u)(FILE *), int c, struct tool_watch 
 			                      optarg);
 		return 0;
 	}
+}
+
+const char *tool_malloc_so(char *buf, size_t len)
+{
+	const char *env = getenv("FINALLOC_MALLOC_SO"), *self = tool_self_exe();
+	static const char *rel[] = { "../lib/" TOOL_MALLOC_SO, "../build/" TOOL_MALLOC_SO };
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (env && *env)
+		return access(env, R_OK) == 0 ? env : NULL;
+	if (!self || strlen(self) >= sizeof(dir))
+		return NULL;
+	strcpy(dir, self);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(buf, len, "%s/%s", dir, rel[i]);
+		if (access(buf, R_OK) == 0)
+			return buf;
+	}
+	return NULL;
 }

@@ -44,6 +44,7 @@ static const struct command commands[] = {
 	{ "bench", cmd_bench, bench_usage,
 	  "benchmark FinAlloc against glibc, jemalloc, tcmalloc, mimalloc" },
 	{ "reserve", cmd_reserve, reserve_usage, "reserve huge pages on a NUMA node (root)" },
+	{ "run", cmd_run, run_usage, "run a command on the malloc drop-in (LD_PRELOAD)" },
 	{ "help", cmd_help, help_usage, "this text, or a command's (finalloc help COMMAND)" },
 };
 

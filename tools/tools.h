@@ -27,6 +27,10 @@ int tool_usage_err(const char *cmd, void (*usage)(FILE *), const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* Path of the running executable (for re-exec of bench workers). */
 const char *tool_self_exe(void);
+/* The malloc drop-in: $FINALLOC_MALLOC_SO, else ../lib or ../build next to
+ * this executable; NULL if none is readable (buf holds the last try). */
+#define TOOL_MALLOC_SO "libfinalloc-malloc.so.0"
+const char *tool_malloc_so(char *buf, size_t len);
 
 /*
  * getopt_long over a subcommand's argv (argv[0] its name; a new argv starts
@@ -62,6 +66,10 @@ void info_usage(FILE *f);
 int cmd_info(int argc, char **argv);
 /* The host report in text, as the tour prints it. */
 int info_print_text(FILE *f);
+
+/* ---- cmd_run.c ---- */
+void run_usage(FILE *f);
+int cmd_run(int argc, char **argv);
 
 /* ---- cmd_stats.c ---- */
 void stats_usage(FILE *f);

@@ -60,11 +60,11 @@ bool fa__verbose(void)
 }
 
 /* FINALLOC_BACKEND, parsed once; a bad value is said once and ignored. */
+static _Atomic int env_b = -1;
+
 static int env_backend(void)
 {
-	static _Atomic int b = -1;
-
-	if (atomic_load_explicit(&b, memory_order_relaxed) < 0) {
+	if (atomic_load_explicit(&env_b, memory_order_relaxed) < 0) {
 		const char *e = getenv("FINALLOC_BACKEND");
 		int v = FA_BACKEND_AUTO;
 
@@ -78,9 +78,14 @@ static int env_backend(void)
 				v = FA_BACKEND_AUTO;
 			}
 		}
-		atomic_store_explicit(&b, v, memory_order_relaxed);
+		atomic_store_explicit(&env_b, v, memory_order_relaxed);
 	}
-	return atomic_load_explicit(&b, memory_order_relaxed);
+	return atomic_load_explicit(&env_b, memory_order_relaxed);
+}
+
+void fa__backend_env_ignore(void)
+{
+	atomic_store_explicit(&env_b, FA_BACKEND_AUTO, memory_order_relaxed);
 }
 
 int fa__mem_opts_check(const struct fa_mem_opts *o)

@@ -90,6 +90,9 @@ int fa__mem_opts_check(const struct fa_mem_opts *opts);
 int fa__backend_check(const struct fa_mem_opts *opts);
 /* Verbose flag from FINALLOC_VERBOSE (read once). */
 bool fa__verbose(void);
+/* From now on FINALLOC_BACKEND is not consulted (AUTO): for the malloc
+ * drop-in, which must serve even when the named backend cannot. */
+void fa__backend_env_ignore(void);
 
 /* ---- mmap.c ---- */
 /* Serve from hugetlb/THP/small exactly as asked (no fallback): 0/-errno. */

@@ -28,8 +28,10 @@ static size_t hdr_size(void)
 
 static size_t need_of(size_t size)
 {
-	/* room to put the header on a 64 KiB boundary */
-	return size + hdr_size() + FA__SLAB_SIZE;
+	/* room to put the header on a 64 KiB boundary, and for the owner map
+	 * (which marks whole granules only) a map that ends on one: a map of
+	 * 4 KiB pages starts anywhere in a granule */
+	return size + hdr_size() + 2 * FA__SLAB_SIZE;
 }
 
 bool fa__numa_is_large(const struct fa_numa *n, size_t size)

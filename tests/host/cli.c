@@ -263,9 +263,8 @@ static int help_commands(const char *help, char names[][16], int max)
 
 TEST(help_everywhere)
 {
-	static const char *known[] = {
-		"info", "stats", "numa", "trace", "bench", "reserve", "help"
-	};
+	static const char *known[] = { "info",  "stats",   "numa", "trace",
+		                       "bench", "reserve", "run",  "help" };
 	char cmds[32][16];
 	struct run r;
 	int n;
@@ -1082,6 +1081,44 @@ TEST(trace_decodes_the_library_journal)
 }
 
 /* ---- bench ---- */
+
+/* finalloc run: the command runs on the drop-in, its status comes back,
+ * --stats summarises the dump, bad options are usage errors. */
+TEST(run_on_the_drop_in)
+{
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_EQ(0, run(&r, "run"));
+	expect_usage_error(_metadata, "no command to run", &r);
+	ASSERT_EQ(0, run(&r, "run", "--backend", "frob", "--", "true"));
+	expect_usage_error(_metadata, "unknown backend 'frob'", &r);
+	ASSERT_EQ(0, run(&r, "run", "--", "sh", "-c", "exit 3"));
+	if (strstr(r.err, "libfinalloc-malloc.so.0 not found")) {
+		run_free(&r);
+		SKIP(return, "the drop-in is not built next to %s", bin_path());
+	}
+	EXPECT_EQ(3, r.status) TH_LOG("stderr: %s", r.err);
+	run_free(&r);
+	/* on the drop-in: a bad free is its report, not glibc's */
+	ASSERT_EQ(0, run(&r, "run", "--", "sh", "-c", "echo \"$LD_PRELOAD\""));
+	EXPECT_EQ(0, r.status);
+	EXPECT_NE(NULL, strstr(r.out, "libfinalloc-malloc.so.0")) TH_LOG("stdout: %s", r.out);
+	run_free(&r);
+	ASSERT_EQ(0, run(&r, "run", "--stats", "--backend", "small", "--debug", "--", "sort",
+	                 "/etc/passwd"));
+	EXPECT_EQ(0, r.status) TH_LOG("stderr: %s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "root:")) TH_LOG("stdout: %s", r.out);
+	EXPECT_NE(NULL, strstr(r.err, "finalloc run: statistics")) TH_LOG("stderr: %s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "peak RSS")) TH_LOG("stderr: %s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "(huge pages: 0%)")) TH_LOG("stderr: %s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "<=64 B")) TH_LOG("stderr: %s", r.err);
+	run_free(&r);
+	ASSERT_EQ(0, run(&r, "run", "--", "/nonexistent/program"));
+	EXPECT_EQ(127, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "/nonexistent/program")) TH_LOG("stderr: %s", r.err);
+	run_free(&r);
+}
 
 TEST(bench_small_run_json_and_csv)
 {

@@ -9,6 +9,7 @@
  */
 #include "driver.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,10 @@ static const struct {
 	{ "tcmalloc", "libtcmalloc_minimal.so.4", "tcmalloc", "libtcmalloc-minimal4" },
 	{ "mimalloc", "libmimalloc.so.2", "mimalloc", "libmimalloc2.0" },
 };
+
+/* FinAlloc's malloc drop-in: through malloc/free in a preloaded worker,
+ * exactly as the peers, but a FinAlloc column (compared with them). */
+#define DROPIN "finalloc-malloc"
 
 static void add_alloc(struct bench_run *r, const char *name, const char *preload, const char *match,
                       const char *package, bool peer)
@@ -70,7 +75,7 @@ bool bench_known_alloc(const char *name)
 	for (int i = 0; bench_fa_families[i]; i++)
 		if (!strcmp(name, bench_fa_families[i]->name))
 			return true;
-	return false;
+	return !strcmp(name, DROPIN);
 }
 
 static void note(struct bench_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -163,7 +168,7 @@ static void run_job(struct bench_run *r, int wl, struct alloc_desc *a, int slot,
 
 static bool family_runs(const struct alloc_desc *a, int wl)
 {
-	if (a->peer)
+	if (a->peer || !strcmp(a->family, "malloc"))
 		return bench_malloc_family.run[wl] != NULL;
 	for (int i = 0; bench_fa_families[i]; i++)
 		if (!strcmp(bench_fa_families[i]->name, a->family))
@@ -181,6 +186,20 @@ static int bench_execute(struct bench_run *r, FILE *out)
 			continue;
 		add_alloc(r, peers[i].name, peers[i].lib, peers[i].match, peers[i].pkg, true);
 		bench_probe_peer(&r->alloc[r->nr_alloc - 1]);
+	}
+	if (!c->alloc_filter || bench_in_list(c->alloc_filter, DROPIN)) {
+		static char so[PATH_MAX + 64];
+		const char *path = tool_malloc_so(so, sizeof(so));
+		struct alloc_desc *d = &r->alloc[r->nr_alloc];
+
+		add_alloc(r, DROPIN, path, "libfinalloc-malloc", "FinAlloc's drop-in (make malloc)",
+		          false);
+		d->family = "malloc";
+		if (path)
+			bench_probe_peer(d);
+		else
+			snprintf(d->why, sizeof(d->why), "%s not found (make malloc)",
+			         TOOL_MALLOC_SO);
 	}
 	for (int i = 0; bench_fa_families[i] && r->nr_alloc < MAX_ALLOCS; i++) {
 		if (c->alloc_filter ? !bench_in_list(c->alloc_filter, bench_fa_families[i]->name)

@@ -1,0 +1,1017 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libfinalloc-malloc: malloc, free and the rest of the C allocation API on
+ * the NUMA allocator, for LD_PRELOAD or a static link (man
+ * finalloc-malloc(3)).
+ *
+ * - Small sizes (up to FA_POOL_SMALL_MAX) come from the calling thread's
+ *   node pool, larger ones from the NUMA allocator's large maps (kept idle
+ *   per node up to idle_max, so medium sizes reuse a map without a
+ *   syscall).  Alignments above 16 and up to 64 use a second allocator
+ *   whose pools are 64-aligned; larger alignments, and big callocs (fresh
+ *   zero pages), get a map of their own.
+ * - Every free looks the pointer up in the owner map first (two loads, the
+ *   pointer's memory is not touched): what the map does not know, and what
+ *   is not the start of an object there, is reported and the program
+ *   aborted, like glibc's "free(): invalid pointer".
+ * - Bootstrap: until libnuma has run its constructor (ld.so's and libc's
+ *   own first calls), while the allocator is being made, and for the
+ *   library's own internal allocations (the build renames the library's
+ *   calls to malloc/calloc/realloc/aligned_alloc to boot_*), memory comes
+ *   from a bump allocator in one reserved range, with power-of-two free
+ *   lists.  It never calls malloc, so nothing recurses.
+ */
+#include "numa/numa.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <numa.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define API __attribute__((visibility("default")))
+
+/* C23 and old glibc names that this glibc's headers may not declare */
+void cfree(void *p);
+void free_sized(void *p, size_t size);
+void free_aligned_sized(void *p, size_t align, size_t size);
+
+#define SMALL_MAX  FA_POOL_SMALL_MAX
+#define CALLOC_MAP ((size_t)256 << 10) /* callocs from here: fresh zero pages */
+/* Large requests below this get 4 KiB pages: a 2 MiB page per 20 KiB
+ * block would be most of a program's RSS (cc1 made 4x glibc's). */
+#define MEDIUM_MAX  ((size_t)1 << 20)
+#define MAX_REQUEST ((size_t)1 << 46)
+
+/* ---- the bootstrap allocator ---- */
+
+#define BOOT_RESERVE ((size_t)1 << 30) /* address space, not memory */
+#define BOOT_STEP    ((size_t)1 << 20) /* committed in steps */
+#define BOOT_CLASSES 27                /* 16 B << 0..26: up to 1 GiB */
+
+struct boot_hdr {
+	uint32_t cls;
+	uint32_t off; /* user pointer - block */
+	uint64_t pad;
+};
+
+static char *_Atomic boot_base;
+static size_t boot_used, boot_committed;
+static void *boot_list[BOOT_CLASSES];
+static atomic_flag boot_lock = ATOMIC_FLAG_INIT;
+static _Atomic uint64_t boot_bytes; /* handed out, for the statistics */
+
+static void boot_lock_take(void)
+{
+	while (atomic_flag_test_and_set_explicit(&boot_lock, memory_order_acquire))
+		__builtin_ia32_pause();
+}
+
+static void boot_lock_drop(void)
+{
+	atomic_flag_clear_explicit(&boot_lock, memory_order_release);
+}
+
+static inline bool in_boot(const void *p)
+{
+	const char *b = atomic_load_explicit(&boot_base, memory_order_relaxed);
+
+	return b && (const char *)p >= b && (const char *)p < b + BOOT_RESERVE;
+}
+
+/* A block of class cls, under boot_lock; NULL when the range is spent. */
+static void *boot_block(unsigned cls)
+{
+	size_t bs = (size_t)16 << cls;
+	char *base = atomic_load_explicit(&boot_base, memory_order_relaxed);
+	void *b;
+
+	if (boot_list[cls]) {
+		b = boot_list[cls];
+		boot_list[cls] = *(void **)b;
+		return b;
+	}
+	if (!base) {
+		base = mmap(NULL, BOOT_RESERVE, PROT_NONE,
+		            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (base == MAP_FAILED)
+			return NULL;
+		atomic_store_explicit(&boot_base, base, memory_order_release);
+	}
+	/* big blocks start on their page so freeing and reuse stay simple */
+	if (bs >= 4096)
+		boot_used = (boot_used + 4095) & ~(size_t)4095;
+	if (bs > BOOT_RESERVE - boot_used)
+		return NULL;
+	if (boot_used + bs > boot_committed) {
+		size_t want = (boot_used + bs + BOOT_STEP - 1) & ~(BOOT_STEP - 1);
+
+		if (want > BOOT_RESERVE)
+			want = BOOT_RESERVE;
+		if (mprotect(base + boot_committed, want - boot_committed, PROT_READ | PROT_WRITE))
+			return NULL;
+		boot_committed = want;
+	}
+	b = base + boot_used;
+	boot_used += bs;
+	return b;
+}
+
+static void *boot_alloc(size_t size, size_t align)
+{
+	size_t total;
+	unsigned cls = 0;
+	char *b, *u;
+	int saved = errno;
+
+	if (align < 16)
+		align = 16;
+	if (size > BOOT_RESERVE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	total = size + sizeof(struct boot_hdr) + (align > 16 ? align : 0);
+	while (((size_t)16 << cls) < total)
+		cls++;
+	if (cls >= BOOT_CLASSES) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	boot_lock_take();
+	b = boot_block(cls);
+	boot_lock_drop();
+	if (!b) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	errno = saved;
+	u = (char *)(((uintptr_t)b + sizeof(struct boot_hdr) + align - 1) &
+	             ~(uintptr_t)(align - 1));
+	((struct boot_hdr *)u)[-1].cls = cls;
+	((struct boot_hdr *)u)[-1].off = (uint32_t)(u - b);
+	atomic_fetch_add_explicit(&boot_bytes, (size_t)16 << cls, memory_order_relaxed);
+	return u;
+}
+
+static size_t boot_usable(const void *p)
+{
+	const struct boot_hdr *h = (const struct boot_hdr *)p - 1;
+
+	return ((size_t)16 << h->cls) - h->off;
+}
+
+static void boot_free(void *p)
+{
+	const struct boot_hdr *h = (const struct boot_hdr *)p - 1;
+	unsigned cls = h->cls;
+	void *b = (char *)p - h->off;
+
+	atomic_fetch_sub_explicit(&boot_bytes, (size_t)16 << cls, memory_order_relaxed);
+	boot_lock_take();
+	*(void **)b = boot_list[cls];
+	boot_list[cls] = b;
+	boot_lock_drop();
+}
+
+/* What the library's own calls get (the build renames them). */
+void *fa__boot_malloc(size_t size);
+void *fa__boot_calloc(size_t n, size_t m);
+void *fa__boot_realloc(void *p, size_t size);
+void *fa__boot_aligned_alloc(size_t align, size_t size);
+int fa__boot_posix_memalign(void **out, size_t align, size_t size);
+
+/* ---- state, knobs ---- */
+
+enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
+
+static _Atomic int state;
+static bool ctor_ran;
+static struct fa_numa *g;            /* the allocator: set before ST_READY */
+static struct fa_numa *g_med;        /* its 4 KiB-page twin for medium sizes (or g) */
+static struct fa_numa *_Atomic g_al; /* 64-aligned pools, made on first use */
+static struct fa_numa_opts g_opts;   /* what both were made with */
+static struct fa_mem_opts g_mem;
+static struct fa_pool_opts g_pool;
+static __thread int in_init __attribute__((tls_model("initial-exec")));
+static bool knob_debug, knob_verbose;
+
+/* "0"/"1" (empty: unset); anything else is said once and the default used. */
+static bool env_bool(const char *name, bool def)
+{
+	const char *e = getenv(name);
+
+	if (!e || !*e)
+		return def;
+	if (!strcmp(e, "0"))
+		return false;
+	if (!strcmp(e, "1"))
+		return true;
+	fprintf(stderr, "finalloc: %s=%s: not 0 or 1; using %d\n", name, e, def);
+	return def;
+}
+
+/* libnuma answers only after its constructor: before that (ld.so, libc's
+ * start) the bootstrap allocator serves. */
+static bool numa_ready(void)
+{
+	return ctor_ran && numa_nodes_ptr && numa_all_nodes_ptr && numa_no_nodes_ptr &&
+	       numa_all_cpus_ptr;
+}
+
+static void say_failure(const char *what, int err)
+{
+	fprintf(stderr,
+	        "finalloc: malloc: %s failed (%s); serving from the bootstrap allocator "
+	        "(1 GiB at most)\n",
+	        what, strerror(err));
+}
+
+static __attribute__((noinline, cold)) bool init_slow(void)
+{
+	int expect = ST_NONE;
+	const char *be;
+
+	if (in_init || !numa_ready())
+		return false;
+	if (!atomic_compare_exchange_strong(&state, &expect, ST_INIT))
+		return expect == ST_READY; /* another thread is at it: bootstrap meanwhile */
+	in_init = 1;
+	knob_debug = env_bool("FINALLOC_DEBUG", false);
+	knob_verbose = fa__verbose();
+	memset(&g_mem, 0, sizeof(g_mem));
+	if (env_bool("FINALLOC_PREFAULT", false))
+		g_mem.flags |= FA_MEM_PREFAULT;
+	memset(&g_pool, 0, sizeof(g_pool));
+	g_pool.flags = FA_POOL_FINE;
+	if (knob_debug)
+		g_pool.flags |= FA_POOL_DEBUG | FA_POOL_POISON | FA_POOL_QUARANTINE;
+	memset(&g_opts, 0, sizeof(g_opts));
+	g_opts.policy = FA_NUMA_PREFERRED;
+	g_opts.mem = &g_mem;
+	g_opts.pool = &g_pool;
+	be = getenv("FINALLOC_BACKEND");
+	/* Unless a backend is named: private anonymous memory (THP, else small
+	 * pages), which a fork copies.  A forked child cannot use device
+	 * memory (VM_DONTCOPY), and its copy-on-write faults on MAP_PRIVATE
+	 * hugetlb pages get SIGBUS when no free huge page is left: bash died
+	 * so when a peer had reserved some. */
+	if (!be || !*be)
+		g_mem.backend = FA_BACKEND_THP;
+	g = fa_numa_create(&g_opts);
+	if (!g && g_mem.backend == FA_BACKEND_THP) {
+		g_mem.backend = FA_BACKEND_SMALL; /* THP is off */
+		g = fa_numa_create(&g_opts);
+	}
+	if (!g && be && *be) {
+		fprintf(stderr, "finalloc: FINALLOC_BACKEND=%s cannot serve (%s); using auto\n", be,
+		        strerror(errno));
+		fa__backend_env_ignore();
+		g = fa_numa_create(&g_opts);
+	}
+	if (!g) {
+		say_failure("creating the allocator", errno);
+		atomic_store(&state, ST_FAILED);
+		in_init = 0;
+		return false;
+	}
+	{
+		struct fa_mem_opts mm = g_mem;
+		struct fa_numa_opts mo = g_opts;
+
+		mm.page_size = FA_PAGE_4K;
+		if (mm.backend == FA_BACKEND_THP)
+			mm.backend = FA_BACKEND_SMALL;
+		mo.mem = &mm;
+		g_med = fa_numa_create(&mo);
+		if (!g_med) {
+			if (knob_verbose)
+				fprintf(stderr,
+				        "finalloc: malloc: no 4 KiB-page maps for medium sizes "
+				        "(%s)\n",
+				        strerror(errno));
+			g_med = g;
+		}
+	}
+	/* The first mapping runs the exit dump's hook, which registers an
+	 * atexit handler (and atexit may call calloc): have it happen now,
+	 * while this thread's calls go to the bootstrap allocator, not later
+	 * under a pool's lock. */
+	fa_numa_free(g, fa_numa_alloc(g, 16));
+	if (knob_verbose)
+		fprintf(stderr, "finalloc: malloc: ready, %d memory node(s)%s\n", g->nr_mem,
+		        knob_debug ? ", debug" : "");
+	atomic_store_explicit(&state, ST_READY, memory_order_release);
+	in_init = 0;
+	return true;
+}
+
+static inline bool ready(void)
+{
+	return fa__likely(atomic_load_explicit(&state, memory_order_acquire) == ST_READY) ||
+	       init_slow();
+}
+
+__attribute__((constructor(101))) static void malloc_ctor(void);
+
+/* ---- reports ---- */
+
+static void put_hex(char *buf, size_t *n, uintptr_t v)
+{
+	char tmp[18];
+	int i = 0;
+
+	do {
+		tmp[i++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	buf[(*n)++] = '0';
+	buf[(*n)++] = 'x';
+	while (i)
+		buf[(*n)++] = tmp[--i];
+}
+
+/* glibc's wording, with the address; no stdio (its locks may be held). */
+static __attribute__((noreturn, noinline, cold)) void bad_pointer(const char *fn, const void *p)
+{
+	char buf[160];
+	size_t n = 0, l;
+
+	l = strlen("finalloc: ");
+	memcpy(buf, "finalloc: ", l);
+	n += l;
+	l = strlen(fn);
+	if (l > 40)
+		l = 40;
+	memcpy(buf + n, fn, l);
+	n += l;
+	l = strlen("(): invalid pointer ");
+	memcpy(buf + n, "(): invalid pointer ", l);
+	n += l;
+	put_hex(buf, &n, (uintptr_t)p);
+	buf[n++] = '\n';
+	if (write(STDERR_FILENO, buf, n) < 0)
+		_exit(127);
+	abort();
+}
+
+/* ---- maps of their own: big alignments, big callocs ---- */
+
+#define BIG_MAGIC 0xfa3a11c0u
+
+static _Atomic uint64_t big_mapped, big_live; /* bytes, for the statistics */
+
+struct big {
+	struct fa__pool_hdr hdr; /* first: pool NULL, magic BIG_MAGIC */
+	void *ptr;
+	size_t size;
+	struct fa__map map;
+};
+
+static void *big_alloc(size_t size, size_t align)
+{
+	struct fa_mem_opts mo = g_mem;
+	struct fa__map m;
+	uintptr_t base, hdr, ptr;
+	size_t need;
+	struct big *b;
+	int err, node;
+
+	if (align < 64)
+		align = 64;
+	if (size > MAX_REQUEST || align > MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	need = size + align + 2 * FA__SLAB_SIZE;
+	node = fa__thread_node();
+	mo.flags |= FA_MEM_ON_NODE;
+	mo.node = g->node[node].mem_node;
+	if (need < MEDIUM_MAX && !mo.page_size) {
+		int be = mo.backend;
+
+		mo.page_size = FA_PAGE_4K;
+		if (be == FA_BACKEND_THP)
+			mo.backend = FA_BACKEND_SMALL;
+		err = fa__map_alloc(&m, need, &mo);
+		mo.page_size = 0;
+		mo.backend = be;
+		if (err)
+			err = fa__map_alloc(&m, need, &mo); /* a forced backend */
+	} else {
+		err = fa__map_alloc(&m, need, &mo);
+	}
+	if (err) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	base = (uintptr_t)m.base;
+	if (align >= FA__SLAB_SIZE) {
+		ptr = (base + FA__SLAB_SIZE + align - 1) & ~(uintptr_t)(align - 1);
+		hdr = ptr - FA__SLAB_SIZE;
+	} else {
+		hdr = (base + FA__SLAB_SIZE - 1) & FA__SLAB_MASK;
+		ptr = hdr + ((sizeof(struct big) + align - 1) & ~(align - 1));
+	}
+	if (fa__pagemap_set((void *)hdr, base + m.size - hdr, fa__pagemap_entry((void *)hdr, 0))) {
+		fa__map_free(&m);
+		errno = ENOMEM;
+		return NULL;
+	}
+	b = (struct big *)hdr;
+	b->hdr.binoff = 0;
+	b->hdr.pool = NULL;
+	b->ptr = (void *)ptr;
+	b->size = size;
+	b->map = m;
+	atomic_store_explicit((_Atomic uint32_t *)&b->hdr.magic, BIG_MAGIC, memory_order_release);
+	atomic_fetch_add_explicit(&big_mapped, m.size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&big_live, size, memory_order_relaxed);
+	return b->ptr;
+}
+
+static void big_free(struct big *b)
+{
+	struct fa__map m = b->map;
+
+	b->hdr.magic = 0;
+	atomic_fetch_sub_explicit(&big_mapped, m.size, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&big_live, b->size, memory_order_relaxed);
+	fa__map_free(&m); /* clears the owner map first */
+}
+
+static size_t big_usable(const struct big *b)
+{
+	return (size_t)((char *)b->map.base + b->map.size - (char *)b->ptr);
+}
+
+/* ---- the 64-aligned allocator ---- */
+
+static __attribute__((noinline)) struct fa_numa *al_make(void)
+{
+	struct fa_pool_opts po = g_pool;
+	struct fa_numa_opts no = g_opts;
+	struct fa_numa *a, *expect = NULL;
+
+	po.flags &= ~FA_POOL_FINE; /* multiples of 64: powers of two */
+	po.align = 64;
+	no.pool = &po;
+	a = fa_numa_create(&no);
+	if (!a)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&g_al, &expect, a)) {
+		fa_numa_destroy(a);
+		return expect;
+	}
+	return a;
+}
+
+static inline struct fa_numa *al_get(void)
+{
+	struct fa_numa *a = atomic_load_explicit(&g_al, memory_order_acquire);
+
+	return fa__likely(a != NULL) ? a : al_make();
+}
+
+/* ---- what a pointer is ---- */
+
+enum kind { K_BAD, K_SMALL, K_LARGE, K_BIG, K_BOOT };
+
+/* Classify p (not NULL) without reading memory that is not ours. */
+static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
+{
+	uint64_t e = fa__pagemap_get(p);
+	const struct fa__pool_hdr *h;
+
+	if (fa__unlikely(!e))
+		return in_boot(p) ? K_BOOT : K_BAD;
+	h = fa__pagemap_hdr(e);
+	*hp = h;
+	if (fa__likely(h->pool != NULL)) {
+		const struct fa__pool_slab *s = (const struct fa__pool_slab *)h;
+
+		if (fa__unlikely(h->magic != FA__SLAB_MAGIC))
+			return K_BAD; /* a trimmed slab: nothing lives there */
+		/* the start of an object of this slab, not inside one */
+		if (fa__unlikely((const char *)p < s->first || (const char *)p >= s->end ||
+		                 (uint32_t)((const char *)p - s->first) % s->stride))
+			return K_BAD;
+		return K_SMALL;
+	}
+	if (h->magic == BIG_MAGIC)
+		return ((const struct big *)h)->ptr == p ? K_BIG : K_BAD;
+	{
+		struct fa_numa *o = ((const struct fa__numa_large *)h)->owner;
+
+		return (o == g || o == g_med) && fa__numa_large_of(o, p) ? K_LARGE : K_BAD;
+	}
+}
+
+static inline struct fa_numa *small_owner(const struct fa__pool_hdr *h)
+{
+	return fa__unlikely(h->pool->align > 16) ? atomic_load(&g_al) : g;
+}
+
+static size_t usable_of(const void *p, const char *fn)
+{
+	const struct fa__pool_hdr *h = NULL;
+
+	switch (kind_of(p, &h)) {
+	case K_SMALL:
+		return ((const struct fa__pool_slab *)h)->stride;
+	case K_LARGE: {
+		const struct fa__numa_large *l = (const struct fa__numa_large *)h;
+
+		return (size_t)((char *)l->map.base + l->map.size - (char *)p);
+	}
+	case K_BIG:
+		return big_usable((const struct big *)h);
+	case K_BOOT:
+		return boot_usable(p);
+	default:
+		bad_pointer(fn, p);
+	}
+}
+
+/* ---- the API ---- */
+
+/* Medium sizes go to g_med by node, around fa_numa_alloc's per-thread
+ * cache, which holds one allocator: alternating small and medium sizes
+ * would refill it at every switch. */
+static __attribute__((noinline)) void *alloc_medium(size_t size)
+{
+	void *p = fa_numa_alloc_onnode(g_med, size, fa__thread_node());
+
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
+static inline void *alloc_small_large(size_t size)
+{
+	void *p;
+
+	if (fa__unlikely(size > SMALL_MAX && size < MEDIUM_MAX && g_med != g))
+		return alloc_medium(size);
+	p = fa_numa_alloc(g, size ? size : 1);
+	if (fa__unlikely(!p))
+		errno = ENOMEM;
+	return p;
+}
+
+API void *malloc(size_t size)
+{
+	if (fa__unlikely(!ready()))
+		return boot_alloc(size, 16);
+	if (fa__unlikely(size > MAX_REQUEST)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return alloc_small_large(size);
+}
+
+static __attribute__((noinline)) void free_slow(void *p, enum kind k, const struct fa__pool_hdr *h)
+{
+	int saved = errno;
+
+	switch (k) {
+	case K_LARGE: {
+		struct fa__numa_large *l = (struct fa__numa_large *)h;
+
+		/* g_med's straight to its node, past fa_numa_free's thread cache
+		 * (see alloc_medium); its remote frees go uncounted */
+		if (l->owner != g)
+			fa__numa_large_free(l->owner, l);
+		else
+			fa_numa_free(g, p);
+		break;
+	}
+	case K_BIG:
+		big_free((struct big *)h);
+		break;
+	case K_BOOT:
+		boot_free(p);
+		break;
+	default:
+		bad_pointer("free", p);
+	}
+	errno = saved;
+}
+
+API void free(void *p)
+{
+	const struct fa__pool_hdr *h = NULL;
+	enum kind k;
+
+	if (fa__unlikely(!p))
+		return;
+	k = kind_of(p, &h);
+	if (fa__likely(k == K_SMALL)) {
+		fa_numa_free(small_owner(h), p);
+		return;
+	}
+	free_slow(p, k, h);
+}
+
+API void cfree(void *p)
+{
+	free(p);
+}
+
+API void free_sized(void *p, size_t size)
+{
+	(void)size;
+	free(p);
+}
+
+API void free_aligned_sized(void *p, size_t align, size_t size)
+{
+	(void)align;
+	(void)size;
+	free(p);
+}
+
+API void *calloc(size_t n, size_t m)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(n, m, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (fa__unlikely(!ready()))
+		return fa__boot_calloc(1, total); /* its blocks are recycled */
+	if (total >= CALLOC_MAP && total <= MAX_REQUEST) {
+		p = big_alloc(total, 64);
+		if (p)
+			return p; /* fresh pages are zero */
+	}
+	p = malloc(total);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+/* In place when the new size fits the block and does not waste more than
+ * half of it. */
+API void *realloc(void *p, size_t size)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return malloc(size);
+	if (size == 0) {
+		free(p);
+		return NULL;
+	}
+	old = usable_of(p, "realloc");
+	if (size <= old && (size >= old / 2 || old <= 32))
+		return p;
+	q = malloc(size);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size < old ? size : old);
+	free(p);
+	return q;
+}
+
+API void *reallocarray(void *p, size_t n, size_t m)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, m, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, total);
+}
+
+/* align: a power of two. */
+static void *aligned(size_t align, size_t size)
+{
+	void *p;
+
+	if (align <= 16)
+		return malloc(size);
+	if (fa__unlikely(!ready()))
+		return boot_alloc(size, align);
+	if (size > MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (align <= 64) {
+		struct fa_numa *a;
+
+		if (size > SMALL_MAX)
+			return alloc_small_large(size); /* large maps are 64-aligned */
+		a = al_get();
+		if (a) {
+			p = fa_numa_alloc(a, size ? size : 1);
+			if (p)
+				return p;
+		}
+	}
+	return big_alloc(size, align);
+}
+
+static inline bool pow2(size_t a)
+{
+	return a && !(a & (a - 1));
+}
+
+API int posix_memalign(void **out, size_t align, size_t size)
+{
+	int saved = errno;
+	void *p;
+
+	if (!pow2(align) || align % sizeof(void *))
+		return EINVAL;
+	p = aligned(align, size);
+	errno = saved; /* untouched, whatever happened beneath */
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+API void *aligned_alloc(size_t align, size_t size)
+{
+	if (!pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return aligned(align, size);
+}
+
+/* glibc: an alignment that is not a power of two is rounded up to one. */
+API void *memalign(size_t align, size_t size)
+{
+	if (align > MAX_REQUEST) {
+		errno = EINVAL;
+		return NULL;
+	}
+	while (!pow2(align))
+		align = align ? (size_t)1 << (64 - __builtin_clzl(align)) : 1;
+	return aligned(align, size);
+}
+
+static size_t page_size(void)
+{
+	static size_t ps;
+
+	if (!ps)
+		ps = (size_t)sysconf(_SC_PAGESIZE);
+	return ps;
+}
+
+API void *valloc(size_t size)
+{
+	return aligned(page_size(), size);
+}
+
+API void *pvalloc(size_t size)
+{
+	size_t ps = page_size(), r;
+
+	if (__builtin_add_overflow(size, ps - 1, &r)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	r &= ~(ps - 1);
+	return aligned(ps, r ? r : ps);
+}
+
+API size_t malloc_usable_size(void *p)
+{
+	return p ? usable_of(p, "malloc_usable_size") : 0;
+}
+
+/* ---- glibc's entry points and statistics ---- */
+
+API void *__libc_malloc(size_t) __attribute__((alias("malloc"), copy(malloc)));
+API void __libc_free(void *) __attribute__((alias("free"), copy(free)));
+API void __libc_cfree(void *) __attribute__((alias("free"), copy(free)));
+API void *__libc_calloc(size_t, size_t) __attribute__((alias("calloc"), copy(calloc)));
+API void *__libc_realloc(void *, size_t) __attribute__((alias("realloc"), copy(realloc)));
+API void *__libc_memalign(size_t, size_t) __attribute__((alias("memalign"), copy(memalign)));
+API void *__libc_valloc(size_t) __attribute__((alias("valloc"), copy(valloc)));
+API void *__libc_pvalloc(size_t) __attribute__((alias("pvalloc"), copy(pvalloc)));
+API int __posix_memalign(void **, size_t, size_t)
+        __attribute__((alias("posix_memalign"), copy(posix_memalign)));
+
+struct totals {
+	uint64_t mapped, in_use, large, idle;
+};
+
+static void add_totals(struct fa_numa *n, struct totals *t)
+{
+	struct fa_numa_stats *st;
+
+	if (!n)
+		return;
+	st = boot_alloc(sizeof(*st), 16);
+	if (!st)
+		return;
+	if (fa_numa_stats(n, st) == 0)
+		for (int i = 0; i < st->nr_nodes; i++) {
+			t->mapped += st->node[i].mapped;
+			t->in_use += st->node[i].in_use;
+			t->idle += st->node[i].idle;
+		}
+	boot_free(st);
+}
+
+static void totals_of(struct totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (atomic_load(&state) == ST_READY) {
+		add_totals(g, t);
+		if (g_med != g)
+			add_totals(g_med, t);
+		add_totals(atomic_load(&g_al), t);
+	}
+	t->mapped += atomic_load_explicit(&big_mapped, memory_order_relaxed) + boot_committed;
+	t->in_use += atomic_load_explicit(&big_live, memory_order_relaxed);
+	t->in_use += atomic_load_explicit(&boot_bytes, memory_order_relaxed);
+}
+
+/* Idle large maps and idle slabs go back; 1 if the mapped total fell. */
+API int malloc_trim(size_t pad)
+{
+	struct totals before, after;
+
+	(void)pad;
+	if (atomic_load(&state) != ST_READY)
+		return 0;
+	totals_of(&before);
+	fa_numa_trim(g, -1);
+	if (g_med != g)
+		fa_numa_trim(g_med, -1);
+	if (atomic_load(&g_al))
+		fa_numa_trim(atomic_load(&g_al), -1);
+	totals_of(&after);
+	return after.mapped < before.mapped;
+}
+
+API struct mallinfo2 mallinfo2(void)
+{
+	struct mallinfo2 mi;
+	struct totals t;
+
+	memset(&mi, 0, sizeof(mi));
+	totals_of(&t);
+	mi.arena = t.mapped;
+	mi.uordblks = t.in_use;
+	mi.fordblks = t.mapped > t.in_use ? t.mapped - t.in_use : 0;
+	mi.keepcost = t.idle;
+	return mi;
+}
+
+static int clamp_int(size_t v)
+{
+	return v > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)v;
+}
+
+API struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo mi;
+
+	memset(&mi, 0, sizeof(mi));
+	mi.arena = clamp_int(m2.arena);
+	mi.uordblks = clamp_int(m2.uordblks);
+	mi.fordblks = clamp_int(m2.fordblks);
+	mi.keepcost = clamp_int(m2.keepcost);
+	return mi;
+}
+
+/* glibc writes its arenas' totals on stderr; so do we, in its shape. */
+API void malloc_stats(void)
+{
+	struct totals t;
+
+	totals_of(&t);
+	fprintf(stderr,
+	        "finalloc-malloc:\nsystem bytes     = %10llu\nin use bytes     = %10llu\n"
+	        "idle bytes       = %10llu\n",
+	        (unsigned long long)t.mapped, (unsigned long long)t.in_use,
+	        (unsigned long long)t.idle);
+}
+
+/* Tunables are glibc's own: accepted, nothing to change. */
+API int mallopt(int param, int value)
+{
+	(void)param;
+	(void)value;
+	return 1;
+}
+
+API int malloc_info(int options, FILE *f)
+{
+	struct totals t;
+
+	if (options != 0 || !f) {
+		errno = EINVAL;
+		return -1;
+	}
+	totals_of(&t);
+	fprintf(f,
+	        "<malloc version=\"finalloc-1\">\n<total type=\"mapped\" size=\"%llu\"/>\n"
+	        "<total type=\"in_use\" size=\"%llu\"/>\n</malloc>\n",
+	        (unsigned long long)t.mapped, (unsigned long long)t.in_use);
+	return 0;
+}
+
+/* ---- what the library's own calls get (renamed by the build) ---- */
+
+void *fa__boot_malloc(size_t size)
+{
+	return boot_alloc(size, 16);
+}
+
+void *fa__boot_calloc(size_t n, size_t m)
+{
+	size_t total;
+	void *p;
+
+	if (__builtin_mul_overflow(n, m, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p = boot_alloc(total, 16);
+	if (p)
+		memset(p, 0, total);
+	return p;
+}
+
+void *fa__boot_aligned_alloc(size_t align, size_t size)
+{
+	if (!pow2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return boot_alloc(size, align);
+}
+
+int fa__boot_posix_memalign(void **out, size_t align, size_t size)
+{
+	void *p;
+
+	if (!pow2(align) || align % sizeof(void *))
+		return EINVAL;
+	p = boot_alloc(size, align);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
+}
+
+/* The library's free is free: it tells the two kinds apart. */
+void *fa__boot_realloc(void *p, size_t size)
+{
+	size_t old;
+	void *q;
+
+	if (!p)
+		return boot_alloc(size, 16);
+	if (!in_boot(p))
+		return realloc(p, size); /* from libc (strdup): the public kind */
+	if (size == 0) {
+		boot_free(p);
+		return NULL;
+	}
+	old = boot_usable(p);
+	if (size <= old)
+		return p;
+	q = boot_alloc(size, 16);
+	if (!q)
+		return NULL;
+	memcpy(q, p, old);
+	boot_free(p);
+	return q;
+}
+
+/* ---- fork ---- */
+
+static void boot_prefork(void)
+{
+	boot_lock_take();
+}
+
+static void boot_postfork(void)
+{
+	boot_lock_drop();
+}
+
+/* Priority 101: before the library's own fork registration, so this
+ * prepare handler runs after the library's (the boot lock nests inside
+ * every library lock: the library allocates under its locks). */
+__attribute__((constructor(101))) static void malloc_ctor(void)
+{
+	pthread_atfork(boot_prefork, boot_postfork, boot_postfork);
+	ctor_ran = true;
+}
