@@ -382,38 +382,67 @@ static const struct vm_operations_struct finalloc_vm_ops = {
 };
 
 #if !FINALLOC_HUGE_PFNMAP
+/*
+ * The first region page at or after region page i that has memory, or
+ * r->npages when none does, and in *run_end the end of the run of data
+ * pages it starts.  Guard runs are skipped by arithmetic: mapping a huge
+ * guard-only range costs no walk over its pages.
+ */
+static unsigned long finalloc_data_run(struct finalloc_region *r,
+				       unsigned long i, unsigned long *run_end)
+{
+	unsigned long last = r->npages - r->guard_trail, j, period;
+
+	if (i < r->guard_lead)
+		i = r->guard_lead;
+	if (i >= last)
+		return r->npages;
+	*run_end = last;
+	if (!r->guard_interval)
+		return i;
+	period = (unsigned long)r->guard_interval + 1;
+	j = (i - r->guard_lead) % period;
+	if (j == r->guard_interval) {
+		i++;
+		j = 0;
+		if (i >= last)
+			return r->npages;
+	}
+	*run_end = min(last, i + r->guard_interval - j);
+	return i;
+}
+
 /* Map every data page now so first touches never fault. */
 static int finalloc_prefault(struct vm_area_struct *vma,
 			     struct finalloc_region *r, unsigned long start)
 {
 	unsigned long end = start + vma_pages(vma);
-	unsigned long pg, first = 0, nr = 0, left;
+	unsigned long pg = start, first, nr, left, rpg, run_end, stop;
 	struct page *batch[64];
-	struct page *page;
 	int ret;
 
-	for (pg = start; pg <= end; pg++) {
-		page = pg < end ? finalloc_region_page(r, pg) : NULL;
-		if (page && nr < ARRAY_SIZE(batch)) {
-			if (!nr)
-				first = pg;
-			batch[nr++] = page;
-			continue;
-		}
-		if (nr) {
-			left = nr;
-			ret = vm_insert_pages(vma, vma->vm_start +
-					      ((first - start) << PAGE_SHIFT),
-					      batch, &left);
-			if (ret)
-				return ret;
-			nr = 0;
-			cond_resched();
-		}
-		if (page) {
-			first = pg;
-			batch[nr++] = page;
-		}
+	while (pg < end) {
+		/* Jump to the next 4 KiB page that has memory. */
+		rpg = finalloc_data_run(r, pg >> r->order, &run_end);
+		if (rpg >= r->npages || (rpg << r->order) >= end)
+			break;
+		if ((rpg << r->order) > pg)
+			pg = rpg << r->order;
+		/* One batch from the run of data pages starting at pg. */
+		stop = min(end, run_end << r->order);
+		first = pg;
+		for (nr = 0; nr < ARRAY_SIZE(batch) && pg < stop; nr++, pg++)
+			batch[nr] = finalloc_region_page(r, pg);
+		left = nr;
+		ret = vm_insert_pages(vma, vma->vm_start +
+				      ((first - start) << PAGE_SHIFT),
+				      batch, &left);
+		if (ret)
+			return ret;
+		/* mmap_lock is held: let others run, and a kill end it. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
 	return 0;
 }
