@@ -8,6 +8,7 @@
  * deferred fput: nothing here looks at current after creation.
  */
 #include <linux/capability.h>
+#include <linux/cpuset.h>
 #include <linux/cred.h>
 #include <linux/gfp.h>
 #include <linux/idr.h>
@@ -89,6 +90,14 @@ static int finalloc_region_check(const struct finalloc_region_create *a,
 		return -EINVAL;
 	if (!finalloc_node_valid(a->node))
 		return -EINVAL;
+	/*
+	 * A cpuset's mems bound the caller's memory.  __GFP_THISNODE is no
+	 * reason to step outside them; refuse before anything is charged.
+	 * One bit of mems_allowed is read whole, so no seqcount is needed.
+	 */
+	if (!node_isset(array_index_nospec(a->node, nr_node_ids),
+			cpuset_current_mems_allowed))
+		return -EPERM;
 	if (!a->size || a->size > FINALLOC_REGION_MAX_SIZE ||
 	    a->size & ((1ULL << a->page_shift) - 1))
 		return -EINVAL;
@@ -160,8 +169,8 @@ static void finalloc_free_pages(struct finalloc_region *r, unsigned long n)
 
 static int finalloc_alloc_pages(struct finalloc_region *r)
 {
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_THISNODE | __GFP_ZERO |
-		    __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_THISNODE | __GFP_HARDWALL |
+		    __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 	unsigned long i;
 
 	if (r->order)

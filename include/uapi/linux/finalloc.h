@@ -75,7 +75,8 @@ struct finalloc_info {
  * FINALLOC_REGION_MAX_SIZE, and guards that leave no data page; ENOMEM when
  * the node cannot supply the pages (nothing is taken from another node) or
  * the module's global cap would be exceeded; EPERM when RLIMIT_MEMLOCK
- * would be exceeded and the caller lacks CAP_IPC_LOCK.
+ * would be exceeded and the caller lacks CAP_IPC_LOCK, or when node is not
+ * in the caller's cpuset (mems_allowed; a mempolicy does not restrict it).
  */
 #define FINALLOC_REGION_VALID_FLAGS	0U
 #define FINALLOC_REGION_MAX_SIZE	(1ULL << 44)
