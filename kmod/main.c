@@ -33,6 +33,31 @@ static const struct kernel_param_ops finalloc_cap_ops = {
 module_param_cb(cap, &finalloc_cap_ops, NULL, 0644);
 MODULE_PARM_DESC(cap, "Bytes all regions together may pin, 0 for no cap");
 
+unsigned int finalloc_max_regions = FINALLOC_MAX_REGIONS_DEFAULT;
+
+static int finalloc_max_regions_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret)
+		return ret;
+	if (!n || n > FINALLOC_MAX_ID)
+		return -EINVAL;
+	WRITE_ONCE(finalloc_max_regions, n);
+	return 0;
+}
+
+static const struct kernel_param_ops finalloc_max_regions_ops = {
+	.set = finalloc_max_regions_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_regions, &finalloc_max_regions_ops,
+		&finalloc_max_regions, 0644);
+MODULE_PARM_DESC(max_regions, "Regions one open file may hold at a time");
+
 static int finalloc_open(struct inode *inode, struct file *file)
 {
 	struct finalloc_file *ff;
@@ -41,7 +66,7 @@ static int finalloc_open(struct inode *inode, struct file *file)
 	if (!ff)
 		return -ENOMEM;
 	mutex_init(&ff->lock);
-	xa_init(&ff->regions);
+	xa_init_flags(&ff->regions, XA_FLAGS_ALLOC1);
 	file->private_data = ff;
 	return 0;
 }
@@ -116,7 +141,6 @@ static void __exit finalloc_exit(void)
 {
 	misc_deregister(&finalloc_misc);
 	finalloc_sysfs_exit();
-	finalloc_region_exit();
 	kfree(finalloc_node_stats);
 }
 

@@ -11,7 +11,6 @@
 #include <linux/cpuset.h>
 #include <linux/cred.h>
 #include <linux/gfp.h>
-#include <linux/idr.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
@@ -22,9 +21,6 @@
 #include <linux/string.h>
 
 #include "finalloc-private.h"
-
-/* Region ids double as mmap offset windows, so they are global. */
-static DEFINE_IDA(finalloc_ids);
 
 bool finalloc_node_valid(int node)
 {
@@ -197,7 +193,7 @@ int finalloc_region_create(struct finalloc_region_create *a,
 	struct finalloc_region *r;
 	unsigned long ndata;
 	u64 bytes;
-	int ret, id;
+	int ret;
 
 	ret = finalloc_region_check(a, &ndata);
 	if (ret)
@@ -233,16 +229,9 @@ int finalloc_region_create(struct finalloc_region_create *a,
 		ret = -ENOMEM;
 		goto err_uncharge;
 	}
-	id = ida_alloc_range(&finalloc_ids, 1, FINALLOC_MAX_ID, GFP_KERNEL);
-	if (id < 0) {
-		ret = id;
-		goto err_pages;
-	}
-	r->id = id;
-	r->pgoff = (pgoff_t)id << FINALLOC_SLOT_PGSHIFT;
 	ret = finalloc_alloc_pages(r);
 	if (ret)
-		goto err_id;
+		goto err_pages;
 
 	atomic64_add(bytes, &finalloc_node_stats[r->node].pinned_bytes);
 	if (r->page_shift == FINALLOC_PAGE_SHIFT_2M)
@@ -251,8 +240,6 @@ int finalloc_region_create(struct finalloc_region_create *a,
 	*out = r;
 	return 0;
 
-err_id:
-	ida_free(&finalloc_ids, r->id);
 err_pages:
 	kvfree(r->pages);
 err_uncharge:
@@ -274,7 +261,6 @@ static void finalloc_region_release(struct kref *ref)
 		atomic64_sub(r->ndata, &finalloc_node_stats[r->node].pages_2m);
 	finalloc_uncharge(r);
 	atomic64_dec(&finalloc_stats.regions);
-	ida_free(&finalloc_ids, r->id);
 	kvfree(r->pages);
 	kfree(r);
 }
@@ -282,6 +268,13 @@ static void finalloc_region_release(struct kref *ref)
 void finalloc_region_put(struct finalloc_region *r)
 {
 	kref_put(&r->ref, finalloc_region_release);
+}
+
+/* Before the region is published: its id names its mmap window. */
+void finalloc_region_set_id(struct finalloc_region *r, u32 id)
+{
+	r->id = id;
+	r->pgoff = (pgoff_t)id << FINALLOC_SLOT_PGSHIFT;
 }
 
 static void finalloc_vm_open(struct vm_area_struct *vma)
@@ -516,9 +509,4 @@ err_ops:
 err_put:
 	finalloc_region_put(r);
 	return ret;
-}
-
-void finalloc_region_exit(void)
-{
-	ida_destroy(&finalloc_ids);
 }

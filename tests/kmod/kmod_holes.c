@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Isolation between callers: a cpuset's mems bound the nodes a region may
- * use.
+ * use, ids belong to one open file (cyclic, so a stale offset never maps a
+ * newer region), and a per-file bound on regions.
  */
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -9,6 +10,8 @@
 
 #include "kselftest_harness.h"
 #include "kmod_util.h"
+
+#define MAX_REGIONS "/sys/module/finalloc/parameters/max_regions"
 
 /* Where cgroup v2 is mounted, mounting it on dir when it is not. */
 static const char *cgroup2_root(char *dir, bool *mounted)
@@ -113,6 +116,89 @@ TEST(cpuset_mems_bound_the_nodes)
 	/* 1: node 1 not refused with EPERM; 2: node 0 refused; 10: no move */
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	close(fd);
+	EXPECT_EQ(0, fa_wait_stat("pinned_bytes", 0, 1000));
+}
+
+/* A destroyed region's offset maps nothing, even after another create. */
+TEST(stale_offset_never_maps_a_newer_region)
+{
+	struct finalloc_region_create a, b;
+	void *p;
+	int fd = fa_open();
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fa_create(fd, 4 * KB, 0, 12, 0, 0, 0, &a));
+	ASSERT_EQ(0, fa_destroy(fd, a.id));
+	ASSERT_EQ(0, fa_create(fd, 4 * KB, 0, 12, 0, 0, 0, &b));
+	EXPECT_NE(a.id, b.id);
+	EXPECT_NE(a.offset, b.offset);
+	p = fa_map(fd, &a);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	if (p != MAP_FAILED)
+		munmap(p, a.size);
+	EXPECT_EQ(-ENOENT, fa_destroy(fd, a.id));
+	EXPECT_EQ(0, fa_destroy(fd, b.id));
+	close(fd);
+}
+
+/*
+ * max_regions bounds each open file: a full file gives ENOSPC, another
+ * file is not affected, and a destroy makes room again.
+ */
+TEST(regions_per_file_are_bounded)
+{
+	struct finalloc_region_create rc[4], other;
+	char old[32] = "";
+	FILE *f = fopen(MAX_REGIONS, "r");
+	int fd1, fd2;
+
+	ASSERT_NE(NULL, f) TH_LOG("no %s", MAX_REGIONS);
+	ASSERT_NE(NULL, fgets(old, sizeof(old), f));
+	fclose(f);
+	ASSERT_EQ(0, write_str(MAX_REGIONS, "3"));
+	fd1 = fa_open();
+	fd2 = fa_open();
+	ASSERT_LE(0, fd1);
+	ASSERT_LE(0, fd2);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(0, fa_create(fd1, 4 * KB, 0, 12, 0, 0, 0, &rc[i]));
+	EXPECT_EQ(-ENOSPC, fa_create(fd1, 4 * KB, 0, 12, 0, 0, 0, &rc[3]));
+	EXPECT_EQ(0, fa_create(fd2, 4 * KB, 0, 12, 0, 0, 0, &other));
+	EXPECT_EQ(0, fa_destroy(fd1, rc[0].id));
+	EXPECT_EQ(0, fa_create(fd1, 4 * KB, 0, 12, 0, 0, 0, &rc[3]));
+	EXPECT_EQ(4, fa_stat("regions"));
+	EXPECT_EQ(0, write_str(MAX_REGIONS, old));
+	close(fd1);
+	close(fd2);
+	EXPECT_EQ(0, fa_wait_stat("regions", 0, 1000));
+	EXPECT_EQ(-EINVAL, write_str(MAX_REGIONS, "0"));
+}
+
+/* Two files' regions never stand for each other, whatever their ids. */
+TEST(ids_belong_to_their_file)
+{
+	struct finalloc_region_create a, b;
+	char *pa, *pb;
+	int fd1 = fa_open(), fd2 = fa_open();
+
+	ASSERT_LE(0, fd1);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, fa_create(fd1, 4 * KB, 0, 12, 0, 0, 0, &a));
+	ASSERT_EQ(0, fa_create(fd2, 4 * KB, 0, 12, 0, 0, 0, &b));
+	pa = fa_map(fd1, &a);
+	ASSERT_NE(MAP_FAILED, pa);
+	memset(pa, 'a', 4 * KB);
+	pb = fa_map(fd2, &b);
+	ASSERT_NE(MAP_FAILED, pb);
+	EXPECT_EQ(0, pb[0]);
+	EXPECT_EQ(0, fa_destroy(fd2, b.id));
+	/* fd2's id is gone from fd2 whatever fd1 holds under it */
+	EXPECT_EQ(-ENOENT, fa_destroy(fd2, b.id));
+	munmap(pa, 4 * KB);
+	munmap(pb, 4 * KB);
+	close(fd1);
+	close(fd2);
 	EXPECT_EQ(0, fa_wait_stat("pinned_bytes", 0, 1000));
 }
 

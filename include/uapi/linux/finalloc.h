@@ -76,7 +76,13 @@ struct finalloc_info {
  * the node cannot supply the pages (nothing is taken from another node) or
  * the module's global cap would be exceeded; EPERM when RLIMIT_MEMLOCK
  * would be exceeded and the caller lacks CAP_IPC_LOCK, or when node is not
- * in the caller's cpuset (mems_allowed; a mempolicy does not restrict it).
+ * in the caller's cpuset (mems_allowed; a mempolicy does not restrict it);
+ * ENOSPC when the file holds the max_regions module parameter's number of
+ * regions.
+ *
+ * Ids and offsets belong to the open file and are handed out cyclically:
+ * a destroyed region's offset maps nothing (EINVAL) rather than a newer
+ * region.
  */
 #define FINALLOC_REGION_VALID_FLAGS	0U
 #define FINALLOC_REGION_MAX_SIZE	(1ULL << 44)
