@@ -56,6 +56,7 @@ struct finalloc_region {
 	pgoff_t pgoff;			/* start of the mmap window */
 	struct page **pages;		/* ndata head pages, in order */
 	struct user_struct *user;	/* charged for locked_pages */
+	struct pid *owner;		/* creating thread group */
 	unsigned long locked_pages;
 	atomic_t nr_mappings;
 	bool pmd_mapped;		/* a PMD has mapped part of it */

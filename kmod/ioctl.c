@@ -11,6 +11,8 @@
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -180,13 +182,18 @@ static long finalloc_ioc_destroy(struct file *file, unsigned long arg)
 	mutex_lock(&ff->lock);
 	/* A slot reserved by a create in flight reads as empty: keep it. */
 	r = xa_load(&ff->regions, args.id);
-	if (r) {
+	if (!r) {
+		ret = -ENOENT;
+	} else if (r->owner != task_tgid(current)) {
+		/* A child sharing the file may use, not end, what it inherited. */
+		ret = -EPERM;
+	} else {
 		xa_erase(&ff->regions, args.id);
 		ff->nr_regions--;
 	}
 	mutex_unlock(&ff->lock);
-	if (!r)
-		return -ENOENT;
+	if (ret)
+		return ret;
 	/* Live mappings keep their own references. */
 	finalloc_region_put(r);
 	return 0;

@@ -9,6 +9,9 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
@@ -71,6 +74,37 @@ static int finalloc_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * Every close of a descriptor, in the closing process.  A process that
+ * exits takes the regions it created with it, even when it shares the file
+ * with others (a forked child): they were its own, no one else may destroy
+ * them, and a pre-forking server would otherwise keep them until it closes
+ * the file.  A close before exit, or of one of several descriptors, keeps
+ * them; so does the exit of one thread with a descriptor table of its own
+ * (signal->live counts the group's threads still running).
+ */
+static int finalloc_flush(struct file *file, fl_owner_t id)
+{
+	struct finalloc_file *ff = file->private_data;
+	struct pid *tgid = task_tgid(current);
+	struct finalloc_region *r;
+	unsigned long idx;
+
+	if (!(current->flags & PF_EXITING) ||
+	    atomic_read(&current->signal->live))
+		return 0;
+	mutex_lock(&ff->lock);
+	xa_for_each(&ff->regions, idx, r) {
+		if (r->owner != tgid)
+			continue;
+		xa_erase(&ff->regions, idx);
+		ff->nr_regions--;
+		finalloc_region_put(r);
+	}
+	mutex_unlock(&ff->lock);
+	return 0;
+}
+
 /* Runs after the last fd and the last mapping (each VMA holds the file). */
 static int finalloc_release(struct inode *inode, struct file *file)
 {
@@ -91,6 +125,7 @@ static int finalloc_release(struct inode *inode, struct file *file)
 static const struct file_operations finalloc_fops = {
 	.owner = THIS_MODULE,
 	.open = finalloc_open,
+	.flush = finalloc_flush,
 	.release = finalloc_release,
 	/*
 	 * No .compat_ioctl: a 32-bit mmap2() offset stops below 1 << 44, the

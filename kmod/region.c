@@ -15,6 +15,7 @@
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
 #include <linux/pfn_t.h>
+#include <linux/pid.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/slab.h>
@@ -232,6 +233,7 @@ int finalloc_region_create(struct finalloc_region_create *a,
 	ret = finalloc_alloc_pages(r);
 	if (ret)
 		goto err_pages;
+	r->owner = get_pid(task_tgid(current));
 
 	atomic64_add(bytes, &finalloc_node_stats[r->node].pinned_bytes);
 	if (r->page_shift == FINALLOC_PAGE_SHIFT_2M)
@@ -261,6 +263,7 @@ static void finalloc_region_release(struct kref *ref)
 		atomic64_sub(r->ndata, &finalloc_node_stats[r->node].pages_2m);
 	finalloc_uncharge(r);
 	atomic64_dec(&finalloc_stats.regions);
+	put_pid(r->owner);
 	kvfree(r->pages);
 	kfree(r);
 }

@@ -82,7 +82,10 @@ struct finalloc_info {
  *
  * Ids and offsets belong to the open file and are handed out cyclically:
  * a destroyed region's offset maps nothing (EINVAL) rather than a newer
- * region.
+ * region.  Regions belong to the process that created them: a process
+ * sharing the file (a child after fork) may map and query them but not
+ * destroy them (EPERM), and a process's regions leave the file when it
+ * exits.
  */
 #define FINALLOC_REGION_VALID_FLAGS	0U
 #define FINALLOC_REGION_MAX_SIZE	(1ULL << 44)
@@ -105,7 +108,8 @@ struct finalloc_region_create {
 /*
  * FINALLOC_IOC_REGION_DESTROY: drop the file's reference to region id.
  * Live mappings keep the memory until they are unmapped.  An id this file
- * does not hold gives ENOENT, here and in the ioctls below.
+ * does not hold gives ENOENT, here and in the ioctls below; a region
+ * another process created gives EPERM.
  */
 struct finalloc_region_destroy {
 	__u32 argsz;
