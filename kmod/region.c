@@ -11,6 +11,7 @@
 #include <linux/cpuset.h>
 #include <linux/cred.h>
 #include <linux/gfp.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
@@ -376,11 +377,54 @@ static vm_fault_t finalloc_vm_huge_fault(struct vm_fault *vmf,
 }
 #endif
 
+/*
+ * ptrace, /proc/pid/mem and gdb: __access_remote_vm() comes here when GUP
+ * cannot take the page, as on a VM_PFNMAP mapping (6.12), and for guard
+ * pages.  It holds mmap_lock, and the VMA its region reference.
+ */
+static int finalloc_vm_access(struct vm_area_struct *vma, unsigned long addr,
+			      void *buf, int len, int write)
+{
+	struct finalloc_region *r = vma->vm_private_data;
+	unsigned long pgoff, off;
+	struct page *page;
+	int done = 0, n;
+	void *kaddr;
+
+	/* What GUP refuses a shared mapping without VM_WRITE. */
+	if ((write & FOLL_WRITE) && !(vma->vm_flags & VM_WRITE))
+		return -EFAULT;
+	if (addr < vma->vm_start || addr >= vma->vm_end || len <= 0)
+		return -EFAULT;
+	len = min_t(unsigned long, len, vma->vm_end - addr);
+	while (done < len) {
+		pgoff = ((addr - vma->vm_start) >> PAGE_SHIFT) +
+			vma->vm_pgoff - r->pgoff;
+		page = finalloc_region_page(r, pgoff);
+		if (!page)
+			break;		/* a guard: the access stops there */
+		off = offset_in_page(addr);
+		n = min_t(unsigned long, len - done, PAGE_SIZE - off);
+		kaddr = kmap_local_page(page);
+		if (write & FOLL_WRITE)
+			copy_to_user_page(vma, page, addr, kaddr + off,
+					  buf + done, n);
+		else
+			copy_from_user_page(vma, page, addr, buf + done,
+					    kaddr + off, n);
+		kunmap_local(kaddr);
+		done += n;
+		addr += n;
+	}
+	return done ? done : -EFAULT;
+}
+
 static const struct vm_operations_struct finalloc_vm_ops = {
 	.open = finalloc_vm_open,
 	.close = finalloc_vm_close,
 	.may_split = finalloc_vm_may_split,
 	.fault = finalloc_vm_fault,
+	.access = finalloc_vm_access,
 #if FINALLOC_HUGE_PFNMAP
 	.huge_fault = finalloc_vm_huge_fault,
 #endif
