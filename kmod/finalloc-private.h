@@ -80,6 +80,7 @@ u64 finalloc_region_data_bytes(struct finalloc_region *r);
 void finalloc_region_set_id(struct finalloc_region *r, u32 id);
 int finalloc_mmap(struct file *file, struct vm_area_struct *vma);
 bool finalloc_node_valid(int node);
+void finalloc_region_exit(void);
 
 /* ioctl.c */
 long finalloc_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
@@ -87,6 +88,7 @@ long finalloc_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 /* sysfs.c */
 struct finalloc_stats {
 	atomic64_t pinned_bytes;
+	atomic64_t held_bytes;		/* of released regions, pinned */
 	atomic64_t pinned_cap;		/* 0: no cap */
 	atomic64_t regions;
 	atomic64_t mappings;

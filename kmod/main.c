@@ -175,6 +175,7 @@ err_stats:
 static void __exit finalloc_exit(void)
 {
 	misc_deregister(&finalloc_misc);
+	finalloc_region_exit();
 	finalloc_sysfs_exit();
 	kfree(finalloc_node_stats);
 }

@@ -153,13 +153,26 @@ static void finalloc_uncharge(struct finalloc_region *r)
 		     &finalloc_stats.pinned_bytes);
 }
 
+/*
+ * 2 MiB pages are allocated whole and split into 4 KiB pages, each with its
+ * own reference count: a GUP pin (vmsplice, O_DIRECT, RDMA; 6.1 maps with
+ * refcounted PTEs) then holds the 4 KiB it pins, not the whole 2 MiB.
+ */
+static void finalloc_put_data_page(struct finalloc_region *r, unsigned long i)
+{
+	unsigned long j;
+
+	for (j = 0; j < 1UL << r->order; j++)
+		put_page(nth_page(r->pages[i], j));
+}
+
+/* Before the region was ever mapped: every page is ours alone. */
 static void finalloc_free_pages(struct finalloc_region *r, unsigned long n)
 {
 	unsigned long i;
 
-	/* PTEs and GUP pins hold their own references (6.1 mixedmap). */
 	for (i = 0; i < n; i++) {
-		put_page(r->pages[i]);
+		finalloc_put_data_page(r, i);
 		if (!(i & 63))
 			cond_resched();
 	}
@@ -171,8 +184,6 @@ static int finalloc_alloc_pages(struct finalloc_region *r)
 		    __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 	unsigned long i;
 
-	if (r->order)
-		gfp |= __GFP_COMP;
 	for (i = 0; i < r->ndata; i++) {
 		if (fatal_signal_pending(current)) {
 			finalloc_free_pages(r, i);
@@ -184,6 +195,8 @@ static int finalloc_alloc_pages(struct finalloc_region *r)
 			finalloc_free_pages(r, i);
 			return -ENOMEM;
 		}
+		if (r->order)
+			split_page(r->pages[i], r->order);
 		cond_resched();
 	}
 	return 0;
@@ -252,21 +265,153 @@ err_free:
 	return ret;
 }
 
+/*
+ * Pages of released regions that someone outside still pins (6.1: a pipe
+ * from vmsplice, an O_DIRECT or RDMA pin).  They stay charged, globally, to
+ * their node and to the user's locked_vm, until the pins go: a scan every
+ * 100 ms puts the pages whose only reference left is ours.  No mapping
+ * exists any more, so a count only falls (or rises for a moment, under a
+ * PFN walker's speculative reference, which the next scan outlives).
+ */
+struct finalloc_held {
+	struct list_head list;
+	struct user_struct *user;
+	int node;
+	unsigned long locked;		/* pages still in user->locked_vm */
+	unsigned long nr;
+	struct page *pages[];
+};
+
+static LIST_HEAD(finalloc_held_list);
+static DEFINE_MUTEX(finalloc_held_lock);
+static void finalloc_held_scan(struct work_struct *work);
+static DECLARE_DELAYED_WORK(finalloc_held_work, finalloc_held_scan);
+
+static void finalloc_held_uncharge(struct finalloc_held *h, unsigned long n)
+{
+	u64 bytes = (u64)n << PAGE_SHIFT;
+	unsigned long locked = min(n, h->locked);
+
+	atomic_long_sub(locked, &h->user->locked_vm);
+	h->locked -= locked;
+	atomic64_sub(bytes, &finalloc_stats.pinned_bytes);
+	atomic64_sub(bytes, &finalloc_stats.held_bytes);
+	atomic64_sub(bytes, &finalloc_node_stats[h->node].pinned_bytes);
+}
+
+/* Under finalloc_held_lock; force hands the pages to their pinners. */
+static void finalloc_held_put(bool force)
+{
+	struct finalloc_held *h, *tmp;
+	unsigned long i, freed;
+
+	list_for_each_entry_safe(h, tmp, &finalloc_held_list, list) {
+		for (i = 0, freed = 0; i < h->nr;) {
+			if (!force && page_ref_count(h->pages[i]) > 1) {
+				i++;
+				continue;
+			}
+			put_page(h->pages[i]);
+			h->pages[i] = h->pages[--h->nr];
+			freed++;
+		}
+		finalloc_held_uncharge(h, freed);
+		if (!h->nr) {
+			list_del(&h->list);
+			free_uid(h->user);
+			kvfree(h);
+		}
+		cond_resched();
+	}
+}
+
+static void finalloc_held_scan(struct work_struct *work)
+{
+	mutex_lock(&finalloc_held_lock);
+	finalloc_held_put(false);
+	if (!list_empty(&finalloc_held_list))
+		schedule_delayed_work(&finalloc_held_work, HZ / 10);
+	mutex_unlock(&finalloc_held_lock);
+}
+
+/*
+ * Put the pages only the region holds; return a record of the pinned
+ * rest, or NULL when nothing is pinned (or, failing memory for the
+ * record, after handing the pinned pages to their pinners uncounted).
+ */
+static struct finalloc_held *finalloc_release_pages(struct finalloc_region *r)
+{
+	unsigned long i, j, n = 0, k = 0, per = 1UL << r->order;
+	struct finalloc_held *h = NULL;
+	struct page *page;
+
+	for (i = 0; i < r->ndata; i++)
+		for (j = 0; j < per; j++)
+			n += page_ref_count(nth_page(r->pages[i], j)) > 1;
+	if (n)
+		h = kvzalloc(struct_size(h, pages, n), GFP_KERNEL);
+	for (i = 0; i < r->ndata; i++) {
+		for (j = 0; j < per; j++) {
+			page = nth_page(r->pages[i], j);
+			if (h && k < n && page_ref_count(page) > 1)
+				h->pages[k++] = page;
+			else
+				put_page(page);
+		}
+		if (!(i & 63))
+			cond_resched();
+	}
+	if (h && !k) {
+		kvfree(h);
+		h = NULL;
+	}
+	if (h) {
+		h->nr = k;
+		h->node = r->node;
+	}
+	return h;
+}
+
 static void finalloc_region_release(struct kref *ref)
 {
 	struct finalloc_region *r = container_of(ref, struct finalloc_region,
 						 ref);
+	struct finalloc_held *h = finalloc_release_pages(r);
+	u64 bytes = finalloc_region_data_bytes(r);
 
-	finalloc_free_pages(r, r->ndata);
-	atomic64_sub(finalloc_region_data_bytes(r),
-		     &finalloc_node_stats[r->node].pinned_bytes);
 	if (r->page_shift == FINALLOC_PAGE_SHIFT_2M)
 		atomic64_sub(r->ndata, &finalloc_node_stats[r->node].pages_2m);
-	finalloc_uncharge(r);
+	if (h) {
+		/* The held pages keep their charge; the record takes the uid. */
+		h->user = r->user;
+		h->locked = min(h->nr, r->locked_pages);
+		r->locked_pages -= h->nr * !!r->locked_pages;
+		bytes -= (u64)h->nr << PAGE_SHIFT;
+		atomic64_add((u64)h->nr << PAGE_SHIFT,
+			     &finalloc_stats.held_bytes);
+		atomic_long_sub(r->locked_pages, &r->user->locked_vm);
+		atomic64_sub(bytes, &finalloc_stats.pinned_bytes);
+		mutex_lock(&finalloc_held_lock);
+		list_add_tail(&h->list, &finalloc_held_list);
+		schedule_delayed_work(&finalloc_held_work, HZ / 10);
+		mutex_unlock(&finalloc_held_lock);
+	} else {
+		finalloc_uncharge(r);
+	}
+	atomic64_sub(bytes, &finalloc_node_stats[r->node].pinned_bytes);
 	atomic64_dec(&finalloc_stats.regions);
 	put_pid(r->owner);
 	kvfree(r->pages);
 	kfree(r);
+}
+
+/* Module exit: no file is left; the pinners free what they still hold. */
+void finalloc_region_exit(void)
+{
+	cancel_delayed_work_sync(&finalloc_held_work);
+	mutex_lock(&finalloc_held_lock);
+	finalloc_held_put(true);
+	mutex_unlock(&finalloc_held_lock);
 }
 
 void finalloc_region_put(struct finalloc_region *r)
