@@ -11,6 +11,8 @@
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
@@ -90,11 +92,39 @@ static long finalloc_ioc_info(struct file *file, unsigned long arg)
 	return finalloc_copy_out(arg, &info, sizeof(info));
 }
 
+/*
+ * Reserve the file's next id (cyclic: a destroyed region's id, hence its
+ * mmap offset, comes back only after every other one has been used), within
+ * the per-file bound.  The slot reads as empty until the region is stored.
+ */
+static int finalloc_reserve_id(struct finalloc_file *ff, u32 *id)
+{
+	int ret;
+
+	mutex_lock(&ff->lock);
+	if (ff->nr_regions >= READ_ONCE(finalloc_max_regions)) {
+		ret = -ENOSPC;
+	} else {
+		ret = xa_alloc_cyclic(&ff->regions, id, NULL,
+				      XA_LIMIT(1, FINALLOC_MAX_ID),
+				      &ff->next_id, GFP_KERNEL_ACCOUNT);
+		if (ret >= 0) {
+			ff->nr_regions++;
+			ret = 0;
+		} else if (ret == -EBUSY) {
+			ret = -ENOSPC;
+		}
+	}
+	mutex_unlock(&ff->lock);
+	return ret;
+}
+
 static long finalloc_ioc_create(struct file *file, unsigned long arg)
 {
 	struct finalloc_file *ff = file->private_data;
 	struct finalloc_region_create args;
 	struct finalloc_region *r;
+	u32 id;
 	int ret;
 
 	/* Pinning memory is a write: a read-only opener may only look. */
@@ -106,6 +136,10 @@ static long finalloc_ioc_create(struct file *file, unsigned long arg)
 	ret = finalloc_region_create(&args, &r);
 	if (ret)
 		return ret;
+	ret = finalloc_reserve_id(ff, &id);
+	if (ret)
+		goto err_put;
+	finalloc_region_set_id(r, id);
 
 	args.argsz = sizeof(args);
 	args.id = r->id;
@@ -113,13 +147,15 @@ static long finalloc_ioc_create(struct file *file, unsigned long arg)
 	args.data_bytes = finalloc_region_data_bytes(r);
 	/* Report before publishing, so a failed copy has nothing to undo. */
 	ret = finalloc_copy_out(arg, &args, sizeof(args));
-	if (ret)
-		goto err_put;
 
 	mutex_lock(&ff->lock);
-	ret = xa_insert(&ff->regions, r->id, r, GFP_KERNEL_ACCOUNT);
-	if (!ret)
-		ff->nr_regions++;
+	if (ret) {
+		xa_erase(&ff->regions, id);
+		ff->nr_regions--;
+	} else {
+		/* Into the reserved slot: no allocation, cannot fail. */
+		xa_store(&ff->regions, id, r, GFP_KERNEL_ACCOUNT);
+	}
 	mutex_unlock(&ff->lock);
 	if (ret)
 		goto err_put;
@@ -144,12 +180,20 @@ static long finalloc_ioc_destroy(struct file *file, unsigned long arg)
 		return -EINVAL;
 
 	mutex_lock(&ff->lock);
-	r = xa_erase(&ff->regions, args.id);
-	if (r)
+	/* A slot reserved by a create in flight reads as empty: keep it. */
+	r = xa_load(&ff->regions, args.id);
+	if (!r) {
+		ret = -ENOENT;
+	} else if (r->owner != task_tgid(current)) {
+		/* A child sharing the file may use, not end, what it inherited. */
+		ret = -EPERM;
+	} else {
+		xa_erase(&ff->regions, args.id);
 		ff->nr_regions--;
+	}
 	mutex_unlock(&ff->lock);
-	if (!r)
-		return -ENOENT;
+	if (ret)
+		return ret;
 	/* Live mappings keep their own references. */
 	finalloc_region_put(r);
 	return 0;

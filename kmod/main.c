@@ -9,6 +9,9 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pid.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sysfs.h>
 
@@ -33,6 +36,31 @@ static const struct kernel_param_ops finalloc_cap_ops = {
 module_param_cb(cap, &finalloc_cap_ops, NULL, 0644);
 MODULE_PARM_DESC(cap, "Bytes all regions together may pin, 0 for no cap");
 
+unsigned int finalloc_max_regions = FINALLOC_MAX_REGIONS_DEFAULT;
+
+static int finalloc_max_regions_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret)
+		return ret;
+	if (!n || n > FINALLOC_MAX_ID)
+		return -EINVAL;
+	WRITE_ONCE(finalloc_max_regions, n);
+	return 0;
+}
+
+static const struct kernel_param_ops finalloc_max_regions_ops = {
+	.set = finalloc_max_regions_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(max_regions, &finalloc_max_regions_ops,
+		&finalloc_max_regions, 0644);
+MODULE_PARM_DESC(max_regions, "Regions one open file may hold at a time");
+
 static int finalloc_open(struct inode *inode, struct file *file)
 {
 	struct finalloc_file *ff;
@@ -41,8 +69,39 @@ static int finalloc_open(struct inode *inode, struct file *file)
 	if (!ff)
 		return -ENOMEM;
 	mutex_init(&ff->lock);
-	xa_init(&ff->regions);
+	xa_init_flags(&ff->regions, XA_FLAGS_ALLOC1);
 	file->private_data = ff;
+	return 0;
+}
+
+/*
+ * Every close of a descriptor, in the closing process.  A process that
+ * exits takes the regions it created with it, even when it shares the file
+ * with others (a forked child): they were its own, no one else may destroy
+ * them, and a pre-forking server would otherwise keep them until it closes
+ * the file.  A close before exit, or of one of several descriptors, keeps
+ * them; so does the exit of one thread with a descriptor table of its own
+ * (signal->live counts the group's threads still running).
+ */
+static int finalloc_flush(struct file *file, fl_owner_t id)
+{
+	struct finalloc_file *ff = file->private_data;
+	struct pid *tgid = task_tgid(current);
+	struct finalloc_region *r;
+	unsigned long idx;
+
+	if (!(current->flags & PF_EXITING) ||
+	    atomic_read(&current->signal->live))
+		return 0;
+	mutex_lock(&ff->lock);
+	xa_for_each(&ff->regions, idx, r) {
+		if (r->owner != tgid)
+			continue;
+		xa_erase(&ff->regions, idx);
+		ff->nr_regions--;
+		finalloc_region_put(r);
+	}
+	mutex_unlock(&ff->lock);
 	return 0;
 }
 
@@ -66,6 +125,7 @@ static int finalloc_release(struct inode *inode, struct file *file)
 static const struct file_operations finalloc_fops = {
 	.owner = THIS_MODULE,
 	.open = finalloc_open,
+	.flush = finalloc_flush,
 	.release = finalloc_release,
 	/*
 	 * No .compat_ioctl: a 32-bit mmap2() offset stops below 1 << 44, the
@@ -115,8 +175,8 @@ err_stats:
 static void __exit finalloc_exit(void)
 {
 	misc_deregister(&finalloc_misc);
-	finalloc_sysfs_exit();
 	finalloc_region_exit();
+	finalloc_sysfs_exit();
 	kfree(finalloc_node_stats);
 }
 

@@ -8,22 +8,21 @@
  * deferred fput: nothing here looks at current after creation.
  */
 #include <linux/capability.h>
+#include <linux/cpuset.h>
 #include <linux/cred.h>
 #include <linux/gfp.h>
-#include <linux/idr.h>
+#include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
 #include <linux/nospec.h>
 #include <linux/pfn_t.h>
+#include <linux/pid.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
 #include "finalloc-private.h"
-
-/* Region ids double as mmap offset windows, so they are global. */
-static DEFINE_IDA(finalloc_ids);
 
 bool finalloc_node_valid(int node)
 {
@@ -89,6 +88,14 @@ static int finalloc_region_check(const struct finalloc_region_create *a,
 		return -EINVAL;
 	if (!finalloc_node_valid(a->node))
 		return -EINVAL;
+	/*
+	 * A cpuset's mems bound the caller's memory.  __GFP_THISNODE is no
+	 * reason to step outside them; refuse before anything is charged.
+	 * One bit of mems_allowed is read whole, so no seqcount is needed.
+	 */
+	if (!node_isset(array_index_nospec(a->node, nr_node_ids),
+			cpuset_current_mems_allowed))
+		return -EPERM;
 	if (!a->size || a->size > FINALLOC_REGION_MAX_SIZE ||
 	    a->size & ((1ULL << a->page_shift) - 1))
 		return -EINVAL;
@@ -146,13 +153,26 @@ static void finalloc_uncharge(struct finalloc_region *r)
 		     &finalloc_stats.pinned_bytes);
 }
 
+/*
+ * 2 MiB pages are allocated whole and split into 4 KiB pages, each with its
+ * own reference count: a GUP pin (vmsplice, O_DIRECT, RDMA; 6.1 maps with
+ * refcounted PTEs) then holds the 4 KiB it pins, not the whole 2 MiB.
+ */
+static void finalloc_put_data_page(struct finalloc_region *r, unsigned long i)
+{
+	unsigned long j;
+
+	for (j = 0; j < 1UL << r->order; j++)
+		put_page(nth_page(r->pages[i], j));
+}
+
+/* Before the region was ever mapped: every page is ours alone. */
 static void finalloc_free_pages(struct finalloc_region *r, unsigned long n)
 {
 	unsigned long i;
 
-	/* PTEs and GUP pins hold their own references (6.1 mixedmap). */
 	for (i = 0; i < n; i++) {
-		put_page(r->pages[i]);
+		finalloc_put_data_page(r, i);
 		if (!(i & 63))
 			cond_resched();
 	}
@@ -160,12 +180,10 @@ static void finalloc_free_pages(struct finalloc_region *r, unsigned long n)
 
 static int finalloc_alloc_pages(struct finalloc_region *r)
 {
-	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_THISNODE | __GFP_ZERO |
-		    __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | __GFP_THISNODE | __GFP_HARDWALL |
+		    __GFP_ZERO | __GFP_NOWARN | __GFP_RETRY_MAYFAIL;
 	unsigned long i;
 
-	if (r->order)
-		gfp |= __GFP_COMP;
 	for (i = 0; i < r->ndata; i++) {
 		if (fatal_signal_pending(current)) {
 			finalloc_free_pages(r, i);
@@ -177,6 +195,8 @@ static int finalloc_alloc_pages(struct finalloc_region *r)
 			finalloc_free_pages(r, i);
 			return -ENOMEM;
 		}
+		if (r->order)
+			split_page(r->pages[i], r->order);
 		cond_resched();
 	}
 	return 0;
@@ -188,7 +208,7 @@ int finalloc_region_create(struct finalloc_region_create *a,
 	struct finalloc_region *r;
 	unsigned long ndata;
 	u64 bytes;
-	int ret, id;
+	int ret;
 
 	ret = finalloc_region_check(a, &ndata);
 	if (ret)
@@ -224,16 +244,10 @@ int finalloc_region_create(struct finalloc_region_create *a,
 		ret = -ENOMEM;
 		goto err_uncharge;
 	}
-	id = ida_alloc_range(&finalloc_ids, 1, FINALLOC_MAX_ID, GFP_KERNEL);
-	if (id < 0) {
-		ret = id;
-		goto err_pages;
-	}
-	r->id = id;
-	r->pgoff = (pgoff_t)id << FINALLOC_SLOT_PGSHIFT;
 	ret = finalloc_alloc_pages(r);
 	if (ret)
-		goto err_id;
+		goto err_pages;
+	r->owner = get_pid(task_tgid(current));
 
 	atomic64_add(bytes, &finalloc_node_stats[r->node].pinned_bytes);
 	if (r->page_shift == FINALLOC_PAGE_SHIFT_2M)
@@ -242,8 +256,6 @@ int finalloc_region_create(struct finalloc_region_create *a,
 	*out = r;
 	return 0;
 
-err_id:
-	ida_free(&finalloc_ids, r->id);
 err_pages:
 	kvfree(r->pages);
 err_uncharge:
@@ -253,26 +265,165 @@ err_free:
 	return ret;
 }
 
+/*
+ * Pages of released regions that someone outside still pins (6.1: a pipe
+ * from vmsplice, an O_DIRECT or RDMA pin).  They stay charged, globally, to
+ * their node and to the user's locked_vm, until the pins go: a scan every
+ * 100 ms puts the pages whose only reference left is ours.  No mapping
+ * exists any more, so a count only falls (or rises for a moment, under a
+ * PFN walker's speculative reference, which the next scan outlives).
+ */
+struct finalloc_held {
+	struct list_head list;
+	struct user_struct *user;
+	int node;
+	unsigned long locked;		/* pages still in user->locked_vm */
+	unsigned long nr;
+	struct page *pages[];
+};
+
+static LIST_HEAD(finalloc_held_list);
+static DEFINE_MUTEX(finalloc_held_lock);
+static void finalloc_held_scan(struct work_struct *work);
+static DECLARE_DELAYED_WORK(finalloc_held_work, finalloc_held_scan);
+
+static void finalloc_held_uncharge(struct finalloc_held *h, unsigned long n)
+{
+	u64 bytes = (u64)n << PAGE_SHIFT;
+	unsigned long locked = min(n, h->locked);
+
+	atomic_long_sub(locked, &h->user->locked_vm);
+	h->locked -= locked;
+	atomic64_sub(bytes, &finalloc_stats.pinned_bytes);
+	atomic64_sub(bytes, &finalloc_stats.held_bytes);
+	atomic64_sub(bytes, &finalloc_node_stats[h->node].pinned_bytes);
+}
+
+/* Under finalloc_held_lock; force hands the pages to their pinners. */
+static void finalloc_held_put(bool force)
+{
+	struct finalloc_held *h, *tmp;
+	unsigned long i, freed;
+
+	list_for_each_entry_safe(h, tmp, &finalloc_held_list, list) {
+		for (i = 0, freed = 0; i < h->nr;) {
+			if (!force && page_ref_count(h->pages[i]) > 1) {
+				i++;
+				continue;
+			}
+			put_page(h->pages[i]);
+			h->pages[i] = h->pages[--h->nr];
+			freed++;
+		}
+		finalloc_held_uncharge(h, freed);
+		if (!h->nr) {
+			list_del(&h->list);
+			free_uid(h->user);
+			kvfree(h);
+		}
+		cond_resched();
+	}
+}
+
+static void finalloc_held_scan(struct work_struct *work)
+{
+	mutex_lock(&finalloc_held_lock);
+	finalloc_held_put(false);
+	if (!list_empty(&finalloc_held_list))
+		schedule_delayed_work(&finalloc_held_work, HZ / 10);
+	mutex_unlock(&finalloc_held_lock);
+}
+
+/*
+ * Put the pages only the region holds; return a record of the pinned
+ * rest, or NULL when nothing is pinned (or, failing memory for the
+ * record, after handing the pinned pages to their pinners uncounted).
+ */
+static struct finalloc_held *finalloc_release_pages(struct finalloc_region *r)
+{
+	unsigned long i, j, n = 0, k = 0, per = 1UL << r->order;
+	struct finalloc_held *h = NULL;
+	struct page *page;
+
+	for (i = 0; i < r->ndata; i++)
+		for (j = 0; j < per; j++)
+			n += page_ref_count(nth_page(r->pages[i], j)) > 1;
+	if (n)
+		h = kvzalloc(struct_size(h, pages, n), GFP_KERNEL);
+	for (i = 0; i < r->ndata; i++) {
+		for (j = 0; j < per; j++) {
+			page = nth_page(r->pages[i], j);
+			if (h && k < n && page_ref_count(page) > 1)
+				h->pages[k++] = page;
+			else
+				put_page(page);
+		}
+		if (!(i & 63))
+			cond_resched();
+	}
+	if (h && !k) {
+		kvfree(h);
+		h = NULL;
+	}
+	if (h) {
+		h->nr = k;
+		h->node = r->node;
+	}
+	return h;
+}
+
 static void finalloc_region_release(struct kref *ref)
 {
 	struct finalloc_region *r = container_of(ref, struct finalloc_region,
 						 ref);
+	struct finalloc_held *h = finalloc_release_pages(r);
+	u64 bytes = finalloc_region_data_bytes(r);
 
-	finalloc_free_pages(r, r->ndata);
-	atomic64_sub(finalloc_region_data_bytes(r),
-		     &finalloc_node_stats[r->node].pinned_bytes);
 	if (r->page_shift == FINALLOC_PAGE_SHIFT_2M)
 		atomic64_sub(r->ndata, &finalloc_node_stats[r->node].pages_2m);
-	finalloc_uncharge(r);
+	if (h) {
+		/* The held pages keep their charge; the record takes the uid. */
+		h->user = r->user;
+		h->locked = min(h->nr, r->locked_pages);
+		r->locked_pages -= h->nr * !!r->locked_pages;
+		bytes -= (u64)h->nr << PAGE_SHIFT;
+		atomic64_add((u64)h->nr << PAGE_SHIFT,
+			     &finalloc_stats.held_bytes);
+		atomic_long_sub(r->locked_pages, &r->user->locked_vm);
+		atomic64_sub(bytes, &finalloc_stats.pinned_bytes);
+		mutex_lock(&finalloc_held_lock);
+		list_add_tail(&h->list, &finalloc_held_list);
+		schedule_delayed_work(&finalloc_held_work, HZ / 10);
+		mutex_unlock(&finalloc_held_lock);
+	} else {
+		finalloc_uncharge(r);
+	}
+	atomic64_sub(bytes, &finalloc_node_stats[r->node].pinned_bytes);
 	atomic64_dec(&finalloc_stats.regions);
-	ida_free(&finalloc_ids, r->id);
+	put_pid(r->owner);
 	kvfree(r->pages);
 	kfree(r);
+}
+
+/* Module exit: no file is left; the pinners free what they still hold. */
+void finalloc_region_exit(void)
+{
+	cancel_delayed_work_sync(&finalloc_held_work);
+	mutex_lock(&finalloc_held_lock);
+	finalloc_held_put(true);
+	mutex_unlock(&finalloc_held_lock);
 }
 
 void finalloc_region_put(struct finalloc_region *r)
 {
 	kref_put(&r->ref, finalloc_region_release);
+}
+
+/* Before the region is published: its id names its mmap window. */
+void finalloc_region_set_id(struct finalloc_region *r, u32 id)
+{
+	r->id = id;
+	r->pgoff = (pgoff_t)id << FINALLOC_SLOT_PGSHIFT;
 }
 
 static void finalloc_vm_open(struct vm_area_struct *vma)
@@ -371,49 +522,121 @@ static vm_fault_t finalloc_vm_huge_fault(struct vm_fault *vmf,
 }
 #endif
 
+/*
+ * ptrace, /proc/pid/mem and gdb: __access_remote_vm() comes here when GUP
+ * cannot take the page, as on a VM_PFNMAP mapping (6.12), and for guard
+ * pages.  It holds mmap_lock, and the VMA its region reference.
+ */
+static int finalloc_vm_access(struct vm_area_struct *vma, unsigned long addr,
+			      void *buf, int len, int write)
+{
+	struct finalloc_region *r = vma->vm_private_data;
+	unsigned long pgoff, off;
+	struct page *page;
+	int done = 0, n;
+	void *kaddr;
+
+	/* What GUP refuses a shared mapping without VM_WRITE. */
+	if ((write & FOLL_WRITE) && !(vma->vm_flags & VM_WRITE))
+		return -EFAULT;
+	if (addr < vma->vm_start || addr >= vma->vm_end || len <= 0)
+		return -EFAULT;
+	len = min_t(unsigned long, len, vma->vm_end - addr);
+	while (done < len) {
+		pgoff = ((addr - vma->vm_start) >> PAGE_SHIFT) +
+			vma->vm_pgoff - r->pgoff;
+		page = finalloc_region_page(r, pgoff);
+		if (!page)
+			break;		/* a guard: the access stops there */
+		off = offset_in_page(addr);
+		n = min_t(unsigned long, len - done, PAGE_SIZE - off);
+		kaddr = kmap_local_page(page);
+		if (write & FOLL_WRITE)
+			copy_to_user_page(vma, page, addr, kaddr + off,
+					  buf + done, n);
+		else
+			copy_from_user_page(vma, page, addr, buf + done,
+					    kaddr + off, n);
+		kunmap_local(kaddr);
+		done += n;
+		addr += n;
+	}
+	return done ? done : -EFAULT;
+}
+
 static const struct vm_operations_struct finalloc_vm_ops = {
 	.open = finalloc_vm_open,
 	.close = finalloc_vm_close,
 	.may_split = finalloc_vm_may_split,
 	.fault = finalloc_vm_fault,
+	.access = finalloc_vm_access,
 #if FINALLOC_HUGE_PFNMAP
 	.huge_fault = finalloc_vm_huge_fault,
 #endif
 };
 
 #if !FINALLOC_HUGE_PFNMAP
+/*
+ * The first region page at or after region page i that has memory, or
+ * r->npages when none does, and in *run_end the end of the run of data
+ * pages it starts.  Guard runs are skipped by arithmetic: mapping a huge
+ * guard-only range costs no walk over its pages.
+ */
+static unsigned long finalloc_data_run(struct finalloc_region *r,
+				       unsigned long i, unsigned long *run_end)
+{
+	unsigned long last = r->npages - r->guard_trail, j, period;
+
+	if (i < r->guard_lead)
+		i = r->guard_lead;
+	if (i >= last)
+		return r->npages;
+	*run_end = last;
+	if (!r->guard_interval)
+		return i;
+	period = (unsigned long)r->guard_interval + 1;
+	j = (i - r->guard_lead) % period;
+	if (j == r->guard_interval) {
+		i++;
+		j = 0;
+		if (i >= last)
+			return r->npages;
+	}
+	*run_end = min(last, i + r->guard_interval - j);
+	return i;
+}
+
 /* Map every data page now so first touches never fault. */
 static int finalloc_prefault(struct vm_area_struct *vma,
 			     struct finalloc_region *r, unsigned long start)
 {
 	unsigned long end = start + vma_pages(vma);
-	unsigned long pg, first = 0, nr = 0, left;
+	unsigned long pg = start, first, nr, left, rpg, run_end, stop;
 	struct page *batch[64];
-	struct page *page;
 	int ret;
 
-	for (pg = start; pg <= end; pg++) {
-		page = pg < end ? finalloc_region_page(r, pg) : NULL;
-		if (page && nr < ARRAY_SIZE(batch)) {
-			if (!nr)
-				first = pg;
-			batch[nr++] = page;
-			continue;
-		}
-		if (nr) {
-			left = nr;
-			ret = vm_insert_pages(vma, vma->vm_start +
-					      ((first - start) << PAGE_SHIFT),
-					      batch, &left);
-			if (ret)
-				return ret;
-			nr = 0;
-			cond_resched();
-		}
-		if (page) {
-			first = pg;
-			batch[nr++] = page;
-		}
+	while (pg < end) {
+		/* Jump to the next 4 KiB page that has memory. */
+		rpg = finalloc_data_run(r, pg >> r->order, &run_end);
+		if (rpg >= r->npages || (rpg << r->order) >= end)
+			break;
+		if ((rpg << r->order) > pg)
+			pg = rpg << r->order;
+		/* One batch from the run of data pages starting at pg. */
+		stop = min(end, run_end << r->order);
+		first = pg;
+		for (nr = 0; nr < ARRAY_SIZE(batch) && pg < stop; nr++, pg++)
+			batch[nr] = finalloc_region_page(r, pg);
+		left = nr;
+		ret = vm_insert_pages(vma, vma->vm_start +
+				      ((first - start) << PAGE_SHIFT),
+				      batch, &left);
+		if (ret)
+			return ret;
+		/* mmap_lock is held: let others run, and a kill end it. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
 	return 0;
 }
@@ -478,9 +701,4 @@ err_ops:
 err_put:
 	finalloc_region_put(r);
 	return ret;
-}
-
-void finalloc_region_exit(void)
-{
-	ida_destroy(&finalloc_ids);
 }

@@ -58,6 +58,7 @@ static ssize_t finalloc_counter_show(struct kobject *kobj,
 	}
 
 static FINALLOC_COUNTER(pinned_bytes);
+static FINALLOC_COUNTER(held_bytes);
 static FINALLOC_COUNTER(regions);
 static FINALLOC_COUNTER(mappings);
 static FINALLOC_COUNTER(faults);
@@ -93,6 +94,7 @@ static struct attribute *finalloc_attrs[] = {
 	&finalloc_version_attr.attr,
 	&finalloc_cap_attr.attr,
 	&finalloc_pinned_bytes_attr.attr.attr,
+	&finalloc_held_bytes_attr.attr.attr,
 	&finalloc_regions_attr.attr.attr,
 	&finalloc_mappings_attr.attr.attr,
 	&finalloc_faults_attr.attr.attr,

@@ -14,11 +14,15 @@
  *      (the profiler), balance locks around pool trims.
  *   2. Pools: the registry, then each pool's locks.
  *   3. Arena groups: nothing above takes a group lock while holding another.
+ *   4. The device backend's open lock: innermost, taken under any of them.
  * Child handlers run lowest module first where one depends on another
  * (a group's counts, then the thread's sub-arenas).
  * The journal and the NUMA thread registry are only reinitialised in the
  * child: their locks are never held across a call into another module.
+ * The child also drops the parent's device file and opens its own on first
+ * use, so its regions are never the parent's (see lib/backend/device.c).
  */
+#include "backend/backend.h"
 #include "numa/numa.h"
 
 #include <pthread.h>
@@ -29,10 +33,12 @@ static void prefork(void)
 	fa__numa_prefork();
 	fa__pool_prefork();
 	fa__group_prefork();
+	fa__dev_prefork();
 }
 
 static void postfork_parent(void)
 {
+	fa__dev_postfork_parent();
 	fa__group_postfork_parent();
 	fa__pool_postfork_parent();
 	fa__numa_postfork_parent();
@@ -40,6 +46,7 @@ static void postfork_parent(void)
 
 static void postfork_child(void)
 {
+	fa__dev_postfork_child();
 	fa__group_postfork_child();
 	fa__arena_tls_postfork_child();
 	fa__pool_postfork_child();

@@ -112,6 +112,10 @@ int fa__dev_error(void);
 uint64_t fa__dev_page_sizes(void);
 int fa__dev_map(struct fa__map *m, size_t size, size_t page_size, const struct fa_mem_opts *o);
 void fa__dev_unmap(struct fa__map *m);
+/* fork(2): the device lock around it; the child reopens the device. */
+void fa__dev_prefork(void);
+void fa__dev_postfork_parent(void);
+void fa__dev_postfork_child(void);
 /* Node backing byte off of device map m (FINALLOC_IOC_NODE_OF): node or
  * -errno (-ENOENT: a guard page, -EOPNOTSUPP: no node query). */
 int fa__dev_node_of(const struct fa__map *m, size_t off);

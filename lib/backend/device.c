@@ -64,6 +64,36 @@ static int dev_ready(void)
 	return st;
 }
 
+/*
+ * fork: the child gets a file of its own.  Regions belong to the open file
+ * description, which fork shares: with the parent's file a child's regions
+ * would be the parent's to keep until it closes the file (a pre-forking
+ * server leaks with every child), and the child could not destroy what the
+ * library had mapped for the parent (the kernel says EPERM).  The child's
+ * mappings of the parent's regions are gone anyway (VM_DONTCOPY), so it
+ * drops the inherited descriptor and opens the device again on first use.
+ */
+void fa__dev_prefork(void)
+{
+	pthread_mutex_lock(&dev_lock);
+}
+
+void fa__dev_postfork_parent(void)
+{
+	pthread_mutex_unlock(&dev_lock);
+}
+
+void fa__dev_postfork_child(void)
+{
+	if (atomic_load(&dev_state) > 0) {
+		close(dev_fd);
+		dev_fd = -1;
+		dev_err = -ENODEV;
+		atomic_store(&dev_state, 0);
+	}
+	pthread_mutex_unlock(&dev_lock);
+}
+
 int fa__dev_error(void)
 {
 	if (dev_ready() > 0)

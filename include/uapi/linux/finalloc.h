@@ -75,7 +75,17 @@ struct finalloc_info {
  * FINALLOC_REGION_MAX_SIZE, and guards that leave no data page; ENOMEM when
  * the node cannot supply the pages (nothing is taken from another node) or
  * the module's global cap would be exceeded; EPERM when RLIMIT_MEMLOCK
- * would be exceeded and the caller lacks CAP_IPC_LOCK.
+ * would be exceeded and the caller lacks CAP_IPC_LOCK, or when node is not
+ * in the caller's cpuset (mems_allowed; a mempolicy does not restrict it);
+ * ENOSPC when the file holds the max_regions module parameter's number of
+ * regions.
+ *
+ * Ids and offsets belong to the open file and are handed out cyclically:
+ * a destroyed region's offset maps nothing (EINVAL) rather than a newer
+ * region.  Regions belong to the process that created them: a process
+ * sharing the file (a child after fork) may map and query them but not
+ * destroy them (EPERM), and a process's regions leave the file when it
+ * exits.
  */
 #define FINALLOC_REGION_VALID_FLAGS	0U
 #define FINALLOC_REGION_MAX_SIZE	(1ULL << 44)
@@ -98,7 +108,8 @@ struct finalloc_region_create {
 /*
  * FINALLOC_IOC_REGION_DESTROY: drop the file's reference to region id.
  * Live mappings keep the memory until they are unmapped.  An id this file
- * does not hold gives ENOENT, here and in the ioctls below.
+ * does not hold gives ENOENT, here and in the ioctls below; a region
+ * another process created gives EPERM.
  */
 struct finalloc_region_destroy {
 	__u32 argsz;
