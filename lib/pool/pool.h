@@ -304,6 +304,20 @@ static inline void fa__pool_region_write(struct fa_pool *p, unsigned r, char *lo
 	atomic_store_explicit(&g->seq, s + 2, memory_order_release);
 }
 
+/* Objects of class k out of its shared list (in caches, live, pending),
+ * for the high-water mark.  shared is read first, with acquire: every add
+ * to it is a release that follows the add to carved for those objects (a
+ * carve's publish), so the difference counts no half-published batch; it
+ * is clamped because a trim drops carved, then shared, and a read between
+ * the two may find carved below shared. */
+static inline uint64_t fa__pool_out(struct fa__pool_class *k)
+{
+	uint64_t shared = atomic_load_explicit(&k->shared, memory_order_acquire);
+	uint64_t carved = atomic_load_explicit(&k->carved, memory_order_relaxed);
+
+	return carved > shared ? carved - shared : 0;
+}
+
 static inline size_t fa__pool_round_up(size_t x, size_t a)
 {
 	return (x + a - 1) & ~(a - 1);

@@ -140,6 +140,16 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	return s;
 }
 
+/* A batch of a new slab onto the shared list, counted as carved first
+ * (shared_push adds to shared with release; fa__pool_out reads shared with
+ * acquire, then carved), so no reader finds it shared and not carved. */
+static void publish(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **obj,
+                    uint32_t n)
+{
+	atomic_fetch_add_explicit(&p->cls[c].carved, n, memory_order_relaxed);
+	fa__pool_shared_push(p, tc, c, obj, n);
+}
+
 uint32_t fa__pool_carve(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **out,
                         uint32_t max)
 {
@@ -161,13 +171,14 @@ uint32_t fa__pool_carve(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned 
 		}
 		buf[n++] = o;
 		if (n == k->batch) {
-			fa__pool_shared_push(p, tc, c, buf, n);
+			publish(p, tc, c, buf, n);
 			n = 0;
 		}
 	}
 	if (n)
-		fa__pool_shared_push(p, tc, c, buf, n);
-	atomic_fetch_add_explicit(&k->carved, s->nobj, memory_order_relaxed);
+		publish(p, tc, c, buf, n);
+	/* the objects handed out, counted once the rest is published */
+	atomic_fetch_add_explicit(&k->carved, got, memory_order_relaxed);
 	return got;
 }
 

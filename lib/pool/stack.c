@@ -65,14 +65,16 @@ int fa__pool_shared_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned
 			k->overflow = obj[j];
 		}
 		k->noverflow += n;
+		/* under the lock: a pop of these (under it too) subtracts after */
+		atomic_fetch_add_explicit(&k->shared, n, memory_order_release);
 		pthread_mutex_unlock(&p->lock);
-		atomic_fetch_add_explicit(&k->shared, n, memory_order_relaxed);
 		return -ENOMEM;
 	}
 	d = fa__pool_bdesc(p, i);
 	memcpy(d->obj, obj, n * sizeof(void *));
 	d->n = n;
-	atomic_fetch_add_explicit(&p->cls[c].shared, n, memory_order_relaxed);
+	/* release: a carve counted these as carved first (fa__pool_out) */
+	atomic_fetch_add_explicit(&p->cls[c].shared, n, memory_order_release);
 	fa__pool_stack_push(p, &p->cls[c].top, i);
 	return 0;
 }

@@ -169,8 +169,10 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 	}
 	free(t.e);
 	if (nidle) {
-		atomic_fetch_sub_explicit(&k->shared, dropped, memory_order_relaxed);
+		/* carved first: a reader between the two (fa__pool_out) then
+		 * finds fewer objects out, never the dropped ones */
 		atomic_fetch_sub_explicit(&k->carved, carved, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&k->shared, dropped, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&k->slabs, nidle, memory_order_relaxed);
 		x->objects += carved;
 	}
