@@ -138,7 +138,8 @@ struct fa__pool_class {
 	                     colour (slab_new) */
 	void *overflow;   /* pool->lock: objects linked through
 	                     their first word when no descriptor
-	                     memory could be had */
+	                     memory could be had; stored
+	                     atomically, shared_pop peeks at it */
 	uint64_t noverflow;
 } FA__ALIGNED_CL;
 
