@@ -16,8 +16,8 @@
  * region seqlock) and reused by the next region.
  *
  * Locks: trim_lock (one trim at a time; fork waits for it) while the
- * classes are examined, pool->lock only to move slabs and regions, the
- * unmapping after both.
+ * classes are examined and the regions unmapped, pool->lock only to move
+ * slabs and regions.
  */
 #define FA_POOL_NOINLINE
 #include "pool/pool.h"
@@ -303,13 +303,17 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 	pthread_mutex_lock(&p->lock);
 	nmaps = free_slabs(p, &x, !maps, maps);
 	pthread_mutex_unlock(&p->lock);
-	pthread_mutex_unlock(&p->trim_lock);
+	/* Unmapped and uncounted before trim_lock goes: fork takes it first
+	 * (fa__pool_prefork), so a child never has a region out of p->maps
+	 * but still mapped and counted in bytes_mapped.  pool->lock is not
+	 * held meanwhile: the unmaps do not stall allocations. */
 	for (unsigned i = 0; i < nmaps; i++) {
 		bytes += maps[i].size;
 		fa__map_free(&maps[i]);
 		atomic_fetch_sub(&p->bytes_mapped, maps[i].size);
 		atomic_fetch_sub(&p->bytes_slabs, maps[i].size);
 	}
+	pthread_mutex_unlock(&p->trim_lock);
 	atomic_fetch_add_explicit(&p->trim_slabs, x.n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->trim_bytes, bytes, memory_order_relaxed);
 	if (info) {
