@@ -95,16 +95,26 @@ int fa__pool_region_add(struct fa_pool *p, size_t want)
 static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 {
 	struct fa__pool_class *k = &p->cls[c];
+	/* a debug check may be reading a free slab's header: reuse one (a new
+	 * header, the bitmap cleared) only under check_lock, and take that
+	 * only when there may be one */
+	bool reuse = !(p->flags & FA_POOL_DEBUG) ||
+	             atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
+	bool check = reuse && (p->flags & FA_POOL_DEBUG);
 	struct fa__pool_slab *s;
 	int err;
 
+	if (check)
+		pthread_rwlock_wrlock(&p->check_lock);
 	pthread_mutex_lock(&p->lock);
-	s = slab_reuse(p); /* a slab fa_pool_trim freed, of any class */
+	s = reuse ? slab_reuse(p) : NULL; /* a slab fa_pool_trim freed, of any class */
 	if (!s) {
 		if (p->bump_end - p->bump < (ptrdiff_t)FA__SLAB_SIZE) {
 			err = fa__pool_region_add(p, FA__SLAB_SIZE);
 			if (err) {
 				pthread_mutex_unlock(&p->lock);
+				if (check)
+					pthread_rwlock_unlock(&p->check_lock);
 				errno = -err;
 				return NULL;
 			}
@@ -136,6 +146,8 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	/* cannot fail: fa__pool_region_add made the leaves */
 	fa__pagemap_set(s, FA__SLAB_SIZE, fa__pagemap_entry(s, fa__pool_inline_binoff(p, c)));
 	pthread_mutex_unlock(&p->lock);
+	if (check)
+		pthread_rwlock_unlock(&p->check_lock);
 	atomic_fetch_add_explicit(&k->slabs, 1, memory_order_relaxed);
 	return s;
 }

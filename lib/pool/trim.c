@@ -17,7 +17,9 @@
  *
  * Locks: trim_lock (one trim at a time; fork waits for it) while the
  * classes are examined and the regions unmapped, pool->lock only to move
- * slabs and regions.
+ * slabs and regions; in a debug pool check_lock (write) from the moving
+ * to the last unmap, so that no check of a freed pointer reads a header
+ * meanwhile.
  */
 #define FA_POOL_NOINLINE
 #include "pool/pool.h"
@@ -273,6 +275,7 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 
 int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *info)
 {
+	bool debug = p && (p->flags & FA_POOL_DEBUG);
 	struct fa__map *maps = NULL;
 	struct trim x = { 0 };
 	uint64_t bytes = 0;
@@ -300,6 +303,10 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 		retire(p, x.slab[i]);
 	if (x.n)
 		qsort(x.slab, x.n, sizeof(*x.slab), cmp_addr);
+	/* debug checks read the headers free_slabs rewrites and the regions
+	 * unmapped next (fa__pool_check_ptr) */
+	if (debug)
+		pthread_rwlock_wrlock(&p->check_lock);
 	pthread_mutex_lock(&p->lock);
 	nmaps = free_slabs(p, &x, !maps, maps);
 	pthread_mutex_unlock(&p->lock);
@@ -313,6 +320,8 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 		atomic_fetch_sub(&p->bytes_mapped, maps[i].size);
 		atomic_fetch_sub(&p->bytes_slabs, maps[i].size);
 	}
+	if (debug)
+		pthread_rwlock_unlock(&p->check_lock);
 	pthread_mutex_unlock(&p->trim_lock);
 	atomic_fetch_add_explicit(&p->trim_slabs, x.n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->trim_bytes, bytes, memory_order_relaxed);

@@ -474,4 +474,126 @@ TEST_F_TIMEOUT(fork_trim, fork_during_trim_child_consistent, 300)
 	EXPECT_GE(regions, 2 * rounds); /* every trim emptied both regions */
 }
 
+/* ---- debug checks of stale pointers while a trim unmaps ---- */
+
+#define STALE_OBJS 2000 /* 64 B: two slabs of one 2 MiB region */
+
+struct stale {
+	struct fa_pool *p;
+	void *v[STALE_OBJS];
+	pthread_barrier_t go, end;
+	_Atomic int trimmed, stop;
+	_Atomic long checks, reports;
+};
+
+static void count_report(const struct fa_pool_report *r, void *arg)
+{
+	struct stale *st = arg;
+
+	atomic_fetch_add(&st->reports, 1);
+	(void)r;
+}
+
+/* Runs on the trimming thread's CPU: the trimming thread, woken from a
+ * sleep, preempts it wherever it is, between a check's reading the region
+ * table and its reading the slab header too, and runs its trim (unmap
+ * included) before this thread goes on. */
+static void *stale_checker(void *arg)
+{
+	struct stale *st = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&st->go);
+		if (atomic_load(&st->stop))
+			return NULL;
+		for (long n = 0; !atomic_load_explicit(&st->trimmed, memory_order_relaxed); n++) {
+			void *o = st->v[n % STALE_OBJS];
+
+			/* both freed already: the debug checks must report */
+			if (n % 64 == 63)
+				fa_pool_free(st->p, o);
+			else
+				fa_pool_usable_size(st->p, o);
+			atomic_fetch_add_explicit(&st->checks, 1, memory_order_relaxed);
+		}
+		pthread_barrier_wait(&st->end);
+	}
+}
+
+FIXTURE(stale)
+{
+	struct stale st;
+	pthread_t t;
+	cpu_set_t all;
+};
+
+FIXTURE_SETUP(stale)
+{
+	cpu_set_t one;
+
+	memset(&self->st, 0, sizeof(self->st));
+	ASSERT_EQ(0, pthread_barrier_init(&self->st.go, NULL, 2));
+	ASSERT_EQ(0, pthread_barrier_init(&self->st.end, NULL, 2));
+	/* both threads on one CPU (the checker inherits it) */
+	ASSERT_EQ(0, pthread_getaffinity_np(pthread_self(), sizeof(self->all), &self->all));
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &self->all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	ASSERT_EQ(0, pthread_setaffinity_np(pthread_self(), sizeof(one), &one));
+	ASSERT_EQ(0, pthread_create(&self->t, NULL, stale_checker, &self->st));
+}
+
+FIXTURE_TEARDOWN(stale)
+{
+	atomic_store(&self->st.stop, 1);
+	pthread_barrier_wait(&self->st.go);
+	pthread_join(self->t, NULL);
+	pthread_setaffinity_np(pthread_self(), sizeof(self->all), &self->all);
+	pthread_barrier_destroy(&self->st.go);
+	pthread_barrier_destroy(&self->st.end);
+}
+
+/*
+ * Debug pools check each pointer freed (or sized) against their regions
+ * and slab headers, so that a stale pointer is reported, never followed.
+ * A trim that frees the pointer's slab and unmaps its region while the
+ * check runs must not make the check read the unmapped header.
+ */
+TEST_F_TIMEOUT(stale, debug_check_of_stale_pointers_during_trim, 300)
+{
+	struct stale *st = &self->st;
+	struct fa_pool_opts o = {
+		.obj_size = 64, .flags = FA_POOL_DEBUG, .report = count_report, .report_arg = st
+	};
+	long rounds = scaled(300) * repeat(), regions = 0;
+
+	for (long r = 0; r < rounds; r++) {
+		struct fa_pool_trim_info ti;
+
+		st->p = fa_pool_create(&o);
+		ASSERT_NE(NULL, st->p);
+		for (int i = 0; i < STALE_OBJS; i++)
+			ASSERT_NE(NULL, st->v[i] = fa_pool_alloc(st->p, 64));
+		for (int i = 0; i < STALE_OBJS; i++)
+			fa_pool_free(st->p, st->v[i]);
+		ASSERT_EQ(0, fa_pool_flush(st->p, 0));
+		atomic_store(&st->trimmed, 0);
+		pthread_barrier_wait(&st->go);
+		/* the checker runs meanwhile; the wake-up preempts it anywhere */
+		usleep(20 + (unsigned)(r * 37) % 200);
+		ASSERT_EQ(0, fa_pool_trim(st->p, 0, &ti));
+		atomic_store(&st->trimmed, 1);
+		pthread_barrier_wait(&st->end);
+		regions += ti.regions;
+		fa_pool_destroy(st->p);
+	}
+	TH_LOG("%ld checks of stale pointers, %ld reports", atomic_load(&st->checks),
+	       atomic_load(&st->reports));
+	EXPECT_EQ(rounds, regions); /* every trim unmapped the region */
+	EXPECT_LT(0, atomic_load(&st->reports));
+}
+
 TEST_HARNESS_MAIN
