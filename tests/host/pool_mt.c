@@ -133,7 +133,8 @@ FIXTURE_TEARDOWN(pc)
 	fa_pool_destroy(self->p);
 }
 
-TEST_F(pc, producer_allocates_consumer_frees)
+/* 2M messages: 27 s of the default 30 under ASan on a busy 2-core machine */
+TEST_F_TIMEOUT(pc, producer_allocates_consumer_frees, 120)
 {
 	struct ring *r = calloc(1, sizeof(*r));
 	struct timespec t0, t1;
