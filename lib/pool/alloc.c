@@ -79,7 +79,8 @@ static void free_object(struct fa_pool *p, void *ptr)
 	unsigned c;
 
 	if (p->flags & FA_POOL_DEBUG) {
-		s = fa__pool_check_ptr(p, ptr, &large);
+		/* its bit cleared: a double free is reported there */
+		s = fa__pool_check_ptr(p, ptr, &large, true, &c);
 		if (!s)
 			return;
 	} else {
@@ -97,8 +98,6 @@ static void free_object(struct fa_pool *p, void *ptr)
 		return;
 	}
 	c = s->cls;
-	if ((p->flags & FA_POOL_DEBUG) && !fa__pool_mark_free(p, s, ptr))
-		return;
 	if ((p->flags & FA_POOL_CTOR_EVERY) && p->dtor)
 		p->dtor(ptr, p->cls[c].size, p->hook_arg);
 	tc = fa__pool_tcache_get(p, &locked);
@@ -169,13 +168,17 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr)
 {
 	struct fa__pool_slab *s;
 	bool large = false;
+	unsigned c;
 
 	if (!p || !ptr)
 		return 0;
 	if (p->flags & FA_POOL_DEBUG) {
-		s = fa__pool_check_ptr(p, (void *)ptr, &large);
+		/* a free object's slab may go meanwhile: its class, not s */
+		s = fa__pool_check_ptr(p, (void *)ptr, &large, false, &c);
 		if (!s)
 			return 0;
+		if (!large)
+			return p->cls[c].size;
 	} else {
 		/* not ours, or not p's: 0, no report */
 		s = fa__pagemap_hdr(fa__pagemap_get(ptr));

@@ -5,9 +5,10 @@
  *
  * Locks: reg_lock (fa__pool_reg_lock, thread.c: TLS slots, thread exit,
  * destroy, the pool list) before trim_lock (trim.c) before shared_lock
- * before pool->lock (regions, descriptor chunks, cache lists, large
- * objects) before q.lock; snap_lock is a leaf.  fork() takes them all in
- * that order (pool after pool), so the child finds every pool consistent.
+ * before check_lock (debug.c; a rwlock) before pool->lock (regions,
+ * descriptor chunks, cache lists, large objects) before q.lock; snap_lock
+ * is a leaf.  fork() takes them all in that order (pool after pool), so
+ * the child finds every pool consistent.
  */
 #include "pool/pool.h"
 
@@ -61,6 +62,7 @@ void fa__pool_prefork(void)
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		pthread_mutex_lock(&p->trim_lock);
 		pthread_mutex_lock(&p->shared_lock);
+		pthread_rwlock_wrlock(&p->check_lock);
 		pthread_mutex_lock(&p->lock);
 		pthread_mutex_lock(&p->q.lock);
 		pthread_mutex_lock(&p->snap_lock);
@@ -73,6 +75,7 @@ void fa__pool_postfork_parent(void)
 		pthread_mutex_unlock(&p->snap_lock);
 		pthread_mutex_unlock(&p->q.lock);
 		pthread_mutex_unlock(&p->lock);
+		pthread_rwlock_unlock(&p->check_lock);
 		pthread_mutex_unlock(&p->shared_lock);
 		pthread_mutex_unlock(&p->trim_lock);
 	}
@@ -178,6 +181,7 @@ static void pool_free_mem(struct fa_pool *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->shared_lock);
 	pthread_mutex_destroy(&p->trim_lock);
+	pthread_rwlock_destroy(&p->check_lock);
 	free(p->maps);
 	free(p);
 }
@@ -209,6 +213,15 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->shared_lock, NULL);
 	pthread_mutex_init(&p->trim_lock, NULL);
+	{
+		pthread_rwlockattr_t a;
+
+		/* a trim waits for the checks under way, not for every later one */
+		pthread_rwlockattr_init(&a);
+		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&p->check_lock, &a);
+		pthread_rwlockattr_destroy(&a);
+	}
 	p->flags = o->flags;
 	p->align = o->align ? o->align : (o->obj_size && o->obj_size % 16 ? 8 : 16);
 	p->obj_size = o->obj_size;

@@ -138,37 +138,93 @@ struct fa__pool_slab *fa__pool_owner(struct fa_pool *p, void *ptr, bool *large)
 
 /* ---- debug: foreign and double frees ---- */
 
-struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large)
+enum verdict {
+	NOT_IN_SLABS, /* no region holds it: a large object, or not ours */
+	OBJECT,
+	TRIMMED,
+	INSIDE,
+	FREED_TWICE,
+};
+
+static _Atomic uint64_t *obj_bit(struct fa__pool_slab *s, void *o, uint64_t *mask)
+{
+	size_t i = (size_t)((char *)o - s->first) / s->stride;
+
+	*mask = 1ull << (i % 64);
+	return &s->bits[i / 64];
+}
+
+/*
+ * What ptr is in p's regions, with check_lock held for reading: a trim
+ * cannot free the slab (rewrite its header) nor unmap its region until
+ * the header and bitmap are read; reports come after the lock, whose
+ * handler may free or trim.
+ */
+static enum verdict classify(struct fa_pool *p, void *ptr, bool freeing, unsigned *cls)
 {
 	unsigned n = atomic_load_explicit(&p->nr_regions, memory_order_acquire);
 	struct fa__pool_slab *s = fa__pool_slab_of(ptr);
-	struct fa__pool_large *l;
-	bool idle;
 
-	*large = false;
 	for (unsigned r = 0; r < n; r++) {
 		char *lo, *hi;
+		uint64_t m;
 
-		/* slots change under a trim: read each one whole */
+		/* new regions fill slots meanwhile: read each one whole */
 		fa__pool_region_read(p, r, &lo, &hi);
 		if ((char *)ptr < lo || (char *)ptr >= hi)
 			continue;
-		if (s->hdr.magic == FA__SLAB_FREE_MAGIC && s->hdr.pool == p) {
-			fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
-			                 "%p freed while free (its slab was trimmed)", ptr);
-			return NULL;
-		}
+		if (s->hdr.magic == FA__SLAB_FREE_MAGIC && s->hdr.pool == p)
+			return TRIMMED;
 		if (s->hdr.magic != FA__SLAB_MAGIC || s->hdr.pool != p || (char *)ptr < s->first ||
 		    (char *)ptr >= s->end)
-			break;
-		if ((size_t)((char *)ptr - s->first) % s->stride) {
-			fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
-			                 "%p is inside an object of class %u (%u bytes), not "
-			                 "at its start",
-			                 ptr, s->cls, p->cls[s->cls].size);
-			return NULL;
+			return NOT_IN_SLABS;
+		*cls = s->cls;
+		if ((size_t)((char *)ptr - s->first) % s->stride)
+			return INSIDE;
+		if (freeing) {
+			_Atomic uint64_t *w = obj_bit(s, ptr, &m);
+
+			if (!(atomic_fetch_and_explicit(w, ~m, memory_order_relaxed) & m))
+				return FREED_TWICE;
 		}
-		return s;
+		return OBJECT;
+	}
+	return NOT_IN_SLABS;
+}
+
+struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large, bool freeing,
+                                         unsigned *cls)
+{
+	struct fa__pool_large *l;
+	enum verdict v;
+	unsigned c = 0;
+	bool idle;
+
+	*large = false;
+	pthread_rwlock_rdlock(&p->check_lock);
+	v = classify(p, ptr, freeing, &c);
+	pthread_rwlock_unlock(&p->check_lock);
+	*cls = c;
+	switch (v) {
+	case OBJECT:
+		return fa__pool_slab_of(ptr);
+	case TRIMMED:
+		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
+		                 "%p freed while free (its slab was trimmed)", ptr);
+		return NULL;
+	case INSIDE:
+		fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, c, 0,
+		                 "%p is inside an object of class %u (%u bytes), not "
+		                 "at its start",
+		                 ptr, c, p->cls[c].size);
+		return NULL;
+	case FREED_TWICE:
+		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, c, 0,
+		                 "object %p (class %u, %u bytes) freed while free", ptr, c,
+		                 p->cls[c].size);
+		return NULL;
+	case NOT_IN_SLABS:
+		break;
 	}
 	l = fa__pool_large_find(p, ptr, &idle);
 	if (l) {
@@ -187,32 +243,10 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 	return NULL;
 }
 
-static _Atomic uint64_t *obj_bit(struct fa__pool_slab *s, void *o, uint64_t *mask)
-{
-	size_t i = (size_t)((char *)o - s->first) / s->stride;
-
-	*mask = 1ull << (i % 64);
-	return &s->bits[i / 64];
-}
-
 void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o)
 {
 	uint64_t m;
 	_Atomic uint64_t *w = obj_bit(s, o, &m);
 
 	atomic_fetch_or_explicit(w, m, memory_order_relaxed);
-}
-
-bool fa__pool_mark_free(struct fa_pool *p, struct fa__pool_slab *s, void *o)
-{
-	uint64_t m;
-	_Atomic uint64_t *w = obj_bit(s, o, &m);
-	uint64_t old = atomic_fetch_and_explicit(w, ~m, memory_order_relaxed);
-
-	if (old & m)
-		return true;
-	fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, o, s->cls, 0,
-	                 "object %p (class %u, %u bytes) freed while free", o, s->cls,
-	                 p->cls[s->cls].size);
-	return false;
 }

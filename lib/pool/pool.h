@@ -138,7 +138,8 @@ struct fa__pool_class {
 	                     colour (slab_new) */
 	void *overflow;   /* pool->lock: objects linked through
 	                     their first word when no descriptor
-	                     memory could be had */
+	                     memory could be had; stored
+	                     atomically, shared_pop peeks at it */
 	uint64_t noverflow;
 } FA__ALIGNED_CL;
 
@@ -253,6 +254,10 @@ struct fa_pool {
 
 	/* fa_pool_trim: one at a time (before shared_lock in lock order) */
 	pthread_mutex_t trim_lock;
+	/* FA_POOL_DEBUG: the checks of freed pointers read slab headers
+	 * under it (read), trim frees slabs and unmaps regions and a slab
+	 * is reused under it (write); after shared_lock, before pool->lock */
+	pthread_rwlock_t check_lock;
 	_Atomic uint64_t trim_slabs, trim_bytes; /* ever freed / unmapped */
 
 	/* snapshots */
@@ -303,6 +308,20 @@ static inline void fa__pool_region_write(struct fa_pool *p, unsigned r, char *lo
 	__atomic_store_n(&g->lo, lo, __ATOMIC_RELEASE);
 	__atomic_store_n(&g->hi, hi, __ATOMIC_RELEASE);
 	atomic_store_explicit(&g->seq, s + 2, memory_order_release);
+}
+
+/* Objects of class k out of its shared list (in caches, live, pending),
+ * for the high-water mark.  shared is read first, with acquire: every add
+ * to it is a release that follows the add to carved for those objects (a
+ * carve's publish), so the difference counts no half-published batch; it
+ * is clamped because a trim drops carved, then shared, and a read between
+ * the two may find carved below shared. */
+static inline uint64_t fa__pool_out(struct fa__pool_class *k)
+{
+	uint64_t shared = atomic_load_explicit(&k->shared, memory_order_acquire);
+	uint64_t carved = atomic_load_explicit(&k->carved, memory_order_relaxed);
+
+	return carved > shared ? carved - shared : 0;
 }
 
 static inline size_t fa__pool_round_up(size_t x, size_t a)
@@ -406,16 +425,18 @@ void fa__pool_poison(void *o, size_t size);
  * re-poison). */
 int fa__pool_verify(struct fa_pool *p, void *o, unsigned cls, size_t from);
 /* Debug: slab of a pointer of this pool, or NULL after a report (a large
- * object freed into the large cache is reported as a double free). */
-struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large);
+ * object freed into the large cache is reported as a double free).  *cls:
+ * its class.  freeing: a free, its bit is cleared (a double free reported);
+ * the slab then stays, its object out.  Not freeing, the slab may be
+ * trimmed as soon as this returns: use *cls, not the header. */
+struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large, bool freeing,
+                                         unsigned *cls);
 /* Every mode: the slab (or large header) of an object of p, through the
  * owner map, or NULL after a report: not FinAlloc memory, another pool's,
  * not at an object's start, a trimmed slab or an idle large mapping. */
 struct fa__pool_slab *fa__pool_owner(struct fa_pool *p, void *ptr, bool *large);
-/* Debug bitmap: mark allocated / free; false (after a report) if the state
- * was wrong. */
+/* Debug bitmap: mark an object of a slab in use allocated. */
 void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o);
-bool fa__pool_mark_free(struct fa_pool *p, struct fa__pool_slab *s, void *o);
 
 /* ---- stack.c ---- */
 /* Batch descriptor i. */
@@ -542,7 +563,7 @@ void fa__pool_set_max_bytes(struct fa_pool *p, size_t max);
 void fa__pool_foreach(void (*fn)(struct fa_pool *, void *), void *arg);
 
 /* fork(2), called from lib/fork.c only: the registry lock, then each pool's
- * trim, shared, pool, quarantine and snapshot locks. */
+ * trim, shared, check, pool, quarantine and snapshot locks. */
 void fa__pool_prefork(void);
 void fa__pool_postfork_parent(void);
 void fa__pool_postfork_child(void);

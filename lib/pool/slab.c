@@ -95,16 +95,26 @@ int fa__pool_region_add(struct fa_pool *p, size_t want)
 static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 {
 	struct fa__pool_class *k = &p->cls[c];
+	/* a debug check may be reading a free slab's header: reuse one (a new
+	 * header, the bitmap cleared) only under check_lock, and take that
+	 * only when there may be one */
+	bool reuse = !(p->flags & FA_POOL_DEBUG) ||
+	             atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
+	bool check = reuse && (p->flags & FA_POOL_DEBUG);
 	struct fa__pool_slab *s;
 	int err;
 
+	if (check)
+		pthread_rwlock_wrlock(&p->check_lock);
 	pthread_mutex_lock(&p->lock);
-	s = slab_reuse(p); /* a slab fa_pool_trim freed, of any class */
+	s = reuse ? slab_reuse(p) : NULL; /* a slab fa_pool_trim freed, of any class */
 	if (!s) {
 		if (p->bump_end - p->bump < (ptrdiff_t)FA__SLAB_SIZE) {
 			err = fa__pool_region_add(p, FA__SLAB_SIZE);
 			if (err) {
 				pthread_mutex_unlock(&p->lock);
+				if (check)
+					pthread_rwlock_unlock(&p->check_lock);
 				errno = -err;
 				return NULL;
 			}
@@ -136,8 +146,20 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	/* cannot fail: fa__pool_region_add made the leaves */
 	fa__pagemap_set(s, FA__SLAB_SIZE, fa__pagemap_entry(s, fa__pool_inline_binoff(p, c)));
 	pthread_mutex_unlock(&p->lock);
+	if (check)
+		pthread_rwlock_unlock(&p->check_lock);
 	atomic_fetch_add_explicit(&k->slabs, 1, memory_order_relaxed);
 	return s;
+}
+
+/* A batch of a new slab onto the shared list, counted as carved first
+ * (shared_push adds to shared with release; fa__pool_out reads shared with
+ * acquire, then carved), so no reader finds it shared and not carved. */
+static void publish(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **obj,
+                    uint32_t n)
+{
+	atomic_fetch_add_explicit(&p->cls[c].carved, n, memory_order_relaxed);
+	fa__pool_shared_push(p, tc, c, obj, n);
 }
 
 uint32_t fa__pool_carve(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c, void **out,
@@ -161,13 +183,14 @@ uint32_t fa__pool_carve(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned 
 		}
 		buf[n++] = o;
 		if (n == k->batch) {
-			fa__pool_shared_push(p, tc, c, buf, n);
+			publish(p, tc, c, buf, n);
 			n = 0;
 		}
 	}
 	if (n)
-		fa__pool_shared_push(p, tc, c, buf, n);
-	atomic_fetch_add_explicit(&k->carved, s->nobj, memory_order_relaxed);
+		publish(p, tc, c, buf, n);
+	/* the objects handed out, counted once the rest is published */
+	atomic_fetch_add_explicit(&k->carved, got, memory_order_relaxed);
 	return got;
 }
 

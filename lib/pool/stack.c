@@ -62,17 +62,19 @@ int fa__pool_shared_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned
 		pthread_mutex_lock(&p->lock);
 		for (uint32_t j = 0; j < n; j++) {
 			*(void **)obj[j] = k->overflow;
-			k->overflow = obj[j];
+			__atomic_store_n(&k->overflow, obj[j], __ATOMIC_RELAXED);
 		}
 		k->noverflow += n;
+		/* under the lock: a pop of these (under it too) subtracts after */
+		atomic_fetch_add_explicit(&k->shared, n, memory_order_release);
 		pthread_mutex_unlock(&p->lock);
-		atomic_fetch_add_explicit(&k->shared, n, memory_order_relaxed);
 		return -ENOMEM;
 	}
 	d = fa__pool_bdesc(p, i);
 	memcpy(d->obj, obj, n * sizeof(void *));
 	d->n = n;
-	atomic_fetch_add_explicit(&p->cls[c].shared, n, memory_order_relaxed);
+	/* release: a carve counted these as carved first (fa__pool_out) */
+	atomic_fetch_add_explicit(&p->cls[c].shared, n, memory_order_release);
 	fa__pool_stack_push(p, &p->cls[c].top, i);
 	return 0;
 }
@@ -89,12 +91,13 @@ uint32_t fa__pool_shared_pop(struct fa_pool *p, struct fa__pool_tcache *tc, unsi
 		n = d->n; /* <= batch <= the caller's room */
 		memcpy(out, d->obj, n * sizeof(void *));
 		fa__pool_desc_put(p, tc, i);
-	} else if (k->overflow) {
+	} else if (__atomic_load_n(&k->overflow, __ATOMIC_RELAXED)) {
+		/* a hint read without the lock (stored atomically under it) */
 		pthread_mutex_lock(&p->lock);
 		while (n < max && k->overflow) {
 			void *o = k->overflow;
 
-			k->overflow = *(void **)o;
+			__atomic_store_n(&k->overflow, *(void **)o, __ATOMIC_RELAXED);
 			if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
 				fa__pool_poison(o, sizeof(void *)); /* the link was ours */
 			out[n++] = o;

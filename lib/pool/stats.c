@@ -59,7 +59,8 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 		cs->frees = frees[c] + qfrees[c];
 		cs->live = cs->allocs > cs->frees ? cs->allocs - cs->frees : 0;
 		cs->cached = cached[c];
-		cs->shared = atomic_load_explicit(&k->shared, memory_order_relaxed);
+		/* shared before carved, as fa__pool_out reads them */
+		cs->shared = atomic_load_explicit(&k->shared, memory_order_acquire);
 		cs->quarantined = atomic_load_explicit(&k->quarantined, memory_order_relaxed);
 		cs->carved = atomic_load_explicit(&k->carved, memory_order_relaxed);
 		cs->slabs = atomic_load_explicit(&k->slabs, memory_order_relaxed);

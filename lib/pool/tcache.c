@@ -68,9 +68,7 @@ void fa__pool_refill(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c)
 			tc->pend[c] = i;
 			FA__POOL_SET(tc->pend_n[c], n);
 			FA__POOL_ADD(tc->taken[c], n);
-			hwm_update(k,
-			           atomic_load_explicit(&k->carved, memory_order_relaxed) -
-			                   atomic_load_explicit(&k->shared, memory_order_relaxed));
+			hwm_update(k, fa__pool_out(k));
 		}
 	}
 	if (i) {
@@ -100,8 +98,7 @@ void fa__pool_refill(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c)
 		if (!n)
 			return;
 		FA__POOL_ADD(tc->taken[c], n);
-		hwm_update(k, atomic_load_explicit(&k->carved, memory_order_relaxed) -
-		                      atomic_load_explicit(&k->shared, memory_order_relaxed));
+		hwm_update(k, fa__pool_out(k));
 	}
 	/* the objects popped next, for writing: a batch freed on another
 	 * core arrives with its lines in that core's cache */

@@ -16,8 +16,10 @@
  * region seqlock) and reused by the next region.
  *
  * Locks: trim_lock (one trim at a time; fork waits for it) while the
- * classes are examined, pool->lock only to move slabs and regions, the
- * unmapping after both.
+ * classes are examined and the regions unmapped, pool->lock only to move
+ * slabs and regions; in a debug pool check_lock (write) from the moving
+ * to the last unmap, so that no check of a freed pointer reads a header
+ * meanwhile.
  */
 #define FA_POOL_NOINLINE
 #include "pool/pool.h"
@@ -169,8 +171,10 @@ static int trim_class(struct fa_pool *p, unsigned c, struct trim *x)
 	}
 	free(t.e);
 	if (nidle) {
-		atomic_fetch_sub_explicit(&k->shared, dropped, memory_order_relaxed);
+		/* carved first: a reader between the two (fa__pool_out) then
+		 * finds fewer objects out, never the dropped ones */
 		atomic_fetch_sub_explicit(&k->carved, carved, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&k->shared, dropped, memory_order_relaxed);
 		atomic_fetch_sub_explicit(&k->slabs, nidle, memory_order_relaxed);
 		x->objects += carved;
 	}
@@ -271,6 +275,7 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 
 int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *info)
 {
+	bool debug = p && (p->flags & FA_POOL_DEBUG);
 	struct fa__map *maps = NULL;
 	struct trim x = { 0 };
 	uint64_t bytes = 0;
@@ -298,16 +303,26 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 		retire(p, x.slab[i]);
 	if (x.n)
 		qsort(x.slab, x.n, sizeof(*x.slab), cmp_addr);
+	/* debug checks read the headers free_slabs rewrites and the regions
+	 * unmapped next (fa__pool_check_ptr) */
+	if (debug)
+		pthread_rwlock_wrlock(&p->check_lock);
 	pthread_mutex_lock(&p->lock);
 	nmaps = free_slabs(p, &x, !maps, maps);
 	pthread_mutex_unlock(&p->lock);
-	pthread_mutex_unlock(&p->trim_lock);
+	/* Unmapped and uncounted before trim_lock goes: fork takes it first
+	 * (fa__pool_prefork), so a child never has a region out of p->maps
+	 * but still mapped and counted in bytes_mapped.  pool->lock is not
+	 * held meanwhile: the unmaps do not stall allocations. */
 	for (unsigned i = 0; i < nmaps; i++) {
 		bytes += maps[i].size;
 		fa__map_free(&maps[i]);
 		atomic_fetch_sub(&p->bytes_mapped, maps[i].size);
 		atomic_fetch_sub(&p->bytes_slabs, maps[i].size);
 	}
+	if (debug)
+		pthread_rwlock_unlock(&p->check_lock);
+	pthread_mutex_unlock(&p->trim_lock);
 	atomic_fetch_add_explicit(&p->trim_slabs, x.n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->trim_bytes, bytes, memory_order_relaxed);
 	if (info) {

@@ -4,10 +4,12 @@
  * cross-thread frees, churn over many short-lived threads, thread exit with
  * full caches or a batch taken in part, ABA stress on the shared lists,
  * destroy while threads still hold caches, the periodic sampler, stats read
- * while threads allocate, the large cache shared by threads.
+ * while threads allocate, the large cache shared by threads, the
+ * high-water mark while fresh slabs are published.
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "slow_test.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -384,6 +386,7 @@ struct aba {
 	int id;
 	_Atomic(void *) *mailbox;
 	int bad;
+	_Atomic long done; /* iterations, for the stall watch */
 };
 
 struct obj {
@@ -417,11 +420,15 @@ static void *hammer(void *arg)
 		} else {
 			fa_pool_free(a->p, o);
 		}
+		atomic_store_explicit(&a->done, i + 1, memory_order_relaxed);
 	}
 	return NULL;
 }
 
-TEST(aba_stress_on_shared_lists)
+/* 400k sched_yield()s: minutes on a loaded 2-core host, so the main thread
+ * watches progress instead of a deadline; no iteration for STALL_S is a
+ * deadlock. */
+SLOW_TEST(aba, stress_on_shared_lists, 600)
 {
 	/* a cache of 1 object: nearly every operation goes through a CAS */
 	struct fa_pool_opts o = { .obj_size = 48, .tcache_objs = 1, .batch = 1 };
@@ -438,6 +445,22 @@ TEST(aba_stress_on_shared_lists)
 			.p = p, .iters = scaled(100000), .id = i + 1, .mailbox = &mailbox
 		};
 		ASSERT_EQ(0, pthread_create(&t[i], NULL, hammer, &a[i]));
+	}
+	for (int still = 0, live = 4; live;) {
+		struct timespec nap = { 0, 100 * 1000 * 1000 };
+		long before = 0, after = 0;
+
+		for (int i = 0; i < 4; i++)
+			before += atomic_load(&a[i].done);
+		nanosleep(&nap, NULL);
+		live = 0;
+		for (int i = 0; i < 4; i++) {
+			after += atomic_load(&a[i].done);
+			live += atomic_load(&a[i].done) < a[i].iters;
+		}
+		still = after == before ? still + 1 : 0;
+		ASSERT_LT(still, STALL_S * 10)
+		TH_LOG("deadlock: no iteration for %d s (%ld done)", STALL_S, after);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
@@ -504,6 +527,118 @@ TEST(destroy_while_threads_hold_caches)
 	expect_quiescent(_metadata, q, 4);
 	fa_pool_destroy(q);
 	pthread_barrier_destroy(&b);
+}
+
+/* ---- the high-water mark while fresh slabs are published ---- */
+
+/* FA_REPEAT=n: n times the rounds (repetition runs). */
+static long repeat(void)
+{
+	const char *e = getenv("FA_REPEAT");
+	long n = e ? atol(e) : 1;
+
+	return n > 0 ? n : 1;
+}
+
+#define HWM_THREADS 8
+#define HWM_OBJS    300
+
+struct hwm_run {
+	pthread_barrier_t go, done;
+	struct fa_pool *p; /* written before go */
+	bool stop;
+	_Atomic long bad; /* allocations that failed */
+};
+
+static void *hwm_worker(void *arg)
+{
+	struct hwm_run *h = arg;
+	void *v[HWM_OBJS];
+
+	for (;;) {
+		pthread_barrier_wait(&h->go);
+		if (h->stop)
+			return NULL;
+		for (int i = 0; i < HWM_OBJS; i++)
+			if (!(v[i] = fa_pool_alloc(h->p, 64)))
+				atomic_fetch_add(&h->bad, 1);
+		for (int i = 0; i < HWM_OBJS; i++)
+			fa_pool_free(h->p, v[i]);
+		pthread_barrier_wait(&h->done);
+	}
+}
+
+/* Construction at carve: once a slab, after two of its batches are
+ * published (the carving thread keeps the first 256 of its ~1000 objects,
+ * pushes the next two 256), let another thread run, so that it pops one
+ * of a slab still being carved (without the yield that takes a carve on
+ * the other core at the right moment). */
+static void yield_ctor(void *obj, size_t size, void *arg)
+{
+	if (((uintptr_t)obj & 0xffff) / size == 900)
+		sched_yield();
+	(void)arg;
+}
+
+FIXTURE(hwm)
+{
+	struct hwm_run h;
+	pthread_t t[HWM_THREADS];
+};
+
+FIXTURE_SETUP(hwm)
+{
+	memset(&self->h, 0, sizeof(self->h));
+	ASSERT_EQ(0, pthread_barrier_init(&self->h.go, NULL, HWM_THREADS + 1));
+	ASSERT_EQ(0, pthread_barrier_init(&self->h.done, NULL, HWM_THREADS + 1));
+	for (int i = 0; i < HWM_THREADS; i++)
+		ASSERT_EQ(0, pthread_create(&self->t[i], NULL, hwm_worker, &self->h));
+}
+
+FIXTURE_TEARDOWN(hwm)
+{
+	self->h.stop = true;
+	pthread_barrier_wait(&self->h.go);
+	for (int i = 0; i < HWM_THREADS; i++)
+		pthread_join(self->t[i], NULL);
+	pthread_barrier_destroy(&self->h.go);
+	pthread_barrier_destroy(&self->h.done);
+}
+
+/*
+ * A fresh pool, 8 threads released at once, each carving its first slab of
+ * 64 B objects while the others pop the batches it publishes: carved -
+ * shared must never be read below zero, where the unsigned difference
+ * wraps and the high-water mark keeps 2^64 - n for good.  Whatever the
+ * interleaving, no more objects can have been out than were carved.
+ */
+TEST_F_TIMEOUT(hwm, high_water_mark_never_above_carved, 300)
+{
+	struct fa_pool_opts o = { .obj_size = 64, .ctor = yield_ctor };
+	long rounds = scaled(500) * repeat(), wrapped = 0;
+	uint64_t worst = 0;
+
+	for (long r = 0; r < rounds; r++) {
+		struct fa_pool_stats st;
+
+		self->h.p = fa_pool_create(&o);
+		ASSERT_NE(NULL, self->h.p);
+		pthread_barrier_wait(&self->h.go);
+		pthread_barrier_wait(&self->h.done);
+		ASSERT_EQ(0, fa_pool_stats(self->h.p, &st));
+		ASSERT_EQ(HWM_THREADS * HWM_OBJS, st.allocs);
+		if (st.cls[0].hwm > st.cls[0].carved) {
+			wrapped++;
+			if (st.cls[0].hwm > worst)
+				worst = st.cls[0].hwm;
+		}
+		fa_pool_destroy(self->h.p);
+	}
+	EXPECT_EQ(0, atomic_load(&self->h.bad));
+	if (wrapped)
+		TH_LOG("hwm above carved in %ld of %ld pools (worst %llu)", wrapped, rounds,
+		       (unsigned long long)worst);
+	EXPECT_EQ(0, wrapped);
 }
 
 /* ---- periodic snapshots, stats while running ---- */

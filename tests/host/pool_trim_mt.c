@@ -6,7 +6,8 @@
  * pattern or a fault), a trimmer loops meanwhile; producer/consumer pairs
  * move objects through the shared lists under a trimmer.  Afterwards the
  * counters add up and a last trim gives every byte back.  Classes, debug +
- * poison, and once-per-object hooks (each object destructed once).
+ * poison, and once-per-object hooks (each object destructed once).  A fork
+ * while a trim unmaps regions leaves the child consistent.
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
@@ -17,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define WORKERS 4
@@ -310,6 +312,288 @@ TEST_F(trim, producer_consumer_and_trimmer)
 	TH_LOG("%ld trims freed %ld slabs while the pairs ran", atomic_load(&sh.trims),
 	       atomic_load(&sh.trimmed_slabs));
 	expect_all_back(_metadata, self->p);
+}
+
+/* ---- fork while a trim unmaps ---- */
+
+/* FA_REPEAT=n: n times the rounds (repetition runs). */
+static long repeat(void)
+{
+	const char *e = getenv("FA_REPEAT");
+	long n = e ? atol(e) : 1;
+
+	return n > 0 ? n : 1;
+}
+
+#define FORK_OBJ  4096
+#define FORK_OBJS 1000 /* ~67 slabs: a 2 MiB and a 4 MiB region */
+
+static _Atomic int forking, dtor_armed, in_trim, forked;
+
+/* The test's own prepare handler runs before the library's, which waits
+ * for every pool's trim_lock. */
+static void fork_prepare(void)
+{
+	atomic_store(&forking, 1);
+}
+
+/* The first object a trim destructs, under its trim_lock: let the other
+ * thread call fork(), wait for it to be in it, then let it run on to wait
+ * for that lock, so that the trim lets it go as it releases trim_lock
+ * (on this CPU: the woken thread preempts the trim there). */
+static void wait_dtor(void *obj, size_t size, void *arg)
+{
+	if (atomic_exchange(&dtor_armed, 0)) {
+		atomic_store(&in_trim, 1);
+		while (!atomic_load(&forking))
+			sched_yield();
+		for (int i = 0; i < 4; i++)
+			sched_yield();
+	}
+	(void)obj;
+	(void)size;
+	(void)arg;
+}
+
+struct fork_trim {
+	struct fa_pool *p;
+	int err;
+	struct fa_pool_trim_info ti;
+};
+
+static void *trim_once(void *arg)
+{
+	struct fork_trim *f = arg;
+
+	f->err = fa_pool_trim(f->p, 0, &f->ti);
+	atomic_store(&in_trim, 1); /* if no object was destructed */
+	/* alive until the fork is made: ThreadSanitizer reports a thread
+	 * that ended unjoined before a fork as leaked when the child exits */
+	while (!atomic_load(&forked))
+		sched_yield();
+	return NULL;
+}
+
+/* In the child: a trim finds every region it has (all objects are on the
+ * shared lists), after which nothing may be left counted as mapped. */
+static int child_check(struct fa_pool *p)
+{
+	struct fa_pool_stats st;
+
+	if (fa_pool_trim(p, 0, NULL) || fa_pool_stats(p, &st))
+		return 2;
+	return st.bytes_reserved || st.bytes_slabs ? 1 : 0;
+}
+
+static void register_prepare(void)
+{
+	pthread_atfork(fork_prepare, NULL, NULL);
+}
+
+FIXTURE(fork_trim)
+{
+	struct fork_trim f;
+};
+
+FIXTURE_SETUP(fork_trim)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	memset(&self->f, 0, sizeof(self->f));
+	ASSERT_EQ(0, pthread_once(&once, register_prepare));
+}
+
+FIXTURE_TEARDOWN(fork_trim)
+{
+}
+
+/*
+ * A trim empties two regions while another thread forks: the fork waits
+ * for trim_lock, and the child must see each region either still in the
+ * pool's table (and counted) or unmapped (and not counted), never taken
+ * out of the table but still counted, which no later trim or destroy
+ * could give back.
+ */
+TEST_F_TIMEOUT(fork_trim, fork_during_trim_child_consistent, 300)
+{
+	struct fa_pool_opts o = { .obj_size = FORK_OBJ, .dtor = wait_dtor };
+	long rounds = scaled(100) * repeat(), bad = 0, regions = 0;
+	void **v = calloc(FORK_OBJS, sizeof(*v));
+	cpu_set_t all, one;
+
+	ASSERT_NE(NULL, v);
+	/* both threads on one CPU, so the woken forker preempts the trim */
+	ASSERT_EQ(0, pthread_getaffinity_np(pthread_self(), sizeof(all), &all));
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	ASSERT_EQ(0, pthread_setaffinity_np(pthread_self(), sizeof(one), &one));
+	for (long r = 0; r < rounds; r++) {
+		struct fork_trim *f = &self->f;
+		pthread_t t;
+		int status;
+		pid_t pid;
+
+		f->p = fa_pool_create(&o);
+		ASSERT_NE(NULL, f->p);
+		for (int i = 0; i < FORK_OBJS; i++)
+			ASSERT_NE(NULL, v[i] = fa_pool_alloc(f->p, FORK_OBJ));
+		for (int i = 0; i < FORK_OBJS; i++)
+			fa_pool_free(f->p, v[i]);
+		ASSERT_EQ(0, fa_pool_flush(f->p, 0));
+		atomic_store(&forking, 0);
+		atomic_store(&in_trim, 0);
+		atomic_store(&forked, 0);
+		atomic_store(&dtor_armed, 1);
+		ASSERT_EQ(0, pthread_create(&t, NULL, trim_once, f));
+		while (!atomic_load(&in_trim)) /* the trim holds trim_lock (or is done) */
+			sched_yield();
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			_exit(child_check(f->p));
+		atomic_store(&forked, 1);
+		pthread_join(t, NULL);
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_NE(2, WEXITSTATUS(status));
+		bad += WEXITSTATUS(status);
+		ASSERT_EQ(0, f->err);
+		regions += f->ti.regions;
+		fa_pool_destroy(f->p);
+	}
+	pthread_setaffinity_np(pthread_self(), sizeof(all), &all);
+	free(v);
+	if (bad)
+		TH_LOG("the child kept bytes counted for unmapped regions in %ld of %ld forks", bad,
+		       rounds);
+	EXPECT_EQ(0, bad);
+	EXPECT_GE(regions, 2 * rounds); /* every trim emptied both regions */
+}
+
+/* ---- debug checks of stale pointers while a trim unmaps ---- */
+
+#define STALE_OBJS 2000 /* 64 B: two slabs of one 2 MiB region */
+
+struct stale {
+	struct fa_pool *p;
+	void *v[STALE_OBJS];
+	pthread_barrier_t go, end;
+	_Atomic int trimmed, stop;
+	_Atomic long checks, reports;
+};
+
+static void count_report(const struct fa_pool_report *r, void *arg)
+{
+	struct stale *st = arg;
+
+	atomic_fetch_add(&st->reports, 1);
+	(void)r;
+}
+
+/* Runs on the trimming thread's CPU: the trimming thread, woken from a
+ * sleep, preempts it wherever it is, between a check's reading the region
+ * table and its reading the slab header too, and runs its trim (unmap
+ * included) before this thread goes on. */
+static void *stale_checker(void *arg)
+{
+	struct stale *st = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&st->go);
+		if (atomic_load(&st->stop))
+			return NULL;
+		for (long n = 0; !atomic_load_explicit(&st->trimmed, memory_order_relaxed); n++) {
+			void *o = st->v[n % STALE_OBJS];
+
+			/* both freed already: the debug checks must report */
+			if (n % 64 == 63)
+				fa_pool_free(st->p, o);
+			else
+				fa_pool_usable_size(st->p, o);
+			atomic_fetch_add_explicit(&st->checks, 1, memory_order_relaxed);
+		}
+		pthread_barrier_wait(&st->end);
+	}
+}
+
+FIXTURE(stale)
+{
+	struct stale st;
+	pthread_t t;
+	cpu_set_t all;
+};
+
+FIXTURE_SETUP(stale)
+{
+	cpu_set_t one;
+
+	memset(&self->st, 0, sizeof(self->st));
+	ASSERT_EQ(0, pthread_barrier_init(&self->st.go, NULL, 2));
+	ASSERT_EQ(0, pthread_barrier_init(&self->st.end, NULL, 2));
+	/* both threads on one CPU (the checker inherits it) */
+	ASSERT_EQ(0, pthread_getaffinity_np(pthread_self(), sizeof(self->all), &self->all));
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &self->all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	ASSERT_EQ(0, pthread_setaffinity_np(pthread_self(), sizeof(one), &one));
+	ASSERT_EQ(0, pthread_create(&self->t, NULL, stale_checker, &self->st));
+}
+
+FIXTURE_TEARDOWN(stale)
+{
+	atomic_store(&self->st.stop, 1);
+	pthread_barrier_wait(&self->st.go);
+	pthread_join(self->t, NULL);
+	pthread_setaffinity_np(pthread_self(), sizeof(self->all), &self->all);
+	pthread_barrier_destroy(&self->st.go);
+	pthread_barrier_destroy(&self->st.end);
+}
+
+/*
+ * Debug pools check each pointer freed (or sized) against their regions
+ * and slab headers, so that a stale pointer is reported, never followed.
+ * A trim that frees the pointer's slab and unmaps its region while the
+ * check runs must not make the check read the unmapped header.
+ */
+TEST_F_TIMEOUT(stale, debug_check_of_stale_pointers_during_trim, 300)
+{
+	struct stale *st = &self->st;
+	struct fa_pool_opts o = {
+		.obj_size = 64, .flags = FA_POOL_DEBUG, .report = count_report, .report_arg = st
+	};
+	long rounds = scaled(300) * repeat(), regions = 0;
+
+	for (long r = 0; r < rounds; r++) {
+		struct fa_pool_trim_info ti;
+
+		st->p = fa_pool_create(&o);
+		ASSERT_NE(NULL, st->p);
+		for (int i = 0; i < STALE_OBJS; i++)
+			ASSERT_NE(NULL, st->v[i] = fa_pool_alloc(st->p, 64));
+		for (int i = 0; i < STALE_OBJS; i++)
+			fa_pool_free(st->p, st->v[i]);
+		ASSERT_EQ(0, fa_pool_flush(st->p, 0));
+		atomic_store(&st->trimmed, 0);
+		pthread_barrier_wait(&st->go);
+		/* the checker runs meanwhile; the wake-up preempts it anywhere */
+		usleep(20 + (unsigned)(r * 37) % 200);
+		ASSERT_EQ(0, fa_pool_trim(st->p, 0, &ti));
+		atomic_store(&st->trimmed, 1);
+		pthread_barrier_wait(&st->end);
+		regions += ti.regions;
+		fa_pool_destroy(st->p);
+	}
+	TH_LOG("%ld checks of stale pointers, %ld reports", atomic_load(&st->checks),
+	       atomic_load(&st->reports));
+	EXPECT_EQ(rounds, regions); /* every trim unmapped the region */
+	EXPECT_LT(0, atomic_load(&st->reports));
 }
 
 TEST_HARNESS_MAIN
