@@ -48,14 +48,21 @@ static void starve_writer(struct __test_metadata *_metadata)
 		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "fa-journal\n")) {
 			pid_t tid = (pid_t)atoi(d->d_name);
 
-			ASSERT_EQ(0, sched_setaffinity(tid, sizeof(set), &set));
-			ASSERT_EQ(0, sched_setscheduler(tid, SCHED_IDLE, &sp));
-			found++;
+			/* a writer the last fa_trace_close joined can linger in
+			 * /proc a moment, exited: ESRCH */
+			if (sched_setaffinity(tid, sizeof(set), &set) == 0) {
+				ASSERT_EQ(0, sched_setscheduler(tid, SCHED_IDLE, &sp));
+				found++;
+			} else {
+				ASSERT_EQ(ESRCH, errno);
+			}
 		}
 		fclose(f);
 	}
 	closedir(dir);
-	ASSERT_EQ(1, found) TH_LOG("the journal's writer thread is not running");
+	/* the new writer is named before fa_trace_open returns; the last
+	 * one may still be listed, exiting: both get the same treatment */
+	ASSERT_LE(1, found) TH_LOG("the journal's writer thread is not running");
 }
 
 FIXTURE(journal)
