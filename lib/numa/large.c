@@ -28,8 +28,12 @@ static size_t hdr_size(void)
 
 static size_t need_of(size_t size)
 {
-	/* room to put the header on a 64 KiB boundary */
-	return size + hdr_size() + FA__SLAB_SIZE;
+	size_t body = size + hdr_size();
+
+	/* room to put the header on a 64 KiB boundary, and its whole granule
+	 * in the map: the owner map marks only granules wholly inside (with
+	 * 4 KiB pages a small object's map may end inside it) */
+	return FA__SLAB_SIZE + (body > FA__SLAB_SIZE ? body : FA__SLAB_SIZE);
 }
 
 bool fa__numa_is_large(const struct fa_numa *n, size_t size)
