@@ -22,6 +22,9 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
 #ifndef MAP_HUGE_SHIFT
 #define MAP_HUGE_SHIFT 26
 #endif
@@ -94,12 +97,44 @@ static int populate(void *p, size_t len, size_t ps)
 	return 0;
 }
 
+/*
+ * Put a hugetlb mapping at data, in the middle of our PROT_NONE reservation
+ * (whose rest, guard bytes each side, stays as the guard).  Never MAP_FIXED
+ * over the reservation: a hugetlb mmap that fails (no free huge page) has
+ * already unmapped the range, and another thread's mmap may take the hole
+ * before we could munmap it, so that munmap would unmap a live neighbour.
+ * The middle is given back first and mapped with MAP_FIXED_NOREPLACE; on
+ * failure only the guards, still ours, are unmapped.  -EEXIST: the middle
+ * was taken meanwhile (the caller reserves afresh).
+ */
+static int place_hugetlb(char *data, size_t usable, size_t guard, size_t ps)
+{
+	int shift = __builtin_ctzl(ps);
+	void *h;
+
+	munmap(data, usable);
+	h = mmap(data, usable, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_HUGETLB |
+	                 (shift << MAP_HUGE_SHIFT),
+	         -1, 0);
+	if (h != MAP_FAILED && h != data)
+		munmap(h, usable); /* a kernel before 4.17 took it as a hint */
+	if (h == data)
+		return 0;
+	if (guard) {
+		munmap(data - guard, guard);
+		munmap(data + usable, guard);
+	}
+	/* EEXIST: another thread's mmap took the middle; try afresh */
+	return h == MAP_FAILED && errno == EEXIST ? -EEXIST : -ENOMEM;
+}
+
 int fa__mmap_map(struct fa__map *m, size_t size, int backend, size_t ps,
                  const struct fa_mem_opts *o)
 {
 	size_t usable, guard, slack, total;
 	char *res, *data;
-	int err;
+	int err, tries = 0;
 
 	if (size > SIZE_MAX / 2 - ps)
 		return -ENOMEM;
@@ -107,7 +142,7 @@ int fa__mmap_map(struct fa__map *m, size_t size, int backend, size_t ps,
 	guard = round_up(o->guard_size, FA_PAGE_4K);
 	slack = backend == FA_BACKEND_SMALL ? 0 : ps;
 	total = usable + 2 * guard + slack;
-
+again:
 	res = mmap(NULL, total, backend == FA_BACKEND_HUGETLB ? PROT_NONE : PROT_READ | PROT_WRITE,
 	           MAP_PRIVATE | MAP_ANONYMOUS |
 	                   (backend == FA_BACKEND_HUGETLB ? MAP_NORESERVE : 0),
@@ -124,14 +159,12 @@ int fa__mmap_map(struct fa__map *m, size_t size, int backend, size_t ps,
 	m->map_size = usable + 2 * guard;
 
 	if (backend == FA_BACKEND_HUGETLB) {
-		int shift = __builtin_ctzl(ps);
-		void *h = mmap(data, usable, PROT_READ | PROT_WRITE,
-		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_HUGETLB |
-		                       (shift << MAP_HUGE_SHIFT),
-		               -1, 0);
-		if (h == MAP_FAILED) {
-			err = -ENOMEM;
-			goto unmap;
+		err = place_hugetlb(data, usable, guard, ps);
+		if (err) {
+			m->map_base = NULL;
+			if (err == -EEXIST && ++tries < 4)
+				goto again;
+			return -ENOMEM;
 		}
 		/* the PROT_NONE reservation around it is the guard */
 		m->guard_kind = guard ? FA_GUARD_MPROTECT : FA_GUARD_NONE;

@@ -28,10 +28,12 @@ static size_t hdr_size(void)
 
 static size_t need_of(size_t size)
 {
-	/* room to put the header on a 64 KiB boundary, and for the owner map
-	 * (which marks whole granules only) a map that ends on one: a map of
-	 * 4 KiB pages starts anywhere in a granule */
-	return size + hdr_size() + 2 * FA__SLAB_SIZE;
+	size_t body = size + hdr_size();
+
+	/* room to put the header on a 64 KiB boundary, and its whole granule
+	 * in the map: the owner map marks only granules wholly inside (with
+	 * 4 KiB pages a small object's map may end inside it) */
+	return FA__SLAB_SIZE + (body > FA__SLAB_SIZE ? body : FA__SLAB_SIZE);
 }
 
 bool fa__numa_is_large(const struct fa_numa *n, size_t size)

@@ -1172,4 +1172,38 @@ TEST(node_pool_features)
 	fa_numa_destroy(n);
 }
 
+/* With 4 KiB pages a small large object's map can end less than 64 KiB
+ * after its header: the header's owner-map granule must still lie wholly
+ * inside the map, or the object is not found (refused at free). */
+TEST(small_pages_large_objects_found)
+{
+	struct fa_mem_opts mem = { .backend = FA_BACKEND_SMALL };
+	struct fa_numa_opts o = { .flags = FA_NUMA_NO_IDLE, .mem = &mem };
+	struct fa_numa_stats st;
+	struct fa_numa *n = fa_numa_create(&o);
+	static void *live[512];
+	long lost = 0, count = 0;
+
+	ASSERT_NE(NULL, n);
+	/* kept live, so the maps (stacked by mmap) start at many 4 KiB
+	 * offsets from a 64 KiB boundary */
+	for (size_t sz = FA_POOL_SMALL_MAX + 1; count < 512; sz += 4096 + 64) {
+		if (sz > 64 << 10)
+			sz = FA_POOL_SMALL_MAX + 1 + (size_t)count;
+		live[count] = fa_numa_alloc(n, sz);
+		ASSERT_NE(NULL, live[count]);
+		if (fa_numa_usable_size(n, live[count]) < sz)
+			lost++;
+		count++;
+	}
+	for (int i = 0; i < count; i++)
+		fa_numa_free(n, live[i]);
+	EXPECT_EQ(0, lost);
+	ASSERT_EQ(0, fa_numa_stats(n, &st));
+	for (int i = 0; i < st.nr_nodes; i++)
+		EXPECT_EQ(st.node[i].allocs, st.node[i].frees);
+	TH_LOG("%ld objects, %ld not found", count, lost);
+	fa_numa_destroy(n);
+}
+
 TEST_HARNESS_MAIN
