@@ -56,6 +56,17 @@ static void bins_release(struct fa_pool *p)
 
 /* ---- fork ---- */
 
+static void check_lock_init(struct fa_pool *p)
+{
+	pthread_rwlockattr_t a;
+
+	/* a trim waits for the checks under way, not for every later one */
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&p->check_lock, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
 void fa__pool_prefork(void)
 {
 	pthread_mutex_lock(&fa__pool_reg_lock);
@@ -69,17 +80,29 @@ void fa__pool_prefork(void)
 	}
 }
 
-void fa__pool_postfork_parent(void)
+/* The child cannot unlock check_lock: glibc takes an unlock by a thread
+ * whose tid is not the writer's (the child's differs from the parent's)
+ * for a reader's, and the next wrlock waits forever.  Nobody else holds it
+ * in the child, so it is made anew there. */
+static void postfork_unlock(bool child)
 {
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		pthread_mutex_unlock(&p->snap_lock);
 		pthread_mutex_unlock(&p->q.lock);
 		pthread_mutex_unlock(&p->lock);
-		pthread_rwlock_unlock(&p->check_lock);
+		if (child)
+			check_lock_init(p);
+		else
+			pthread_rwlock_unlock(&p->check_lock);
 		pthread_mutex_unlock(&p->shared_lock);
 		pthread_mutex_unlock(&p->trim_lock);
 	}
 	pthread_mutex_unlock(&fa__pool_reg_lock);
+}
+
+void fa__pool_postfork_parent(void)
+{
+	postfork_unlock(false);
 }
 
 /*
@@ -97,7 +120,7 @@ void fa__pool_postfork_child(void)
 		fa__pool_large_fork_child(p);
 		fa__pool_snap_fork_child(p);
 	}
-	fa__pool_postfork_parent();
+	postfork_unlock(true);
 }
 
 /* ---- create / destroy ---- */
@@ -213,15 +236,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->shared_lock, NULL);
 	pthread_mutex_init(&p->trim_lock, NULL);
-	{
-		pthread_rwlockattr_t a;
-
-		/* a trim waits for the checks under way, not for every later one */
-		pthread_rwlockattr_init(&a);
-		pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&p->check_lock, &a);
-		pthread_rwlockattr_destroy(&a);
-	}
+	check_lock_init(p);
 	p->flags = o->flags;
 	p->align = o->align ? o->align : (o->obj_size && o->obj_size % 16 ? 8 : 16);
 	p->obj_size = o->obj_size;

@@ -292,4 +292,44 @@ SLOW_TEST(fork, while_a_thread_hammers_pool_and_group, 120)
 	EXPECT_EQ(0, fa_arena_group_destroy(s.g));
 }
 
+/* A fork child forks again, with a debug pool (which has a rwlock among
+ * its fork locks): the grandchild's fork must not wait on a lock the
+ * child could not release.  Before, the second fork hung for good. */
+TEST(fork_in_a_fork_child)
+{
+	/* 4 KiB pages: a private hugetlb page that the child writes needs a
+	 * free huge page for its copy, or the child gets SIGBUS */
+	struct fa_mem_opts mem = { .backend = FA_BACKEND_SMALL };
+	struct fa_pool_opts o = { .flags = FA_POOL_DEBUG, .mem = &mem };
+	struct fa_pool *p = fa_pool_create(&o);
+	int st = 0;
+	pid_t c;
+
+	ASSERT_NE(NULL, p);
+	fa_pool_free(p, fa_pool_alloc(p, 64));
+	c = fork();
+	ASSERT_LE(0, c);
+	if (c == 0) {
+		int gst = 0;
+		pid_t g;
+
+		alarm(60); /* a hang: SIGALRM, not the harness's timeout */
+		fa_pool_free(p, fa_pool_alloc(p, 64));
+		g = fork();
+		if (g == 0) {
+			fa_pool_free(p, fa_pool_alloc(p, 64));
+			_exit(0);
+		}
+		if (g < 0 || waitpid(g, &gst, 0) != g || !WIFEXITED(gst) || WEXITSTATUS(gst))
+			_exit(1);
+		fa_pool_trim(p, 0, NULL); /* takes check_lock for writing */
+		_exit(0);
+	}
+	ASSERT_EQ(c, waitpid(c, &st, 0));
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	TH_LOG("child: status %#x%s", st,
+	       WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? " (hung in fork)" : "");
+	fa_pool_destroy(p);
+}
+
 TEST_HARNESS_MAIN
