@@ -19,7 +19,7 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 tmp=$(mktemp -d /tmp/fa-deb-XXXXXX)
 log=$tmp/log
-pkgs="finalloc-dkms libfinalloc1 libfinalloc-dev finalloc-tools"
+pkgs="finalloc-dkms libfinalloc1 libfinalloc-malloc0 libfinalloc-dev finalloc-tools"
 version=$(sed -n 's/^VERSION *:= *//p' "$top/Makefile")
 soname=$(sed -n 's/^SONAME *:= *//p' "$top/Makefile")
 installed=0
