@@ -5,7 +5,7 @@
  *
  * Locks: reg_lock (fa__pool_reg_lock, thread.c: TLS slots, thread exit,
  * destroy, the pool list) before trim_lock (trim.c) before shared_lock
- * before check_lock (debug.c; a rwlock) before pool->lock (regions,
+ * before check_lock (debug.c; an fa__rwlock, util/rwlock.h) before pool->lock (regions,
  * descriptor chunks, cache lists, large objects) before q.lock; snap_lock
  * is a leaf.  fork() takes them all in that order (pool after pool), so
  * the child finds every pool consistent.
@@ -56,44 +56,26 @@ static void bins_release(struct fa_pool *p)
 
 /* ---- fork ---- */
 
-static void check_lock_init(struct fa_pool *p)
-{
-	pthread_rwlockattr_t a;
-
-	/* a trim waits for the checks under way, not for every later one */
-	pthread_rwlockattr_init(&a);
-	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&p->check_lock, &a);
-	pthread_rwlockattr_destroy(&a);
-}
-
 void fa__pool_prefork(void)
 {
 	pthread_mutex_lock(&fa__pool_reg_lock);
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		pthread_mutex_lock(&p->trim_lock);
 		pthread_mutex_lock(&p->shared_lock);
-		pthread_rwlock_wrlock(&p->check_lock);
+		fa__rwlock_wrlock(&p->check_lock);
 		pthread_mutex_lock(&p->lock);
 		pthread_mutex_lock(&p->q.lock);
 		pthread_mutex_lock(&p->snap_lock);
 	}
 }
 
-/* The child cannot unlock check_lock: glibc takes an unlock by a thread
- * whose tid is not the writer's (the child's differs from the parent's)
- * for a reader's, and the next wrlock waits forever.  Nobody else holds it
- * in the child, so it is made anew there. */
-static void postfork_unlock(bool child)
+static void postfork_unlock(void)
 {
 	for (struct fa_pool *p = all_pools; p; p = p->fork_next) {
 		pthread_mutex_unlock(&p->snap_lock);
 		pthread_mutex_unlock(&p->q.lock);
 		pthread_mutex_unlock(&p->lock);
-		if (child)
-			check_lock_init(p);
-		else
-			pthread_rwlock_unlock(&p->check_lock);
+		fa__rwlock_wrunlock(&p->check_lock); /* a fork child can, too */
 		pthread_mutex_unlock(&p->shared_lock);
 		pthread_mutex_unlock(&p->trim_lock);
 	}
@@ -102,7 +84,7 @@ static void postfork_unlock(bool child)
 
 void fa__pool_postfork_parent(void)
 {
-	postfork_unlock(false);
+	postfork_unlock();
 }
 
 /*
@@ -120,7 +102,7 @@ void fa__pool_postfork_child(void)
 		fa__pool_large_fork_child(p);
 		fa__pool_snap_fork_child(p);
 	}
-	postfork_unlock(true);
+	postfork_unlock();
 }
 
 /* ---- create / destroy ---- */
@@ -204,7 +186,7 @@ static void pool_free_mem(struct fa_pool *p)
 	pthread_mutex_destroy(&p->lock);
 	pthread_mutex_destroy(&p->shared_lock);
 	pthread_mutex_destroy(&p->trim_lock);
-	pthread_rwlock_destroy(&p->check_lock);
+	fa__rwlock_destroy(&p->check_lock);
 	free(p->maps);
 	free(p);
 }
@@ -236,7 +218,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->shared_lock, NULL);
 	pthread_mutex_init(&p->trim_lock, NULL);
-	check_lock_init(p);
+	fa__rwlock_init(&p->check_lock);
 	p->flags = o->flags;
 	p->align = o->align ? o->align : (o->obj_size && o->obj_size % 16 ? 8 : 16);
 	p->obj_size = o->obj_size;

@@ -201,9 +201,9 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 	bool idle;
 
 	*large = false;
-	pthread_rwlock_rdlock(&p->check_lock);
+	fa__rwlock_rdlock(&p->check_lock);
 	v = classify(p, ptr, freeing, &c);
-	pthread_rwlock_unlock(&p->check_lock);
+	fa__rwlock_rdunlock(&p->check_lock);
 	*cls = c;
 	switch (v) {
 	case OBJECT:

@@ -33,6 +33,7 @@
 #ifndef FA_POOL_INTERNAL_H
 #define FA_POOL_INTERNAL_H
 
+#include "util/rwlock.h"
 #include "backend/backend.h"
 
 #include <pthread.h>
@@ -257,7 +258,7 @@ struct fa_pool {
 	/* FA_POOL_DEBUG: the checks of freed pointers read slab headers
 	 * under it (read), trim frees slabs and unmaps regions and a slab
 	 * is reused under it (write); after shared_lock, before pool->lock */
-	pthread_rwlock_t check_lock;
+	struct fa__rwlock check_lock;
 	_Atomic uint64_t trim_slabs, trim_bytes; /* ever freed / unmapped */
 
 	/* snapshots */

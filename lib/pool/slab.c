@@ -105,7 +105,7 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	int err;
 
 	if (check)
-		pthread_rwlock_wrlock(&p->check_lock);
+		fa__rwlock_wrlock(&p->check_lock);
 	pthread_mutex_lock(&p->lock);
 	s = reuse ? slab_reuse(p) : NULL; /* a slab fa_pool_trim freed, of any class */
 	if (!s) {
@@ -114,7 +114,7 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 			if (err) {
 				pthread_mutex_unlock(&p->lock);
 				if (check)
-					pthread_rwlock_unlock(&p->check_lock);
+					fa__rwlock_wrunlock(&p->check_lock);
 				errno = -err;
 				return NULL;
 			}
@@ -147,7 +147,7 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	fa__pagemap_set(s, FA__SLAB_SIZE, fa__pagemap_entry(s, fa__pool_inline_binoff(p, c)));
 	pthread_mutex_unlock(&p->lock);
 	if (check)
-		pthread_rwlock_unlock(&p->check_lock);
+		fa__rwlock_wrunlock(&p->check_lock);
 	atomic_fetch_add_explicit(&k->slabs, 1, memory_order_relaxed);
 	return s;
 }

@@ -306,7 +306,7 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 	/* debug checks read the headers free_slabs rewrites and the regions
 	 * unmapped next (fa__pool_check_ptr) */
 	if (debug)
-		pthread_rwlock_wrlock(&p->check_lock);
+		fa__rwlock_wrlock(&p->check_lock);
 	pthread_mutex_lock(&p->lock);
 	nmaps = free_slabs(p, &x, !maps, maps);
 	pthread_mutex_unlock(&p->lock);
@@ -321,7 +321,7 @@ int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *in
 		atomic_fetch_sub(&p->bytes_slabs, maps[i].size);
 	}
 	if (debug)
-		pthread_rwlock_unlock(&p->check_lock);
+		fa__rwlock_wrunlock(&p->check_lock);
 	pthread_mutex_unlock(&p->trim_lock);
 	atomic_fetch_add_explicit(&p->trim_slabs, x.n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&p->trim_bytes, bytes, memory_order_relaxed);
