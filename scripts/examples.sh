@@ -15,12 +15,8 @@ tap_init examples
 for prog in "$@"; do
 	name=$(basename "$prog")
 	log="$logdir/$name.log"
-	if [ ! -x "$prog" ]; then
-		tap_line fail "$name" "not built: $prog"
-		continue
-	fi
-	(cd "$top" && timeout -k 10 "$timeout_s" "$prog") >"$log" 2>&1 </dev/null
-	rc=$?
+	tap_run "$prog" "$log" || continue
+	rc=$tap_rc
 	case $rc in
 	0) tap_line ok "$name" ;;
 	124) tap_line fail "$name" "timed out after ${timeout_s}s (log: $log)" ;;

@@ -20,12 +20,8 @@ tap_init "$suite"
 for prog in "$@"; do
 	name=$(basename "$prog")
 	log="$logdir/$name.log"
-	if [ ! -x "$prog" ]; then
-		tap_line fail "$name" "not built: $prog"
-		continue
-	fi
-	(cd "$top" && timeout -k 10 "$timeout_s" "$prog") >"$log" 2>&1 </dev/null
-	rc=$?
+	tap_run "$prog" "$log" || continue
+	rc=$tap_rc
 	[ $rc = 124 ] && echo "# $name: timed out after ${timeout_s}s" >>"$log"
 	# A sanitizer report fails the program even if the harness said ok.
 	if grep -qE '^(==[0-9]+==ERROR: |WARNING: ThreadSanitizer|SUMMARY: (Address|Undefined|Thread)Sanitizer)|runtime error:' "$log"; then

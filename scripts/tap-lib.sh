@@ -65,3 +65,17 @@ tap_summary() {
 	[ -n "${TAP_COUNTS:-}" ] && echo "$TAP_SUITE $TAP_PASS $TAP_FAIL $TAP_SKIP" >>"$TAP_COUNTS"
 	[ "$TAP_FAIL" = 0 ]
 }
+
+# tap_run PROG LOG: a failed TAP line and status 1 when PROG is not built;
+# else run it from the top of the tree ($top), no stdin, output to LOG,
+# under FA_TEST_TIMEOUT (600 s), its exit status in tap_rc (124: timed
+# out), status 0.
+tap_run() {
+	if [ ! -x "$1" ]; then
+		tap_line fail "$(basename "$1")" "not built: $1"
+		return 1
+	fi
+	(cd "$top" && timeout -k 10 "${FA_TEST_TIMEOUT:-600}" "$1") >"$2" 2>&1 </dev/null
+	tap_rc=$?
+	return 0
+}
