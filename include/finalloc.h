@@ -448,7 +448,9 @@ int fa_arena_group_stats(struct fa_arena_group *g, struct fa_arena_group_stats *
 
 /*
  * Arenas with FA_ARENA_TRACE (or every arena, under FINALLOC_TRACE) record
- * their allocations into a per-thread ring; a writer thread appends the
+ * their allocations into a per-thread ring; pools with FA_POOL_TRACE and
+ * NUMA allocators with FA_NUMA_TRACE (or all, under FINALLOC_TRACE) their
+ * large allocations and the frees of those.  A writer thread appends the
  * rings to one file.  The file format: finalloc/trace.h (structs) and
  * fa_trace_open(3).  A full ring drops records (counted) unless
  * FA_TRACE_BLOCK makes the thread wait.
@@ -499,11 +501,11 @@ int fa_trace_stats(struct fa_trace_stats *st);
 struct fa_trace_reader;
 
 struct fa_trace_event {
-	int type;         /* FA_TRACE_ALLOC, _ARENA, _DROP, _END */
+	int type;         /* FA_TRACE_ALLOC, _ARENA, _FREE, _DROP, _END */
 	int event;        /* ARENA: FA_TRACE_EV_* */
 	uint64_t time_ns; /* since the journal was opened */
 	uint32_t tid;
-	uint64_t arena; /* arena id */
+	uint64_t arena; /* source id: FA_TRACE_SOURCE() says which kind */
 	uint64_t addr;
 	uint64_t size;
 	uint32_t align;
@@ -584,6 +586,7 @@ void fa_trace_reader_close(struct fa_trace_reader *r);
 #define FA_POOL_CTOR_EVERY     (1u << 6) /* ctor on every alloc, dtor on every free */
 #define FA_POOL_SIZE_HIST      (1u << 7) /* histogram of requested sizes (log2) */
 #define FA_POOL_NO_LARGE_CACHE (1u << 8) /* unmap freed large objects at once */
+#define FA_POOL_TRACE          (1u << 9) /* journal large objects (see fa_trace_open) */
 
 #define FA_POOL_POISON_BYTE 0xa5
 
@@ -850,6 +853,13 @@ static inline void fa_pool_free_sized(struct fa_pool *p, void *ptr, size_t size)
 }
 #endif
 
+/* fa_pool_alloc, with the site the journal records for a large object of a
+ * journaling pool (FA_POOL_TRACE, or FINALLOC_TRACE); the same as
+ * fa_pool_alloc otherwise.  file and func are kept, not copied: string
+ * literals (__FILE__, __func__).  Errors: those of fa_pool_alloc. */
+void *fa_pool_alloc_site(struct fa_pool *p, size_t size, const char *file, int line,
+                         const char *func);
+
 /* ------------------------------------------------------------------------
  * NUMA allocator
  * ---------------------------------------------------------------------- */
@@ -923,7 +933,8 @@ enum fa_numa_policy {
 #define FA_NUMA_WARN        (1u << 0) /* say remote allocs/frees, misplacements */
 #define FA_NUMA_BALANCE     (1u << 1) /* idle maps and pool budget go where needed */
 #define FA_NUMA_NO_IDLE     (1u << 2) /* unmap large maps at free, keep none idle */
-#define FA_NUMA_VALID_FLAGS (FA_NUMA_WARN | FA_NUMA_BALANCE | FA_NUMA_NO_IDLE)
+#define FA_NUMA_TRACE       (1u << 3) /* journal large allocations (see fa_trace_open) */
+#define FA_NUMA_VALID_FLAGS (FA_NUMA_WARN | FA_NUMA_BALANCE | FA_NUMA_NO_IDLE | FA_NUMA_TRACE)
 
 struct fa_numa_opts {
 	int policy;                        /* enum fa_numa_policy */
@@ -953,6 +964,13 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts);
  * NULL, size 0), E2BIG (see fa_pool_alloc), ENOMEM (no node could serve;
  * STRICT: the thread's node could not). */
 void *fa_numa_alloc(struct fa_numa *n, size_t size);
+
+/* fa_numa_alloc, with the site the journal records for a large allocation
+ * of a journaling allocator (FA_NUMA_TRACE, or FINALLOC_TRACE); the same as
+ * fa_numa_alloc otherwise.  file and func are kept, not copied.  Errors:
+ * those of fa_numa_alloc. */
+void *fa_numa_alloc_site(struct fa_numa *n, size_t size, const char *file, int line,
+                         const char *func);
 
 /* Memory of node (a CPU-only node: its nearest memory node).  Errors (NULL,
  * errno): EINVAL (n NULL, size 0, node absent or out of range), ENOMEM

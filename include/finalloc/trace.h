@@ -29,6 +29,23 @@
 #define FA_TRACE_ARENA 3
 #define FA_TRACE_DROP  4
 #define FA_TRACE_END   5
+#define FA_TRACE_FREE  6 /* added within version 1: older readers skip it by len */
+
+/*
+ * Sources.  The 64-bit "arena" of ALLOC, ARENA and FREE records names the
+ * allocator a record is about: its top 8 bits say which kind (an arena's
+ * are 0, as in journals of 1.0), the rest count allocators of that kind
+ * from 1.  Arenas journal every allocation (above their thresholds); pools
+ * and NUMA allocators their large ones (above the classes), and the frees
+ * of those.  An ARENA record's CREATE and DESTROY are for every source;
+ * RESET only for arenas.
+ */
+#define FA_TRACE_SRC_ARENA     0
+#define FA_TRACE_SRC_POOL      1
+#define FA_TRACE_SRC_NUMA      2
+#define FA_TRACE_SRC_SHIFT     56
+#define FA_TRACE_SOURCE(id)    ((unsigned)((id) >> FA_TRACE_SRC_SHIFT))
+#define FA_TRACE_SOURCE_NR(id) ((id) & ((1ull << FA_TRACE_SRC_SHIFT) - 1))
 
 /* fa_trace_rec_arena.event */
 #define FA_TRACE_EV_CREATE  1
@@ -67,9 +84,9 @@ struct fa_trace_rec_site { /* 24 bytes + names */
 
 struct fa_trace_rec_alloc { /* 48 bytes */
 	uint16_t type, len;
-	uint32_t site;    /* a SITE record's id */
+	uint32_t site;    /* a SITE record's id; 0: the caller gave none */
 	uint64_t time_ns; /* since start_ns */
-	uint64_t arena;   /* arena id */
+	uint64_t arena;   /* source id (see FA_TRACE_SOURCE) */
 	uint64_t addr;
 	uint64_t size;
 	uint32_t align;
@@ -81,9 +98,19 @@ struct fa_trace_rec_arena { /* 32 bytes */
 	uint16_t event; /* FA_TRACE_EV_* */
 	uint16_t pad;   /* 0 */
 	uint64_t time_ns;
-	uint64_t arena;
+	uint64_t arena; /* source id */
 	uint32_t tid;
 	uint32_t pad2; /* 0 */
+};
+
+/* A journaled large allocation freed (pools, NUMA allocators). */
+struct fa_trace_rec_free { /* 40 bytes */
+	uint16_t type, len;
+	uint32_t tid;
+	uint64_t time_ns;
+	uint64_t arena; /* source id, as in its ALLOC */
+	uint64_t addr;
+	uint64_t size; /* as allocated */
 };
 
 /* Records this thread dropped because its ring was full, just before. */

@@ -83,6 +83,13 @@ static void *install(struct fa_numa *n, int node, const struct fa__map *m, size_
 	pthread_mutex_unlock(&nd->large_lock);
 	atomic_fetch_add_explicit(&nd->large_bytes, m->size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&nd->large_allocs, 1, memory_order_relaxed);
+	l->traced = n->tracing && size >= n->trace_min;
+	if (l->traced) {
+		const struct fa__numa_tls *t = &fa__numa_tls;
+
+		fa__trace_alloc(n->trace_id, l->ptr, size, 64, t->site_file, t->site_line,
+		                t->site_func);
+	}
 	return l->ptr;
 }
 
@@ -222,6 +229,8 @@ void fa__numa_large_free(struct fa_numa *n, struct fa__numa_large *l)
 	struct fa__numa_node *nd = &n->node[l->node];
 	struct fa__map m = l->map;
 
+	if (l->traced) /* before the map can be reused: its FREE first */
+		fa__trace_free(n->trace_id, l->ptr, l->size);
 	pthread_mutex_lock(&nd->large_lock);
 	if (l->prev)
 		l->prev->next = l->next;

@@ -180,7 +180,6 @@ static int spill_order(const struct fa_topology *t, int from_idx, int *out)
 
 static struct fa_pool *make_pool(struct fa_numa *n, int node, const struct fa_numa_opts *o)
 {
-	struct fa_pool *p;
 	struct fa_pool_opts po;
 	struct fa_mem_opts mem;
 	char name[32];
@@ -201,13 +200,38 @@ static struct fa_pool *make_pool(struct fa_numa *n, int node, const struct fa_nu
 		po.name = name;
 	}
 	(void)n;
-	p = fa_pool_create(&po);
-	if (p)
-		fa__pool_set_owner(p, "a NUMA allocator (fa_numa_pool)");
-	return p;
+	return fa__pool_create(&po, "a NUMA allocator (fa_numa_pool)");
+}
+
+int fa__numa_trace_start(struct fa_numa *n, bool env)
+{
+	size_t min = 0;
+	unsigned sample;
+	int err;
+
+	env = env && fa__trace_env(&min, &sample);
+	if (n->tracing || (!(n->flags & FA_NUMA_TRACE) && !env))
+		return 0;
+	if (n->flags & FA_NUMA_TRACE)
+		min = 0;
+	err = fa__trace_ensure(NULL);
+	if (err < 0)
+		return err;
+	if (err) /* FINALLOC_TRACE's journal could not be opened (said) */
+		return 0;
+	n->trace_min = min;
+	n->trace_id = fa__trace_source_id(FA_TRACE_SRC_NUMA);
+	n->tracing = true;
+	fa__trace_arena(n->trace_id, FA_TRACE_EV_CREATE);
+	return 0;
 }
 
 struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
+{
+	return fa__numa_create(opts, true);
+}
+
+struct fa_numa *fa__numa_create(const struct fa_numa_opts *opts, bool env_trace)
 {
 	const struct fa_topology *t = fa__numa_topo();
 	struct fa_numa *n;
@@ -289,6 +313,9 @@ struct fa_numa *fa_numa_create(const struct fa_numa_opts *opts)
 		if (!n->pool_of[node])
 			n->pool_of[node] = n->node[n->mem_nodes[0]].pool;
 
+	err = fa__numa_trace_start(n, env_trace);
+	if (err)
+		goto fail;
 	pthread_mutex_lock(&all_lock);
 	n->next = all_head;
 	all_head = n;
@@ -319,6 +346,8 @@ void fa_numa_destroy(struct fa_numa *n)
 			break;
 		}
 	pthread_mutex_unlock(&all_lock);
+	if (n->tracing)
+		fa__trace_arena(n->trace_id, FA_TRACE_EV_DESTROY);
 	for (int node = 0; node < FA_MAX_NODES; node++) {
 		fa__arena_free(n->node[node].arena);
 		fa__numa_large_fini(n, node);
@@ -499,6 +528,23 @@ void *fa_numa_alloc(struct fa_numa *n, size_t size)
 		return alloc_miss(n, size, __builtin_return_address(0));
 	}
 	return null_einval();
+}
+
+void *fa_numa_alloc_site(struct fa_numa *n, size_t size, const char *file, int line,
+                         const char *func)
+{
+	struct fa__numa_tls *t = &fa__numa_tls;
+	void *p;
+
+	if (!n || !n->tracing || !fa__numa_is_large(n, size))
+		return fa_numa_alloc(n, size);
+	t->site_file = file;
+	t->site_line = line;
+	t->site_func = func;
+	p = alloc_miss(n, size, __builtin_return_address(0));
+	t->site_file = t->site_func = NULL;
+	t->site_line = 0;
+	return p;
 }
 
 void *fa_numa_alloc_onnode(struct fa_numa *n, size_t size, int node)

@@ -42,6 +42,11 @@ struct fa__numa_tls {
 	_Atomic int pinned_node;
 	int tid;
 	bool registered;
+	/* fa_numa_alloc_site's site, for the journal: the large path is
+	 * reached through node choice, spill and balance, none of which
+	 * carries it */
+	const char *site_file, *site_func;
+	int site_line;
 	struct fa__numa_tls *next, *prev; /* registry list, under its lock */
 };
 
@@ -83,6 +88,7 @@ struct fa__numa_large {
 	void *ptr;
 	struct fa__map map;
 	struct fa__numa_large *prev, *next; /* live or idle list */
+	bool traced;                        /* its ALLOC is in the journal: so goes its FREE */
 };
 
 _Static_assert(offsetof(struct fa__numa_large, hdr) == 0,
@@ -125,6 +131,10 @@ struct fa_numa {
 	size_t node_cap;
 	size_t idle_max; /* idle large maps kept per node */
 	bool large_ok;   /* large sizes: large.c, not the pool */
+	/* the journal (lib/trace): large allocations of trace_min bytes up */
+	bool tracing;
+	size_t trace_min;
+	uint64_t trace_id;
 	uint64_t warn_ns;
 	struct fa_mem_opts mem;
 	struct fa_arena_opts arena_opts;
@@ -149,6 +159,15 @@ void fa__numa_each(void (*fn)(struct fa_numa *n, void *arg), void *arg);
  * budget.  True if a retry may now succeed (pool: slabs freed or budget
  * gained; large: budget gained). */
 bool fa__numa_balance(struct fa_numa *n, int node, size_t need, bool pool);
+
+/* fa_numa_create; env_trace false: FINALLOC_TRACE does not make it journal
+ * (the drop-in, whose first allocation is too early to open a journal:
+ * it calls fa__numa_trace_start later). */
+struct fa_numa *fa__numa_create(const struct fa_numa_opts *opts, bool env_trace);
+/* Journal n's large allocations: FA_NUMA_TRACE (all) or FINALLOC_TRACE
+ * (its threshold); opens the journal if need be.  0, or -EINVAL (TRACE
+ * with no journal). */
+int fa__numa_trace_start(struct fa_numa *n, bool env);
 
 /* ---- large.c ---- */
 bool fa__numa_is_large(const struct fa_numa *n, size_t size);

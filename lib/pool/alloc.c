@@ -36,7 +36,7 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 			errno = E2BIG;
 			return NULL;
 		}
-		return fa__pool_large_alloc(p, size);
+		return fa__pool_large_alloc(p, size, NULL, 0, NULL);
 	}
 	c = class_of(p, size);
 	tc = fa__pool_tcache_get(p, &locked);
@@ -151,6 +151,15 @@ void fa__pool_free_sized_slow(struct fa_pool *p, void *ptr, size_t size)
 
 void *fa_pool_alloc(struct fa_pool *p, size_t size)
 {
+	return fa__pool_alloc_inl(p, size);
+}
+
+void *fa_pool_alloc_site(struct fa_pool *p, size_t size, const char *file, int line,
+                         const char *func)
+{
+	if (p && p->tracing && size > fa__pool_max_size(p) && !p->obj_size &&
+	    !(p->flags & FA_POOL_NO_LARGE))
+		return fa__pool_large_alloc(p, size, file, line, func);
 	return fa__pool_alloc_inl(p, size);
 }
 

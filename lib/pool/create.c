@@ -11,6 +11,7 @@
  * the child finds every pool consistent.
  */
 #include "pool/pool.h"
+#include "trace/trace.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -109,7 +110,8 @@ void fa__pool_postfork_child(void)
 
 #define VALID_FLAGS                                                                             \
 	(FA_POOL_FINE | FA_POOL_NO_LARGE | FA_POOL_ZERO | FA_POOL_POISON | FA_POOL_QUARANTINE | \
-	 FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST | FA_POOL_NO_LARGE_CACHE)
+	 FA_POOL_DEBUG | FA_POOL_CTOR_EVERY | FA_POOL_SIZE_HIST | FA_POOL_NO_LARGE_CACHE |      \
+	 FA_POOL_TRACE)
 
 static int check_opts(const struct fa_pool_opts *o)
 {
@@ -191,7 +193,36 @@ static void pool_free_mem(struct fa_pool *p)
 	free(p);
 }
 
+/* Journal large objects: asked (FA_POOL_TRACE: all of them, the journal
+ * open or FINALLOC_TRACE's), or every user pool under FINALLOC_TRACE (its
+ * threshold).  0, or -EINVAL: asked with no journal. */
+static int trace_setup(struct fa_pool *p, const char *owner)
+{
+	size_t min = 0;
+	unsigned sample;
+	bool env = !owner && fa__trace_env(&min, &sample);
+	int err;
+
+	if (!(p->flags & FA_POOL_TRACE) && !env)
+		return 0;
+	if (p->flags & FA_POOL_TRACE)
+		min = 0;
+	err = fa__trace_ensure(NULL);
+	if (err < 0)
+		return err;
+	/* 1: FINALLOC_TRACE's journal could not be opened (said): untraced */
+	p->tracing = !err;
+	p->trace_min = min;
+	p->trace_id = fa__trace_source_id(FA_TRACE_SRC_POOL);
+	return 0;
+}
+
 struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
+{
+	return fa__pool_create(opts, NULL);
+}
+
+struct fa_pool *fa__pool_create(const struct fa_pool_opts *opts, const char *owner)
 {
 	static const struct fa_pool_opts defaults;
 	const struct fa_pool_opts *o = opts ? opts : &defaults;
@@ -229,6 +260,7 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 	p->slow = (o->flags & FA__POOL_SLOW_FLAGS) || p->once_hooks;
 	p->report = o->report;
 	p->report_arg = o->report_arg;
+	p->owner = owner;
 	snprintf(p->name, sizeof(p->name), "%s", o->name ? o->name : "pool");
 	if (o->mem) {
 		p->mem = *o->mem;
@@ -246,7 +278,9 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 		p->slab_hdr += (most + 63) / 64 * sizeof(uint64_t);
 	}
 
-	err = fa__pool_quarantine_init(p, o);
+	err = trace_setup(p, owner);
+	if (!err)
+		err = fa__pool_quarantine_init(p, o);
 	if (!err)
 		err = fa__pool_snap_init(p, o);
 	if (err)
@@ -288,16 +322,13 @@ struct fa_pool *fa_pool_create(const struct fa_pool_opts *opts)
 				break;
 		}
 	}
+	if (p->tracing)
+		fa__trace_arena(p->trace_id, FA_TRACE_EV_CREATE);
 	return p;
 fail:
 	pool_free_mem(p);
 	errno = -err;
 	return NULL;
-}
-
-void fa__pool_set_owner(struct fa_pool *p, const char *owner)
-{
-	p->owner = owner;
 }
 
 void fa_pool_destroy(struct fa_pool *p)
@@ -317,6 +348,8 @@ void fa__pool_destroy(struct fa_pool *p)
 {
 	if (!p)
 		return;
+	if (p->tracing)
+		fa__trace_arena(p->trace_id, FA_TRACE_EV_DESTROY);
 	fa__pool_snap_fini(p); /* stop the sampler first: it reads the caches */
 	pthread_mutex_lock(&fa__pool_reg_lock);
 	pthread_mutex_lock(&p->lock);

@@ -7,6 +7,7 @@
  * fits it, within idle_max bytes; max_bytes makes idle mappings give way.
  */
 #include "pool/pool.h"
+#include "trace/trace.h"
 
 #include <errno.h>
 #include <string.h>
@@ -93,7 +94,18 @@ static void large_link(struct fa_pool *p, struct fa__pool_large *l)
 	p->large = l;
 }
 
-void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
+/* l handed out: into the journal if the pool journals its size. */
+static void *large_out(struct fa_pool *p, struct fa__pool_large *l, const char *file, int line,
+                       const char *func)
+{
+	l->traced = p->tracing && l->size >= p->trace_min;
+	if (l->traced)
+		fa__trace_alloc(p->trace_id, l->ptr, l->size, p->align, file, line, func);
+	return l->ptr;
+}
+
+void *fa__pool_large_alloc(struct fa_pool *p, size_t size, const char *file, int line,
+                           const char *func)
 {
 	size_t hdr = large_hdr(p), need, maxb;
 	struct fa__pool_idle ev[FA__LARGE_CACHE_MAX];
@@ -129,7 +141,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
 		atomic_fetch_add(&p->large_bytes, m.size);
 		if (p->flags & FA_POOL_ZERO)
 			memset(l->ptr, 0, size);
-		return l->ptr;
+		return large_out(p, l, file, line, func);
 	}
 	maxb = p->max_bytes; /* NUMA balancing moves it, under the lock */
 	if (maxb) {
@@ -176,7 +188,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
 	atomic_fetch_add(&p->large_allocs, 1);
 	atomic_fetch_add(&p->large_live, 1);
 	atomic_fetch_add(&p->large_bytes, m.size);
-	return l->ptr;
+	return large_out(p, l, file, line, func);
 }
 
 /* Oldest idle mappings make room.  binoff stays 0, so a free of an idle
@@ -187,11 +199,17 @@ bool fa__pool_large_free(struct fa_pool *p, struct fa__pool_large *l)
 	struct fa__map m;
 	unsigned nev = 0;
 
+	/* before the lock (a journal's first record from this thread takes
+	 * the journal's lock, under which the drop-in may allocate), and so
+	 * before any reuse's ALLOC */
+	if (l->traced && l->hdr.magic == FA__LARGE_MAGIC)
+		fa__trace_free(p->trace_id, l->ptr, l->size);
 	pthread_mutex_lock(&p->lock);
 	if (l->hdr.magic != FA__LARGE_MAGIC) {
 		pthread_mutex_unlock(&p->lock);
 		return false;
 	}
+	l->traced = false;
 	if (l->prev)
 		l->prev->next = l->next;
 	else

@@ -106,6 +106,7 @@ struct fa__pool_large {
 	void *ptr;
 	size_t size; /* requested */
 	struct fa__map map;
+	bool traced; /* its ALLOC is in the journal: so goes its FREE */
 };
 
 _Static_assert(offsetof(struct fa__pool_slab, hdr) == 0 &&
@@ -242,6 +243,10 @@ struct fa_pool {
 	struct fa__pool_tcache *shared_tc;
 
 	struct fa__pool_large *large;
+	/* the journal (lib/trace): large objects of trace_min bytes and up */
+	bool tracing;
+	size_t trace_min;
+	uint64_t trace_id;
 	_Atomic uint64_t large_allocs, large_frees, large_bytes, large_live;
 	/* large cache (pool->lock): lcache[0] is the oldest */
 	struct fa__pool_idle lcache[FA__LARGE_CACHE_MAX];
@@ -384,7 +389,9 @@ void fa__pool_setup_classes(struct fa_pool *p, const struct fa_pool_opts *o);
 void fa__pool_setup_inline(struct fa_pool *p);
 /* Mark p as owner's (a string literal): fa_pool_destroy refuses it and
  * only fa__pool_destroy frees it. */
-void fa__pool_set_owner(struct fa_pool *p, const char *owner);
+/* fa_pool_create for an allocator above (owner named: fa_pool_destroy
+ * refuses it; FINALLOC_TRACE does not make it journal). */
+struct fa_pool *fa__pool_create(const struct fa_pool_opts *opts, const char *owner);
 void fa__pool_destroy(struct fa_pool *p);
 /* What the owner map holds for a slab of class c: its bin's offset, 0 for
  * a pool whose frees all go out of line. */
@@ -401,7 +408,9 @@ void fa__pool_snap_fork_child(struct fa_pool *p);
 void fa__pool_snap_resume(struct fa_pool *p);
 
 /* ---- large.c ---- */
-void *fa__pool_large_alloc(struct fa_pool *p, size_t size);
+/* site (file, line, func) for the journal, NULLs when the caller gave none */
+void *fa__pool_large_alloc(struct fa_pool *p, size_t size, const char *file, int line,
+                           const char *func);
 /* Keep l's mapping idle in the cache or unmap it; false (nothing done) if
  * l is not live: the caller reports the double free. */
 bool fa__pool_large_free(struct fa_pool *p, struct fa__pool_large *l);

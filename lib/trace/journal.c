@@ -178,8 +178,7 @@ static int close_journal(bool free_rings)
 			struct fa__trace_ring *r = J.rings;
 
 			J.rings = r->next;
-			free(r->buf);
-			free(r);
+			fa__trace_ring_free(r);
 		}
 	}
 	J.rings = NULL;

@@ -187,7 +187,9 @@ static int add_site(struct fa_trace_reader *r, const unsigned char *p)
 
 static const char *type_name(uint16_t type)
 {
-	static const char *const names[] = { NULL, "SITE", "ALLOC", "ARENA", "DROP", "END" };
+	static const char *const names[] = {
+		NULL, "SITE", "ALLOC", "ARENA", "DROP", "END", "FREE"
+	};
 
 	return type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;
 }
@@ -228,6 +230,8 @@ static uint16_t min_len(uint16_t type)
 	case FA_TRACE_ARENA:
 	case FA_TRACE_END:
 		return 32;
+	case FA_TRACE_FREE:
+		return 40;
 	default:
 		return 8;
 	}
@@ -334,6 +338,13 @@ int fa_trace_next(struct fa_trace_reader *r, struct fa_trace_event *ev)
 			ev->time_ns = rd64(p + 8);
 			ev->arena = rd64(p + 16);
 			ev->tid = rd32(p + 24);
+			return 1;
+		case FA_TRACE_FREE:
+			ev->tid = rd32(p + 4);
+			ev->time_ns = rd64(p + 8);
+			ev->arena = rd64(p + 16);
+			ev->addr = rd64(p + 24);
+			ev->size = rd64(p + 32);
 			return 1;
 		case FA_TRACE_DROP:
 			ev->tid = rd32(p + 4);

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define MAX_NAME 1024
@@ -23,8 +24,13 @@ struct fa__trace_journal fa__trace_j = { .lock = PTHREAD_MUTEX_INITIALIZER,
 _Atomic uint64_t fa__trace_gen;
 
 static _Atomic uint32_t next_site = 1;
+static _Atomic uint64_t next_source[FA_TRACE_SRC_NUMA + 1] = { 1, 1, 1 };
 static _Thread_local struct fa__trace_ring *my_ring;
 static _Thread_local uint64_t my_gen;
+/* Set while this thread makes its ring: an allocation made meanwhile (by
+ * the drop-in under pthread or libc internals) is not journaled, rather
+ * than recursing into get_ring or waiting on J.lock that it holds. */
+static _Thread_local bool in_ring;
 static pthread_key_t ring_key;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
 
@@ -41,6 +47,33 @@ static void ring_exit(void *p)
 	my_ring = NULL;
 }
 
+uint64_t fa__trace_source_id(unsigned kind)
+{
+	return (uint64_t)kind << FA_TRACE_SRC_SHIFT | atomic_fetch_add(&next_source[kind], 1);
+}
+
+/* Rings are mapped, not malloc'ed: under the malloc drop-in a malloc here
+ * would come back into the journal. */
+static struct fa__trace_ring *ring_new(size_t size)
+{
+	size_t hl = (sizeof(struct fa__trace_ring) + 4095) & ~(size_t)4095;
+	char *m = mmap(NULL, hl + size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct fa__trace_ring *r = (struct fa__trace_ring *)m;
+
+	if (m == MAP_FAILED)
+		return NULL;
+	r->buf = m + hl;
+	r->size = size;
+	return r;
+}
+
+void fa__trace_ring_free(struct fa__trace_ring *r)
+{
+	size_t hl = (sizeof(struct fa__trace_ring) + 4095) & ~(size_t)4095;
+
+	munmap(r, hl + r->size);
+}
+
 static void ring_key_init(void)
 {
 	pthread_key_create(&ring_key, ring_exit);
@@ -53,24 +86,20 @@ static struct fa__trace_ring *get_ring(void)
 
 	if (fa__likely(my_ring && my_gen == gen))
 		return my_ring;
-	if (!(gen & 1))
+	if (!(gen & 1) || in_ring)
 		return NULL;
+	in_ring = true;
 	pthread_once(&ring_once, ring_key_init);
-	r = aligned_alloc(FA__CACHE_LINE, sizeof(*r));
-	if (!r)
-		return NULL;
-	memset(r, 0, sizeof(*r));
 	pthread_mutex_lock(&J.lock);
 	if (atomic_load(&fa__trace_gen) != gen) { /* closed meanwhile */
 		pthread_mutex_unlock(&J.lock);
-		free(r);
+		in_ring = false;
 		return NULL;
 	}
-	r->size = J.ring_size;
-	r->buf = malloc(r->size);
-	if (!r->buf) {
+	r = ring_new(J.ring_size);
+	if (!r) {
 		pthread_mutex_unlock(&J.lock);
-		free(r);
+		in_ring = false;
 		return NULL;
 	}
 	r->tid = (uint32_t)gettid();
@@ -80,6 +109,7 @@ static struct fa__trace_ring *get_ring(void)
 	my_ring = r;
 	my_gen = gen;
 	pthread_setspecific(ring_key, r);
+	in_ring = false;
 	return r;
 }
 
@@ -204,8 +234,9 @@ void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, c
 
 	if (!r)
 		return;
-	site = site_id(r, file, line, func);
-	if (!site) {
+	/* site 0: none given (the reader shows an unknown site) */
+	site = file || func ? site_id(r, file, line, func) : 0;
+	if (!site && (file || func)) {
 		count_drop(r);
 		return;
 	}
@@ -214,6 +245,20 @@ void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, c
 		                           arena,          (uintptr_t)p,
 		                           size,           (uint32_t)align,
 		                           r->tid };
+	put_rec(r, &rec, sizeof(rec));
+}
+
+void fa__trace_free(uint64_t source, const void *p, size_t size)
+{
+	struct fa__trace_ring *r = get_ring();
+	struct fa_trace_rec_free rec;
+
+	if (!r)
+		return;
+	rec = (struct fa_trace_rec_free){ FA_TRACE_FREE, sizeof(rec),
+		                          r->tid,        fa__trace_now_ns(CLOCK_MONOTONIC) - J.t0,
+		                          source,        (uintptr_t)p,
+		                          size };
 	put_rec(r, &rec, sizeof(rec));
 }
 

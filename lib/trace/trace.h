@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/trace: the allocation journal.  Arenas record into it; it writes
+ * lib/trace: the allocation journal.  Arenas, and pools and NUMA
+ * allocators for their large blocks, record into it; it writes
  * records to a file from its own thread and reads journals back.  It calls
  * nothing of the allocators.
  * Sections are grouped by the file that defines them; calls point down
@@ -57,6 +58,13 @@ _Static_assert(sizeof(struct fa_trace_rec_arena) == 32 &&
                        offsetof(struct fa_trace_rec_arena, arena) == 16 &&
                        offsetof(struct fa_trace_rec_arena, tid) == 24,
                "ARENA record layout");
+_Static_assert(sizeof(struct fa_trace_rec_free) == 40 &&
+                       offsetof(struct fa_trace_rec_free, tid) == 4 &&
+                       offsetof(struct fa_trace_rec_free, time_ns) == 8 &&
+                       offsetof(struct fa_trace_rec_free, arena) == 16 &&
+                       offsetof(struct fa_trace_rec_free, addr) == 24 &&
+                       offsetof(struct fa_trace_rec_free, size) == 32,
+               "FREE record layout");
 _Static_assert(sizeof(struct fa_trace_rec_drop) == 24 &&
                        offsetof(struct fa_trace_rec_drop, tid) == 4 &&
                        offsetof(struct fa_trace_rec_drop, time_ns) == 8 &&
@@ -131,6 +139,12 @@ extern _Atomic uint64_t fa__trace_gen __attribute__((visibility("hidden")));
 void fa__trace_alloc(uint64_t arena, const void *p, size_t size, size_t align, const char *file,
                      int line, const char *func);
 void fa__trace_arena(uint64_t arena, int event);
+/* A journaled large block freed. */
+void fa__trace_free(uint64_t source, const void *p, size_t size);
+/* A new source id of kind FA_TRACE_SRC_* (see finalloc/trace.h). */
+uint64_t fa__trace_source_id(unsigned kind);
+/* Unmap a ring (the writer and close, once it is drained or dead). */
+void fa__trace_ring_free(struct fa__trace_ring *r);
 /* Forget the calling thread's ring (the forked child's only thread). */
 void fa__trace_record_postfork(void);
 

@@ -179,8 +179,7 @@ static void reap(void)
 			*pp = r->next;
 			J.records_dead += atomic_load(&r->records);
 			J.dropped_dead += atomic_load(&r->dropped);
-			free(r->buf);
-			free(r);
+			fa__trace_ring_free(r);
 		} else {
 			pp = &r->next;
 		}
