@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * finalloc trace FILE: decode an allocation journal (the library's format,
- * read through its fa_trace_reader API): top sites by bytes and by count,
+ * read through its fa_trace_reader API): what each kind of allocator
+ * journaled (arenas; pools' and NUMA allocators' large blocks, allocated
+ * and freed), top sites by bytes and by count,
  * size histogram, largest allocations with their sites, and a timeline.
  * A foreign, newer or corrupt file is refused with a clear message.
  */
@@ -30,10 +32,18 @@ struct big {
 	const struct site *site;
 };
 
+/* What the journal says of the sources of one kind (FA_TRACE_SRC_*). */
+struct src_sum {
+	uint64_t ev[4]; /* ARENA records by FA_TRACE_EV_* */
+	uint64_t allocs, bytes, frees, freed_bytes;
+};
+
+#define NR_SRC (FA_TRACE_SRC_NUMA + 1)
+
 struct trace_sum {
 	struct fa_trace_header hdr;
 	uint64_t allocs, bytes, events;
-	uint64_t arena_ev[4];           /* by FA_TRACE_EV_* */
+	struct src_sum src[NR_SRC];     /* records of a newer kind: not counted */
 	uint64_t drop_records, dropped; /* DROP records, what they count */
 	uint64_t unplaced;              /* END counts more drops than they */
 	bool ended, damaged;
@@ -53,19 +63,20 @@ struct trace_sum {
 
 void trace_usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: finalloc trace [--json] [--top N] FILE\n"
-	        "\n"
-	        "Decode an allocation journal written by libfinalloc (FINALLOC_TRACE=FILE, or\n"
-	        "fa_trace_open): top allocation sites by bytes and by count, a size histogram,\n"
-	        "the largest allocations with their sites, and a timeline.  A file that is not\n"
-	        "a journal or is from a newer version is refused (exit 1).  A journal cut short\n"
-	        "(its program killed) or with a bad record is shown up to there, and where it\n"
-	        "ends is said (exit 0 when cut short, 1 for a bad record).\n"
-	        "\n"
-	        "  --json     machine-readable output\n"
-	        "  --top N    rows in the top-N lists (default 10)\n"
-	        "  --help     this text\n");
+	fprintf(f, "usage: finalloc trace [--json] [--top N] FILE\n"
+	           "\n"
+	           "Decode an allocation journal written by libfinalloc (FINALLOC_TRACE=FILE, or\n"
+	           "fa_trace_open): what each kind of allocator journaled (arenas; the large\n"
+	           "blocks of pools and NUMA allocators, freed and not), top allocation sites by\n"
+	           "bytes and by count, a size histogram, the largest allocations with their\n"
+	           "sites, and a timeline.  A file that is not a journal or is from a newer\n"
+	           "version is refused (exit 1).  A journal cut short (its program killed) or\n"
+	           "with a bad record is shown up to there, and where it ends is said (exit 0\n"
+	           "when cut short, 1 for a bad record).\n"
+	           "\n"
+	           "  --json     machine-readable output\n"
+	           "  --top N    rows in the top-N lists (default 10)\n"
+	           "  --help     this text\n");
 }
 
 static uint64_t hash_site(const char *file, const char *func, int line)
@@ -131,6 +142,8 @@ static int log2_bucket(uint64_t v)
 
 static int record(struct trace_sum *s, const struct fa_trace_event *ev)
 {
+	unsigned kind = FA_TRACE_SOURCE(ev->arena);
+	struct src_sum *src = kind < NR_SRC ? &s->src[kind] : NULL;
 	struct site *st;
 
 	s->events++;
@@ -147,6 +160,10 @@ static int record(struct trace_sum *s, const struct fa_trace_event *ev)
 		st->bytes += ev->size;
 		s->allocs++;
 		s->bytes += ev->size;
+		if (src) {
+			src->allocs++;
+			src->bytes += ev->size;
+		}
 		s->hist_count[log2_bucket(ev->size)]++;
 		s->hist_bytes[log2_bucket(ev->size)] += ev->size;
 		add_big(s, ev, st);
@@ -163,8 +180,14 @@ static int record(struct trace_sum *s, const struct fa_trace_event *ev)
 		s->times[s->ntimes++].size = ev->size;
 		break;
 	case FA_TRACE_ARENA:
-		if (ev->event >= 0 && ev->event < 4)
-			s->arena_ev[ev->event]++;
+		if (src && ev->event >= 0 && ev->event < 4)
+			src->ev[ev->event]++;
+		break;
+	case FA_TRACE_FREE:
+		if (src) {
+			src->frees++;
+			src->freed_bytes += ev->size;
+		}
 		break;
 	case FA_TRACE_DROP:
 		s->drop_records++;
@@ -247,9 +270,27 @@ static void print_text(struct trace_sum *s, const char *path)
 	printf("  %llu allocations, %s, %zu sites; arenas: %llu created, %llu resets, %llu "
 	       "destroyed\n",
 	       (unsigned long long)s->allocs, b1, s->nsites,
-	       (unsigned long long)s->arena_ev[FA_TRACE_EV_CREATE],
-	       (unsigned long long)s->arena_ev[FA_TRACE_EV_RESET],
-	       (unsigned long long)s->arena_ev[FA_TRACE_EV_DESTROY]);
+	       (unsigned long long)s->src[FA_TRACE_SRC_ARENA].ev[FA_TRACE_EV_CREATE],
+	       (unsigned long long)s->src[FA_TRACE_SRC_ARENA].ev[FA_TRACE_EV_RESET],
+	       (unsigned long long)s->src[FA_TRACE_SRC_ARENA].ev[FA_TRACE_EV_DESTROY]);
+	for (unsigned k = FA_TRACE_SRC_POOL; k < NR_SRC; k++) {
+		const struct src_sum *x = &s->src[k];
+		char b3[32], b4[32];
+
+		if (!x->ev[FA_TRACE_EV_CREATE] && !x->allocs && !x->frees)
+			continue;
+		fa__fmt_bytes(b1, sizeof(b1), x->bytes);
+		fa__fmt_bytes(b3, sizeof(b3), x->freed_bytes);
+		fa__fmt_bytes(b4, sizeof(b4),
+		              x->bytes > x->freed_bytes ? x->bytes - x->freed_bytes : 0);
+		printf("  %s: %llu created, %llu destroyed; large allocations: %llu (%s), %llu "
+		       "freed (%s), %llu not freed (%s)\n",
+		       k == FA_TRACE_SRC_POOL ? "pools" : "numa allocators",
+		       (unsigned long long)x->ev[FA_TRACE_EV_CREATE],
+		       (unsigned long long)x->ev[FA_TRACE_EV_DESTROY],
+		       (unsigned long long)x->allocs, b1, (unsigned long long)x->frees, b3,
+		       (unsigned long long)(x->allocs > x->frees ? x->allocs - x->frees : 0), b4);
+	}
 	if (s->ended)
 		printf("  complete: the writer recorded %llu records, %llu dropped\n",
 		       (unsigned long long)s->end_records, (unsigned long long)s->end_dropped);
@@ -351,9 +392,21 @@ static void print_json(struct trace_sum *s)
 	fa__json_uint(&j, "allocations", s->allocs);
 	fa__json_uint(&j, "bytes", s->bytes);
 	fa__json_uint(&j, "sites", s->nsites);
-	fa__json_uint(&j, "arena_creates", s->arena_ev[FA_TRACE_EV_CREATE]);
-	fa__json_uint(&j, "arena_resets", s->arena_ev[FA_TRACE_EV_RESET]);
-	fa__json_uint(&j, "arena_destroys", s->arena_ev[FA_TRACE_EV_DESTROY]);
+	fa__json_uint(&j, "arena_creates", s->src[FA_TRACE_SRC_ARENA].ev[FA_TRACE_EV_CREATE]);
+	fa__json_uint(&j, "arena_resets", s->src[FA_TRACE_SRC_ARENA].ev[FA_TRACE_EV_RESET]);
+	fa__json_uint(&j, "arena_destroys", s->src[FA_TRACE_SRC_ARENA].ev[FA_TRACE_EV_DESTROY]);
+	for (unsigned k = FA_TRACE_SRC_POOL; k < NR_SRC; k++) {
+		const struct src_sum *x = &s->src[k];
+
+		fa__json_begin_obj(&j, k == FA_TRACE_SRC_POOL ? "pools" : "numa");
+		fa__json_uint(&j, "creates", x->ev[FA_TRACE_EV_CREATE]);
+		fa__json_uint(&j, "destroys", x->ev[FA_TRACE_EV_DESTROY]);
+		fa__json_uint(&j, "large_allocations", x->allocs);
+		fa__json_uint(&j, "large_bytes", x->bytes);
+		fa__json_uint(&j, "frees", x->frees);
+		fa__json_uint(&j, "freed_bytes", x->freed_bytes);
+		fa__json_end_obj(&j);
+	}
 	fa__json_uint(&j, "dropped", s->dropped);
 	fa__json_uint(&j, "dropped_unplaced", s->unplaced);
 	fa__json_bool(&j, "complete", s->ended && !s->damaged);

@@ -922,6 +922,103 @@ TEST(trace_decodes_a_journal)
 	unlink(path);
 }
 
+static void jw_header(struct jw *w)
+{
+	static const char magic[8] = { 'F', 'A', 'J', 'R', 'N', 'L', 0, 1 };
+	uint8_t zero[24] = { 0 };
+
+	w->len = 0;
+	jw_put(w, magic, 8);
+	jw_u32(w, 1);
+	jw_u32(w, 64);
+	jw_u64(w, 1000);
+	jw_u64(w, 1700000000ull * 1000000000ull);
+	jw_u32(w, 4242);
+	jw_u32(w, 0);
+	jw_put(w, zero, 24);
+}
+
+static void jw_source(struct jw *w, uint16_t event, uint64_t id)
+{
+	jw_u16(w, FA_TRACE_ARENA);
+	jw_u16(w, 32);
+	jw_u16(w, event);
+	jw_u16(w, 0);
+	jw_u64(w, 10);
+	jw_u64(w, id);
+	jw_u32(w, 7);
+	jw_u32(w, 0);
+}
+
+static void jw_block(struct jw *w, uint16_t type, uint64_t id, uint64_t addr, uint64_t size)
+{
+	jw_u16(w, type);
+	jw_u16(w, type == FA_TRACE_ALLOC ? 48 : 40);
+	if (type == FA_TRACE_ALLOC) {
+		jw_u32(w, 0); /* no site */
+		jw_u64(w, 20);
+		jw_u64(w, id);
+		jw_u64(w, addr);
+		jw_u64(w, size);
+		jw_u32(w, 64);
+		jw_u32(w, 7);
+	} else {
+		jw_u32(w, 7);
+		jw_u64(w, 30);
+		jw_u64(w, id);
+		jw_u64(w, addr);
+		jw_u64(w, size);
+	}
+}
+
+/* Large blocks of a pool and of a NUMA allocator, one freed. */
+TEST(trace_shows_pool_and_numa_sources)
+{
+	char path[] = "/tmp/fa-cli-jrnl-XXXXXX";
+	uint64_t pool = (uint64_t)FA_TRACE_SRC_POOL << FA_TRACE_SRC_SHIFT | 1;
+	uint64_t numa = (uint64_t)FA_TRACE_SRC_NUMA << FA_TRACE_SRC_SHIFT | 1;
+	int fd = mkstemp(path);
+	struct jw w;
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_GE(fd, 0);
+	close(fd);
+	jw_header(&w);
+	jw_source(&w, FA_TRACE_EV_CREATE, pool);
+	jw_block(&w, FA_TRACE_ALLOC, pool, 0x7f0000000000ull, 1 << 20);
+	jw_block(&w, FA_TRACE_FREE, pool, 0x7f0000000000ull, 1 << 20);
+	jw_source(&w, FA_TRACE_EV_DESTROY, pool);
+	jw_source(&w, FA_TRACE_EV_CREATE, numa);
+	jw_block(&w, FA_TRACE_ALLOC, numa, 0x7f0000400000ull, 2 << 20);
+	save(path, w.buf, w.len);
+
+	ASSERT_EQ(0, run(&r, "trace", path));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "2 allocations"));
+	EXPECT_NE(NULL, strstr(r.out, "arenas: 0 created")) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "pools: 1 created, 1 destroyed; large allocations: 1 "
+	                              "(1.0 MiB), 1 freed (1.0 MiB), 0 not freed"))
+	TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "numa allocators: 1 created, 0 destroyed; large "
+	                              "allocations: 1 (2.0 MiB), 0 freed (0 B), 1 not freed "
+	                              "(2.0 MiB)"))
+	TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "(unknown site)"));
+	run_free(&r);
+
+	ASSERT_EQ(0, run(&r, "trace", "--json", path));
+	EXPECT_EQ(0, r.status);
+	EXPECT_TRUE(json_valid(r.out)) TH_LOG("%s", r.out);
+	EXPECT_EQ(0, json_get_int(r.out, "arena_creates"));
+	EXPECT_EQ(1, json_get_int(strstr(r.out, "\"pools\""), "frees"));
+	EXPECT_EQ(1 << 20, json_get_int(strstr(r.out, "\"pools\""), "freed_bytes"));
+	EXPECT_EQ(1, json_get_int(strstr(r.out, "\"numa\""), "large_allocations"));
+	EXPECT_EQ(0, json_get_int(strstr(r.out, "\"numa\""), "frees"));
+	run_free(&r);
+	unlink(path);
+}
+
 /* END counts drops no DROP record placed: every view still says so. */
 TEST(trace_shows_drops_only_the_end_counts)
 {
