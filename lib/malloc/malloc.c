@@ -260,16 +260,16 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 	 * so when a peer had reserved some. */
 	if (!be || !*be)
 		g_mem.backend = FA_BACKEND_THP;
-	g = fa_numa_create(&g_opts);
+	g = fa__numa_create(&g_opts, false);
 	if (!g && g_mem.backend == FA_BACKEND_THP) {
 		g_mem.backend = FA_BACKEND_SMALL; /* THP is off */
-		g = fa_numa_create(&g_opts);
+		g = fa__numa_create(&g_opts, false);
 	}
 	if (!g && be && *be) {
 		fprintf(stderr, "finalloc: FINALLOC_BACKEND=%s cannot serve (%s); using auto\n", be,
 		        strerror(errno));
 		fa__backend_env_ignore();
-		g = fa_numa_create(&g_opts);
+		g = fa__numa_create(&g_opts, false);
 	}
 	if (!g) {
 		say_failure("creating the allocator", errno);
@@ -285,7 +285,7 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 		if (mm.backend == FA_BACKEND_THP)
 			mm.backend = FA_BACKEND_SMALL;
 		mo.mem = &mm;
-		g_med = fa_numa_create(&mo);
+		g_med = fa__numa_create(&mo, false);
 		if (!g_med) {
 			if (knob_verbose)
 				fprintf(stderr,
@@ -458,9 +458,11 @@ static __attribute__((noinline)) struct fa_numa *al_make(void)
 	po.flags &= ~FA_POOL_FINE; /* multiples of 64: powers of two */
 	po.align = 64;
 	no.pool = &po;
-	a = fa_numa_create(&no);
+	a = fa__numa_create(&no, false);
 	if (!a)
 		return NULL;
+	if (ctor_ran) /* before it is published: the large path reads it */
+		fa__numa_trace_start(a, true);
 	if (!atomic_compare_exchange_strong(&g_al, &expect, a)) {
 		fa_numa_destroy(a);
 		return expect;
@@ -1014,4 +1016,12 @@ __attribute__((constructor(101))) static void malloc_ctor(void)
 {
 	pthread_atfork(boot_prefork, boot_postfork, boot_postfork);
 	ctor_ran = true;
+	/* FINALLOC_TRACE: large allocations into the journal, opened here
+	 * rather than in the first malloc (ld.so's, before libc could start
+	 * the journal's writer thread) */
+	if (getenv("FINALLOC_TRACE") && ready()) {
+		fa__numa_trace_start(g, true);
+		if (g_med != g)
+			fa__numa_trace_start(g_med, true);
+	}
 }
