@@ -205,21 +205,13 @@ static struct fa_pool *make_pool(struct fa_numa *n, int node, const struct fa_nu
 
 int fa__numa_trace_start(struct fa_numa *n, bool env)
 {
-	size_t min = 0;
-	unsigned sample;
-	int err;
+	int on;
 
-	env = env && fa__trace_env(&min, &sample);
-	if (n->tracing || (!(n->flags & FA_NUMA_TRACE) && !env))
+	if (n->tracing)
 		return 0;
-	if (n->flags & FA_NUMA_TRACE)
-		min = 0;
-	err = fa__trace_ensure(NULL);
-	if (err < 0)
-		return err;
-	if (err) /* FINALLOC_TRACE's journal could not be opened (said) */
-		return 0;
-	n->trace_min = min;
+	on = fa__trace_want(n->flags & FA_NUMA_TRACE, env, &n->trace_min);
+	if (on <= 0)
+		return on;
 	n->trace_id = fa__trace_source_id(FA_TRACE_SRC_NUMA);
 	n->tracing = true;
 	fa__trace_arena(n->trace_id, FA_TRACE_EV_CREATE);

@@ -193,27 +193,17 @@ static void pool_free_mem(struct fa_pool *p)
 	free(p);
 }
 
-/* Journal large objects: asked (FA_POOL_TRACE: all of them, the journal
- * open or FINALLOC_TRACE's), or every user pool under FINALLOC_TRACE (its
- * threshold).  0, or -EINVAL: asked with no journal. */
+/* Journal large objects: asked (FA_POOL_TRACE), or every user pool under
+ * FINALLOC_TRACE.  0, or -EINVAL: asked with no journal. */
 static int trace_setup(struct fa_pool *p, const char *owner)
 {
-	size_t min = 0;
-	unsigned sample;
-	bool env = !owner && fa__trace_env(&min, &sample);
-	int err;
+	int on = fa__trace_want(p->flags & FA_POOL_TRACE, !owner, &p->trace_min);
 
-	if (!(p->flags & FA_POOL_TRACE) && !env)
-		return 0;
-	if (p->flags & FA_POOL_TRACE)
-		min = 0;
-	err = fa__trace_ensure(NULL);
-	if (err < 0)
-		return err;
-	/* 1: FINALLOC_TRACE's journal could not be opened (said): untraced */
-	p->tracing = !err;
-	p->trace_min = min;
-	p->trace_id = fa__trace_source_id(FA_TRACE_SRC_POOL);
+	if (on < 0)
+		return on;
+	p->tracing = on;
+	if (on)
+		p->trace_id = fa__trace_source_id(FA_TRACE_SRC_POOL);
 	return 0;
 }
 

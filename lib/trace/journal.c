@@ -301,6 +301,21 @@ bool fa__trace_env(size_t *min_size, unsigned *sample)
 	return true;
 }
 
+int fa__trace_want(bool asked, bool env, size_t *min)
+{
+	unsigned sample;
+	int err;
+
+	*min = 0;
+	env = env && fa__trace_env(min, &sample);
+	if (!asked && !env)
+		return 0;
+	if (asked)
+		*min = 0;
+	err = fa__trace_ensure(NULL);
+	return err < 0 ? err : !err;
+}
+
 int fa__trace_ensure(const char *path)
 {
 	struct fa_trace_opts o;

@@ -167,6 +167,12 @@ int fa__trace_ensure(const char *path);
  * fa__trace_ensure opens its journal. */
 bool fa__trace_env(size_t *min_size, unsigned *sample);
 
+/* Does a pool or NUMA allocator journal its large blocks: asked (its TRACE
+ * flag: all of them) or, with env, under FINALLOC_TRACE (its threshold in
+ * *min)?  1 (a journal is open), 0 (no, or FINALLOC_TRACE's journal could
+ * not be opened: said), -EINVAL (asked with no journal). */
+int fa__trace_want(bool asked, bool env, size_t *min);
+
 /* fork(2), from lib/fork.c: the child stops journaling (the writer thread
  * did not survive) and reinitialises the journal's lock.  No prefork: the
  * lock is held around file writes, and fork must not wait for I/O. */

@@ -810,13 +810,10 @@ static void jw_u64(struct jw *w, uint64_t v)
 	jw_put(w, &v, 8);
 }
 
-/* A journal written by hand from the format in include/finalloc.h. */
-static void make_journal(struct jw *w, uint32_t version, bool end)
+static void jw_header(struct jw *w, uint32_t version)
 {
 	static const char magic[8] = { 'F', 'A', 'J', 'R', 'N', 'L', 0, 1 };
-	static const char file[] = "order_book.c", func[] = "add_level";
 	uint8_t zero[24] = { 0 };
-	size_t names = sizeof(file) - 1 + sizeof(func) - 1, pad = (8 - (24 + names) % 8) % 8;
 
 	w->len = 0;
 	jw_put(w, magic, 8);
@@ -827,6 +824,16 @@ static void make_journal(struct jw *w, uint32_t version, bool end)
 	jw_u32(w, 4242);
 	jw_u32(w, 0);
 	jw_put(w, zero, 24);
+}
+
+/* A journal written by hand from the format in include/finalloc.h. */
+static void make_journal(struct jw *w, uint32_t version, bool end)
+{
+	static const char file[] = "order_book.c", func[] = "add_level";
+	uint8_t zero[24] = { 0 };
+	size_t names = sizeof(file) - 1 + sizeof(func) - 1, pad = (8 - (24 + names) % 8) % 8;
+
+	jw_header(w, version);
 	/* SITE 1 */
 	jw_u16(w, FA_TRACE_SITE);
 	jw_u16(w, (uint16_t)(24 + names + pad));
@@ -922,22 +929,6 @@ TEST(trace_decodes_a_journal)
 	unlink(path);
 }
 
-static void jw_header(struct jw *w)
-{
-	static const char magic[8] = { 'F', 'A', 'J', 'R', 'N', 'L', 0, 1 };
-	uint8_t zero[24] = { 0 };
-
-	w->len = 0;
-	jw_put(w, magic, 8);
-	jw_u32(w, 1);
-	jw_u32(w, 64);
-	jw_u64(w, 1000);
-	jw_u64(w, 1700000000ull * 1000000000ull);
-	jw_u32(w, 4242);
-	jw_u32(w, 0);
-	jw_put(w, zero, 24);
-}
-
 static void jw_source(struct jw *w, uint16_t event, uint64_t id)
 {
 	jw_u16(w, FA_TRACE_ARENA);
@@ -984,7 +975,7 @@ TEST(trace_shows_pool_and_numa_sources)
 	NEED_BIN();
 	ASSERT_GE(fd, 0);
 	close(fd);
-	jw_header(&w);
+	jw_header(&w, 1);
 	jw_source(&w, FA_TRACE_EV_CREATE, pool);
 	jw_block(&w, FA_TRACE_ALLOC, pool, 0x7f0000000000ull, 1 << 20);
 	jw_block(&w, FA_TRACE_FREE, pool, 0x7f0000000000ull, 1 << 20);
