@@ -247,7 +247,14 @@ $(INSTR_CXX): tools/bench/instr_cxx.cpp $(STATIC_LIB)
 check-examples: examples
 	$(Q)scripts/examples.sh $(EXAMPLES)
 
-vmtests: $(KTESTS) $(HTESTS:$(B)/tests/%=$(B)/vmtests/host-%) $(B)/vmbin/finalloc
+vmtests: $(KTESTS) $(HTESTS:$(B)/tests/%=$(B)/vmtests/host-%) $(B)/vmbin/finalloc \
+		$(B)/vmtests/malloc-device $(MALLOC_SO)
+
+# Real programs on the drop-in with the device backend: run.sh copies the
+# drop-in, perl, sort and their libraries into the VM.
+$(B)/vmtests/malloc-device: tests/vm/malloc-device.sh
+	@mkdir -p $(dir $@)
+	$(Q)install -m 755 $< $@
 
 # The CLI inside the VM, static like the tests (the rig puts it in /bin).
 $(B)/vmbin/finalloc: $(TOOL_OBJS) $(STATIC_LIB)

@@ -53,6 +53,18 @@ for t in "$B"/vmtests/*; do
 	nprog=$((nprog + 1))
 done
 cp "$B/vmbin/finalloc" "$work/root/bin/finalloc"
+# The malloc drop-in and dynamic programs for malloc-device, with every
+# library they load (the rest of the VM is static).
+if [ -x "$work/root/tests/malloc-device" ]; then
+	mkdir -p "$work/root/lib" "$work/root/usr/bin"
+	cp "$B/libfinalloc-malloc.so.0" "$work/root/lib/" || exit 1
+	cp /usr/bin/perl /usr/bin/sort "$work/root/usr/bin/" || exit 1
+	for lib in $(ldd "$B/libfinalloc-malloc.so.0" /usr/bin/perl /usr/bin/sort |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' | sort -u); do
+		mkdir -p "$work/root${lib%/*}"
+		cp -L "$lib" "$work/root$lib" || exit 1
+	done
+fi
 cat >"$work/root/etc/fa-env" <<ENV
 export FA_EXPECT_NODES=$nodes FA_ONLY="$only" FA_TEST_TIMEOUT=$test_timeout FA_IN_VM=1
 export FINALLOC_BIN=/bin/finalloc
