@@ -1149,6 +1149,40 @@ TEST(bench_small_run_json_and_csv)
 	run_free(&r);
 }
 
+/* The C++ workloads run in the same run and print their rows: the std
+ * side under the peers, the C++ layer under pool, pool-fine and arena.
+ * (What they measure is not checked: no timing here.) */
+TEST(bench_cxx_rows)
+{
+	/* CSV rows start "workload,metric,unit,allocator," */
+	static const char *const rows[] = {
+		"pmr,pmr.mono,ns/obj,glibc,",     "pmr,pmr.mono,ns/obj,arena,",
+		"pmr,pmr.unsync,ns/op,glibc,",    "pmr,pmr.unsync,ns/op,pool,",
+		"pmr,pmr.sync,ns/op,glibc,",      "pmr,pmr.sync,ns/op,pool,",
+		"map,map.churn,ns/op,glibc,",     "map,map.churn,ns/op,pool,",
+		"map,map.churn,ns/op,pool-fine,",
+	};
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_EQ(0, run(&r, "bench", "--only", "pmr,map", "--alloc", "glibc,pool,pool-fine,arena",
+	                 "--reps", "1", "--scale", "0.01", "--csv", "--quiet"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char line[96];
+
+		snprintf(line, sizeof(line), "\n%s", rows[i]);
+		EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("no row %s in: %s", rows[i], r.out);
+	}
+	run_free(&r);
+	/* and the table names them */
+	ASSERT_EQ(0, run(&r, "bench", "--only", "map", "--alloc", "glibc,pool", "--reps", "1",
+	                 "--scale", "0.01", "--quiet"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "unordered_map churn")) TH_LOG("%s", r.out);
+	run_free(&r);
+}
+
 /* A peer preloaded into its worker must really replace malloc there. */
 TEST(bench_peers_really_preloaded)
 {

@@ -100,6 +100,14 @@ static void display_name(char *buf, size_t len, const char *metric)
 		snprintf(buf, len, "  alloc latency %s", metric + 9);
 	else if (!strcmp(metric, "large.faults"))
 		snprintf(buf, len, "  minor faults");
+	else if (!strcmp(metric, "pmr.mono"))
+		snprintf(buf, len, "pmr monotonic");
+	else if (!strcmp(metric, "pmr.unsync"))
+		snprintf(buf, len, "pmr unsync pool");
+	else if (!strcmp(metric, "pmr.sync"))
+		snprintf(buf, len, "pmr sync pool");
+	else if (!strcmp(metric, "map.churn"))
+		snprintf(buf, len, "unordered_map churn");
 	else
 		snprintf(buf, len, "%s", metric);
 }
