@@ -371,6 +371,24 @@ TEST(bad_arguments_exit_2)
 	expect_usage_error(_metadata, "exclude each other", &r);
 	ASSERT_EQ(0, run(&r, "bench", "--tlb-mib", "1"));
 	expect_usage_error(_metadata, "--tlb-mib wants", &r);
+	ASSERT_EQ(0, run(&r, "bench", "--html"));
+	expect_usage_error(_metadata, "needs an argument", &r);
+	ASSERT_EQ(0, run(&r, "bench", "--html", ""));
+	expect_usage_error(_metadata, "--html wants a file name", &r);
+}
+
+/* A page that cannot be written fails the command before any job runs. */
+TEST(bench_html_unwritable)
+{
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_EQ(0, run(&r, "bench", "--only", "pair", "--alloc", "pool", "--reps", "1", "--scale",
+	                 "0.01", "--quiet", "--html", "/nonexistent/dir/b.html"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "cannot write /nonexistent/dir/b.html")) TH_LOG("%s", r.err);
+	EXPECT_EQ(NULL, strstr(r.out, "pair 16 B")) TH_LOG("ran anyway: %s", r.out);
+	run_free(&r);
 }
 
 TEST(bench_internal_interfaces_reject_garbage)

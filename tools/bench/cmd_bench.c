@@ -15,7 +15,7 @@ void bench_usage(FILE *f)
 	fprintf(f,
 	        "usage: finalloc bench [--quick] [--reps N] [--scale F] [--only LIST]\n"
 	        "                      [--alloc LIST] [--tlb-mib N] [--churn-live N]\n"
-	        "                      [--json|--csv] [--quiet]\n"
+	        "                      [--json|--csv] [--html FILE] [--quiet]\n"
 	        "\n"
 	        "Runs FinAlloc's pool, arena and NUMA allocators and, through malloc/free,\n"
 	        "glibc, jemalloc, tcmalloc and mimalloc (Debian's libjemalloc2,\n"
@@ -57,6 +57,8 @@ void bench_usage(FILE *f)
 	        "  --churn-live N live objects of the churn workload (a power of 2,\n"
 	        "                 default 4096)\n"
 	        "  --json, --csv  machine-readable output on stdout\n"
+	        "  --html FILE    also write the results as one self-contained HTML page:\n"
+	        "                 ratios to the best peer, alloc-latency curves, the table\n"
 	        "  --quiet        no progress on stderr\n"
 	        "  --help         this text\n"
 	        "\n"
@@ -113,7 +115,8 @@ int cmd_bench(int argc, char **argv)
 		O_JSON,
 		O_CSV,
 		O_QUIET,
-		O_QUICK
+		O_QUICK,
+		O_HTML
 	};
 	static const struct option opts[] = {
 		{ "quick", no_argument, NULL, O_QUICK },
@@ -125,6 +128,7 @@ int cmd_bench(int argc, char **argv)
 		{ "churn-live", required_argument, NULL, O_LIVE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV },
+		{ "html", required_argument, NULL, O_HTML },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -195,6 +199,12 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case O_QUIET:
 			cfg.progress = false;
+			break;
+		case O_HTML:
+			if (!*optarg)
+				return tool_usage_err("bench", bench_usage,
+				                      "--html wants a file name");
+			cfg.html = optarg;
 			break;
 		default:
 			return tool_opt_other("bench", bench_usage, c, argv);
