@@ -292,6 +292,7 @@ check:
 check-host: lib tests $(BIN)
 	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS) $(MTESTS)
 	$(Q)scripts/malloc-programs.sh $(B)
+	$(Q)BIN=$(BIN) scripts/bench-html.sh
 
 # Both sanitizer runs happen even when the first fails.
 check-san:
