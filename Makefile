@@ -50,13 +50,16 @@ endif
 # lib/malloc is the drop-in, a library of its own on top of the others.
 LIB_SRCS   := $(sort $(shell find lib -name '*.c' -not -path 'lib/malloc/*'))
 TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
+# The bench's C++ workloads (tools/bench/cxx.cpp); instr_cxx.cpp is a
+# program of its own (INSTR_CXX).
+TOOL_CXX_SRCS := tools/bench/cxx.cpp
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
 C_TREES    := include lib tools tests/host tests/malloc tests/kmod tests/install examples
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
-TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o)
+TOOL_OBJS  := $(TOOL_SRCS:%.c=$(B)/obj/%.o) $(TOOL_CXX_SRCS:%.cpp=$(B)/obj/%.o)
 HTESTS     := $(HTEST_SRCS:tests/host/%.c=$(B)/tests/%)
 MTEST_SRCS := $(sort $(wildcard tests/malloc/*.c))
 MTESTS     := $(MTEST_SRCS:tests/malloc/%.c=$(B)/tests/%) \
@@ -154,6 +157,11 @@ $(B)/obj/tools/%.o: tools/%.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(TOOL_CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
 
+$(B)/obj/tools/%.o: tools/%.cpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) -std=c++17 $(CPPFLAGS) $(TOOL_CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+
 # The archive holds one relocatable object: a static link takes the whole
 # library, so its constructors (the fork handlers, the exit dump) run as they
 # do with the shared one.
@@ -171,10 +179,11 @@ $(SHARED_LIB): $(LIB_PICS) lib/libfinalloc.map
 		-Wl,--version-script=lib/libfinalloc.map -o $@ $(LIB_PICS) $(LDLIBS)
 	$(Q)ln -sf $(SONAME) $(B)/libfinalloc.so
 
+# C++ in the bench (tools/bench/cxx.cpp): linked with the C++ driver.
 $(BIN): $(TOOL_OBJS) $(STATIC_LIB)
 	@mkdir -p bin
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(STATIC_LIB) $(LDLIBS)
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(TOOL_OBJS) $(STATIC_LIB) $(LDLIBS)
 
 # kselftest headers: extracted from Debian's linux-source-6.1, never vendored.
 $(KSFT):
@@ -260,7 +269,7 @@ $(B)/vmtests/malloc-device: tests/vm/malloc-device.sh
 $(B)/vmbin/finalloc: $(TOOL_OBJS) $(STATIC_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (static)"
-	$(Q)$(CC) $(LDFLAGS) $(STATIC_LD) -o $@ $(TOOL_OBJS) $(STATIC_LIB) $(LDLIBS)
+	$(Q)$(CXX) $(LDFLAGS) $(STATIC_LD) -o $@ $(TOOL_OBJS) $(STATIC_LIB) $(LDLIBS)
 
 $(B)/vmtests/host-%: tests/host/%.c $(STATIC_LIB) $(KSFT)
 	@mkdir -p $(dir $@)
@@ -290,6 +299,7 @@ check:
 check-host: lib tests $(BIN)
 	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS) $(MTESTS)
 	$(Q)scripts/malloc-programs.sh $(B)
+	$(Q)BIN=$(BIN) scripts/bench-html.sh
 
 # Both sanitizer runs happen even when the first fails.
 check-san:

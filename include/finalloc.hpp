@@ -75,6 +75,24 @@ inline std::size_t checked_align(std::size_t align)
 	return align;
 }
 
+// Every pool aligns to 8 at least (fa_pool_opts.align is 8..4096): a type
+// aligned no more than that needs no test of the pool's base alignment.
+constexpr std::size_t pool_min_align = 8;
+
+inline void *pool_alloc_small(fa_pool *p, std::size_t bytes)
+{
+	void *o = fa_pool_alloc(p, bytes ? bytes : 1);
+
+	if (!o)
+		throw std::bad_alloc();
+	return o;
+}
+
+inline void pool_free_small(fa_pool *p, void *o, std::size_t bytes) noexcept
+{
+	fa_pool_free_sized(p, o, bytes ? bytes : 1);
+}
+
 inline void *pool_alloc(fa_pool *p, std::size_t base, std::size_t bytes, std::size_t align)
 {
 	if (bytes == 0)
@@ -339,7 +357,12 @@ class arena_resource : public std::pmr::memory_resource
       protected:
 	void *do_allocate(std::size_t bytes, std::size_t align) override
 	{
-		void *p = fa_arena_alloc_aligned(a_, bytes ? bytes : 1, align);
+		// A container's alignments are 16 or less: the bump with the
+		// constant alignment, no rounding of the cursor.  Others (and
+		// an align that is no power of two, refused) the general one.
+		bool small = align && align <= FA_ARENA_MIN_ALIGN && !(align & (align - 1));
+		void *p = small ? fa_arena_alloc(a_, bytes ? bytes : 1)
+		                : fa_arena_alloc_aligned(a_, bytes ? bytes : 1, align);
 
 		if (!p)
 			throw std::bad_alloc();
@@ -520,11 +543,18 @@ template <class T> class pool_allocator
 	{
 		if (n > std::numeric_limits<std::size_t>::max() / sizeof(T))
 			throw std::bad_array_new_length();
-		return static_cast<T *>(detail::pool_alloc(p_, base_, n * sizeof(T), alignof(T)));
+		if constexpr (alignof(T) <= detail::pool_min_align)
+			return static_cast<T *>(detail::pool_alloc_small(p_, n * sizeof(T)));
+		else
+			return static_cast<T *>(
+			        detail::pool_alloc(p_, base_, n * sizeof(T), alignof(T)));
 	}
 	void deallocate(T *p, std::size_t n) noexcept
 	{
-		detail::pool_free(p_, base_, p, n * sizeof(T), alignof(T));
+		if constexpr (alignof(T) <= detail::pool_min_align)
+			detail::pool_free_small(p_, p, n * sizeof(T));
+		else
+			detail::pool_free(p_, base_, p, n * sizeof(T), alignof(T));
 	}
 
 	fa_pool *pool() const noexcept

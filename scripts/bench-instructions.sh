@@ -75,8 +75,14 @@ row arena arena "fa_arena_alloc, 64 B (reset every 16384, amortised)" || fail=1
 if [ -x "$instr_cxx" ]; then
 	row construct cxx:construct "fa::arena::construct<T>, 64 B trivially destructible (as arena)" ||
 		fail=1
+	row pool_alloc cxx:pool_allocator "fa::pool_allocator<T> allocate + deallocate, 64 B (as pool-sized)" ||
+		fail=1
+	row pool_res cxx:pool_resource "fa::pool_resource through memory_resource&, 64 B (virtual calls)" ||
+		fail=1
 else
-	printf "%-10s %9s %9s   %s\n" construct - - "skipped: $instr_cxx not built (make bench-instructions)"
+	for r in construct pool_alloc pool_res; do
+		printf "%-10s %9s %9s   %s\n" $r - - "skipped: $instr_cxx not built (make bench-instructions)"
+	done
 fi
 row numa numa "fa_numa_alloc + fa_numa_free, 64 B" || fail=1
 row glibc malloc "malloc + free, 64 B" || fail=1

@@ -35,7 +35,8 @@ fi
 for o in $objs; do
 	src=${o#"$b"/obj/}
 	src=${src%.o}.c
-	[ -f "$src" ] || continue # stale object of a moved source
+	[ -f "$src" ] || src=${src%.c}.cpp # the bench's C++ workloads
+	[ -f "$src" ] || continue          # stale object of a moved source
 	# lib/malloc defines libc's allocation API (malloc, free, operator
 	# new...): the layers below call libc's, whoever serves it; only the
 	# library's own names (fa_*) are edges.

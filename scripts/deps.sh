@@ -5,7 +5,8 @@
 #   test:  what `make check` and `make bench` add (qemu, busybox, kernel
 #          headers for 6.1 and 6.12, linux-source-6.1 for kselftest and
 #          checkpatch, the peer allocators, valgrind, g++ for the C++
-#          header's tests and examples)
+#          header's tests and examples, chromium to render the bench's
+#          HTML page headless)
 #   deb:   what `make deb` and `make check-deb` add (debhelper, dh-dkms,
 #          dkms, lintian, pkg-config, a C++ compiler)
 # As root it installs what is missing; otherwise it lists it and fails.
@@ -14,7 +15,7 @@ what=${1:-all}
 build_pkgs="gcc make libc6-dev libnuma-dev liburing-dev"
 test_pkgs="qemu-system-x86 busybox-static cpio gzip xz-utils perl linux-headers-amd64
 linux-headers-6.12-amd64 linux-source-6.1 libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
-valgrind groff-base clang-format g++"
+valgrind groff-base clang-format g++ chromium"
 deb_pkgs="dpkg-dev debhelper dh-dkms dkms lintian pkg-config g++ adduser"
 case $what in
 build) pkgs=$build_pkgs ;;

@@ -371,6 +371,24 @@ TEST(bad_arguments_exit_2)
 	expect_usage_error(_metadata, "exclude each other", &r);
 	ASSERT_EQ(0, run(&r, "bench", "--tlb-mib", "1"));
 	expect_usage_error(_metadata, "--tlb-mib wants", &r);
+	ASSERT_EQ(0, run(&r, "bench", "--html"));
+	expect_usage_error(_metadata, "needs an argument", &r);
+	ASSERT_EQ(0, run(&r, "bench", "--html", ""));
+	expect_usage_error(_metadata, "--html wants a file name", &r);
+}
+
+/* A page that cannot be written fails the command before any job runs. */
+TEST(bench_html_unwritable)
+{
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_EQ(0, run(&r, "bench", "--only", "pair", "--alloc", "pool", "--reps", "1", "--scale",
+	                 "0.01", "--quiet", "--html", "/nonexistent/dir/b.html"));
+	EXPECT_EQ(1, r.status);
+	EXPECT_NE(NULL, strstr(r.err, "cannot write /nonexistent/dir/b.html")) TH_LOG("%s", r.err);
+	EXPECT_EQ(NULL, strstr(r.out, "pair 16 B")) TH_LOG("ran anyway: %s", r.out);
+	run_free(&r);
 }
 
 TEST(bench_internal_interfaces_reject_garbage)
@@ -1242,6 +1260,40 @@ TEST(bench_small_run_json_and_csv)
 	EXPECT_EQ(0, strncmp(r.out, "workload,metric,unit,allocator,median", 37));
 	EXPECT_NE(NULL, strstr(r.out, "\nbump,bump,ns/obj,glibc,"));
 	EXPECT_NE(NULL, strstr(r.out, "\nbump,bump,ns/obj,arena,"));
+	run_free(&r);
+}
+
+/* The C++ workloads run in the same run and print their rows: the std
+ * side under the peers, the C++ layer under pool, pool-fine and arena.
+ * (What they measure is not checked: no timing here.) */
+TEST(bench_cxx_rows)
+{
+	/* CSV rows start "workload,metric,unit,allocator," */
+	static const char *const rows[] = {
+		"pmr,pmr.mono,ns/obj,glibc,",     "pmr,pmr.mono,ns/obj,arena,",
+		"pmr,pmr.unsync,ns/op,glibc,",    "pmr,pmr.unsync,ns/op,pool,",
+		"pmr,pmr.sync,ns/op,glibc,",      "pmr,pmr.sync,ns/op,pool,",
+		"map,map.churn,ns/op,glibc,",     "map,map.churn,ns/op,pool,",
+		"map,map.churn,ns/op,pool-fine,",
+	};
+	struct run r;
+
+	NEED_BIN();
+	ASSERT_EQ(0, run(&r, "bench", "--only", "pmr,map", "--alloc", "glibc,pool,pool-fine,arena",
+	                 "--reps", "1", "--scale", "0.01", "--csv", "--quiet"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char line[96];
+
+		snprintf(line, sizeof(line), "\n%s", rows[i]);
+		EXPECT_NE(NULL, strstr(r.out, line)) TH_LOG("no row %s in: %s", rows[i], r.out);
+	}
+	run_free(&r);
+	/* and the table names them */
+	ASSERT_EQ(0, run(&r, "bench", "--only", "map", "--alloc", "glibc,pool", "--reps", "1",
+	                 "--scale", "0.01", "--quiet"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "unordered_map churn")) TH_LOG("%s", r.out);
 	run_free(&r);
 }
 

@@ -19,7 +19,19 @@
 #include <sched.h>
 #include <stdatomic.h>
 
-enum wl_id { WL_PAIR, WL_CHURN, WL_PRODCONS, WL_BUMP, WL_LARSON, WL_LARGE, WL_TLB, WL_COUNT };
+/* WL_PMR and WL_MAP are C++ (cxx.cpp, through cxx.h). */
+enum wl_id {
+	WL_PAIR,
+	WL_CHURN,
+	WL_PRODCONS,
+	WL_BUMP,
+	WL_LARSON,
+	WL_LARGE,
+	WL_PMR,
+	WL_MAP,
+	WL_TLB,
+	WL_COUNT
+};
 
 struct wl_params {
 	uint64_t ops;      /* operations (messages, objects) to time */
@@ -45,13 +57,16 @@ struct bench_family {
 };
 
 /* The run table of a family instantiated from workloads.h with
- * WL_FN(name) = p##name; _PAIR gives its pair workload apart. */
-#define WL_RUNS_PAIR(p, pair)                                                           \
+ * WL_FN(name) = p##name; _PAIR gives its pair workload apart, _CXX adds
+ * the C++ workloads (NULL: not run). */
+#define WL_RUNS_CXX(p, pair, pmr, map)                                                  \
 	{                                                                               \
 		[WL_PAIR] = (pair), [WL_CHURN] = p##churn, [WL_PRODCONS] = p##prodcons, \
 		[WL_BUMP] = p##bump, [WL_LARSON] = p##larson, [WL_LARGE] = p##large,    \
+		[WL_PMR] = (pmr), [WL_MAP] = (map),                                     \
 	}
-#define WL_RUNS(p) WL_RUNS_PAIR(p, p##pair)
+#define WL_RUNS_PAIR(p, pair) WL_RUNS_CXX(p, pair, NULL, NULL)
+#define WL_RUNS(p)            WL_RUNS_PAIR(p, p##pair)
 
 /* ---- worker.c ---- */
 int bench_worker_main(int argc, char **argv);

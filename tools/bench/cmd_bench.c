@@ -15,7 +15,7 @@ void bench_usage(FILE *f)
 	fprintf(f,
 	        "usage: finalloc bench [--quick] [--reps N] [--scale F] [--only LIST]\n"
 	        "                      [--alloc LIST] [--tlb-mib N] [--churn-live N]\n"
-	        "                      [--json|--csv] [--quiet]\n"
+	        "                      [--json|--csv] [--html FILE] [--quiet]\n"
 	        "\n"
 	        "Runs FinAlloc's pool, arena and NUMA allocators and, through malloc/free,\n"
 	        "glibc, jemalloc, tcmalloc and mimalloc (Debian's libjemalloc2,\n"
@@ -33,6 +33,12 @@ void bench_usage(FILE *f)
 	        "            bump.hot: 1000 a round (cache-resident); arena: reset.1k/1M\n"
 	        "  larson    larson-like server churn, tables rotate between threads\n"
 	        "  large     256 KiB-4 MiB allocations, every page touched; minor faults\n"
+	        "  pmr       C++ std::pmr: 1000 objects then release (monotonic_buffer_\n"
+	        "            resource vs fa::arena_resource), and a live set replaced at\n"
+	        "            random (unsynchronized_ and synchronized_pool_resource vs\n"
+	        "            fa::pool_resource); the std side on each peer's malloc\n"
+	        "  map       std::unordered_map insert/erase churn at a steady size,\n"
+	        "            std::allocator (each peer's malloc) vs fa::pool_allocator\n"
 	        "  tlb       random reads over a working set on 4 KiB vs 2 MiB pages\n"
 	        "\n"
 	        "options:\n"
@@ -51,6 +57,8 @@ void bench_usage(FILE *f)
 	        "  --churn-live N live objects of the churn workload (a power of 2,\n"
 	        "                 default 4096)\n"
 	        "  --json, --csv  machine-readable output on stdout\n"
+	        "  --html FILE    also write the results as one self-contained HTML page:\n"
+	        "                 ratios to the best peer, alloc-latency curves, the table\n"
 	        "  --quiet        no progress on stderr\n"
 	        "  --help         this text\n"
 	        "\n"
@@ -107,7 +115,8 @@ int cmd_bench(int argc, char **argv)
 		O_JSON,
 		O_CSV,
 		O_QUIET,
-		O_QUICK
+		O_QUICK,
+		O_HTML
 	};
 	static const struct option opts[] = {
 		{ "quick", no_argument, NULL, O_QUICK },
@@ -119,6 +128,7 @@ int cmd_bench(int argc, char **argv)
 		{ "churn-live", required_argument, NULL, O_LIVE },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "csv", no_argument, NULL, O_CSV },
+		{ "html", required_argument, NULL, O_HTML },
 		{ "quiet", no_argument, NULL, O_QUIET },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -189,6 +199,12 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case O_QUIET:
 			cfg.progress = false;
+			break;
+		case O_HTML:
+			if (!*optarg)
+				return tool_usage_err("bench", bench_usage,
+				                      "--html wants a file name");
+			cfg.html = optarg;
 			break;
 		default:
 			return tool_opt_other("bench", bench_usage, c, argv);

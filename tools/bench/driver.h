@@ -45,6 +45,7 @@ struct bench_cfg {
 	size_t churn_live;
 	bool wl_on[WL_COUNT];
 	bool json, csv, progress, tour;
+	const char *html;         /* --html FILE or NULL */
 	const char *alloc_filter; /* comma list or NULL */
 };
 
@@ -90,8 +91,48 @@ void bench_describe_status(int status, char *buf, size_t len);
 /* Ask a worker which malloc it got: sets a->available, a->impl or a->why. */
 void bench_probe_peer(struct alloc_desc *a);
 
-/* ---- report.c ---- */
+/* ---- report.c: the one data model every output is printed from ---- */
+struct summary {
+	double median, min, max;
+	int n;
+};
+/* One result: an allocator's summary of one metric, with the best peer. */
+struct result_row {
+	const struct metric *m;
+	int slot;
+	const char *alloc;
+	bool peer;
+	struct summary s;
+	const char *best; /* NULL: no peer to compare with */
+	double best_val;
+};
+struct summary bench_summarize(const struct metric *m, int slot);
+/* Best (lowest) peer median for m, -1 if no peer measured it. */
+int bench_best_peer(const struct bench_run *r, const struct metric *m, double *val);
+/* best peer / this row's median; NAN without a peer or with a 0 on a side. */
+double bench_ratio(const struct result_row *row);
+/* Every (metric, allocator) with samples, in table order: the JSON and CSV
+ * writers and the HTML charts print the same rows. */
+void bench_each_result(struct bench_run *r, void (*fn)(const struct result_row *, void *),
+                       void *arg);
+/* A figure as the table prints it ("-" for NAN); _cell also writes a
+ * latency under the timer's resolution as "<R". */
+void bench_fmt_val(char *buf, size_t len, double v);
+void bench_fmt_cell(char *buf, size_t len, const struct bench_run *r, const struct metric *m,
+                    double v);
+bool bench_is_latency(const struct metric *m);
+/* The table's name of a metric; a row of the one above starts with "  ". */
+void bench_display_name(char *buf, size_t len, const char *metric);
+bool bench_column_used(const struct bench_run *r, int a);
+/* The text report (header, table, notes) as stdout gets it without
+ * --json/--csv. */
+void bench_report_text(struct bench_run *r, FILE *out);
 /* The results as text (the table), JSON or CSV, as r->cfg asks. */
 void bench_report(struct bench_run *r, FILE *out);
+
+/* ---- html.c ---- */
+/* The page of --html: the bar chart of ratios, the latency curves, the
+ * text report; 0 or -errno (of writing f). */
+int bench_report_html(struct bench_run *r, FILE *f);
 
 #endif /* FA_BENCH_DRIVER_H */

@@ -5,6 +5,7 @@
  * the same workload code as the malloc peers where the workload applies.
  */
 #include "bench.h"
+#include "cxx.h"
 
 #include "finalloc.h"
 
@@ -38,11 +39,26 @@ static const struct bench_family pool_sized_family = {
 	.run = WL_RUNS_PAIR(wl_pools_, pools_pair),
 };
 
+/* The C++ layer over the same default pool: fa::pool_resource and
+ * fa::pool_allocator (cxx.cpp). */
+static int pool_pmr(void *ctx, const struct wl_params *wp)
+{
+	printf("I pmr and map rows: the peers' columns are std::pmr's resources and "
+	       "std::allocator on that malloc; pool and pool-fine are fa::pool_resource and "
+	       "fa::pool_allocator, arena is fa::arena_resource\n");
+	return bench_cxx_pmr(CXX_FA_POOL, ctx, wp->ops, wp->churn_live);
+}
+
+static int pool_map(void *ctx, const struct wl_params *wp)
+{
+	return bench_cxx_map(CXX_FA_POOL, ctx, wp->ops, wp->churn_live);
+}
+
 static const struct bench_family pool_family = {
 	.name = "pool",
 	.setup = bench_pool_setup,
 	.teardown = bench_pool_teardown,
-	.run = WL_RUNS(wl_pool_),
+	.run = WL_RUNS_CXX(wl_pool_, wl_pool_pair, pool_pmr, pool_map),
 };
 
 /* The pool with FA_POOL_FINE (four classes per doubling): what a program
@@ -62,6 +78,7 @@ static const struct bench_family pool_fine_family = {
 		[WL_CHURN] = wl_pool_churn,
 		[WL_BUMP] = wl_pool_bump,
 		[WL_LARSON] = wl_pool_larson,
+		[WL_MAP] = pool_map, /* 80 B nodes: a class of 80, not 128 */
 	},
 };
 
@@ -160,6 +177,12 @@ static int arena_bump(void *ctx, const struct wl_params *wp)
 #undef WL_ALLOC
 #undef WL_FREE
 
+/* fa::arena_resource against std::pmr::monotonic_buffer_resource. */
+static int arena_pmr(void *ctx, const struct wl_params *wp)
+{
+	return bench_cxx_pmr(CXX_FA_ARENA, ctx, wp->ops, wp->churn_live);
+}
+
 static const struct bench_family arena_family = {
 	.name = "arena",
 	.setup = arena_setup,
@@ -167,6 +190,7 @@ static const struct bench_family arena_family = {
 	.run = {
 		[WL_BUMP] = arena_bump,
 		[WL_LARGE] = arena_large,
+		[WL_PMR] = arena_pmr,
 	},
 };
 

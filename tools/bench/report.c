@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The benchmark's report: each metric's samples summarised (median, min,
- * max), FinAlloc's ratio to the best peer, and the three ways to print them
- * (the text table, JSON, CSV).  JSON and CSV walk the same rows
- * (each_result), the table is laid out for a terminal.
+ * max), FinAlloc's ratio to the best peer, and the ways to print them (the
+ * text table, JSON, CSV here; the HTML page in html.c).  JSON, CSV and the
+ * page's charts walk the same rows (bench_each_result), the table is laid
+ * out for a terminal; the page embeds it as printed.
  */
 #include "driver.h"
 
@@ -19,12 +20,7 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-struct summary {
-	double median, min, max;
-	int n;
-};
-
-static struct summary summarize(const struct metric *m, int slot)
+struct summary bench_summarize(const struct metric *m, int slot)
 {
 	struct summary s = { NAN, NAN, NAN, m->n[slot] };
 	double v[MAX_REPS];
@@ -39,8 +35,7 @@ static struct summary summarize(const struct metric *m, int slot)
 	return s;
 }
 
-/* Best (lowest) peer median for m, -1 if no peer measured it. */
-static int best_peer(const struct bench_run *r, const struct metric *m, double *val)
+int bench_best_peer(const struct bench_run *r, const struct metric *m, double *val)
 {
 	int best = -1;
 
@@ -49,7 +44,7 @@ static int best_peer(const struct bench_run *r, const struct metric *m, double *
 
 		if (!r->alloc[a].peer)
 			continue;
-		s = summarize(m, a);
+		s = bench_summarize(m, a);
 		if (s.n && (best < 0 || s.median < *val)) {
 			best = a;
 			*val = s.median;
@@ -58,7 +53,7 @@ static int best_peer(const struct bench_run *r, const struct metric *m, double *
 	return best;
 }
 
-static void fmt_val(char *buf, size_t len, double v)
+void bench_fmt_val(char *buf, size_t len, double v)
 {
 	if (isnan(v))
 		snprintf(buf, len, "-");
@@ -72,25 +67,25 @@ static void fmt_val(char *buf, size_t len, double v)
 
 /* A latency under the timer's resolution reads "<R" (R in ns), not 0.00:
  * below it the figure is the resolution's noise, not the allocator's. */
-static bool is_latency(const struct metric *m)
+bool bench_is_latency(const struct metric *m)
 {
 	const char *dot = strrchr(m->name, '.');
 
 	return dot && !strcmp(m->unit, "ns") && (dot[1] == 'p' || !strcmp(dot, ".max"));
 }
 
-static void fmt_cell(char *buf, size_t len, const struct bench_run *r, const struct metric *m,
-                     double v)
+void bench_fmt_cell(char *buf, size_t len, const struct bench_run *r, const struct metric *m,
+                    double v)
 {
 	double res = r->tsc_resolution_ns;
 
-	if (!isnan(v) && is_latency(m) && res > 0 && v < res)
+	if (!isnan(v) && bench_is_latency(m) && res > 0 && v < res)
 		snprintf(buf, len, "<%.0f", res);
 	else
-		fmt_val(buf, len, v);
+		bench_fmt_val(buf, len, v);
 }
 
-static void display_name(char *buf, size_t len, const char *metric)
+void bench_display_name(char *buf, size_t len, const char *metric)
 {
 	if (!strncmp(metric, "pair.", 5))
 		snprintf(buf, len, "pair %s B", metric + 5);
@@ -100,11 +95,19 @@ static void display_name(char *buf, size_t len, const char *metric)
 		snprintf(buf, len, "  alloc latency %s", metric + 9);
 	else if (!strcmp(metric, "large.faults"))
 		snprintf(buf, len, "  minor faults");
+	else if (!strcmp(metric, "pmr.mono"))
+		snprintf(buf, len, "pmr monotonic");
+	else if (!strcmp(metric, "pmr.unsync"))
+		snprintf(buf, len, "pmr unsync pool");
+	else if (!strcmp(metric, "pmr.sync"))
+		snprintf(buf, len, "pmr sync pool");
+	else if (!strcmp(metric, "map.churn"))
+		snprintf(buf, len, "unordered_map churn");
 	else
 		snprintf(buf, len, "%s", metric);
 }
 
-static bool column_used(const struct bench_run *r, int a)
+bool bench_column_used(const struct bench_run *r, int a)
 {
 	for (int i = 0; i < r->nr_metric; i++)
 		if (r->metric[i].wl != WL_TLB && r->metric[i].n[a])
@@ -118,11 +121,11 @@ static void print_table(struct bench_run *r, FILE *f)
 
 	fprintf(f, "%-22s %-12s", "workload", "unit");
 	for (int a = 0; a < r->nr_alloc; a++)
-		if (r->alloc[a].peer && column_used(r, a))
+		if (r->alloc[a].peer && bench_column_used(r, a))
 			fprintf(f, " %9s", r->alloc[a].name);
 	fprintf(f, " %9s |", "best peer");
 	for (int a = 0; a < r->nr_alloc; a++)
-		if (!r->alloc[a].peer && column_used(r, a))
+		if (!r->alloc[a].peer && bench_column_used(r, a))
 			fprintf(f, " %15s", r->alloc[a].name);
 	fputc('\n', f);
 	for (int i = 0; i < r->nr_metric; i++) {
@@ -132,13 +135,13 @@ static void print_table(struct bench_run *r, FILE *f)
 
 		if (m->wl == WL_TLB)
 			continue;
-		best = best_peer(r, m, &bv);
-		display_name(name, sizeof(name), m->name);
+		best = bench_best_peer(r, m, &bv);
+		bench_display_name(name, sizeof(name), m->name);
 		fprintf(f, "%-22s %-12s", name, m->unit);
 		for (int a = 0; a < r->nr_alloc; a++) {
-			if (!r->alloc[a].peer || !column_used(r, a))
+			if (!r->alloc[a].peer || !bench_column_used(r, a))
 				continue;
-			fmt_cell(b, sizeof(b), r, m, summarize(m, a).median);
+			bench_fmt_cell(b, sizeof(b), r, m, bench_summarize(m, a).median);
 			fprintf(f, " %9s", b);
 		}
 		fprintf(f, " %9s |", best >= 0 ? r->alloc[best].name : "-");
@@ -146,14 +149,14 @@ static void print_table(struct bench_run *r, FILE *f)
 			struct summary s;
 			char ratio[16] = "";
 
-			if (r->alloc[a].peer || !column_used(r, a))
+			if (r->alloc[a].peer || !bench_column_used(r, a))
 				continue;
-			s = summarize(m, a);
-			fmt_cell(b, sizeof(b), r, m, s.median);
+			s = bench_summarize(m, a);
+			bench_fmt_cell(b, sizeof(b), r, m, s.median);
 			/* A ratio needs both sides non-zero (e.g. 0 faults) and,
 			 * for latencies, both above the timer's resolution. */
 			if (best >= 0 && s.n && s.median > 0 && bv > 0 &&
-			    !(is_latency(m) &&
+			    !(bench_is_latency(m) &&
 			      (s.median < r->tsc_resolution_ns || bv < r->tsc_resolution_ns)))
 				snprintf(ratio, sizeof(ratio), "%.2fx", bv / s.median);
 			fprintf(f, " %8s %6s", b, ratio);
@@ -184,7 +187,7 @@ static void print_table(struct bench_run *r, FILE *f)
 				for (int i = 0; i < r->nr_metric; i++)
 					if (!strcmp(r->metric[i].name, cols[c]))
 						m = &r->metric[i];
-				fmt_val(b, sizeof(b), m ? summarize(m, t).median : NAN);
+				bench_fmt_val(b, sizeof(b), m ? bench_summarize(m, t).median : NAN);
 				fprintf(f, " %12s", b);
 			}
 			fputc('\n', f);
@@ -227,34 +230,30 @@ static void print_header(struct bench_run *r, FILE *f)
 	fputc('\n', f);
 }
 
-/* One result: an allocator's summary of one metric, with the best peer. */
-struct result_row {
-	const struct metric *m;
-	int slot;
-	const char *alloc;
-	struct summary s;
-	const char *best; /* NULL: no peer to compare with */
-	double best_val;
-};
+double bench_ratio(const struct result_row *row)
+{
+	if (!row->best || !(row->s.median > 0) || !(row->best_val > 0))
+		return NAN;
+	return row->best_val / row->s.median;
+}
 
-/* Every (metric, allocator) with samples, in table order: the JSON and CSV
- * writers print the same rows. */
-static void each_result(struct bench_run *r, void (*fn)(const struct result_row *, void *),
-                        void *arg)
+void bench_each_result(struct bench_run *r, void (*fn)(const struct result_row *, void *),
+                       void *arg)
 {
 	for (int i = 0; i < r->nr_metric; i++) {
 		struct metric *m = &r->metric[i];
 		bool tlb = m->wl == WL_TLB;
 		int nslots = tlb ? r->nr_tlb : r->nr_alloc;
 		double bv = NAN;
-		int best = tlb ? -1 : best_peer(r, m, &bv);
+		int best = tlb ? -1 : bench_best_peer(r, m, &bv);
 
 		for (int a = 0; a < nslots; a++) {
 			struct result_row row = {
 				.m = m,
 				.slot = a,
 				.alloc = tlb ? r->tlb[a].name : r->alloc[a].name,
-				.s = summarize(m, a),
+				.peer = !tlb && r->alloc[a].peer,
+				.s = bench_summarize(m, a),
 				.best = best >= 0 ? r->alloc[best].name : NULL,
 				.best_val = bv,
 			};
@@ -284,8 +283,7 @@ static void json_row(const struct result_row *row, void *arg)
 	fa__json_end_arr(j);
 	if (row->best) {
 		fa__json_str(j, "best_peer", row->best);
-		fa__json_num(j, "ratio_to_best_peer",
-		             s->median > 0 && row->best_val > 0 ? row->best_val / s->median : NAN);
+		fa__json_num(j, "ratio_to_best_peer", bench_ratio(row));
 	}
 	fa__json_end_obj(j);
 }
@@ -323,7 +321,7 @@ static void print_json(struct bench_run *r, FILE *f)
 	}
 	fa__json_end_arr(&j);
 	fa__json_begin_arr(&j, "results");
-	each_result(r, json_row, &j);
+	bench_each_result(r, json_row, &j);
 	fa__json_end_arr(&j);
 	fa__json_begin_arr(&j, "notes");
 	for (int i = 0; i < r->nr_notes; i++)
@@ -341,8 +339,8 @@ static void csv_row(const struct result_row *row, void *arg)
 
 	fprintf(f, "%s,%s,%s,%s,%.6g,%.6g,%.6g,%d,", wl_names[row->m->wl], row->m->name,
 	        row->m->unit, row->alloc, s->median, s->min, s->max, s->n);
-	if (row->best && s->median > 0 && row->best_val > 0)
-		fprintf(f, "%s,%.4g\n", row->best, row->best_val / s->median);
+	if (!isnan(bench_ratio(row)))
+		fprintf(f, "%s,%.4g\n", row->best, bench_ratio(row));
 	else
 		fprintf(f, "%s,\n", row->best ? row->best : "");
 }
@@ -351,27 +349,30 @@ static void print_csv(struct bench_run *r, FILE *f)
 {
 	fprintf(f, "workload,metric,unit,allocator,median,min,max,reps,best_peer,ratio_to_best_"
 	           "peer\n");
-	each_result(r, csv_row, f);
+	bench_each_result(r, csv_row, f);
+}
+
+void bench_report_text(struct bench_run *r, FILE *out)
+{
+	if (!r->cfg.tour)
+		print_header(r, out);
+	else if (r->cfg.wl_on[WL_PRODCONS])
+		fprintf(out, "latencies: timer resolution %.1f ns; \"<%.0f\" is below it\n\n",
+		        r->tsc_resolution_ns, r->tsc_resolution_ns);
+	print_table(r, out);
+	if (r->nr_notes)
+		fputc('\n', out);
+	for (int i = 0; i < r->nr_notes; i++)
+		fprintf(out, "note: %s\n", r->notes[i]);
 }
 
 void bench_report(struct bench_run *r, FILE *out)
 {
-	if (r->cfg.json) {
+	if (r->cfg.json)
 		print_json(r, out);
-	} else if (r->cfg.csv) {
+	else if (r->cfg.csv)
 		print_csv(r, out);
-	} else {
-		if (!r->cfg.tour)
-			print_header(r, out);
-		else if (r->cfg.wl_on[WL_PRODCONS])
-			fprintf(out,
-			        "latencies: timer resolution %.1f ns; \"<%.0f\" is below it\n\n",
-			        r->tsc_resolution_ns, r->tsc_resolution_ns);
-		print_table(r, out);
-		if (r->nr_notes)
-			fputc('\n', out);
-		for (int i = 0; i < r->nr_notes; i++)
-			fprintf(out, "note: %s\n", r->notes[i]);
-	}
+	else
+		bench_report_text(r, out);
 	fflush(out);
 }

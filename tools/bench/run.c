@@ -9,6 +9,7 @@
  */
 #include "driver.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@ static const uint64_t base_ops[WL_COUNT] = {
 	[WL_PAIR] = 5000000, /* per size */
 	[WL_CHURN] = 5000000, [WL_PRODCONS] = 500000,
 	[WL_BUMP] = 2000000,  [WL_LARSON] = 2000000, /* per thread */
-	[WL_LARGE] = 500,     [WL_TLB] = 5000000,
+	[WL_LARGE] = 500,     [WL_PMR] = 2000000,    /* per row */
+	[WL_MAP] = 2000000,   [WL_TLB] = 5000000,
 };
 
 /* The peers, measured through malloc/free with LD_PRELOAD. */
@@ -176,7 +178,7 @@ static bool family_runs(const struct alloc_desc *a, int wl)
 	return false;
 }
 
-static int bench_execute(struct bench_run *r, FILE *out)
+static int bench_execute(struct bench_run *r, FILE *out, FILE *html)
 {
 	struct bench_cfg *c = &r->cfg;
 	int nr_wl_jobs = 0;
@@ -254,6 +256,16 @@ static int bench_execute(struct bench_run *r, FILE *out)
 		fputs("\r\033[K", stderr);
 
 	bench_report(r, out);
+	if (html) {
+		int err = bench_report_html(r, html);
+
+		if (fclose(html) && !err)
+			err = -errno;
+		if (err) {
+			tool_err("bench", "writing %s: %s", r->cfg.html, strerror(-err));
+			return 1;
+		}
+	}
 	return r->failures ? 1 : 0;
 }
 
@@ -270,17 +282,25 @@ void bench_cfg_init(struct bench_cfg *cfg)
 
 int bench_run(const struct bench_cfg *cfg)
 {
-	struct bench_run *r = calloc(1, sizeof(*r));
+	struct bench_run *r;
+	FILE *html = NULL;
 	int ret;
+
+	/* Before any job runs: a page that cannot be written is said now. */
+	if (cfg->html && !(html = fopen(cfg->html, "w")))
+		return tool_err("bench", "cannot write %s: %s", cfg->html, strerror(errno));
+	r = calloc(1, sizeof(*r));
 
 	if (r)
 		r->metric = calloc(MAX_METRICS, sizeof(*r->metric));
 	if (!r || !r->metric) {
 		free(r);
+		if (html)
+			fclose(html);
 		return tool_err("bench", "out of memory");
 	}
 	r->cfg = *cfg;
-	ret = bench_execute(r, stdout);
+	ret = bench_execute(r, stdout, html);
 	free(r->metric);
 	free(r);
 	return ret;
