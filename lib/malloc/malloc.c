@@ -198,6 +198,54 @@ static struct fa_pool_opts g_pool;
 static __thread int in_init __attribute__((tls_model("initial-exec")));
 static bool knob_debug, knob_verbose;
 
+/*
+ * The fast path's view of the calling thread: its node's pool of g and the
+ * bin offsets that pool's slabs carry in the owner map.  malloc pops that
+ * pool's bin for the size while the thread stays on the CPU it was filled
+ * on (rseq's cpu_id; without rseq, cpu_p points at cpu and the node is
+ * looked up again on each slow call, a refill every few dozen calls).
+ * free pushes on the bin the owner map names when it is one of that
+ * pool's, after checking the slab's object boundary: two loads for the
+ * map, one line of the slab header, no division.  Everything else (not
+ * ready, other sizes, an empty or full bin, other allocators, a bad
+ * pointer) goes to the slow paths.  pool NULL: malloc goes slow.
+ */
+struct fast {
+	struct fa_pool *pool;
+	const volatile uint32_t *cpu_p;
+	uint32_t cpu;
+	int32_t lo; /* its bins' offsets: [lo, lo + span); span 0 sends free slow */
+	uint32_t span;
+};
+
+static __thread struct fast fast __attribute__((tls_model("initial-exec")));
+/* By (size + 7) / 8: the class's bin offset from a pool's first (every
+ * node pool of g has the same classes), so the bin is one add away from
+ * fast.lo and no pool memory is read; size 0 takes 8's.  Set once, before
+ * ST_READY; fast_on false: no fast path (debug, or classes short of
+ * SMALL_MAX). */
+static uint16_t cls_off[SMALL_MAX / 8 + 1];
+static bool fast_on;
+
+static void fast_setup(void)
+{
+	for (int i = 0; i < g->nr_mem; i++) {
+		struct fa_pool *p = g->node[g->mem_nodes[i]].pool;
+		int32_t lo;
+
+		if (!fa__pool_bin_span(p, &lo) || fa__pool_max_size(p) < SMALL_MAX)
+			return;
+	}
+	{
+		const struct fa_pool *p = g->node[g->mem_nodes[0]].pool;
+
+		for (unsigned i = 1; i <= SMALL_MAX / 8; i++)
+			cls_off[i] = (uint16_t)(p->size_cls[i] * sizeof(struct fa__pool_bin));
+		cls_off[0] = cls_off[1];
+	}
+	fast_on = true;
+}
+
 /* "0"/"1" (empty: unset); anything else is said once and the default used. */
 static bool env_bool(const char *name, bool def)
 {
@@ -300,6 +348,7 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 	 * while this thread's calls go to the bootstrap allocator, not later
 	 * under a pool's lock. */
 	fa_numa_free(g, fa_numa_alloc(g, 16));
+	fast_setup();
 	if (knob_verbose)
 		fprintf(stderr, "finalloc: malloc: ready, %d memory node(s)%s\n", g->nr_mem,
 		        knob_debug ? ", debug" : "");
@@ -495,10 +544,7 @@ static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
 		if (fa__unlikely(h->magic != FA__SLAB_MAGIC))
 			return K_BAD; /* a trimmed slab: nothing lives there */
 		/* the start of an object of this slab, not inside one */
-		if (fa__unlikely((const char *)p < s->first || (const char *)p >= s->end ||
-		                 (uint32_t)((const char *)p - s->first) % s->stride))
-			return K_BAD;
-		return K_SMALL;
+		return fa__likely(fa__pool_at_object(s, p)) ? K_SMALL : K_BAD;
 	}
 	if (h->magic == BIG_MAGIC)
 		return ((const struct big *)h)->ptr == p ? K_BIG : K_BAD;
@@ -561,15 +607,63 @@ static inline void *alloc_small_large(size_t size)
 	return p;
 }
 
-API void *malloc(size_t size)
+/* Point the fast path at the thread's node pool of g (ready). */
+static void fast_fill(void)
 {
+	const volatile uint32_t *rs = fa__numa_tls.rseq_cpu;
+	int node = fa__thread_node();
+	struct fa_pool *p = g->pool_of[node];
+
+	fast.pool = NULL;
+	fast.span = fa__pool_bin_span(p, &fast.lo);
+	if (!fast.span || !fast_on)
+		return; /* no bins (debug features, or they ran out) */
+	if (rs) {
+		uint32_t cpu = *rs;
+
+		/* migrated between the two reads: the next call looks again */
+		if (cpu >= fa__nr_cpu_node || fa__cpu_node[cpu] != node)
+			return;
+		fast.cpu = cpu;
+		fast.cpu_p = rs;
+	} else {
+		fast.cpu_p = &fast.cpu;
+	}
+	fast.pool = p;
+}
+
+static __attribute__((noinline)) void *malloc_slow(size_t size)
+{
+	void *p;
+
 	if (fa__unlikely(!ready()))
 		return boot_alloc(size, 16);
 	if (fa__unlikely(size > MAX_REQUEST)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_small_large(size);
+	p = alloc_small_large(size);
+	if (size <= SMALL_MAX)
+		fast_fill();
+	return p;
+}
+
+API void *malloc(size_t size)
+{
+	struct fa_pool *pool = fast.pool;
+
+	if (fa__likely(size <= SMALL_MAX && pool != NULL && *fast.cpu_p == fast.cpu)) {
+		__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(fast.lo + cls_off[(size + 7) >> 3]);
+		void **sp = b->sp;
+		void *o = sp[-1]; /* NULL at the bottom: empty */
+
+		if (fa__likely(o != NULL)) {
+			FA__POOL_SET(b->sp, sp - 1);
+			FA__POOL_ADD(b->req, size);
+			return o;
+		}
+	}
+	return malloc_slow(size);
 }
 
 static __attribute__((noinline)) void free_slow(void *p, enum kind k, const struct fa__pool_hdr *h)
@@ -600,7 +694,7 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 	errno = saved;
 }
 
-API void free(void *p)
+static __attribute__((noinline)) void free_other(void *p)
 {
 	const struct fa__pool_hdr *h = NULL;
 	enum kind k;
@@ -609,10 +703,40 @@ API void free(void *p)
 		return;
 	k = kind_of(p, &h);
 	if (fa__likely(k == K_SMALL)) {
-		fa_numa_free(small_owner(h), p);
+		struct fa_numa *o = small_owner(h);
+
+		fa_numa_free(o, p);
+		/* a thread that only frees (a consumer) gets the fast path too */
+		if (o == g && !fast.span)
+			fast_fill();
 		return;
 	}
 	free_slow(p, k, h);
+}
+
+API void free(void *p)
+{
+	uint64_t e = fa__pagemap_get(p); /* NULL: the zero leaf's 0 */
+	int32_t off = (int32_t)(e >> 32);
+
+	/* a live slab of the thread's pool: bin offset 0 (not ours, a
+	 * trimmed slab, large maps) is never in the range */
+	if (fa__likely((uint32_t)off - (uint32_t)fast.lo < fast.span &&
+	               fa__pool_at_object(fa__pool_slab_of(p), p))) {
+		/* the header's copy of the bin: p's own line, not the map's
+		 * two loads, on the way to the bin (a trim makes it bin 0,
+		 * which is always full) */
+		__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(fa__pool_slab_of(p)->hdr.binoff);
+		void **sp = b->sp;
+
+		if (fa__likely(sp != b->end)) {
+			*sp = p;
+			FA__POOL_SET(b->sp, sp + 1);
+			FA__POOL_ADD(b->frees, 1);
+			return;
+		}
+	}
+	free_other(p); /* a full bin flushes there; bad pointers abort */
 }
 
 API void cfree(void *p)
