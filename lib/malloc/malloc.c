@@ -5,11 +5,14 @@
  * finalloc-malloc(3)).
  *
  * - Small sizes (up to FA_POOL_SMALL_MAX) come from the calling thread's
- *   node pool, larger ones from the NUMA allocator's large maps (kept idle
- *   per node up to idle_max, so medium sizes reuse a map without a
- *   syscall).  Alignments above 16 and up to 64 use a second allocator
- *   whose pools are 64-aligned; larger alignments, and big callocs (fresh
- *   zero pages), get a map of their own.
+ *   node pool, through a fast path to its thread bins (see struct fast).
+ *   Medium sizes (up to MEDIUM_MAX) and alignments above 64 come from
+ *   chunks of one class shared by many objects (see "medium sizes");
+ *   larger ones from the NUMA allocator's large maps (kept idle per node
+ *   up to idle_max, so they reuse a map without a syscall).  Alignments
+ *   above 16 and up to 64 use a second allocator whose pools are
+ *   64-aligned; alignments above 1 MiB, larger aligned sizes and big
+ *   callocs (fresh zero pages) get a map of their own.
  * - Every free looks the pointer up in the owner map first (two loads, the
  *   pointer's memory is not touched): what the map does not know, and what
  *   is not the start of an object there, is reported and the program
@@ -41,8 +44,9 @@ void free_aligned_sized(void *p, size_t align, size_t size);
 
 #define SMALL_MAX  FA_POOL_SMALL_MAX
 #define CALLOC_MAP ((size_t)256 << 10) /* callocs from here: fresh zero pages */
-/* Large requests below this get 4 KiB pages: a 2 MiB page per 20 KiB
- * block would be most of a program's RSS (cc1 made 4x glibc's). */
+/* Medium sizes (and alignments above 64) up to this come from chunks of
+ * 4 KiB pages: a 2 MiB page per 20 KiB block would be most of a program's
+ * RSS (cc1 made 4x glibc's).  Above it, large maps of g. */
 #define MEDIUM_MAX  ((size_t)1 << 20)
 #define MAX_REQUEST ((size_t)1 << 46)
 
@@ -190,7 +194,6 @@ enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
 static _Atomic int state;
 static bool ctor_ran;
 static struct fa_numa *g;            /* the allocator: set before ST_READY */
-static struct fa_numa *g_med;        /* its 4 KiB-page twin for medium sizes (or g) */
 static struct fa_numa *_Atomic g_al; /* 64-aligned pools, made on first use */
 static struct fa_numa_opts g_opts;   /* what both were made with */
 static struct fa_mem_opts g_mem;
@@ -324,24 +327,6 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 		atomic_store(&state, ST_FAILED);
 		in_init = 0;
 		return false;
-	}
-	{
-		struct fa_mem_opts mm = g_mem;
-		struct fa_numa_opts mo = g_opts;
-
-		mm.page_size = FA_PAGE_4K;
-		if (mm.backend == FA_BACKEND_THP)
-			mm.backend = FA_BACKEND_SMALL;
-		mo.mem = &mm;
-		g_med = fa_numa_create(&mo);
-		if (!g_med) {
-			if (knob_verbose)
-				fprintf(stderr,
-				        "finalloc: malloc: no 4 KiB-page maps for medium sizes "
-				        "(%s)\n",
-				        strerror(errno));
-			g_med = g;
-		}
 	}
 	/* The first mapping runs the exit dump's hook, which registers an
 	 * atexit handler (and atexit may call calloc): have it happen now,
@@ -496,6 +481,290 @@ static size_t big_usable(const struct big *b)
 	return (size_t)((char *)b->map.base + b->map.size - (char *)b->ptr);
 }
 
+/* ---- medium sizes and big alignments: chunks of one class ---- */
+
+/*
+ * Above SMALL_MAX and up to MEDIUM_MAX, four classes a doubling (10, 12,
+ * 14, 16, 20 KiB ... 1 MiB); for alignments above 64, powers of two from
+ * 128 B to 1 MiB whose objects are aligned to their size.  A class's
+ * objects come from chunks of at least 2 MiB (8 objects) of 4 KiB pages
+ * on the thread's node, each behind a header at a 64 KiB boundary that
+ * the owner map names for all its granules; free objects are linked
+ * through their first word, per chunk, under the class's lock (these sizes
+ * are rare next to small ones, and each is worth kilobytes of work to its
+ * caller).  The lock is a leaf: chunks are mapped and unmapped outside
+ * it.  Idle memory: a chunk whose last object is freed is unmapped, except
+ * the class's most recent one, kept for the next call (no syscall on a
+ * malloc/free ping-pong); so at most one wholly free chunk per class and
+ * node stays mapped, plus the free objects of chunks still in use.
+ */
+#define MED_MAGIC   0xfa3ed000u
+#define MED_STEPS   28 /* 4 a doubling, 8 KiB to 1 MiB */
+#define MED_POW2    14 /* 128 B << 0..13 */
+#define MED_CLASSES (MED_STEPS + MED_POW2)
+#define MED_CHUNK   ((size_t)2 << 20)
+
+struct med_class;
+
+struct med_chunk {
+	struct fa__pool_hdr hdr; /* first: bin 0, magic MED_MAGIC, pool NULL */
+	char *first, *end;       /* objects: [first, end) */
+	uint64_t divc;           /* UINT64_MAX / stride + 1 */
+	uint32_t stride, live;
+	void *free;  /* freed objects */
+	char *bump;  /* from here on never handed out: zero pages */
+	bool listed; /* on its class's list of chunks with room */
+	struct med_class *cls;
+	struct med_chunk *prev, *next;
+	struct fa__map map;
+};
+
+struct med_class {
+	pthread_mutex_t lock;
+	struct med_chunk *avail; /* chunks with room */
+	struct med_chunk *empty; /* wholly free, kept mapped */
+	uint32_t stride;
+	int node;
+} FA__ALIGNED_CL;
+
+static struct med_class med[FA_MAX_NODES][MED_CLASSES];
+static _Atomic uint64_t med_mapped, med_live; /* bytes, for the statistics */
+
+static inline bool med_at_object(const struct med_chunk *c, const void *p)
+{
+	uint64_t x = (uint64_t)((const char *)p - c->first);
+
+	return x < (uint64_t)(c->end - c->first) && x * c->divc <= c->divc - 1;
+}
+
+static uint32_t med_stride(unsigned ci)
+{
+	if (ci < MED_STEPS) /* 8 KiB << (ci / 4), plus quarters */
+		return (uint32_t)((8192u << (ci / 4)) / 4 * (5 + ci % 4));
+	return 128u << (ci - MED_STEPS);
+}
+
+/* The class of a medium size (SMALL_MAX < size <= MEDIUM_MAX). */
+static unsigned med_class(size_t size)
+{
+	unsigned lg = 63 - (unsigned)__builtin_clzl(size - 1); /* 2^lg < size <= 2^(lg+1) */
+	size_t q = (size_t)1 << (lg - 2);
+	unsigned ci = (lg - 13) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) / q);
+
+	return ci;
+}
+
+/* The class for an alignment above 64 (a power of two) and a size, or -1. */
+static int med_class_aligned(size_t align, size_t size)
+{
+	size_t s = size > align ? size : align;
+	unsigned lg;
+
+	if (s > MEDIUM_MAX)
+		return -1;
+	lg = s <= 128 ? 7 : 64 - (unsigned)__builtin_clzl(s - 1);
+	return MED_STEPS + (int)(lg - 7);
+}
+
+static void med_setup(void)
+{
+	for (int n = 0; n < FA_MAX_NODES; n++)
+		for (unsigned ci = 0; ci < MED_CLASSES; ci++) {
+			pthread_mutex_init(&med[n][ci].lock, NULL);
+			med[n][ci].stride = med_stride(ci);
+			med[n][ci].node = n;
+		}
+}
+
+/* 4 KiB pages on node, or what a named backend gives. */
+static int map_small_pages(struct fa__map *m, size_t need, int node)
+{
+	struct fa_mem_opts mo = g_mem;
+	int err;
+
+	mo.flags |= FA_MEM_ON_NODE;
+	mo.node = node;
+	if (mo.page_size)
+		return fa__map_alloc(m, need, &mo); /* asked for by the user */
+	mo.page_size = FA_PAGE_4K;
+	if (mo.backend == FA_BACKEND_THP)
+		mo.backend = FA_BACKEND_SMALL;
+	err = fa__map_alloc(m, need, &mo);
+	if (err) {
+		mo.page_size = 0;
+		mo.backend = g_mem.backend;
+		err = fa__map_alloc(m, need, &mo); /* a forced backend */
+	}
+	return err;
+}
+
+static struct med_chunk *med_chunk_new(struct med_class *k)
+{
+	size_t st = k->stride, body = 8 * st > MED_CHUNK ? 8 * st : MED_CHUNK;
+	uintptr_t h, lim;
+	struct med_chunk *c;
+	struct fa__map m;
+	size_t align = st & (st - 1) ? 4096 : st; /* powers of two: aligned */
+
+	if (align < 4096)
+		align = 4096;
+	if (map_small_pages(&m, body + align + 2 * FA__SLAB_SIZE, k->node))
+		return NULL;
+	h = ((uintptr_t)m.base + FA__SLAB_SIZE - 1) & FA__SLAB_MASK;
+	lim = ((uintptr_t)m.base + m.size) & FA__SLAB_MASK; /* granules wholly inside */
+	if (fa__pagemap_set((void *)h, lim - h, fa__pagemap_entry((void *)h, 0))) {
+		fa__map_free(&m);
+		return NULL;
+	}
+	c = (struct med_chunk *)h;
+	memset(c, 0, sizeof(*c));
+	c->hdr.binoff = fa__pool_bin_off(0);
+	c->first = (char *)((h + sizeof(*c) + align - 1) & ~(uintptr_t)(align - 1));
+	c->end = c->first + (lim - (uintptr_t)c->first) / st * st;
+	c->stride = (uint32_t)st;
+	c->divc = UINT64_MAX / st + 1;
+	c->bump = c->first;
+	c->cls = k;
+	c->map = m;
+	atomic_store_explicit((_Atomic uint32_t *)&c->hdr.magic, MED_MAGIC, memory_order_release);
+	atomic_fetch_add_explicit(&med_mapped, m.size, memory_order_relaxed);
+	return c;
+}
+
+static void med_chunk_free(struct med_chunk *c)
+{
+	struct fa__map m = c->map;
+
+	c->hdr.magic = 0;
+	atomic_fetch_sub_explicit(&med_mapped, m.size, memory_order_relaxed);
+	fa__map_free(&m); /* clears the owner map first */
+}
+
+/* class lock held */
+static void med_list(struct med_class *k, struct med_chunk *c)
+{
+	c->prev = NULL;
+	c->next = k->avail;
+	if (k->avail)
+		k->avail->prev = c;
+	k->avail = c;
+	c->listed = true;
+}
+
+static void med_unlist(struct med_class *k, struct med_chunk *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		k->avail = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->listed = false;
+}
+
+/* An object of class ci on the thread's node; *zero (if not NULL): whether
+ * it is known to be zero (never handed out before). */
+static __attribute__((noinline)) void *med_alloc(unsigned ci, bool *zero)
+{
+	struct med_class *k = &med[g->node[fa__thread_node()].mem_node][ci];
+	struct med_chunk *c;
+	void *o;
+
+	pthread_mutex_lock(&k->lock);
+	while (!(c = k->avail)) {
+		pthread_mutex_unlock(&k->lock);
+		c = med_chunk_new(k);
+		if (!c) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		pthread_mutex_lock(&k->lock);
+		med_list(k, c);
+	}
+	if (c->free) {
+		o = c->free;
+		c->free = *(void **)o;
+		if (zero)
+			*zero = false;
+	} else {
+		o = c->bump;
+		c->bump += c->stride;
+		if (zero)
+			*zero = true;
+	}
+	c->live++;
+	if (c == k->empty)
+		k->empty = NULL;
+	if (!c->free && c->bump == c->end)
+		med_unlist(k, c);
+	pthread_mutex_unlock(&k->lock);
+	atomic_fetch_add_explicit(&med_live, c->stride, memory_order_relaxed);
+	return o;
+}
+
+static void med_free(struct med_chunk *c, void *p)
+{
+	struct med_class *k = c->cls;
+	struct med_chunk *gone = NULL;
+
+	pthread_mutex_lock(&k->lock);
+	if (fa__unlikely(!c->live || (char *)p >= c->bump)) {
+		pthread_mutex_unlock(&k->lock);
+		bad_pointer("free", p); /* never handed out, or all are free */
+	}
+	*(void **)p = c->free;
+	c->free = p;
+	if (!--c->live) {
+		if (k->empty && k->empty != c) {
+			gone = k->empty;
+			med_unlist(k, gone);
+		}
+		k->empty = c;
+	}
+	if (!c->listed)
+		med_list(k, c);
+	pthread_mutex_unlock(&k->lock);
+	atomic_fetch_sub_explicit(&med_live, c->stride, memory_order_relaxed);
+	if (gone)
+		med_chunk_free(gone);
+}
+
+/* malloc_trim: the kept empty chunks go back. */
+static void med_trim(void)
+{
+	for (int n = 0; n < FA_MAX_NODES; n++)
+		for (unsigned ci = 0; ci < MED_CLASSES; ci++) {
+			struct med_class *k = &med[n][ci];
+			struct med_chunk *c;
+
+			if (!__atomic_load_n(&k->empty, __ATOMIC_RELAXED))
+				continue;
+			pthread_mutex_lock(&k->lock);
+			c = k->empty;
+			if (c) {
+				k->empty = NULL;
+				med_unlist(k, c);
+			}
+			pthread_mutex_unlock(&k->lock);
+			if (c)
+				med_chunk_free(c);
+		}
+}
+
+static void med_prefork(void)
+{
+	for (int n = 0; n < FA_MAX_NODES; n++)
+		for (unsigned ci = 0; ci < MED_CLASSES; ci++)
+			pthread_mutex_lock(&med[n][ci].lock);
+}
+
+static void med_postfork(void)
+{
+	for (int n = FA_MAX_NODES - 1; n >= 0; n--)
+		for (unsigned ci = MED_CLASSES; ci-- > 0;)
+			pthread_mutex_unlock(&med[n][ci].lock);
+}
+
 /* ---- the 64-aligned allocator ---- */
 
 static __attribute__((noinline)) struct fa_numa *al_make(void)
@@ -526,7 +795,7 @@ static inline struct fa_numa *al_get(void)
 
 /* ---- what a pointer is ---- */
 
-enum kind { K_BAD, K_SMALL, K_LARGE, K_BIG, K_BOOT };
+enum kind { K_BAD, K_SMALL, K_MED, K_LARGE, K_BIG, K_BOOT };
 
 /* Classify p (not NULL) without reading memory that is not ours. */
 static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
@@ -546,12 +815,14 @@ static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
 		/* the start of an object of this slab, not inside one */
 		return fa__likely(fa__pool_at_object(s, p)) ? K_SMALL : K_BAD;
 	}
+	if (h->magic == MED_MAGIC)
+		return med_at_object((const struct med_chunk *)h, p) ? K_MED : K_BAD;
 	if (h->magic == BIG_MAGIC)
 		return ((const struct big *)h)->ptr == p ? K_BIG : K_BAD;
 	{
 		struct fa_numa *o = ((const struct fa__numa_large *)h)->owner;
 
-		return (o == g || o == g_med) && fa__numa_large_of(o, p) ? K_LARGE : K_BAD;
+		return o == g && fa__numa_large_of(o, p) ? K_LARGE : K_BAD;
 	}
 }
 
@@ -567,6 +838,8 @@ static size_t usable_of(const void *p, const char *fn)
 	switch (kind_of(p, &h)) {
 	case K_SMALL:
 		return ((const struct fa__pool_slab *)h)->stride;
+	case K_MED:
+		return ((const struct med_chunk *)h)->stride;
 	case K_LARGE: {
 		const struct fa__numa_large *l = (const struct fa__numa_large *)h;
 
@@ -583,24 +856,12 @@ static size_t usable_of(const void *p, const char *fn)
 
 /* ---- the API ---- */
 
-/* Medium sizes go to g_med by node, around fa_numa_alloc's per-thread
- * cache, which holds one allocator: alternating small and medium sizes
- * would refill it at every switch. */
-static __attribute__((noinline)) void *alloc_medium(size_t size)
-{
-	void *p = fa_numa_alloc_onnode(g_med, size, fa__thread_node());
-
-	if (!p)
-		errno = ENOMEM;
-	return p;
-}
-
 static inline void *alloc_small_large(size_t size)
 {
 	void *p;
 
-	if (fa__unlikely(size > SMALL_MAX && size < MEDIUM_MAX && g_med != g))
-		return alloc_medium(size);
+	if (fa__unlikely(size > SMALL_MAX && size <= MEDIUM_MAX))
+		return med_alloc(med_class(size), NULL);
 	p = fa_numa_alloc(g, size ? size : 1);
 	if (fa__unlikely(!p))
 		errno = ENOMEM;
@@ -671,17 +932,12 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 	int saved = errno;
 
 	switch (k) {
-	case K_LARGE: {
-		struct fa__numa_large *l = (struct fa__numa_large *)h;
-
-		/* g_med's straight to its node, past fa_numa_free's thread cache
-		 * (see alloc_medium); its remote frees go uncounted */
-		if (l->owner != g)
-			fa__numa_large_free(l->owner, l);
-		else
-			fa_numa_free(g, p);
+	case K_LARGE:
+		fa_numa_free(g, p);
 		break;
-	}
+	case K_MED:
+		med_free((struct med_chunk *)h, p);
+		break;
 	case K_BIG:
 		big_free((struct big *)h);
 		break;
@@ -768,6 +1024,14 @@ API void *calloc(size_t n, size_t m)
 	}
 	if (fa__unlikely(!ready()))
 		return fa__boot_calloc(1, total); /* its blocks are recycled */
+	if (total > SMALL_MAX && total <= MEDIUM_MAX) {
+		bool zero;
+
+		p = med_alloc(med_class(total), &zero);
+		if (p && !zero)
+			memset(p, 0, total);
+		return p;
+	}
 	if (total >= CALLOC_MAP && total <= MAX_REQUEST) {
 		p = big_alloc(total, 64);
 		if (p)
@@ -838,6 +1102,11 @@ static void *aligned(size_t align, size_t size)
 			if (p)
 				return p;
 		}
+	} else {
+		int ci = med_class_aligned(align, size);
+
+		if (ci >= 0) /* a power-of-two class: aligned to its size */
+			return med_alloc((unsigned)ci, NULL);
 	}
 	return big_alloc(size, align);
 }
@@ -954,12 +1223,12 @@ static void totals_of(struct totals *t)
 	memset(t, 0, sizeof(*t));
 	if (atomic_load(&state) == ST_READY) {
 		add_totals(g, t);
-		if (g_med != g)
-			add_totals(g_med, t);
 		add_totals(atomic_load(&g_al), t);
 	}
 	t->mapped += atomic_load_explicit(&big_mapped, memory_order_relaxed) + boot_committed;
+	t->mapped += atomic_load_explicit(&med_mapped, memory_order_relaxed);
 	t->in_use += atomic_load_explicit(&big_live, memory_order_relaxed);
+	t->in_use += atomic_load_explicit(&med_live, memory_order_relaxed);
 	t->in_use += atomic_load_explicit(&boot_bytes, memory_order_relaxed);
 }
 
@@ -973,8 +1242,7 @@ API int malloc_trim(size_t pad)
 		return 0;
 	totals_of(&before);
 	fa_numa_trim(g, -1);
-	if (g_med != g)
-		fa_numa_trim(g_med, -1);
+	med_trim();
 	if (atomic_load(&g_al))
 		fa_numa_trim(atomic_load(&g_al), -1);
 	totals_of(&after);
@@ -1123,12 +1391,14 @@ void *fa__boot_realloc(void *p, size_t size)
 
 static void boot_prefork(void)
 {
+	med_prefork();
 	boot_lock_take();
 }
 
 static void boot_postfork(void)
 {
 	boot_lock_drop();
+	med_postfork();
 }
 
 /* Priority 101: before the library's own fork registration, so this
@@ -1136,6 +1406,7 @@ static void boot_postfork(void)
  * every library lock: the library allocates under its locks). */
 __attribute__((constructor(101))) static void malloc_ctor(void)
 {
+	med_setup();
 	pthread_atfork(boot_prefork, boot_postfork, boot_postfork);
 	ctor_ran = true;
 }
