@@ -527,7 +527,12 @@ struct med_class {
 	int node;
 } FA__ALIGNED_CL;
 
-static struct med_class med[FA_MAX_NODES][MED_CLASSES];
+/* Initialised data, not set up at start: a page of it is resident only
+ * once a class on it is used. */
+static struct med_class med[FA_MAX_NODES][MED_CLASSES] = {
+	[0 ... FA_MAX_NODES -
+	 1] = { [0 ... MED_CLASSES - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER } }
+};
 static _Atomic uint64_t med_mapped, med_live; /* bytes, for the statistics */
 
 static inline bool med_at_object(const struct med_chunk *c, const void *p)
@@ -566,14 +571,10 @@ static int med_class_aligned(size_t align, size_t size)
 	return MED_STEPS + (int)(lg - 7);
 }
 
-static void med_setup(void)
+/* The nodes whose classes may be in use: none before the allocator is. */
+static int med_nodes(void)
 {
-	for (int n = 0; n < FA_MAX_NODES; n++)
-		for (unsigned ci = 0; ci < MED_CLASSES; ci++) {
-			pthread_mutex_init(&med[n][ci].lock, NULL);
-			med[n][ci].stride = med_stride(ci);
-			med[n][ci].node = n;
-		}
+	return atomic_load_explicit(&state, memory_order_acquire) == ST_READY ? g->max_node + 1 : 0;
 }
 
 /* 4 KiB pages on node, or what a named backend gives. */
@@ -666,11 +667,16 @@ static void med_unlist(struct med_class *k, struct med_chunk *c)
  * it is known to be zero (never handed out before). */
 static __attribute__((noinline)) void *med_alloc(unsigned ci, bool *zero)
 {
-	struct med_class *k = &med[g->node[fa__thread_node()].mem_node][ci];
+	int node = g->node[fa__thread_node()].mem_node;
+	struct med_class *k = &med[node][ci];
 	struct med_chunk *c;
 	void *o;
 
 	pthread_mutex_lock(&k->lock);
+	if (fa__unlikely(!k->stride)) {
+		k->stride = med_stride(ci);
+		k->node = node;
+	}
 	while (!(c = k->avail)) {
 		pthread_mutex_unlock(&k->lock);
 		c = med_chunk_new(k);
@@ -732,7 +738,7 @@ static void med_free(struct med_chunk *c, void *p)
 /* malloc_trim: the kept empty chunks go back. */
 static void med_trim(void)
 {
-	for (int n = 0; n < FA_MAX_NODES; n++)
+	for (int n = 0; n < med_nodes(); n++)
 		for (unsigned ci = 0; ci < MED_CLASSES; ci++) {
 			struct med_class *k = &med[n][ci];
 			struct med_chunk *c;
@@ -751,16 +757,22 @@ static void med_trim(void)
 		}
 }
 
+/* fork: every class lock of the nodes in use; the count is taken once, so
+ * that the handlers after fork unlock what this one locked even if another
+ * thread made the allocator ready in between. */
+static int med_forked;
+
 static void med_prefork(void)
 {
-	for (int n = 0; n < FA_MAX_NODES; n++)
+	med_forked = med_nodes();
+	for (int n = 0; n < med_forked; n++)
 		for (unsigned ci = 0; ci < MED_CLASSES; ci++)
 			pthread_mutex_lock(&med[n][ci].lock);
 }
 
 static void med_postfork(void)
 {
-	for (int n = FA_MAX_NODES - 1; n >= 0; n--)
+	for (int n = med_forked - 1; n >= 0; n--)
 		for (unsigned ci = MED_CLASSES; ci-- > 0;)
 			pthread_mutex_unlock(&med[n][ci].lock);
 }
@@ -1406,7 +1418,6 @@ static void boot_postfork(void)
  * every library lock: the library allocates under its locks). */
 __attribute__((constructor(101))) static void malloc_ctor(void)
 {
-	med_setup();
 	pthread_atfork(boot_prefork, boot_postfork, boot_postfork);
 	ctor_ran = true;
 }
