@@ -18,8 +18,23 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 
-enum wl_id { WL_PAIR, WL_CHURN, WL_PRODCONS, WL_BUMP, WL_LARSON, WL_LARGE, WL_TLB, WL_COUNT };
+enum wl_id {
+	WL_PAIR,
+	WL_CHURN,
+	WL_PRODCONS,
+	WL_BUMP,
+	WL_LARSON,
+	WL_LARGE,
+	WL_XMALLOC,
+	WL_CACHE_SCRATCH,
+	WL_CACHE_THRASH,
+	WL_MSTRESS,
+	WL_RANDSIZE,
+	WL_TLB,
+	WL_COUNT
+};
 
 struct wl_params {
 	uint64_t ops;      /* operations (messages, objects) to time */
@@ -50,6 +65,9 @@ struct bench_family {
 	{                                                                               \
 		[WL_PAIR] = (pair), [WL_CHURN] = p##churn, [WL_PRODCONS] = p##prodcons, \
 		[WL_BUMP] = p##bump, [WL_LARSON] = p##larson, [WL_LARGE] = p##large,    \
+		[WL_XMALLOC] = p##xmalloc, [WL_CACHE_SCRATCH] = p##cache_scratch,       \
+		[WL_CACHE_THRASH] = p##cache_thrash, [WL_MSTRESS] = p##mstress,         \
+		[WL_RANDSIZE] = p##randsize,                                            \
 	}
 #define WL_RUNS(p) WL_RUNS_PAIR(p, p##pair)
 
