@@ -6,10 +6,11 @@
  *
  * - Small sizes (up to FA_POOL_SMALL_MAX) come from the calling thread's
  *   node pool, through a fast path to its thread bins (see struct fast).
- *   Medium sizes (up to MEDIUM_MAX) and alignments above 64 come from
+ *   Medium sizes (up to CHUNKED_MAX) and alignments above 64 come from
  *   chunks of one class shared by many objects (see "medium sizes");
- *   larger ones from the NUMA allocator's large maps (kept idle per node
- *   up to idle_max, so they reuse a map without a syscall).  Alignments
+ *   larger ones from the NUMA allocator's large maps (4 KiB pages below
+ *   MEDIUM_MAX, from a twin allocator; kept idle per node up to idle_max,
+ *   so they reuse a map without a syscall).  Alignments
  *   above 16 and up to 64 use a second allocator whose pools are
  *   64-aligned; alignments above 1 MiB, larger aligned sizes and big
  *   callocs (fresh zero pages) get a map of their own.
@@ -47,7 +48,12 @@ void free_aligned_sized(void *p, size_t align, size_t size);
 /* Medium sizes (and alignments above 64) up to this come from chunks of
  * 4 KiB pages: a 2 MiB page per 20 KiB block would be most of a program's
  * RSS (cc1 made 4x glibc's).  Above it, large maps of g. */
-#define MEDIUM_MAX  ((size_t)1 << 20)
+#define MEDIUM_MAX ((size_t)1 << 20)
+/* Medium sizes up to this from chunks shared by many objects; above it,
+ * 4 KiB-page maps of their own, reused from an idle cache: an object of
+ * hundreds of KiB is rarely one of many, and its pages, touched once, then
+ * serve any size that fits (chunk classes would fault each class's in). */
+#define CHUNKED_MAX ((size_t)128 << 10)
 #define MAX_REQUEST ((size_t)1 << 46)
 
 /* ---- the bootstrap allocator ---- */
@@ -194,6 +200,7 @@ enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
 static _Atomic int state;
 static bool ctor_ran;
 static struct fa_numa *g;            /* the allocator: set before ST_READY */
+static struct fa_numa *g_med;        /* its 4 KiB-page twin for large medium sizes (or g) */
 static struct fa_numa *_Atomic g_al; /* 64-aligned pools, made on first use */
 static struct fa_numa_opts g_opts;   /* what both were made with */
 static struct fa_mem_opts g_mem;
@@ -327,6 +334,24 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 		atomic_store(&state, ST_FAILED);
 		in_init = 0;
 		return false;
+	}
+	{
+		struct fa_mem_opts mm = g_mem;
+		struct fa_numa_opts mo = g_opts;
+
+		mm.page_size = FA_PAGE_4K;
+		if (mm.backend == FA_BACKEND_THP)
+			mm.backend = FA_BACKEND_SMALL;
+		mo.mem = &mm;
+		g_med = fa_numa_create(&mo);
+		if (!g_med) {
+			if (knob_verbose)
+				fprintf(stderr,
+				        "finalloc: malloc: no 4 KiB-page maps for medium sizes "
+				        "(%s)\n",
+				        strerror(errno));
+			g_med = g;
+		}
 	}
 	/* The first mapping runs the exit dump's hook, which registers an
 	 * atexit handler (and atexit may call calloc): have it happen now,
@@ -484,8 +509,8 @@ static size_t big_usable(const struct big *b)
 /* ---- medium sizes and big alignments: chunks of one class ---- */
 
 /*
- * Above SMALL_MAX and up to MEDIUM_MAX, four classes a doubling (10, 12,
- * 14, 16, 20 KiB ... 1 MiB); for alignments above 64, powers of two from
+ * Above SMALL_MAX and up to CHUNKED_MAX, four classes a doubling (10, 12,
+ * 14, 16, 20 KiB ... 128 KiB); for alignments above 64, powers of two from
  * 128 B to 1 MiB whose objects are aligned to their size.  A class's
  * objects come from chunks of at least 2 MiB (8 objects) of 4 KiB pages
  * on the thread's node, each behind a header at a 64 KiB boundary that
@@ -499,7 +524,7 @@ static size_t big_usable(const struct big *b)
  * node stays mapped, plus the free objects of chunks still in use.
  */
 #define MED_MAGIC   0xfa3ed000u
-#define MED_STEPS   28 /* 4 a doubling, 8 KiB to 1 MiB */
+#define MED_STEPS   16 /* 4 a doubling, 8 KiB to 128 KiB */
 #define MED_POW2    14 /* 128 B << 0..13 */
 #define MED_CLASSES (MED_STEPS + MED_POW2)
 #define MED_CHUNK   ((size_t)2 << 20)
@@ -549,14 +574,13 @@ static uint32_t med_stride(unsigned ci)
 	return 128u << (ci - MED_STEPS);
 }
 
-/* The class of a medium size (SMALL_MAX < size <= MEDIUM_MAX). */
+/* The class of a medium size (SMALL_MAX < size <= CHUNKED_MAX). */
 static unsigned med_class(size_t size)
 {
 	unsigned lg = 63 - (unsigned)__builtin_clzl(size - 1); /* 2^lg < size <= 2^(lg+1) */
 	size_t q = (size_t)1 << (lg - 2);
-	unsigned ci = (lg - 13) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) / q);
 
-	return ci;
+	return (lg - 13) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) / q);
 }
 
 /* The class for an alignment above 64 (a power of two) and a size, or -1. */
@@ -834,7 +858,7 @@ static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
 	{
 		struct fa_numa *o = ((const struct fa__numa_large *)h)->owner;
 
-		return o == g && fa__numa_large_of(o, p) ? K_LARGE : K_BAD;
+		return (o == g || o == g_med) && fa__numa_large_of(o, p) ? K_LARGE : K_BAD;
 	}
 }
 
@@ -868,12 +892,26 @@ static size_t usable_of(const void *p, const char *fn)
 
 /* ---- the API ---- */
 
+/* Above CHUNKED_MAX, g_med by node, around fa_numa_alloc's per-thread
+ * cache, which holds one allocator: alternating small and medium sizes
+ * would refill it at every switch. */
+static __attribute__((noinline)) void *alloc_medium(size_t size)
+{
+	void *p = fa_numa_alloc_onnode(g_med, size, fa__thread_node());
+
+	if (!p)
+		errno = ENOMEM;
+	return p;
+}
+
 static inline void *alloc_small_large(size_t size)
 {
 	void *p;
 
-	if (fa__unlikely(size > SMALL_MAX && size <= MEDIUM_MAX))
+	if (fa__unlikely(size > SMALL_MAX && size <= CHUNKED_MAX))
 		return med_alloc(med_class(size), NULL);
+	if (fa__unlikely(size > SMALL_MAX && size < MEDIUM_MAX && g_med != g))
+		return alloc_medium(size);
 	p = fa_numa_alloc(g, size ? size : 1);
 	if (fa__unlikely(!p))
 		errno = ENOMEM;
@@ -945,7 +983,13 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 
 	switch (k) {
 	case K_LARGE:
-		fa_numa_free(g, p);
+		/* g_med's straight to its node, past fa_numa_free's thread cache
+		 * (see alloc_medium); its remote frees go uncounted */
+		if (((struct fa__numa_large *)h)->owner != g)
+			fa__numa_large_free(((struct fa__numa_large *)h)->owner,
+			                    (struct fa__numa_large *)h);
+		else
+			fa_numa_free(g, p);
 		break;
 	case K_MED:
 		med_free((struct med_chunk *)h, p);
@@ -1036,7 +1080,7 @@ API void *calloc(size_t n, size_t m)
 	}
 	if (fa__unlikely(!ready()))
 		return fa__boot_calloc(1, total); /* its blocks are recycled */
-	if (total > SMALL_MAX && total <= MEDIUM_MAX) {
+	if (total > SMALL_MAX && total <= CHUNKED_MAX) {
 		bool zero;
 
 		p = med_alloc(med_class(total), &zero);
@@ -1235,6 +1279,8 @@ static void totals_of(struct totals *t)
 	memset(t, 0, sizeof(*t));
 	if (atomic_load(&state) == ST_READY) {
 		add_totals(g, t);
+		if (g_med != g)
+			add_totals(g_med, t);
 		add_totals(atomic_load(&g_al), t);
 	}
 	t->mapped += atomic_load_explicit(&big_mapped, memory_order_relaxed) + boot_committed;
@@ -1255,6 +1301,8 @@ API int malloc_trim(size_t pad)
 	totals_of(&before);
 	fa_numa_trim(g, -1);
 	med_trim();
+	if (g_med != g)
+		fa_numa_trim(g_med, -1);
 	if (atomic_load(&g_al))
 		fa_numa_trim(atomic_load(&g_al), -1);
 	totals_of(&after);
