@@ -409,6 +409,13 @@ static void bad_free(void *arg)
 		free(m);
 		free(m); /* its chunk's only object: freed twice */
 		break;
+	case 10:
+		/* the fast path's own slab: its header, then past its objects */
+		free((char *)((uintptr_t)p & ~(uintptr_t)0xffff));
+		break;
+	case 11:
+		free((char *)((uintptr_t)p | 0xfff8));
+		break;
 	}
 	_exit(0);
 }
@@ -417,10 +424,10 @@ TEST(bad_pointers_abort)
 {
 	static const char *fn[] = {
 		"free", "free", "free", "free", "free", "realloc", "malloc_usable_size",
-		"free", "free", "free"
+		"free", "free", "free", "free", "free"
 	};
 
-	for (int how = 0; how < 10; how++) {
+	for (int how = 0; how < 12; how++) {
 		struct bad b = { how };
 		char buf[512], want[64];
 		int st = child_stderr(bad_free, &b, buf, sizeof(buf));
