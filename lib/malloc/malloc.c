@@ -92,18 +92,21 @@ static inline bool in_boot(const void *p)
 	return b && (const char *)p >= b && (const char *)p < b + BOOT_RESERVE;
 }
 
-/* A block of class cls, under boot_lock; NULL when the range is spent. */
-static void *boot_block(unsigned cls)
+/* A block of class cls, under boot_lock; NULL when the range is spent.
+ * *fresh: never handed out before, so still zero pages. */
+static void *boot_block(unsigned cls, bool *fresh)
 {
 	size_t bs = (size_t)16 << cls;
 	char *base = atomic_load_explicit(&boot_base, memory_order_relaxed);
 	void *b;
 
+	*fresh = false;
 	if (boot_list[cls]) {
 		b = boot_list[cls];
 		boot_list[cls] = *(void **)b;
 		return b;
 	}
+	*fresh = true;
 	if (!base) {
 		base = mmap(NULL, BOOT_RESERVE, PROT_NONE,
 		            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -130,12 +133,14 @@ static void *boot_block(unsigned cls)
 	return b;
 }
 
-static void *boot_alloc(size_t size, size_t align)
+/* *fresh (may be NULL): the block is zero pages, but for its header. */
+static void *boot_alloc_z(size_t size, size_t align, bool *fresh)
 {
 	size_t total;
 	unsigned cls = 0;
 	char *b, *u;
 	int saved = errno;
+	bool f;
 
 	if (align < 16)
 		align = 16;
@@ -151,7 +156,7 @@ static void *boot_alloc(size_t size, size_t align)
 		return NULL;
 	}
 	boot_lock_take();
-	b = boot_block(cls);
+	b = boot_block(cls, &f);
 	boot_lock_drop();
 	if (!b) {
 		errno = ENOMEM;
@@ -163,7 +168,14 @@ static void *boot_alloc(size_t size, size_t align)
 	((struct boot_hdr *)u)[-1].cls = cls;
 	((struct boot_hdr *)u)[-1].off = (uint32_t)(u - b);
 	atomic_fetch_add_explicit(&boot_bytes, (size_t)16 << cls, memory_order_relaxed);
+	if (fresh)
+		*fresh = f;
 	return u;
+}
+
+static void *boot_alloc(size_t size, size_t align)
+{
+	return boot_alloc_z(size, align, NULL);
 }
 
 static size_t boot_usable(const void *p)
@@ -214,9 +226,10 @@ static bool knob_debug, knob_verbose;
  * pool's bin for the size while the thread stays on the CPU it was filled
  * on (rseq's cpu_id; without rseq, cpu_p points at cpu and the node is
  * looked up again on each slow call, a refill every few dozen calls).
- * free pushes on the bin the owner map names when it is one of that
- * pool's, after checking the slab's object boundary: two loads for the
- * map, one line of the slab header, no division.  Everything else (not
+ * free pushes on the bin the slab header names when the owner map's
+ * entry is one of that pool's bins, after checking the slab's object
+ * boundary: two loads for the map, one line of the slab header, no
+ * division.  Everything else (not
  * ready, other sizes, an empty or full bin, other allocators, a bad
  * pointer) goes to the slow paths.  pool NULL: malloc goes slow.
  */
@@ -1388,14 +1401,17 @@ void *fa__boot_malloc(size_t size)
 void *fa__boot_calloc(size_t n, size_t m)
 {
 	size_t total;
+	bool fresh;
 	void *p;
 
 	if (__builtin_mul_overflow(n, m, &total)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = boot_alloc(total, 16);
-	if (p)
+	p = boot_alloc_z(total, 16, &fresh);
+	/* fresh blocks are untouched zero pages: the pools' batch chunks
+	 * (half a MiB each) stay out of RSS until used */
+	if (p && !fresh)
 		memset(p, 0, total);
 	return p;
 }
