@@ -86,6 +86,13 @@ else
 fi
 row numa numa "fa_numa_alloc + fa_numa_free, 64 B" || fail=1
 row glibc malloc "malloc + free, 64 B" || fail=1
+# The drop-in, preloaded like the peers (MALLOC_SO= overrides).
+dropin=${MALLOC_SO:-$top/build/libfinalloc-malloc.so.0}
+if [ -r "$dropin" ]; then
+	row drop-in malloc "malloc + free, 64 B (finalloc-malloc)" "$dropin" || fail=1
+else
+	printf "%-10s %9s %9s   %s\n" drop-in - - "skipped: $dropin not built (make malloc)"
+fi
 for p in jemalloc:libjemalloc.so.2 tcmalloc:libtcmalloc_minimal.so.4 mimalloc:libmimalloc.so.2; do
 	name=${p%%:*}
 	if lib=$(peer_lib "${p#*:}"); then

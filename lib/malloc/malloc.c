@@ -5,11 +5,15 @@
  * finalloc-malloc(3)).
  *
  * - Small sizes (up to FA_POOL_SMALL_MAX) come from the calling thread's
- *   node pool, larger ones from the NUMA allocator's large maps (kept idle
- *   per node up to idle_max, so medium sizes reuse a map without a
- *   syscall).  Alignments above 16 and up to 64 use a second allocator
- *   whose pools are 64-aligned; larger alignments, and big callocs (fresh
- *   zero pages), get a map of their own.
+ *   node pool, through a fast path to its thread bins (see struct fast).
+ *   Medium sizes (up to CHUNKED_MAX) and alignments above 64 come from
+ *   chunks of one class shared by many objects (see "medium sizes");
+ *   larger ones from the NUMA allocator's large maps (4 KiB pages below
+ *   MEDIUM_MAX, from a twin allocator; kept idle per node up to idle_max,
+ *   so they reuse a map without a syscall).  Alignments
+ *   above 16 and up to 64 use a second allocator whose pools are
+ *   64-aligned; alignments above 1 MiB, larger aligned sizes and big
+ *   callocs (fresh zero pages) get a map of their own.
  * - Every free looks the pointer up in the owner map first (two loads, the
  *   pointer's memory is not touched): what the map does not know, and what
  *   is not the start of an object there, is reported and the program
@@ -41,9 +45,15 @@ void free_aligned_sized(void *p, size_t align, size_t size);
 
 #define SMALL_MAX  FA_POOL_SMALL_MAX
 #define CALLOC_MAP ((size_t)256 << 10) /* callocs from here: fresh zero pages */
-/* Large requests below this get 4 KiB pages: a 2 MiB page per 20 KiB
- * block would be most of a program's RSS (cc1 made 4x glibc's). */
-#define MEDIUM_MAX  ((size_t)1 << 20)
+/* Medium sizes (and alignments above 64) up to this come from chunks of
+ * 4 KiB pages: a 2 MiB page per 20 KiB block would be most of a program's
+ * RSS (cc1 made 4x glibc's).  Above it, large maps of g. */
+#define MEDIUM_MAX ((size_t)1 << 20)
+/* Medium sizes up to this from chunks shared by many objects; above it,
+ * 4 KiB-page maps of their own, reused from an idle cache: an object of
+ * hundreds of KiB is rarely one of many, and its pages, touched once, then
+ * serve any size that fits (chunk classes would fault each class's in). */
+#define CHUNKED_MAX ((size_t)128 << 10)
 #define MAX_REQUEST ((size_t)1 << 46)
 
 /* ---- the bootstrap allocator ---- */
@@ -82,18 +92,21 @@ static inline bool in_boot(const void *p)
 	return b && (const char *)p >= b && (const char *)p < b + BOOT_RESERVE;
 }
 
-/* A block of class cls, under boot_lock; NULL when the range is spent. */
-static void *boot_block(unsigned cls)
+/* A block of class cls, under boot_lock; NULL when the range is spent.
+ * *fresh: never handed out before, so still zero pages. */
+static void *boot_block(unsigned cls, bool *fresh)
 {
 	size_t bs = (size_t)16 << cls;
 	char *base = atomic_load_explicit(&boot_base, memory_order_relaxed);
 	void *b;
 
+	*fresh = false;
 	if (boot_list[cls]) {
 		b = boot_list[cls];
 		boot_list[cls] = *(void **)b;
 		return b;
 	}
+	*fresh = true;
 	if (!base) {
 		base = mmap(NULL, BOOT_RESERVE, PROT_NONE,
 		            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -120,12 +133,14 @@ static void *boot_block(unsigned cls)
 	return b;
 }
 
-static void *boot_alloc(size_t size, size_t align)
+/* *fresh (may be NULL): the block is zero pages, but for its header. */
+static void *boot_alloc_z(size_t size, size_t align, bool *fresh)
 {
 	size_t total;
 	unsigned cls = 0;
 	char *b, *u;
 	int saved = errno;
+	bool f;
 
 	if (align < 16)
 		align = 16;
@@ -141,7 +156,7 @@ static void *boot_alloc(size_t size, size_t align)
 		return NULL;
 	}
 	boot_lock_take();
-	b = boot_block(cls);
+	b = boot_block(cls, &f);
 	boot_lock_drop();
 	if (!b) {
 		errno = ENOMEM;
@@ -153,7 +168,14 @@ static void *boot_alloc(size_t size, size_t align)
 	((struct boot_hdr *)u)[-1].cls = cls;
 	((struct boot_hdr *)u)[-1].off = (uint32_t)(u - b);
 	atomic_fetch_add_explicit(&boot_bytes, (size_t)16 << cls, memory_order_relaxed);
+	if (fresh)
+		*fresh = f;
 	return u;
+}
+
+static void *boot_alloc(size_t size, size_t align)
+{
+	return boot_alloc_z(size, align, NULL);
 }
 
 static size_t boot_usable(const void *p)
@@ -190,13 +212,62 @@ enum { ST_NONE, ST_INIT, ST_READY, ST_FAILED };
 static _Atomic int state;
 static bool ctor_ran;
 static struct fa_numa *g;            /* the allocator: set before ST_READY */
-static struct fa_numa *g_med;        /* its 4 KiB-page twin for medium sizes (or g) */
+static struct fa_numa *g_med;        /* its 4 KiB-page twin for large medium sizes (or g) */
 static struct fa_numa *_Atomic g_al; /* 64-aligned pools, made on first use */
 static struct fa_numa_opts g_opts;   /* what both were made with */
 static struct fa_mem_opts g_mem;
 static struct fa_pool_opts g_pool;
 static __thread int in_init __attribute__((tls_model("initial-exec")));
 static bool knob_debug, knob_verbose;
+
+/*
+ * The fast path's view of the calling thread: its node's pool of g and the
+ * bin offsets that pool's slabs carry in the owner map.  malloc pops that
+ * pool's bin for the size while the thread stays on the CPU it was filled
+ * on (rseq's cpu_id; without rseq, cpu_p points at cpu and the node is
+ * looked up again on each slow call, a refill every few dozen calls).
+ * free pushes on the bin the slab header names when the owner map's
+ * entry is one of that pool's bins, after checking the slab's object
+ * boundary: two loads for the map, one line of the slab header, no
+ * division.  Everything else (not
+ * ready, other sizes, an empty or full bin, other allocators, a bad
+ * pointer) goes to the slow paths.  pool NULL: malloc goes slow.
+ */
+struct fast {
+	struct fa_pool *pool;
+	const volatile uint32_t *cpu_p;
+	uint32_t cpu;
+	int32_t lo; /* its bins' offsets: [lo, lo + span); span 0 sends free slow */
+	uint32_t span;
+};
+
+static __thread struct fast fast __attribute__((tls_model("initial-exec")));
+/* By (size + 7) / 8: the class's bin offset from a pool's first (every
+ * node pool of g has the same classes), so the bin is one add away from
+ * fast.lo and no pool memory is read; size 0 takes 8's.  Set once, before
+ * ST_READY; fast_on false: no fast path (debug, or classes short of
+ * SMALL_MAX). */
+static uint16_t cls_off[SMALL_MAX / 8 + 1];
+static bool fast_on;
+
+static void fast_setup(void)
+{
+	for (int i = 0; i < g->nr_mem; i++) {
+		struct fa_pool *p = g->node[g->mem_nodes[i]].pool;
+		int32_t lo;
+
+		if (!fa__pool_bin_span(p, &lo) || fa__pool_max_size(p) < SMALL_MAX)
+			return;
+	}
+	{
+		const struct fa_pool *p = g->node[g->mem_nodes[0]].pool;
+
+		for (unsigned i = 1; i <= SMALL_MAX / 8; i++)
+			cls_off[i] = (uint16_t)(p->size_cls[i] * sizeof(struct fa__pool_bin));
+		cls_off[0] = cls_off[1];
+	}
+	fast_on = true;
+}
 
 /* "0"/"1" (empty: unset); anything else is said once and the default used. */
 static bool env_bool(const char *name, bool def)
@@ -300,6 +371,7 @@ static __attribute__((noinline, cold)) bool init_slow(void)
 	 * while this thread's calls go to the bootstrap allocator, not later
 	 * under a pool's lock. */
 	fa_numa_free(g, fa_numa_alloc(g, 16));
+	fast_setup();
 	if (knob_verbose)
 		fprintf(stderr, "finalloc: malloc: ready, %d memory node(s)%s\n", g->nr_mem,
 		        knob_debug ? ", debug" : "");
@@ -447,6 +519,301 @@ static size_t big_usable(const struct big *b)
 	return (size_t)((char *)b->map.base + b->map.size - (char *)b->ptr);
 }
 
+/* ---- medium sizes and big alignments: chunks of one class ---- */
+
+/*
+ * Above SMALL_MAX and up to CHUNKED_MAX, four classes a doubling (10, 12,
+ * 14, 16, 20 KiB ... 128 KiB); for alignments above 64, powers of two from
+ * 128 B to 1 MiB whose objects are aligned to their size.  A class's
+ * objects come from chunks of at least 2 MiB (8 objects) of 4 KiB pages
+ * on the thread's node, each behind a header at a 64 KiB boundary that
+ * the owner map names for all its granules; free objects are linked
+ * through their first word, per chunk, under the class's lock (these sizes
+ * are rare next to small ones, and each is worth kilobytes of work to its
+ * caller).  The lock is a leaf: chunks are mapped and unmapped outside
+ * it.  Idle memory: a chunk whose last object is freed is unmapped, except
+ * the class's most recent one, kept for the next call (no syscall on a
+ * malloc/free ping-pong); so at most one wholly free chunk per class and
+ * node stays mapped, plus the free objects of chunks still in use.
+ */
+#define MED_MAGIC   0xfa3ed000u
+#define MED_STEPS   16 /* 4 a doubling, 8 KiB to 128 KiB */
+#define MED_POW2    14 /* 128 B << 0..13 */
+#define MED_CLASSES (MED_STEPS + MED_POW2)
+#define MED_CHUNK   ((size_t)2 << 20)
+
+struct med_class;
+
+struct med_chunk {
+	struct fa__pool_hdr hdr; /* first: bin 0, magic MED_MAGIC, pool NULL */
+	char *first, *end;       /* objects: [first, end) */
+	uint64_t divc;           /* UINT64_MAX / stride + 1 */
+	uint32_t stride, live;
+	void *free;  /* freed objects */
+	char *bump;  /* from here on never handed out: zero pages */
+	bool listed; /* on its class's list of chunks with room */
+	struct med_class *cls;
+	struct med_chunk *prev, *next;
+	struct fa__map map;
+};
+
+struct med_class {
+	pthread_mutex_t lock;
+	struct med_chunk *avail; /* chunks with room */
+	struct med_chunk *empty; /* wholly free, kept mapped */
+	uint32_t stride;
+	int node;
+} FA__ALIGNED_CL;
+
+/* Initialised data, not set up at start: a page of it is resident only
+ * once a class on it is used. */
+static struct med_class med[FA_MAX_NODES][MED_CLASSES] = {
+	[0 ... FA_MAX_NODES -
+	 1] = { [0 ... MED_CLASSES - 1] = { .lock = PTHREAD_MUTEX_INITIALIZER } }
+};
+static _Atomic uint64_t med_mapped, med_live; /* bytes, for the statistics */
+
+static inline bool med_at_object(const struct med_chunk *c, const void *p)
+{
+	uint64_t x = (uint64_t)((const char *)p - c->first);
+
+	return x < (uint64_t)(c->end - c->first) && x * c->divc <= c->divc - 1;
+}
+
+static uint32_t med_stride(unsigned ci)
+{
+	if (ci < MED_STEPS) /* 8 KiB << (ci / 4), plus quarters */
+		return (uint32_t)((8192u << (ci / 4)) / 4 * (5 + ci % 4));
+	return 128u << (ci - MED_STEPS);
+}
+
+/* The class of a medium size (SMALL_MAX < size <= CHUNKED_MAX). */
+static unsigned med_class(size_t size)
+{
+	unsigned lg = 63 - (unsigned)__builtin_clzl(size - 1); /* 2^lg < size <= 2^(lg+1) */
+	size_t q = (size_t)1 << (lg - 2);
+
+	return (lg - 13) * 4 + (unsigned)((size - 1 - ((size_t)1 << lg)) / q);
+}
+
+/* The class for an alignment above 64 (a power of two) and a size, or -1. */
+static int med_class_aligned(size_t align, size_t size)
+{
+	size_t s = size > align ? size : align;
+	unsigned lg;
+
+	if (s > MEDIUM_MAX)
+		return -1;
+	lg = s <= 128 ? 7 : 64 - (unsigned)__builtin_clzl(s - 1);
+	return MED_STEPS + (int)(lg - 7);
+}
+
+/* The nodes whose classes may be in use: none before the allocator is. */
+static int med_nodes(void)
+{
+	return atomic_load_explicit(&state, memory_order_acquire) == ST_READY ? g->max_node + 1 : 0;
+}
+
+/* 4 KiB pages on node, or what a named backend gives. */
+static int map_small_pages(struct fa__map *m, size_t need, int node)
+{
+	struct fa_mem_opts mo = g_mem;
+	int err;
+
+	mo.flags |= FA_MEM_ON_NODE;
+	mo.node = node;
+	if (mo.page_size)
+		return fa__map_alloc(m, need, &mo); /* asked for by the user */
+	mo.page_size = FA_PAGE_4K;
+	if (mo.backend == FA_BACKEND_THP)
+		mo.backend = FA_BACKEND_SMALL;
+	err = fa__map_alloc(m, need, &mo);
+	if (err) {
+		mo.page_size = 0;
+		mo.backend = g_mem.backend;
+		err = fa__map_alloc(m, need, &mo); /* a forced backend */
+	}
+	return err;
+}
+
+static struct med_chunk *med_chunk_new(struct med_class *k)
+{
+	size_t st = k->stride, body = 8 * st > MED_CHUNK ? 8 * st : MED_CHUNK;
+	uintptr_t h, lim;
+	struct med_chunk *c;
+	struct fa__map m;
+	size_t align = st & (st - 1) ? 4096 : st; /* powers of two: aligned */
+
+	if (align < 4096)
+		align = 4096;
+	if (map_small_pages(&m, body + align + 2 * FA__SLAB_SIZE, k->node))
+		return NULL;
+	h = ((uintptr_t)m.base + FA__SLAB_SIZE - 1) & FA__SLAB_MASK;
+	lim = ((uintptr_t)m.base + m.size) & FA__SLAB_MASK; /* granules wholly inside */
+	if (fa__pagemap_set((void *)h, lim - h, fa__pagemap_entry((void *)h, 0))) {
+		fa__map_free(&m);
+		return NULL;
+	}
+	c = (struct med_chunk *)h;
+	memset(c, 0, sizeof(*c));
+	c->hdr.binoff = fa__pool_bin_off(0);
+	c->first = (char *)((h + sizeof(*c) + align - 1) & ~(uintptr_t)(align - 1));
+	c->end = c->first + (lim - (uintptr_t)c->first) / st * st;
+	c->stride = (uint32_t)st;
+	c->divc = UINT64_MAX / st + 1;
+	c->bump = c->first;
+	c->cls = k;
+	c->map = m;
+	atomic_store_explicit((_Atomic uint32_t *)&c->hdr.magic, MED_MAGIC, memory_order_release);
+	atomic_fetch_add_explicit(&med_mapped, m.size, memory_order_relaxed);
+	return c;
+}
+
+static void med_chunk_free(struct med_chunk *c)
+{
+	struct fa__map m = c->map;
+
+	c->hdr.magic = 0;
+	atomic_fetch_sub_explicit(&med_mapped, m.size, memory_order_relaxed);
+	fa__map_free(&m); /* clears the owner map first */
+}
+
+/* class lock held */
+static void med_list(struct med_class *k, struct med_chunk *c)
+{
+	c->prev = NULL;
+	c->next = k->avail;
+	if (k->avail)
+		k->avail->prev = c;
+	k->avail = c;
+	c->listed = true;
+}
+
+static void med_unlist(struct med_class *k, struct med_chunk *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		k->avail = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->listed = false;
+}
+
+/* An object of class ci on the thread's node; *zero (if not NULL): whether
+ * it is known to be zero (never handed out before). */
+static __attribute__((noinline)) void *med_alloc(unsigned ci, bool *zero)
+{
+	int node = g->node[fa__thread_node()].mem_node;
+	struct med_class *k = &med[node][ci];
+	struct med_chunk *c;
+	void *o;
+
+	pthread_mutex_lock(&k->lock);
+	if (fa__unlikely(!k->stride)) {
+		k->stride = med_stride(ci);
+		k->node = node;
+	}
+	while (!(c = k->avail)) {
+		pthread_mutex_unlock(&k->lock);
+		c = med_chunk_new(k);
+		if (!c) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		pthread_mutex_lock(&k->lock);
+		med_list(k, c);
+	}
+	if (c->free) {
+		o = c->free;
+		c->free = *(void **)o;
+		if (zero)
+			*zero = false;
+	} else {
+		o = c->bump;
+		c->bump += c->stride;
+		if (zero)
+			*zero = true;
+	}
+	c->live++;
+	if (c == k->empty)
+		k->empty = NULL;
+	if (!c->free && c->bump == c->end)
+		med_unlist(k, c);
+	pthread_mutex_unlock(&k->lock);
+	atomic_fetch_add_explicit(&med_live, c->stride, memory_order_relaxed);
+	return o;
+}
+
+static void med_free(struct med_chunk *c, void *p)
+{
+	struct med_class *k = c->cls;
+	struct med_chunk *gone = NULL;
+
+	pthread_mutex_lock(&k->lock);
+	if (fa__unlikely(!c->live || (char *)p >= c->bump)) {
+		pthread_mutex_unlock(&k->lock);
+		bad_pointer("free", p); /* never handed out, or all are free */
+	}
+	*(void **)p = c->free;
+	c->free = p;
+	if (!--c->live) {
+		if (k->empty && k->empty != c) {
+			gone = k->empty;
+			med_unlist(k, gone);
+		}
+		k->empty = c;
+	}
+	if (!c->listed)
+		med_list(k, c);
+	pthread_mutex_unlock(&k->lock);
+	atomic_fetch_sub_explicit(&med_live, c->stride, memory_order_relaxed);
+	if (gone)
+		med_chunk_free(gone);
+}
+
+/* malloc_trim: the kept empty chunks go back. */
+static void med_trim(void)
+{
+	for (int n = 0; n < med_nodes(); n++)
+		for (unsigned ci = 0; ci < MED_CLASSES; ci++) {
+			struct med_class *k = &med[n][ci];
+			struct med_chunk *c;
+
+			if (!__atomic_load_n(&k->empty, __ATOMIC_RELAXED))
+				continue;
+			pthread_mutex_lock(&k->lock);
+			c = k->empty;
+			if (c) {
+				k->empty = NULL;
+				med_unlist(k, c);
+			}
+			pthread_mutex_unlock(&k->lock);
+			if (c)
+				med_chunk_free(c);
+		}
+}
+
+/* fork: every class lock of the nodes in use; the count is taken once, so
+ * that the handlers after fork unlock what this one locked even if another
+ * thread made the allocator ready in between. */
+static int med_forked;
+
+static void med_prefork(void)
+{
+	med_forked = med_nodes();
+	for (int n = 0; n < med_forked; n++)
+		for (unsigned ci = 0; ci < MED_CLASSES; ci++)
+			pthread_mutex_lock(&med[n][ci].lock);
+}
+
+static void med_postfork(void)
+{
+	for (int n = med_forked - 1; n >= 0; n--)
+		for (unsigned ci = MED_CLASSES; ci-- > 0;)
+			pthread_mutex_unlock(&med[n][ci].lock);
+}
+
 /* ---- the 64-aligned allocator ---- */
 
 static __attribute__((noinline)) struct fa_numa *al_make(void)
@@ -479,7 +846,7 @@ static inline struct fa_numa *al_get(void)
 
 /* ---- what a pointer is ---- */
 
-enum kind { K_BAD, K_SMALL, K_LARGE, K_BIG, K_BOOT };
+enum kind { K_BAD, K_SMALL, K_MED, K_LARGE, K_BIG, K_BOOT };
 
 /* Classify p (not NULL) without reading memory that is not ours. */
 static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
@@ -497,11 +864,10 @@ static inline enum kind kind_of(const void *p, const struct fa__pool_hdr **hp)
 		if (fa__unlikely(h->magic != FA__SLAB_MAGIC))
 			return K_BAD; /* a trimmed slab: nothing lives there */
 		/* the start of an object of this slab, not inside one */
-		if (fa__unlikely((const char *)p < s->first || (const char *)p >= s->end ||
-		                 (uint32_t)((const char *)p - s->first) % s->stride))
-			return K_BAD;
-		return K_SMALL;
+		return fa__likely(fa__pool_at_object(s, p)) ? K_SMALL : K_BAD;
 	}
+	if (h->magic == MED_MAGIC)
+		return med_at_object((const struct med_chunk *)h, p) ? K_MED : K_BAD;
 	if (h->magic == BIG_MAGIC)
 		return ((const struct big *)h)->ptr == p ? K_BIG : K_BAD;
 	{
@@ -523,6 +889,8 @@ static size_t usable_of(const void *p, const char *fn)
 	switch (kind_of(p, &h)) {
 	case K_SMALL:
 		return ((const struct fa__pool_slab *)h)->stride;
+	case K_MED:
+		return ((const struct med_chunk *)h)->stride;
 	case K_LARGE: {
 		const struct fa__numa_large *l = (const struct fa__numa_large *)h;
 
@@ -539,7 +907,7 @@ static size_t usable_of(const void *p, const char *fn)
 
 /* ---- the API ---- */
 
-/* Medium sizes go to g_med by node, around fa_numa_alloc's per-thread
+/* Above CHUNKED_MAX, g_med by node, around fa_numa_alloc's per-thread
  * cache, which holds one allocator: alternating small and medium sizes
  * would refill it at every switch. */
 static __attribute__((noinline)) void *alloc_medium(size_t size)
@@ -555,6 +923,8 @@ static inline void *alloc_small_large(size_t size)
 {
 	void *p;
 
+	if (fa__unlikely(size > SMALL_MAX && size <= CHUNKED_MAX))
+		return med_alloc(med_class(size), NULL);
 	if (fa__unlikely(size > SMALL_MAX && size < MEDIUM_MAX && g_med != g))
 		return alloc_medium(size);
 	p = fa_numa_alloc(g, size ? size : 1);
@@ -563,15 +933,63 @@ static inline void *alloc_small_large(size_t size)
 	return p;
 }
 
-API void *malloc(size_t size)
+/* Point the fast path at the thread's node pool of g (ready). */
+static void fast_fill(void)
 {
+	const volatile uint32_t *rs = fa__numa_tls.rseq_cpu;
+	int node = fa__thread_node();
+	struct fa_pool *p = g->pool_of[node];
+
+	fast.pool = NULL;
+	fast.span = fa__pool_bin_span(p, &fast.lo);
+	if (!fast.span || !fast_on)
+		return; /* no bins (debug features, or they ran out) */
+	if (rs) {
+		uint32_t cpu = *rs;
+
+		/* migrated between the two reads: the next call looks again */
+		if (cpu >= fa__nr_cpu_node || fa__cpu_node[cpu] != node)
+			return;
+		fast.cpu = cpu;
+		fast.cpu_p = rs;
+	} else {
+		fast.cpu_p = &fast.cpu;
+	}
+	fast.pool = p;
+}
+
+static __attribute__((noinline)) void *malloc_slow(size_t size)
+{
+	void *p;
+
 	if (fa__unlikely(!ready()))
 		return boot_alloc(size, 16);
 	if (fa__unlikely(size > MAX_REQUEST)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_small_large(size);
+	p = alloc_small_large(size);
+	if (size <= SMALL_MAX)
+		fast_fill();
+	return p;
+}
+
+API void *malloc(size_t size)
+{
+	struct fa_pool *pool = fast.pool;
+
+	if (fa__likely(size <= SMALL_MAX && pool != NULL && *fast.cpu_p == fast.cpu)) {
+		__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(fast.lo + cls_off[(size + 7) >> 3]);
+		void **sp = b->sp;
+		void *o = sp[-1]; /* NULL at the bottom: empty */
+
+		if (fa__likely(o != NULL)) {
+			FA__POOL_SET(b->sp, sp - 1);
+			FA__POOL_ADD(b->req, size);
+			return o;
+		}
+	}
+	return malloc_slow(size);
 }
 
 static __attribute__((noinline)) void free_slow(void *p, enum kind k, const struct fa__pool_hdr *h)
@@ -579,17 +997,18 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 	int saved = errno;
 
 	switch (k) {
-	case K_LARGE: {
-		struct fa__numa_large *l = (struct fa__numa_large *)h;
-
+	case K_LARGE:
 		/* g_med's straight to its node, past fa_numa_free's thread cache
 		 * (see alloc_medium); its remote frees go uncounted */
-		if (l->owner != g)
-			fa__numa_large_free(l->owner, l);
+		if (((struct fa__numa_large *)h)->owner != g)
+			fa__numa_large_free(((struct fa__numa_large *)h)->owner,
+			                    (struct fa__numa_large *)h);
 		else
 			fa_numa_free(g, p);
 		break;
-	}
+	case K_MED:
+		med_free((struct med_chunk *)h, p);
+		break;
 	case K_BIG:
 		big_free((struct big *)h);
 		break;
@@ -602,7 +1021,7 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 	errno = saved;
 }
 
-API void free(void *p)
+static __attribute__((noinline)) void free_other(void *p)
 {
 	const struct fa__pool_hdr *h = NULL;
 	enum kind k;
@@ -611,10 +1030,40 @@ API void free(void *p)
 		return;
 	k = kind_of(p, &h);
 	if (fa__likely(k == K_SMALL)) {
-		fa_numa_free(small_owner(h), p);
+		struct fa_numa *o = small_owner(h);
+
+		fa_numa_free(o, p);
+		/* a thread that only frees (a consumer) gets the fast path too */
+		if (o == g && !fast.span)
+			fast_fill();
 		return;
 	}
 	free_slow(p, k, h);
+}
+
+API void free(void *p)
+{
+	uint64_t e = fa__pagemap_get(p); /* NULL: the zero leaf's 0 */
+	int32_t off = (int32_t)(e >> 32);
+
+	/* a live slab of the thread's pool: bin offset 0 (not ours, a
+	 * trimmed slab, large maps) is never in the range */
+	if (fa__likely((uint32_t)off - (uint32_t)fast.lo < fast.span &&
+	               fa__pool_at_object(fa__pool_slab_of(p), p))) {
+		/* the header's copy of the bin: p's own line, not the map's
+		 * two loads, on the way to the bin (a trim makes it bin 0,
+		 * which is always full) */
+		__typeof__(FA__POOL_BIN(0)) b = FA__POOL_BIN(fa__pool_slab_of(p)->hdr.binoff);
+		void **sp = b->sp;
+
+		if (fa__likely(sp != b->end)) {
+			*sp = p;
+			FA__POOL_SET(b->sp, sp + 1);
+			FA__POOL_ADD(b->frees, 1);
+			return;
+		}
+	}
+	free_other(p); /* a full bin flushes there; bad pointers abort */
 }
 
 API void cfree(void *p)
@@ -646,6 +1095,14 @@ API void *calloc(size_t n, size_t m)
 	}
 	if (fa__unlikely(!ready()))
 		return fa__boot_calloc(1, total); /* its blocks are recycled */
+	if (total > SMALL_MAX && total <= CHUNKED_MAX) {
+		bool zero;
+
+		p = med_alloc(med_class(total), &zero);
+		if (p && !zero)
+			memset(p, 0, total);
+		return p;
+	}
 	if (total >= CALLOC_MAP && total <= MAX_REQUEST) {
 		p = big_alloc(total, 64);
 		if (p)
@@ -716,6 +1173,11 @@ static void *aligned(size_t align, size_t size)
 			if (p)
 				return p;
 		}
+	} else {
+		int ci = med_class_aligned(align, size);
+
+		if (ci >= 0) /* a power-of-two class: aligned to its size */
+			return med_alloc((unsigned)ci, NULL);
 	}
 	return big_alloc(size, align);
 }
@@ -837,7 +1299,9 @@ static void totals_of(struct totals *t)
 		add_totals(atomic_load(&g_al), t);
 	}
 	t->mapped += atomic_load_explicit(&big_mapped, memory_order_relaxed) + boot_committed;
+	t->mapped += atomic_load_explicit(&med_mapped, memory_order_relaxed);
 	t->in_use += atomic_load_explicit(&big_live, memory_order_relaxed);
+	t->in_use += atomic_load_explicit(&med_live, memory_order_relaxed);
 	t->in_use += atomic_load_explicit(&boot_bytes, memory_order_relaxed);
 }
 
@@ -851,6 +1315,7 @@ API int malloc_trim(size_t pad)
 		return 0;
 	totals_of(&before);
 	fa_numa_trim(g, -1);
+	med_trim();
 	if (g_med != g)
 		fa_numa_trim(g_med, -1);
 	if (atomic_load(&g_al))
@@ -938,14 +1403,17 @@ void *fa__boot_malloc(size_t size)
 void *fa__boot_calloc(size_t n, size_t m)
 {
 	size_t total;
+	bool fresh;
 	void *p;
 
 	if (__builtin_mul_overflow(n, m, &total)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = boot_alloc(total, 16);
-	if (p)
+	p = boot_alloc_z(total, 16, &fresh);
+	/* fresh blocks are untouched zero pages: the pools' batch chunks
+	 * (half a MiB each) stay out of RSS until used */
+	if (p && !fresh)
 		memset(p, 0, total);
 	return p;
 }
@@ -1001,12 +1469,14 @@ void *fa__boot_realloc(void *p, size_t size)
 
 static void boot_prefork(void)
 {
+	med_prefork();
 	boot_lock_take();
 }
 
 static void boot_postfork(void)
 {
 	boot_lock_drop();
+	med_postfork();
 }
 
 /* Priority 101: before the library's own fork registration, so this

@@ -102,8 +102,7 @@ struct fa__pool_slab *fa__pool_owner(struct fa_pool *p, void *ptr, bool *large)
 	case FA__SLAB_MAGIC:
 		if (s->hdr.pool != p)
 			break;
-		if ((char *)ptr < s->first || (char *)ptr >= s->end ||
-		    (size_t)((char *)ptr - s->first) % s->stride) {
+		if (!fa__pool_at_object(s, ptr)) {
 			fa__pool_reportf(p, FA_POOL_ERR_FOREIGN, ptr, s->cls, 0,
 			                 "%p is not the start of an object of class %u (%u bytes)",
 			                 ptr, s->cls, p->cls[s->cls].size);

@@ -88,6 +88,7 @@ struct fa__pool_slab {
 	char *first, *end;       /* objects: [first, end) */
 	uint32_t stride, nobj;
 	uint32_t cls;
+	uint64_t divc;           /* UINT64_MAX / stride + 1: fa__pool_at_object */
 	_Atomic uint64_t bits[]; /* FA_POOL_DEBUG: bit set = allocated */
 };
 
@@ -282,6 +283,16 @@ struct fa_pool {
 static inline struct fa__pool_slab *fa__pool_slab_of(const void *ptr)
 {
 	return (struct fa__pool_slab *)((uintptr_t)ptr & FA__SLAB_MASK);
+}
+
+/* Is p the start of one of s's objects?  No division: x is below 2^32, so
+ * x * divc (mod 2^64) is below divc exactly when stride divides x
+ * (Lemire, Kaser, Kurz: "Faster remainder by direct computation"). */
+static inline bool fa__pool_at_object(const struct fa__pool_slab *s, const void *p)
+{
+	uint64_t x = (uint64_t)((const char *)p - s->first);
+
+	return x < (uint64_t)(s->end - s->first) && x * s->divc <= s->divc - 1;
 }
 
 static inline uint64_t fa__pool_ld(const uint64_t *x)

@@ -127,6 +127,7 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	s->cls = c;
 	s->hdr.pool = p;
 	s->stride = k->stride;
+	s->divc = UINT64_MAX / k->stride + 1;
 	s->first = (char *)s + fa__pool_round_up(p->slab_hdr, p->align);
 	s->nobj = (uint32_t)(((char *)s + FA__SLAB_SIZE - s->first) / k->stride);
 	{

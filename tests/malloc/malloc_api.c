@@ -302,6 +302,60 @@ TEST(statistics)
 	close(null);
 }
 
+/* Medium sizes and big alignments come from chunks shared by many
+ * objects: a thousand of them live, or a malloc/free loop, map next to
+ * nothing (before, each had a map of its own, at least 128 KiB). */
+TEST(medium_and_aligned_share_chunks)
+{
+	static void *p[1000];
+	struct mallinfo2 before, after;
+
+	free(malloc(50000)); /* the class's first chunk */
+	before = mallinfo2();
+	for (int i = 0; i < 10000; i++) {
+		char *q = malloc(50000);
+
+		ASSERT_NE(NULL, q);
+		q[0] = q[49999] = (char)i;
+		free(q);
+	}
+	after = mallinfo2();
+	EXPECT_EQ(before.arena, after.arena);
+	before = mallinfo2();
+	for (int i = 0; i < 1000; i++) {
+		size_t sz = 8193 + (size_t)i * 1031 % 40000;
+
+		p[i] = i % 2 ? malloc(sz) : aligned_alloc((size_t)128 << (i % 6), 100 + i);
+		ASSERT_NE(NULL, p[i]);
+		if (i % 2) {
+			ASSERT_GE(malloc_usable_size(p[i]), sz);
+			ASSERT_TRUE(aligned_to(p[i], 64));
+			memset(p[i], i & 0xff, sz);
+		} else {
+			ASSERT_TRUE(aligned_to(p[i], (size_t)128 << (i % 6)));
+			ASSERT_GE(malloc_usable_size(p[i]), (size_t)100 + i);
+			memset(p[i], i & 0xff, 100 + i);
+		}
+	}
+	after = mallinfo2();
+	/* 1000 maps of their own would be 128 MiB at least */
+	EXPECT_LT(after.arena - before.arena, (size_t)64 << 20);
+	for (int i = 0; i < 1000; i++) {
+		ASSERT_EQ((char)(i & 0xff), ((char *)p[i])[99]);
+		free(p[i]);
+	}
+	/* medium callocs are zero, fresh or recycled */
+	for (int i = 0; i < 4; i++) {
+		unsigned char *q = calloc(1, 300000);
+
+		ASSERT_NE(NULL, q);
+		for (size_t k = 0; k < 300000; k += 997)
+			ASSERT_EQ(0, q[k]);
+		memset(q, 0xee, 300000);
+		free(q);
+	}
+}
+
 TEST(cxx_operators)
 {
 	EXPECT_EQ(0, fa_cxx_forms());
@@ -342,6 +396,26 @@ static void bad_free(void *arg)
 	case 6:
 		malloc_usable_size(p + 8);
 		break;
+	case 7:
+		m = malloc(100000);
+		free(m + 4096); /* inside a medium one */
+		break;
+	case 8:
+		m = aligned_alloc(4096, 100);
+		free(m + 128);
+		break;
+	case 9:
+		m = malloc(20000);
+		free(m);
+		free(m); /* its chunk's only object: freed twice */
+		break;
+	case 10:
+		/* the fast path's own slab: its header, then past its objects */
+		free((char *)((uintptr_t)p & ~(uintptr_t)0xffff));
+		break;
+	case 11:
+		free((char *)((uintptr_t)p | 0xfff8));
+		break;
 	}
 	_exit(0);
 }
@@ -349,10 +423,11 @@ static void bad_free(void *arg)
 TEST(bad_pointers_abort)
 {
 	static const char *fn[] = {
-		"free", "free", "free", "free", "free", "realloc", "malloc_usable_size"
+		"free", "free", "free", "free", "free", "realloc", "malloc_usable_size",
+		"free", "free", "free", "free", "free"
 	};
 
-	for (int how = 0; how < 7; how++) {
+	for (int how = 0; how < 12; how++) {
 		struct bad b = { how };
 		char buf[512], want[64];
 		int st = child_stderr(bad_free, &b, buf, sizeof(buf));

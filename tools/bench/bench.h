@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <string.h>
 
 /* WL_PMR and WL_MAP are C++ (cxx.cpp, through cxx.h). */
 enum wl_id {
@@ -27,6 +28,11 @@ enum wl_id {
 	WL_BUMP,
 	WL_LARSON,
 	WL_LARGE,
+	WL_XMALLOC,
+	WL_CACHE_SCRATCH,
+	WL_CACHE_THRASH,
+	WL_MSTRESS,
+	WL_RANDSIZE,
 	WL_PMR,
 	WL_MAP,
 	WL_TLB,
@@ -63,6 +69,9 @@ struct bench_family {
 	{                                                                               \
 		[WL_PAIR] = (pair), [WL_CHURN] = p##churn, [WL_PRODCONS] = p##prodcons, \
 		[WL_BUMP] = p##bump, [WL_LARSON] = p##larson, [WL_LARGE] = p##large,    \
+		[WL_XMALLOC] = p##xmalloc, [WL_CACHE_SCRATCH] = p##cache_scratch,       \
+		[WL_CACHE_THRASH] = p##cache_thrash, [WL_MSTRESS] = p##mstress,         \
+		[WL_RANDSIZE] = p##randsize,                                            \
 		[WL_PMR] = (pmr), [WL_MAP] = (map),                                     \
 	}
 #define WL_RUNS_PAIR(p, pair) WL_RUNS_CXX(p, pair, NULL, NULL)

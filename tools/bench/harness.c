@@ -247,9 +247,20 @@ void wl_larson_init(struct wl_larson *l, const struct wl_params *wp)
 }
 
 const char *const wl_names[WL_COUNT] = {
-	[WL_PAIR] = "pair", [WL_CHURN] = "churn",   [WL_PRODCONS] = "prodcons",
-	[WL_BUMP] = "bump", [WL_LARSON] = "larson", [WL_LARGE] = "large",
-	[WL_PMR] = "pmr",   [WL_MAP] = "map",       [WL_TLB] = "tlb",
+	[WL_PAIR] = "pair",
+	[WL_CHURN] = "churn",
+	[WL_PRODCONS] = "prodcons",
+	[WL_BUMP] = "bump",
+	[WL_LARSON] = "larson",
+	[WL_LARGE] = "large",
+	[WL_XMALLOC] = "xmalloc",
+	[WL_CACHE_SCRATCH] = "cache-scratch",
+	[WL_CACHE_THRASH] = "cache-thrash",
+	[WL_MSTRESS] = "mstress",
+	[WL_RANDSIZE] = "randsize",
+	[WL_PMR] = "pmr",
+	[WL_MAP] = "map",
+	[WL_TLB] = "tlb",
 };
 
 int wl_parse(const char *name)

@@ -10,9 +10,10 @@
 
 #include <stdlib.h>
 
-#define WL_FN(name)             wl_malloc_##name
-#define WL_ALLOC(ctx, size)     malloc(size)
-#define WL_FREE(ctx, ptr, size) free(ptr)
+#define WL_FN(name)                     wl_malloc_##name
+#define WL_ALLOC(ctx, size)             malloc(size)
+#define WL_FREE(ctx, ptr, size)         free(ptr)
+#define WL_REALLOC(ctx, ptr, old, size) realloc(ptr, size)
 #include "workloads.h"
 
 static int malloc_pmr(void *ctx, const struct wl_params *wp)

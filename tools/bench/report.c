@@ -87,7 +87,11 @@ void bench_fmt_cell(char *buf, size_t len, const struct bench_run *r, const stru
 
 void bench_display_name(char *buf, size_t len, const char *metric)
 {
-	if (!strncmp(metric, "pair.", 5))
+	size_t n = strlen(metric);
+
+	if (n > 4 && !strcmp(metric + n - 4, ".rss"))
+		snprintf(buf, len, "  peak RSS");
+	else if (!strncmp(metric, "pair.", 5))
 		snprintf(buf, len, "pair %s B", metric + 5);
 	else if (!strcmp(metric, "prodcons"))
 		snprintf(buf, len, "prodcons (per msg)");
@@ -115,9 +119,44 @@ bool bench_column_used(const struct bench_run *r, int a)
 	return false;
 }
 
+/* Rows the geometric means take: times per operation, and peak RSS. */
+static bool is_time(const struct metric *m)
+{
+	return !strncmp(m->unit, "ns/", 3) || !strncmp(m->unit, "us/", 3);
+}
+
+static bool is_rss(const struct metric *m)
+{
+	size_t n = strlen(m->name);
+
+	return n > 4 && !strcmp(m->name + n - 4, ".rss");
+}
+
+static void print_geomean(struct bench_run *r, FILE *f, const char *what, const double *sum,
+                          const int *n)
+{
+	fprintf(f, "%-22s %-12s", what, "x");
+	for (int a = 0; a < r->nr_alloc; a++)
+		if (r->alloc[a].peer && bench_column_used(r, a))
+			fprintf(f, " %9s", "");
+	fprintf(f, " %9s |", "");
+	for (int a = 0; a < r->nr_alloc; a++) {
+		char ratio[16] = "";
+
+		if (r->alloc[a].peer || !bench_column_used(r, a))
+			continue;
+		if (n[a])
+			snprintf(ratio, sizeof(ratio), "%.2fx", exp(sum[a] / n[a]));
+		fprintf(f, " %8s %6s", "", ratio);
+	}
+	fputc('\n', f);
+}
+
 static void print_table(struct bench_run *r, FILE *f)
 {
 	char b[32], name[40];
+	double lt[MAX_ALLOCS] = { 0 }, lr[MAX_ALLOCS] = { 0 };
+	int nt[MAX_ALLOCS] = { 0 }, nr[MAX_ALLOCS] = { 0 };
 
 	fprintf(f, "%-22s %-12s", "workload", "unit");
 	for (int a = 0; a < r->nr_alloc; a++)
@@ -157,12 +196,22 @@ static void print_table(struct bench_run *r, FILE *f)
 			 * for latencies, both above the timer's resolution. */
 			if (best >= 0 && s.n && s.median > 0 && bv > 0 &&
 			    !(bench_is_latency(m) &&
-			      (s.median < r->tsc_resolution_ns || bv < r->tsc_resolution_ns)))
+			      (s.median < r->tsc_resolution_ns || bv < r->tsc_resolution_ns))) {
 				snprintf(ratio, sizeof(ratio), "%.2fx", bv / s.median);
+				if (is_time(m)) {
+					lt[a] += log(bv / s.median);
+					nt[a]++;
+				} else if (is_rss(m)) {
+					lr[a] += log(bv / s.median);
+					nr[a]++;
+				}
+			}
 			fprintf(f, " %8s %6s", b, ratio);
 		}
 		fputc('\n', f);
 	}
+	print_geomean(r, f, "geomean: time", lt, nt);
+	print_geomean(r, f, "geomean: peak RSS", lr, nr);
 	if (r->cfg.wl_on[WL_TLB] && r->nr_tlb) {
 		static const char *cols[] = { "tlb", "tlb.populate", "tlb.faults", "tlb.huge" };
 		static const char *heads[] = { "ns/access", "ms/GiB", "faults/2MiB", "huge %" };

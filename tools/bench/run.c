@@ -20,10 +20,19 @@
 /* Operations per workload at scale 1, sized for ~0.1-0.3 s per run here. */
 static const uint64_t base_ops[WL_COUNT] = {
 	[WL_PAIR] = 5000000, /* per size */
-	[WL_CHURN] = 5000000, [WL_PRODCONS] = 500000,
-	[WL_BUMP] = 2000000,  [WL_LARSON] = 2000000, /* per thread */
-	[WL_LARGE] = 500,     [WL_PMR] = 2000000,    /* per row */
-	[WL_MAP] = 2000000,   [WL_TLB] = 5000000,
+	[WL_CHURN] = 5000000,
+	[WL_PRODCONS] = 500000,
+	[WL_BUMP] = 2000000,
+	[WL_LARSON] = 2000000, /* per thread */
+	[WL_LARGE] = 500,
+	[WL_TLB] = 5000000,
+	[WL_XMALLOC] = 2000000,
+	[WL_CACHE_SCRATCH] = 1000000, /* over the threads */
+	[WL_CACHE_THRASH] = 1000000,
+	[WL_MSTRESS] = 1000000, /* per thread */
+	[WL_RANDSIZE] = 2000000,
+	[WL_PMR] = 2000000, /* per row */
+	[WL_MAP] = 2000000,
 };
 
 /* The peers, measured through malloc/free with LD_PRELOAD. */

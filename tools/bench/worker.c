@@ -10,6 +10,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* Which object provides malloc in this process: the driver checks that a
  * preloaded peer really took over (a missing library is only a warning to
@@ -83,6 +84,16 @@ int bench_worker_main(int argc, char **argv)
 	ret = fam->run[wl](ctx, &wp);
 	if (fam->teardown)
 		fam->teardown(ctx);
+	if (!ret) {
+		/* the process's peak: this workload, its warm-up and the
+		 * harness's own buffers (the same for every allocator) */
+		struct rusage ru;
+		char name[40];
+
+		snprintf(name, sizeof(name), "%s.rss", wl_names[wl]);
+		if (!getrusage(RUSAGE_SELF, &ru))
+			bench_emit(name, "KiB", (double)ru.ru_maxrss);
+	}
 	fflush(stdout);
 	return ret ? 1 : 0;
 }

@@ -298,6 +298,9 @@ static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
 }
 
 #include "wl_large.h"
+#include "wl_more.h"
+
+#undef WL_REALLOC
 
 #undef WL_FN
 #undef WL_ALLOC
