@@ -93,6 +93,16 @@ static void large_link(struct fa_pool *p, struct fa__pool_large *l)
 	p->large = l;
 }
 
+void fa__pool_mc_large(struct fa_pool *p, void *o, size_t size)
+{
+	struct fa__pool_large *l = (struct fa__pool_large *)((char *)o - large_hdr(p));
+	char *base = l->map.base, *end = base + l->map.size;
+
+	fa__mc_alloc(p->mc, o, size, p->flags & FA_POOL_ZERO);
+	fa__mc_noaccess(p->mc, base, (size_t)((char *)l - base));
+	fa__mc_noaccess(p->mc, (char *)o + size, (size_t)(end - (char *)o) - size);
+}
+
 void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
 {
 	size_t hdr = large_hdr(p), need, maxb;
