@@ -125,6 +125,7 @@ struct fa_numa {
 	size_t node_cap;
 	size_t idle_max; /* idle large maps kept per node */
 	bool large_ok;   /* large sizes: large.c, not the pool */
+	int mc;          /* FA__MC_*: the memory debugger, at create */
 	uint64_t warn_ns;
 	struct fa_mem_opts mem;
 	struct fa_arena_opts arena_opts;
