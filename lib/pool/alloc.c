@@ -36,10 +36,7 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 			errno = E2BIG;
 			return NULL;
 		}
-		o = fa__pool_large_alloc(p, size);
-		if (o && p->mc)
-			fa__pool_mc_large(p, o, size);
-		return o;
+		return fa__pool_large_alloc(p, size);
 	}
 	c = class_of(p, size);
 	tc = fa__pool_tcache_get(p, &locked);

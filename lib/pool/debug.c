@@ -192,17 +192,16 @@ static enum verdict classify(struct fa_pool *p, void *ptr, bool freeing, unsigne
 	return NOT_IN_SLABS;
 }
 
-/* A free of an object that is free: the memory debugger's report first
- * (ASan stops there); true when that is all (no report handler: the
- * program goes on, as after a double free(3) under memcheck). */
+/* A free of an object that is free, in a pool without a report handler
+ * (one that has one gets the pool's report, as always): the memory
+ * debugger reports it (ASan stops there, memcheck goes on as after a
+ * double free(3)), and true, nothing more to do. */
 static bool mc_bad_free(struct fa_pool *p, void *ptr, size_t n, bool freeing)
 {
-	if (!p->mc || !freeing)
-		return false;
-	fa__mc_report_bad_free(p->mc, ptr, n, __builtin_return_address(0));
-	if (p->report)
+	if (!p->mc || !freeing || p->report)
 		return false;
 	atomic_fetch_add(&p->reports, 1);
+	fa__mc_report_bad_free(p->mc, ptr, n, __builtin_return_address(0));
 	return true;
 }
 

@@ -93,14 +93,17 @@ static void large_link(struct fa_pool *p, struct fa__pool_large *l)
 	p->large = l;
 }
 
-void fa__pool_mc_large(struct fa_pool *p, void *o, size_t size)
+/* Under a memory debugger: l's object is handed out, the rest of its
+ * mapping inaccessible (the header stays the pool's). */
+static void mc_large(struct fa_pool *p, struct fa__pool_large *l, bool zeroed)
 {
-	struct fa__pool_large *l = (struct fa__pool_large *)((char *)o - large_hdr(p));
-	char *base = l->map.base, *end = base + l->map.size;
+	char *base = l->map.base, *end = base + l->map.size, *o = l->ptr;
 
-	fa__mc_alloc(p->mc, o, size, p->flags & FA_POOL_ZERO);
+	if (!p->mc)
+		return;
+	fa__mc_alloc(p->mc, o, l->size, zeroed);
 	fa__mc_noaccess(p->mc, base, (size_t)((char *)l - base));
-	fa__mc_noaccess(p->mc, (char *)o + size, (size_t)(end - (char *)o) - size);
+	fa__mc_noaccess(p->mc, o + l->size, (size_t)(end - o) - l->size);
 }
 
 void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
@@ -137,6 +140,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
 		atomic_fetch_add(&p->large_allocs, 1);
 		atomic_fetch_add(&p->large_live, 1);
 		atomic_fetch_add(&p->large_bytes, m.size);
+		mc_large(p, l, false);
 		if (p->flags & FA_POOL_ZERO)
 			memset(l->ptr, 0, size);
 		return l->ptr;
@@ -186,6 +190,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size)
 	atomic_fetch_add(&p->large_allocs, 1);
 	atomic_fetch_add(&p->large_live, 1);
 	atomic_fetch_add(&p->large_bytes, m.size);
+	mc_large(p, l, true); /* fresh pages */
 	return l->ptr;
 }
 

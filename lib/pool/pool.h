@@ -415,9 +415,6 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size);
 bool fa__pool_large_free(struct fa_pool *p, struct fa__pool_large *l);
 /* Live large object ptr, or NULL (*idle: its mapping is in the cache). */
 struct fa__pool_large *fa__pool_large_find(struct fa_pool *p, const void *ptr, bool *idle);
-/* Under a memory debugger: large object o of size bytes is handed out
- * (the rest of its mapping inaccessible). */
-void fa__pool_mc_large(struct fa_pool *p, void *o, size_t size);
 /* Unmap every idle large mapping. */
 void fa__pool_large_trim(struct fa_pool *p);
 /* Take the oldest idle mappings off the cache (pool->lock held) until it
