@@ -150,6 +150,8 @@ static void *boot_alloc(size_t size, size_t align)
 	errno = saved;
 	u = (char *)(((uintptr_t)b + sizeof(struct boot_hdr) + align - 1) &
 	             ~(uintptr_t)(align - 1));
+	/* a reused block's header may lie in what was its last user's */
+	fa__mc_undefined(fa__mc_mode(), b, (char *)u - b);
 	((struct boot_hdr *)u)[-1].cls = cls;
 	((struct boot_hdr *)u)[-1].off = (uint32_t)(u - b);
 	atomic_fetch_add_explicit(&boot_bytes, (size_t)16 << cls, memory_order_relaxed);
