@@ -18,6 +18,8 @@ mkdir -p "$logdir"
 timeout_s=${FA_TEST_TIMEOUT:-600}
 bugs=$b/debugger/bugs
 bugs_asan=$b/debugger/bugs-asan
+dropin=$b/libfinalloc-malloc.so.0
+preload=""
 # the pool and arena host programs fast enough under memcheck (a few
 # seconds each here)
 host_progs="arena pool pool_trim pool_noinline pool_prefetch"
@@ -39,10 +41,12 @@ stack_after() {
 
 # mc NAME KIND STACK-HEADER FUNCTION [VALGRIND OPTIONS]: memcheck's report
 # of bugs NAME has KIND and, under STACK-HEADER, a frame in FUNCTION
+# (with $preload, the malloc drop-in preloaded)
 mc() {
 	local name=$1 kind=$2 hdr=$3 fn=$4 log=$logdir/bugs-$1.log
 	shift 4
-	run "$log" valgrind --error-exitcode=99 "$@" "$bugs" "$name"
+	run "$log" env ${preload:+LD_PRELOAD=$preload} valgrind --error-exitcode=99 "$@" \
+		"$bugs" "$name"
 	if [ "$rc" != 99 ]; then
 		tap_line fail "memcheck: $name" "exit $rc, not memcheck's 99 (log: $log)"
 	elif ! grep -qF "$kind" "$log"; then
@@ -92,6 +96,27 @@ else
 		--track-origins=yes
 	mc pool_leak "64 bytes in 1 blocks are definitely lost" "definitely lost" \
 		alloc_in_pool_leak --leak-check=full
+	mc numa_write_after_free "Invalid write of size 1" "Block was alloc'd at" \
+		alloc_in_numa_write_after_free
+	# memcheck puts its own malloc in place of any library's unless told
+	# not to: then the drop-in serves, and describes its blocks
+	if [ -e "$dropin" ]; then
+		preload=$dropin
+		mc malloc_write_after_free "Invalid write of size 1" "Block was alloc'd at" \
+			alloc_in_malloc_write_after_free --soname-synonyms=somalloc=nouserintercepts
+		preload=""
+		log=$logdir/dropin-ls.log
+		run "$log" env LD_PRELOAD="$dropin" valgrind --error-exitcode=99 \
+			--soname-synonyms=somalloc=nouserintercepts ls -lR "$top/lib"
+		if [ "$rc" = 0 ] && grep -q "ERROR SUMMARY: 0 errors" "$log"; then
+			tap_line ok "memcheck: ls -lR under the malloc drop-in: no report"
+		else
+			tap_line fail "memcheck: ls -lR under the malloc drop-in" "exit $rc (log: $log)"
+		fi
+	else
+		tap_line skip "memcheck: malloc_write_after_free" "$dropin not built (make malloc)"
+		tap_line skip "memcheck: ls -lR under the malloc drop-in" "$dropin not built"
+	fi
 	log=$logdir/bugs-clean.log
 	run "$log" valgrind --error-exitcode=99 --leak-check=full "$bugs" clean
 	if [ "$rc" = 0 ] && grep -q "ERROR SUMMARY: 0 errors" "$log"; then
@@ -116,6 +141,7 @@ as pool_write_after_free use-after-poison pool_write_after_free
 as arena_write_after_reset use-after-poison arena_write_after_reset
 as arena_overrun use-after-poison arena_overrun
 as pool_double_free use-after-poison pool_double_free
+as numa_write_after_free use-after-poison numa_write_after_free
 log=$logdir/bugs-asan-clean.log
 run "$log" "$bugs_asan" clean
 if [ "$rc" = 0 ] && ! grep -q "ERROR: AddressSanitizer" "$log"; then

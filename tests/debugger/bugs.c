@@ -91,6 +91,48 @@ static NOINLINE void pool_uninit_read(void)
 	fa_pool_free(pool, p);
 }
 
+static NOINLINE char *alloc_in_numa_write_after_free(struct fa_numa *n, size_t size)
+{
+	return fa_numa_alloc(n, size);
+}
+
+/* a small object (a node's pool) and a large one (a map of its own) */
+static NOINLINE void numa_write_after_free(void)
+{
+	struct fa_numa *n = fa_numa_create(NULL);
+	char *p = n ? alloc_in_numa_write_after_free(n, 64) : NULL;
+	char *big = n ? alloc_in_numa_write_after_free(n, 100000) : NULL;
+
+	if (!p || !big)
+		exit(1);
+	memset(p, 1, 64);
+	memset(big, 1, 100000);
+	fa_numa_free(n, big);
+	fa_numa_free(n, p);
+	((volatile char *)p)[8] = 2;
+	((volatile char *)big)[8] = 2;
+	fa_numa_destroy(n);
+}
+
+/* malloc and free: the drop-in's when it is preloaded */
+static NOINLINE char *alloc_in_malloc_write_after_free(void)
+{
+	return malloc(64);
+}
+
+static NOINLINE void malloc_write_after_free(void)
+{
+	/* through a volatile, which the compiler's use-after-free warning
+	 * cannot follow */
+	char *volatile p = alloc_in_malloc_write_after_free();
+
+	if (!p)
+		exit(1);
+	memset(p, 1, 64);
+	free(p);
+	((volatile char *)p)[8] = 2;
+}
+
 static NOINLINE void alloc_in_pool_leak(void)
 {
 	char *p = fa_pool_alloc(pool, 64);
@@ -151,6 +193,8 @@ static const struct {
 	{ "pool_double_free", pool_double_free },
 	{ "pool_uninit_read", pool_uninit_read },
 	{ "pool_leak", pool_leak },
+	{ "numa_write_after_free", numa_write_after_free },
+	{ "malloc_write_after_free", malloc_write_after_free },
 	{ "clean", clean },
 };
 
