@@ -20,9 +20,9 @@ bugs=$b/debugger/bugs
 bugs_asan=$b/debugger/bugs-asan
 dropin=$b/libfinalloc-malloc.so.0
 preload=""
-# the pool and arena host programs fast enough under memcheck (a few
-# seconds each here)
-host_progs="arena pool pool_trim pool_noinline pool_prefetch"
+# the pool, arena and NUMA host programs fast enough under memcheck (a few
+# seconds to tens of seconds each here)
+host_progs="arena pool pool_trim pool_noinline pool_prefetch numa"
 
 tap_init debuggers
 
