@@ -58,10 +58,10 @@ mc() {
 	fi
 }
 
-# as NAME KIND FUNCTION: ASan's report of bugs-asan NAME has KIND and a
-# frame in FUNCTION
+# as NAME KIND FUNCTION [LINE]: ASan's report of bugs-asan NAME has KIND
+# and a frame in FUNCTION (and the library's LINE before it)
 as() {
-	local name=$1 kind=$2 fn=$3 log=$logdir/bugs-asan-$1.log
+	local name=$1 kind=$2 fn=$3 line=${4:-} log=$logdir/bugs-asan-$1.log
 	run "$log" env ASAN_OPTIONS=detect_leaks=0 "$bugs_asan" "$name"
 	if [ "$rc" = 0 ]; then
 		tap_line fail "asan: $name" "exit 0: not reported (log: $log)"
@@ -69,6 +69,8 @@ as() {
 		tap_line fail "asan: $name" "no \"$kind\" report (log: $log)"
 	elif ! grep -qE "^ +#[0-9]+ 0x[0-9a-f]+ in $fn " "$log"; then
 		tap_line fail "asan: $name" "the report's stack does not name $fn (log: $log)"
+	elif [ -n "$line" ] && ! grep -qF "$line" "$log"; then
+		tap_line fail "asan: $name" "no \"$line\" from the library (log: $log)"
 	else
 		tap_line ok "asan: $name: $kind in $fn"
 	fi
@@ -140,7 +142,7 @@ fi
 as pool_write_after_free use-after-poison pool_write_after_free
 as arena_write_after_reset use-after-poison arena_write_after_reset
 as arena_overrun use-after-poison arena_overrun
-as pool_double_free use-after-poison pool_double_free
+as pool_double_free use-after-poison pool_double_free "finalloc: pool bugs: double free of"
 as numa_write_after_free use-after-poison numa_write_after_free
 log=$logdir/bugs-asan-clean.log
 run "$log" "$bugs_asan" clean

@@ -201,6 +201,12 @@ static bool mc_bad_free(struct fa_pool *p, void *ptr, size_t n, bool freeing)
 	if (!p->mc || !freeing || p->report)
 		return false;
 	atomic_fetch_add(&p->reports, 1);
+	/* ASan has no report of its own for it: say what its report is */
+	if (p->mc == FA__MC_ASAN)
+		fprintf(stderr,
+		        "finalloc: pool %s: double free of %p; AddressSanitizer reports it as a "
+		        "write to the free object:\n",
+		        p->name, ptr);
 	fa__mc_report_bad_free(p->mc, ptr, n, __builtin_return_address(0));
 	return true;
 }
