@@ -55,7 +55,8 @@ TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
 TOOL_CXX_SRCS := tools/bench/cxx.cpp
 HTEST_SRCS := $(sort $(wildcard tests/host/*.c))
 KTEST_SRCS := $(sort $(wildcard tests/kmod/*.c))
-C_TREES    := include lib tools tests/host tests/malloc tests/kmod tests/install examples
+C_TREES    := include lib tools tests/host tests/malloc tests/kmod tests/install tests/debugger \
+              examples
 
 LIB_OBJS   := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 LIB_PICS   := $(LIB_SRCS:%.c=$(B)/pic/%.o)
@@ -95,7 +96,8 @@ KDIR    ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
              $(wildcard /usr/src/linux-headers-*-amd64))
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
 
-.PHONY: all lib malloc kmod examples run check check-host check-san check-vm bench bench-instructions \
+.PHONY: all lib malloc kmod examples run check check-host check-san check-memcheck check-vm bench \
+        bench-instructions \
         install uninstall check-install clean format check-format check-layers checkpatch deps help \
         tests vmtests check-examples deb check-deb
 .DEFAULT_GOAL := all
@@ -233,6 +235,23 @@ $(B)/tests/%_static: tests/malloc/%.c tests/malloc/preload.h $(B)/tests/cxx_form
 	$(Q)$(CC) -DFA_MALLOC_STATIC $(CPPFLAGS) $(KSFT_INC) $(CFLAGS) $(TEST_WARN) -fno-builtin \
 		$(LDFLAGS) -o $@ $< $(B)/tests/cxx_forms.o $(MALLOC_A) -lstdc++ $(LDLIBS)
 
+# Deliberate bugs for the memory debuggers (scripts/check-memcheck.sh): plain
+# for memcheck, and built with ASan, both over the ordinary archive.  -O0
+# keeps every frame the reports are checked for.
+DBG_BUGS   := $(B)/debugger/bugs $(B)/debugger/bugs-asan
+DBG_CFLAGS := -std=gnu11 -O0 -g $(WARN) -pthread
+
+$(B)/debugger/bugs: tests/debugger/bugs.c $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(DBG_CFLAGS) $(DEPFLAGS) -o $@ $< $(STATIC_LIB) $(LDLIBS)
+
+$(B)/debugger/bugs-asan: tests/debugger/bugs.c $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@ (ASan)"
+	$(Q)$(CC) $(CPPFLAGS) $(DBG_CFLAGS) -fsanitize=address -fno-omit-frame-pointer $(DEPFLAGS) \
+		-o $@ $< $(STATIC_LIB) $(LDLIBS)
+
 # Programs a user copies from; `make check` runs them (scripts/examples.sh).
 examples: $(EXAMPLES)
 
@@ -309,6 +328,11 @@ check-san:
 	$(MAKE) --no-print-directory B=$(B)/tsan SAN=tsan tests && \
 		FA_TSAN=1 scripts/run-tests.sh tsan $(filter %_mt,$(HTESTS:$(B)/%=$(B)/tsan/%)) || rc=1; \
 	exit $$rc
+
+# memcheck and ASan report the deliberate bugs; the pool and arena host
+# programs run clean under memcheck.  Not in sanitizer trees.
+check-memcheck: lib tests $(DBG_BUGS)
+	$(Q)scripts/check-memcheck.sh $(B)
 
 # NODES=2 or NODES=4 runs both kernels with that topology only.
 check-vm: vmtests
@@ -418,7 +442,7 @@ help:
 	@echo "malloc   the drop-in: libfinalloc-malloc.so.0 (LD_PRELOAD) and libfinalloc-malloc.a"
 	@echo "run      build and run ./bin/finalloc (host report, quick benchmark)"
 	@echo "check    every test: host, ASan+UBSan, TSan, checkpatch, man, format, layers, install, examples, deb, VM on 6.1 and 6.12"
-	@echo "check-host / check-san / check-vm / checkpatch / check-format / check-layers / check-install / check-examples / check-deb   parts of check"
+	@echo "check-host / check-san / check-memcheck / check-vm / checkpatch / check-format / check-layers / check-install / check-examples / check-deb   parts of check"
 	@echo "examples build the programs of examples/ (check-examples runs them)"
 	@echo "bench    side-by-side benchmark against glibc/jemalloc/tcmalloc/mimalloc"
 	@echo "install  PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) (uninstall the same; check-install tests both)"

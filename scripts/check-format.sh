@@ -20,7 +20,8 @@ if [ "$ver" != 14 ]; then
 	tap_summary
 	exit
 fi
-for dir in include lib tools tests/host tests/malloc tests/kmod tests/install examples; do
+for dir in include lib tools tests/host tests/malloc tests/kmod tests/install tests/debugger \
+	examples; do
 	bad=""
 	for f in $(find "$dir" \( -name '*.[ch]' -o -name '*.[ch]pp' \) -not -path 'include/uapi/*' | sort); do
 		clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || bad="$bad $f"

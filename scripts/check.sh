@@ -17,6 +17,8 @@ step() {
 step "host tests" make --no-print-directory check-host
 step "examples (build, run, self-checked)" make --no-print-directory check-examples
 step "sanitizer builds (ASan+UBSan, TSan)" make --no-print-directory check-san
+step "memory debuggers (memcheck; ASan over the plain library)" \
+	make --no-print-directory check-memcheck
 step "checkpatch (kmod)" make --no-print-directory checkpatch
 step "man pages (groff -ww)" scripts/check-man.sh
 step "userspace format (.clang-format)" scripts/check-format.sh

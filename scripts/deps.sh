@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # deps.sh [build|test|deb|all]: install the Debian 12 packages FinAlloc needs.
-#   build: what `make run` needs (compiler, libnuma, liburing)
+#   build: what `make run` needs (compiler, libnuma, liburing, valgrind
+#          for its client-request headers)
 #   test:  what `make check` and `make bench` add (qemu, busybox, kernel
 #          headers for 6.1 and 6.12, linux-source-6.1 for kselftest and
 #          checkpatch, the peer allocators, valgrind, g++ for the C++
@@ -12,7 +13,7 @@
 # As root it installs what is missing; otherwise it lists it and fails.
 set -eu
 what=${1:-all}
-build_pkgs="gcc make libc6-dev libnuma-dev liburing-dev"
+build_pkgs="gcc make libc6-dev libnuma-dev liburing-dev valgrind"
 test_pkgs="qemu-system-x86 busybox-static cpio gzip xz-utils perl linux-headers-amd64
 linux-headers-6.12-amd64 linux-source-6.1 libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0
 valgrind groff-base clang-format g++ chromium"

@@ -19,11 +19,26 @@
 #error "include <finalloc.h>, not <finalloc/arena.h>"
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define FA__ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FA__ARENA_ASAN 1
+#endif
+#endif
+
 static inline void *fa__arena_bump_inl(struct fa_arena *a, size_t size, size_t align,
                                        const char *file, int line, const char *func)
 {
 	struct fa_arena_cursor *c = (struct fa_arena_cursor *)a;
 
+#ifdef FA__ARENA_ASAN
+	/* a file built with AddressSanitizer: out of line, where the arena
+	 * (found running under ASan at create) unpoisons each object and
+	 * keeps a poisoned red zone after it */
+	(void)c;
+	return fa_arena_alloc_site(a, size, align, file, line, func);
+#endif
 	if (__builtin_constant_p(align) && align && !(align & (align - 1)) &&
 	    align <= FA_ARENA_MIN_ALIGN) {
 		size_t n = (size + (FA_ARENA_MIN_ALIGN - 1)) & ~(size_t)(FA_ARENA_MIN_ALIGN - 1);

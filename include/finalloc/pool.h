@@ -128,8 +128,17 @@ static inline void *fa__pool_pop_inl(struct fa_pool *p, size_t size)
 	return o;
 }
 
+/*
+ * A file built with AddressSanitizer calls the out-of-line paths: the
+ * library, found running under ASan at fa_pool_create, poisons every free
+ * object and unpoisons it when handed out (finalloc(7), "Memory
+ * debuggers"), which an inline pop or push would skip.
+ */
 static inline void *fa__pool_alloc_inl(struct fa_pool *p, size_t size)
 {
+#ifdef FA__POOL_ASAN
+	return fa__pool_alloc_slow(p, size);
+#endif
 	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
 		void *o = fa__pool_pop_inl(p, size);
 
@@ -156,6 +165,10 @@ static inline void fa__pool_push_inl(struct fa_pool *p, void *ptr, int32_t off)
 
 static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 {
+#ifdef FA__POOL_ASAN
+	fa__pool_free_slow(p, ptr);
+	return;
+#endif
 	if (__builtin_expect(p != NULL, 1)) {
 		/* the owner map names the bin of ptr's slab; one not of p's
 		 * (not ours, NULL, a large object, another pool's, a pool
@@ -173,6 +186,10 @@ static inline void fa__pool_free_inl(struct fa_pool *p, void *ptr)
 
 static inline void fa__pool_free_sized_inl(struct fa_pool *p, void *ptr, size_t size)
 {
+#ifdef FA__POOL_ASAN
+	fa__pool_free_sized_slow(p, ptr, size);
+	return;
+#endif
 	if (__builtin_expect(p != NULL && size <= FA_POOL_SMALL_MAX, 1)) {
 		/* the bin the size names must be the one of ptr's slab: a
 		 * size of another class, or another pool's object, goes out

@@ -12,6 +12,7 @@
  * and hdr.rec_len chains them, so a walk or check needs no side table.
  */
 #include "arena/arena.h"
+#include "util/memcheck.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #define MAX_CHUNK_LIMIT ((size_t)1 << 30)
 #define MAX_ALLOC       ((size_t)1 << 46)
 #define RZ              16 /* red zone bytes, each side (at least) */
+#define MC_RZ           16 /* under a memory debugger: after every record */
 #define CANARY_BYTE     0xcb
 #define HDR_MAGIC       0x46416864723a5a31ULL
 #define HDR_INTERNAL    1u /* record is a destructor entry, not user data */
@@ -57,6 +59,13 @@ struct fa_arena {
 	struct fa_arena_cursor real; /* the cursor in slow modes */
 	bool slow;
 	unsigned flags;
+	int mc;       /* FA__MC_*: the memory debugger, at create */
+	size_t mc_rz; /* MC_RZ under one, else 0 */
+	/* memcheck: the live objects, freed for it at reset; held in
+	 * malloc'd memory, so that objects the arena holds are never
+	 * leaks */
+	void **mc_obj;
+	size_t mc_n, mc_cap;
 	struct fa__chunk *head, *curc;
 	size_t first_chunk, next_chunk, max_chunk, cap, held, nr_chunks;
 	struct fa_mem_opts mem;
@@ -140,6 +149,8 @@ static int chunk_get(struct fa_arena *a, size_t size, struct fa__chunk **out)
 		return -ENOMEM;
 	}
 	c->used = c->map.base;
+	/* nothing of it is an object yet */
+	fa__mc_noaccess(a->mc, c->map.base, c->map.size);
 	if (reused) {
 		a->chunks_reused++;
 		c->reuses++;
@@ -222,12 +233,44 @@ static bool place(const struct fa_arena *a, char *ptr, char *end, size_t size, s
 	u = align_up(p, align);
 	if (u > e || size > e - u)
 		return false;
-	r = align_up(u + size + rz, MIN_ALIGN);
+	/* a debugger's red zone after it: an overrun never lands in the
+	 * next object */
+	r = align_up(u + size + rz, MIN_ALIGN) + a->mc_rz;
 	if (r > e)
 		return false;
 	*user = u;
 	*rec_end = r;
 	return true;
+}
+
+/* memcheck: room for one more live object in a->mc_obj. */
+static int mc_room(struct fa_arena *a)
+{
+	void **v;
+	size_t cap;
+
+	if (a->mc != FA__MC_VALGRIND || a->mc_n < a->mc_cap)
+		return 0;
+	cap = a->mc_cap ? a->mc_cap * 2 : 256;
+	v = realloc(a->mc_obj, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	a->mc_obj = v;
+	a->mc_cap = cap;
+	return 0;
+}
+
+/* Every object of a dies for the debugger; its memory is inaccessible
+ * again (reset, destroy). */
+static void mc_free_all(struct fa_arena *a)
+{
+	if (!a->mc)
+		return;
+	for (size_t i = a->mc_n; i-- > 0;)
+		fa__mc_free(a->mc, a->mc_obj[i], 0);
+	a->mc_n = 0;
+	for (struct fa__chunk *c = a->head; c; c = c->next)
+		fa__mc_noaccess(a->mc, c->map.base, c->map.size);
 }
 
 static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t kind,
@@ -252,6 +295,10 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 	}
 	if (align < MIN_ALIGN)
 		align = MIN_ALIGN;
+	if (mc_room(a)) {
+		errno = ENOMEM;
+		return NULL;
+	}
 	a->slow_allocs++;
 	cr = cursor(a);
 	if (!place(a, cr->ptr, cr->end, size, align, &u, &r)) {
@@ -259,7 +306,7 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 		 * fits the geometric size gets no oversized chunk */
 		size_t lead = ((a->flags & FA_ARENA_META) ? sizeof(struct hdr) : 0) +
 		              ((a->flags & FA_ARENA_CANARY) ? RZ : 0);
-		size_t tail = (a->flags & FA_ARENA_CANARY) ? RZ : 0;
+		size_t tail = ((a->flags & FA_ARENA_CANARY) ? RZ : 0) + a->mc_rz;
 		size_t need = align <= FA_PAGE_4K ? align_up(lead, align) : lead + align - 1;
 
 		need += align_up(size + tail, MIN_ALIGN);
@@ -278,6 +325,10 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 		struct hdr *h = (struct hdr *)cr->ptr;
 		char *fz = (char *)(h + 1);
 
+		/* the header and canaries are the library's: accessible */
+		fa__mc_undefined(a->mc, h, (size_t)((char *)u - (char *)h));
+		fa__mc_undefined(a->mc, (char *)u + size, (size_t)(r - a->mc_rz - u - size));
+
 		h->size = size;
 		h->rec_len = r - (uintptr_t)h;
 		h->user_off = (uint32_t)(u - (uintptr_t)h);
@@ -290,10 +341,13 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 		h->check = hdr_sum(h, h);
 		if (a->flags & FA_ARENA_CANARY) {
 			memset(fz, CANARY_BYTE, (size_t)((char *)u - fz));
-			memset((char *)u + size, CANARY_BYTE, (size_t)(r - u - size));
+			memset((char *)u + size, CANARY_BYTE, (size_t)(r - a->mc_rz - u - size));
 		}
 	}
 	cr->ptr = (char *)r;
+	fa__mc_alloc(a->mc, (void *)u, size, false);
+	if (a->mc == FA__MC_VALGRIND)
+		a->mc_obj[a->mc_n++] = (void *)u;
 	if (a->tracing && kind == 0) {
 		/* 1 in trace_sample of the allocations below the threshold */
 		if (size >= a->trace_min ||
@@ -417,7 +471,8 @@ static int visit(struct fa_arena *a, bool canaries, struct fa_arena_corruption *
 				if (!zone_ok((unsigned char *)fz, (size_t)(u - fz), &k.bad))
 					k.kind = FA_CORRUPT_FRONT, ok = false;
 				else if (!zone_ok((unsigned char *)u + h->size,
-				                  h->rec_len - h->user_off - h->size, &k.bad))
+				                  h->rec_len - h->user_off - h->size - a->mc_rz,
+				                  &k.bad))
 					k.kind = FA_CORRUPT_BACK, ok = false;
 				if (!ok) {
 					k.ptr = u;
@@ -513,6 +568,7 @@ void fa_arena_reset(struct fa_arena *a)
 		return;
 	debug_check(a, "fa_arena_reset");
 	run_dtors(a);
+	mc_free_all(a);
 	if (a->tracing)
 		fa__trace_arena(a->id, FA_TRACE_EV_RESET);
 	if ((a->flags & FA_ARENA_RESET_RELEASE) && a->head) {
@@ -543,6 +599,8 @@ static void arena_free(struct fa_arena *a)
 {
 	debug_check(a, "fa_arena_destroy");
 	run_dtors(a);
+	mc_free_all(a);
+	free(a->mc_obj);
 	if (a->tracing)
 		fa__trace_arena(a->id, FA_TRACE_EV_DESTROY);
 	while (a->head) {
@@ -674,7 +732,11 @@ struct fa_arena *fa__arena_create_in(const struct fa_arena_opts *opts, struct fa
 		if (!a->tracing)
 			a->flags &= ~FA_ARENA_TRACE;
 	}
-	a->slow = a->flags & (FA_ARENA_META | FA_ARENA_TRACE);
+	/* under a memory debugger every object is described to it: out of
+	 * line, with a red zone after each */
+	a->mc = fa__mc_mode();
+	a->mc_rz = a->mc ? MC_RZ : 0;
+	a->slow = (a->flags & (FA_ARENA_META | FA_ARENA_TRACE)) || a->mc;
 	if (g)
 		fa__group_member(g, 1);
 	err = grow(a, 0);

@@ -4,6 +4,7 @@
  * what was served, and the counters that make every downgrade visible.
  */
 #include "backend/backend.h"
+#include "util/memcheck.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -295,6 +296,16 @@ int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts
 		atomic_fetch_add(&st.lock_failures, 1);
 	if (first >= 0)
 		say_downgrade(&tmp, first, -ENOMEM);
+	if (tmp.map_size > tmp.size) {
+		/* guards: a memory debugger reports a touch as its own error,
+		 * with the stack, before the fault */
+		int mc = fa__mc_mode();
+		char *lo = tmp.map_base, *hi = (char *)tmp.map_base + tmp.map_size;
+		char *end = (char *)tmp.base + tmp.size;
+
+		fa__mc_noaccess(mc, lo, (size_t)((char *)tmp.base - lo));
+		fa__mc_noaccess(mc, end, (size_t)(hi - end));
+	}
 	*m = tmp;
 	return 0;
 fail:
@@ -313,6 +324,10 @@ void fa__map_free(struct fa__map *m)
 	if (m->flags & FA__MAP_LOCKED)
 		atomic_fetch_sub(&st.locked_bytes, m->size);
 	fa__pagemap_clear(m->base, m->size);
+	/* ASan's shadow outlives the mapping: whatever is mapped here next
+	 * starts unpoisoned (memcheck follows munmap itself) */
+	if (fa__mc_mode() == FA__MC_ASAN)
+		__asan_unpoison_memory_region(m->map_base, m->map_size);
 	map_free_raw(m);
 	m->base = m->map_base = NULL;
 }

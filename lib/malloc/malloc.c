@@ -165,11 +165,16 @@ static void *boot_alloc_z(size_t size, size_t align, bool *fresh)
 	errno = saved;
 	u = (char *)(((uintptr_t)b + sizeof(struct boot_hdr) + align - 1) &
 	             ~(uintptr_t)(align - 1));
+	/* a reused block's header may lie in what was its last user's */
+	fa__mc_undefined(fa__mc_mode(), b, (char *)u - b);
 	((struct boot_hdr *)u)[-1].cls = cls;
 	((struct boot_hdr *)u)[-1].off = (uint32_t)(u - b);
 	atomic_fetch_add_explicit(&boot_bytes, (size_t)16 << cls, memory_order_relaxed);
 	if (fresh)
 		*fresh = f;
+	/* the usable size, as realloc and malloc_usable_size see it (a fresh
+	 * block is mapped zeroes: defined) */
+	fa__mc_alloc(fa__mc_mode(), u, ((size_t)16 << cls) - (size_t)(u - b), f);
 	return u;
 }
 
@@ -192,6 +197,7 @@ static void boot_free(void *p)
 	void *b = (char *)p - h->off;
 
 	atomic_fetch_sub_explicit(&boot_bytes, (size_t)16 << cls, memory_order_relaxed);
+	fa__mc_free(fa__mc_mode(), p, boot_usable(p));
 	boot_lock_take();
 	*(void **)b = boot_list[cls];
 	boot_list[cls] = b;
@@ -442,6 +448,8 @@ struct big {
 	struct fa__map map;
 };
 
+static size_t big_usable(const struct big *b);
+
 static void *big_alloc(size_t size, size_t align)
 {
 	struct fa_mem_opts mo = g_mem;
@@ -501,6 +509,9 @@ static void *big_alloc(size_t size, size_t align)
 	atomic_store_explicit((_Atomic uint32_t *)&b->hdr.magic, BIG_MAGIC, memory_order_release);
 	atomic_fetch_add_explicit(&big_mapped, m.size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&big_live, size, memory_order_relaxed);
+	/* fresh pages: zero; the slack before the header is nobody's */
+	fa__mc_alloc(fa__mc_mode(), b->ptr, big_usable(b), true);
+	fa__mc_noaccess(fa__mc_mode(), m.base, hdr - base);
 	return b->ptr;
 }
 
@@ -509,6 +520,7 @@ static void big_free(struct big *b)
 	struct fa__map m = b->map;
 
 	b->hdr.magic = 0;
+	fa__mc_free(fa__mc_mode(), b->ptr, big_usable(b));
 	atomic_fetch_sub_explicit(&big_mapped, m.size, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&big_live, b->size, memory_order_relaxed);
 	fa__map_free(&m); /* clears the owner map first */

@@ -83,6 +83,15 @@ static void *install(struct fa_numa *n, int node, const struct fa__map *m, size_
 	pthread_mutex_unlock(&nd->large_lock);
 	atomic_fetch_add_explicit(&nd->large_bytes, m->size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&nd->large_allocs, 1, memory_order_relaxed);
+	if (n->mc) {
+		/* the object; around it, slack the debugger guards */
+		char *end = (char *)m->base + m->size;
+
+		fa__mc_alloc(n->mc, l->ptr, size, false);
+		fa__mc_noaccess(n->mc, m->base, (size_t)((char *)l - (char *)m->base));
+		fa__mc_noaccess(n->mc, (char *)l->ptr + size,
+		                (size_t)(end - (char *)l->ptr) - size);
+	}
 	l->traced = n->tracing && size >= n->trace_min;
 	if (l->traced) {
 		const struct fa__numa_tls *t = &fa__numa_tls;
@@ -240,6 +249,7 @@ void fa__numa_large_free(struct fa_numa *n, struct fa__numa_large *l)
 		l->next->prev = l->prev;
 	pthread_mutex_unlock(&nd->large_lock);
 	l->hdr.magic = 0;
+	fa__mc_free(n->mc, l->ptr, l->size);
 	atomic_fetch_sub_explicit(&nd->large_bytes, m.size, memory_order_relaxed);
 	atomic_fetch_add_explicit(&nd->large_frees, 1, memory_order_relaxed);
 	fa__numa_large_cache(n, l->node, &m);
@@ -256,6 +266,8 @@ void fa__numa_large_fini(struct fa_numa *n, int node)
 
 		nd->live = l->next;
 		l->hdr.magic = 0;
+		if (n->mc == FA__MC_VALGRIND) /* dies with the allocator: no leak */
+			fa__mc_free(n->mc, l->ptr, l->size);
 		fa__map_free(&m);
 	}
 	while (nd->idle) {

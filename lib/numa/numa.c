@@ -252,6 +252,7 @@ struct fa_numa *fa__numa_create(const struct fa_numa_opts *opts, bool env_trace)
 	             1000000u;
 	if (opts && opts->mem)
 		n->mem = *opts->mem;
+	n->mc = fa__mc_mode(); /* its pools and arenas ask for themselves */
 	n->large_ok = !(opts && opts->pool &&
 	                (opts->pool->obj_size || (opts->pool->flags & FA_POOL_NO_LARGE)));
 	n->idle_max = n->flags & FA_NUMA_NO_IDLE ? 0

@@ -52,6 +52,7 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 	}
 	o = b->sp[-1];
 	FA__POOL_SET(b->sp, b->sp - 1);
+	fa__pool_mc_clear(p, b->sp, 1);
 	FA__POOL_ADD(b->req, size);
 	if (p->flags & FA_POOL_SIZE_HIST)
 		FA__POOL_ADD(tc->hist[63 - __builtin_clzl(size)], 1);
@@ -59,9 +60,15 @@ void *fa__pool_alloc_slow(struct fa_pool *p, size_t size)
 	if (p->slow) {
 		struct fa__pool_class *k = &p->cls[c];
 
-		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
+		/* the whole class is usable (fa_pool_usable_size); objects
+		 * constructed once keep their contents */
+		fa__mc_alloc(p->mc, o, k->size, p->once_hooks);
+		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE)) {
+			fa__mc_defined(p->mc, o, k->size);
 			fa__pool_verify(p, o, c, 0);
-		if (p->flags & FA_POOL_DEBUG)
+			fa__mc_undefined(p->mc, o, k->size);
+		}
+		if (p->flags & FA__POOL_CHECKS)
 			fa__pool_mark_alloc(p, fa__pool_slab_of(o), o);
 		if (p->flags & FA_POOL_ZERO)
 			memset(o, 0, size);
@@ -78,7 +85,7 @@ static void free_object(struct fa_pool *p, void *ptr)
 	bool locked, large = false;
 	unsigned c;
 
-	if (p->flags & FA_POOL_DEBUG) {
+	if (p->flags & FA__POOL_CHECKS) {
 		/* its bit cleared: a double free is reported there */
 		s = fa__pool_check_ptr(p, ptr, &large, true, &c);
 		if (!s)
@@ -91,6 +98,8 @@ static void free_object(struct fa_pool *p, void *ptr)
 	if (large) {
 		struct fa__pool_large *l = (struct fa__pool_large *)s;
 
+		/* the checks found it live (FA__POOL_CHECKS) */
+		fa__mc_free(p->mc, l->ptr, l->size);
 		if (!fa__pool_large_free(p, l))
 			fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, l->ptr, 0, 0,
 			                 "large object %p (%zu bytes) freed while free", l->ptr,
@@ -105,6 +114,7 @@ static void free_object(struct fa_pool *p, void *ptr)
 		/* no cache memory: straight to the shared list */
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
 			fa__pool_poison(ptr, p->cls[c].size);
+		fa__mc_free(p->mc, ptr, p->cls[c].size);
 		fa__pool_shared_push(p, NULL, c, &ptr, 1);
 		return;
 	}
@@ -113,6 +123,7 @@ static void free_object(struct fa_pool *p, void *ptr)
 	} else {
 		if (p->flags & FA_POOL_POISON)
 			fa__pool_poison(ptr, p->cls[c].size);
+		fa__mc_free(p->mc, ptr, p->cls[c].size);
 		fa__pool_cache_push(p, tc, c, ptr, true);
 	}
 	fa__pool_tcache_put(p, locked);
@@ -181,7 +192,7 @@ size_t fa_pool_usable_size(struct fa_pool *p, const void *ptr)
 
 	if (!p || !ptr)
 		return 0;
-	if (p->flags & FA_POOL_DEBUG) {
+	if (p->flags & FA__POOL_CHECKS) {
 		/* a free object's slab may go meanwhile: its class, not s */
 		s = fa__pool_check_ptr(p, (void *)ptr, &large, false, &c);
 		if (!s)

@@ -160,6 +160,7 @@ static void slot_release(struct fa_pool *p)
 
 static void run_dtor(struct fa_pool *p, void *o, size_t size)
 {
+	fa__mc_defined(p->mc, o, size); /* free ones too: constructed once */
 	p->dtor(o, size, p->hook_arg);
 }
 
@@ -247,7 +248,12 @@ struct fa_pool *fa__pool_create(const struct fa_pool_opts *opts, const char *own
 	p->dtor = o->dtor;
 	p->hook_arg = o->hook_arg;
 	p->once_hooks = (o->ctor || o->dtor) && !(o->flags & FA_POOL_CTOR_EVERY);
-	p->slow = (o->flags & FA__POOL_SLOW_FLAGS) || p->once_hooks;
+	/* under a memory debugger every object is described to it: out of
+	 * line, with the debug bitmap (live or free) */
+	p->mc = fa__mc_mode();
+	if (p->mc)
+		p->flags |= FA__POOL_MC;
+	p->slow = (o->flags & FA__POOL_SLOW_FLAGS) || p->once_hooks || p->mc;
 	p->report = o->report;
 	p->report_arg = o->report_arg;
 	p->owner = owner;
@@ -262,7 +268,7 @@ struct fa_pool *fa__pool_create(const struct fa_pool_opts *opts, const char *own
 	p->next_region = (size_t)2 << 20;
 	fa__pool_setup_classes(p, o);
 	p->slab_hdr = sizeof(struct fa__pool_slab);
-	if (p->flags & FA_POOL_DEBUG) {
+	if (p->flags & FA__POOL_CHECKS) {
 		size_t most = FA__SLAB_SIZE / p->cls[0].stride;
 
 		p->slab_hdr += (most + 63) / 64 * sizeof(uint64_t);
@@ -321,6 +327,23 @@ fail:
 	return NULL;
 }
 
+static void mc_forget(struct fa_pool *p, void *o, size_t size)
+{
+	if (fa__pool_obj_live(fa__pool_slab_of(o), o))
+		fa__mc_free(p->mc, o, size);
+}
+
+/* memcheck: the objects still live die with the pool, not as leaks (ASan
+ * keeps no record of them; the backend unpoisons what it unmaps). */
+static void mc_destroy(struct fa_pool *p)
+{
+	if (p->mc != FA__MC_VALGRIND)
+		return;
+	for (struct fa__pool_large *l = p->large; l; l = l->next)
+		fa__mc_free(p->mc, l->ptr, l->size);
+	fa__pool_each_object(p, mc_forget);
+}
+
 void fa_pool_destroy(struct fa_pool *p)
 {
 	if (p && p->owner) {
@@ -360,6 +383,7 @@ void fa__pool_destroy(struct fa_pool *p)
 	pthread_mutex_unlock(&fa__pool_reg_lock);
 	if (p->once_hooks && p->dtor)
 		fa__pool_each_object(p, run_dtor);
+	mc_destroy(p);
 	pool_free_mem(p);
 }
 

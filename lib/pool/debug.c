@@ -191,6 +191,25 @@ static enum verdict classify(struct fa_pool *p, void *ptr, bool freeing, unsigne
 	return NOT_IN_SLABS;
 }
 
+/* A free of an object that is free, in a pool without a report handler
+ * (one that has one gets the pool's report, as always): the memory
+ * debugger reports it (ASan stops there, memcheck goes on as after a
+ * double free(3)), and true, nothing more to do. */
+static bool mc_bad_free(struct fa_pool *p, void *ptr, size_t n, bool freeing)
+{
+	if (!p->mc || !freeing || p->report)
+		return false;
+	atomic_fetch_add(&p->reports, 1);
+	/* ASan has no report of its own for it: say what its report is */
+	if (p->mc == FA__MC_ASAN)
+		fprintf(stderr,
+		        "finalloc: pool %s: double free of %p; AddressSanitizer reports it as a "
+		        "write to the free object:\n",
+		        p->name, ptr);
+	fa__mc_report_bad_free(p->mc, ptr, n, __builtin_return_address(0));
+	return true;
+}
+
 struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *large, bool freeing,
                                          unsigned *cls)
 {
@@ -208,6 +227,8 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 	case OBJECT:
 		return fa__pool_slab_of(ptr);
 	case TRIMMED:
+		if (mc_bad_free(p, ptr, 1, freeing))
+			return NULL;
 		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
 		                 "%p freed while free (its slab was trimmed)", ptr);
 		return NULL;
@@ -218,6 +239,8 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 		                 ptr, c, p->cls[c].size);
 		return NULL;
 	case FREED_TWICE:
+		if (mc_bad_free(p, ptr, p->cls[c].size, freeing))
+			return NULL;
 		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, c, 0,
 		                 "object %p (class %u, %u bytes) freed while free", ptr, c,
 		                 p->cls[c].size);
@@ -231,6 +254,8 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 		return (struct fa__pool_slab *)l;
 	}
 	if (idle) {
+		if (mc_bad_free(p, ptr, 1, freeing))
+			return NULL;
 		fa__pool_reportf(p, FA_POOL_ERR_DOUBLE_FREE, ptr, 0, 0,
 		                 "large object %p freed while free (its mapping is cached)", ptr);
 		return NULL;
@@ -240,6 +265,14 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 	                 "already)",
 	                 ptr);
 	return NULL;
+}
+
+bool fa__pool_obj_live(struct fa__pool_slab *s, void *o)
+{
+	uint64_t m;
+	_Atomic uint64_t *w = obj_bit(s, o, &m);
+
+	return atomic_load_explicit(w, memory_order_relaxed) & m;
 }
 
 void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o)

@@ -104,6 +104,19 @@ static void *large_out(struct fa_pool *p, struct fa__pool_large *l, const char *
 	return l->ptr;
 }
 
+/* Under a memory debugger: l's object is handed out, the rest of its
+ * mapping inaccessible (the header stays the pool's). */
+static void mc_large(struct fa_pool *p, struct fa__pool_large *l, bool zeroed)
+{
+	char *base = l->map.base, *end = base + l->map.size, *o = l->ptr;
+
+	if (!p->mc)
+		return;
+	fa__mc_alloc(p->mc, o, l->size, zeroed);
+	fa__mc_noaccess(p->mc, base, (size_t)((char *)l - base));
+	fa__mc_noaccess(p->mc, o + l->size, (size_t)(end - o) - l->size);
+}
+
 void *fa__pool_large_alloc(struct fa_pool *p, size_t size, const char *file, int line,
                            const char *func)
 {
@@ -139,6 +152,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size, const char *file, int
 		atomic_fetch_add(&p->large_allocs, 1);
 		atomic_fetch_add(&p->large_live, 1);
 		atomic_fetch_add(&p->large_bytes, m.size);
+		mc_large(p, l, false);
 		if (p->flags & FA_POOL_ZERO)
 			memset(l->ptr, 0, size);
 		return large_out(p, l, file, line, func);
@@ -188,6 +202,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size, const char *file, int
 	atomic_fetch_add(&p->large_allocs, 1);
 	atomic_fetch_add(&p->large_live, 1);
 	atomic_fetch_add(&p->large_bytes, m.size);
+	mc_large(p, l, true); /* fresh pages */
 	return large_out(p, l, file, line, func);
 }
 

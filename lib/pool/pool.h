@@ -33,6 +33,7 @@
 #ifndef FA_POOL_INTERNAL_H
 #define FA_POOL_INTERNAL_H
 
+#include "util/memcheck.h"
 #include "util/rwlock.h"
 #include "backend/backend.h"
 
@@ -57,6 +58,12 @@
 #define FA__REFILL_CHUNK        32u /* pointers a refill copies from a taken batch */
 #define FA__POOL_HIST           48
 #define FA__POISON64            0xa5a5a5a5a5a5a5a5ull
+
+/* Internal: a memory debugger watches the pool (util/memcheck.h); it
+ * takes the out-of-line path with the debug bitmap, which tells live
+ * objects from free ones.  Never in fa_pool_stats' flags. */
+#define FA__POOL_MC     (1u << 31)
+#define FA__POOL_CHECKS (FA_POOL_DEBUG | FA__POOL_MC)
 
 /* Features that need the out-of-line path. */
 #define FA__POOL_SLOW_FLAGS                                                                        \
@@ -209,6 +216,7 @@ struct fa_pool {
 	size_t bstride;     /* bytes per batch descriptor */
 	uint32_t max_batch; /* bytes before the first object */
 	bool slow;          /* features: no inline path */
+	int mc;             /* FA__MC_*: the memory debugger, at create */
 	bool once_hooks;    /* ctor at carve, dtor at destroy */
 	char name[32];
 	const char *owner; /* set: fa_pool_destroy refuses (a NUMA node's) */
@@ -458,6 +466,16 @@ struct fa__pool_slab *fa__pool_check_ptr(struct fa_pool *p, void *ptr, bool *lar
 struct fa__pool_slab *fa__pool_owner(struct fa_pool *p, void *ptr, bool *large);
 /* Debug bitmap: mark an object of a slab in use allocated. */
 void fa__pool_mark_alloc(struct fa_pool *p, struct fa__pool_slab *s, void *o);
+/* Debug bitmap: whether object o of slab s is allocated. */
+bool fa__pool_obj_live(struct fa__pool_slab *s, void *o);
+/* Under a memory debugger: n pointers the pool no longer holds there are
+ * cleared, so a stale copy never keeps a leaked object reachable. */
+static inline void fa__pool_mc_clear(const struct fa_pool *p, void **v, size_t n)
+{
+	if (fa__unlikely(p->mc == FA__MC_VALGRIND))
+		for (size_t i = 0; i < n; i++)
+			v[i] = NULL;
+}
 
 /* ---- stack.c ---- */
 /* Batch descriptor i. */

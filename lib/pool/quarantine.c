@@ -37,6 +37,7 @@ static struct fa__pool_qent q_pop(struct fa_pool *p)
 	struct fa__pool_quarantine *q = &p->q;
 	struct fa__pool_qent e = q->ring[q->head];
 
+	fa__pool_mc_clear(p, &q->ring[q->head].ptr, 1);
 	q->head = (q->head + 1) % q->cap;
 	q->n--;
 	q->bytes -= p->cls[e.cls].size;
@@ -48,7 +49,12 @@ static void release(struct fa_pool *p, struct fa__pool_tcache *tc, struct fa__po
                     size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		size_t size = p->cls[e[i].cls].size;
+
+		/* free for the debugger: opened for the check only */
+		fa__mc_defined(p->mc, e[i].ptr, size);
 		fa__pool_verify(p, e[i].ptr, e[i].cls, 0);
+		fa__mc_noaccess(p->mc, e[i].ptr, size);
 		fa__pool_cache_push(p, tc, e[i].cls, e[i].ptr, false);
 	}
 }
@@ -64,6 +70,7 @@ void fa__pool_quarantine_put(struct fa_pool *p, struct fa__pool_tcache *tc, unsi
 	size_t n = 0;
 
 	fa__pool_poison(o, size);
+	fa__mc_free(p->mc, o, size);
 	pthread_mutex_lock(&q->lock);
 	/* the bounds: count, bytes, then age (a few per call keeps it O(1)) */
 	while (q->n && n < EVICT_BATCH &&

@@ -82,6 +82,8 @@ int fa__pool_region_add(struct fa_pool *p, size_t want)
 	if (r == n)
 		atomic_store_explicit(&p->nr_regions, n + 1, memory_order_release);
 	p->bump_region = r;
+	/* slabs are carved out of it: nothing is accessible until then */
+	fa__mc_noaccess(p->mc, m->base, m->size);
 	atomic_fetch_add(&p->bytes_mapped, m->size);
 	atomic_fetch_add(&p->bytes_slabs, m->size);
 	p->bump = lo;
@@ -98,9 +100,9 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 	/* a debug check may be reading a free slab's header: reuse one (a new
 	 * header, the bitmap cleared) only under check_lock, and take that
 	 * only when there may be one */
-	bool reuse = !(p->flags & FA_POOL_DEBUG) ||
+	bool reuse = !(p->flags & FA__POOL_CHECKS) ||
 	             atomic_load_explicit(&p->nr_free_slabs, memory_order_relaxed);
-	bool check = reuse && (p->flags & FA_POOL_DEBUG);
+	bool check = reuse && (p->flags & FA__POOL_CHECKS);
 	struct fa__pool_slab *s;
 	int err;
 
@@ -122,6 +124,8 @@ static struct fa__pool_slab *slab_new(struct fa_pool *p, unsigned c)
 		s = (struct fa__pool_slab *)p->bump;
 		p->bump += FA__SLAB_SIZE;
 		p->regions[p->bump_region].used++;
+		/* fresh zero pages: the header and its bitmap */
+		fa__mc_defined(p->mc, s, p->slab_hdr);
 	}
 	s->hdr.binoff = fa__pool_bin_of(p, c);
 	s->cls = c;
@@ -173,11 +177,16 @@ uint32_t fa__pool_carve(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned 
 
 	if (!s)
 		return 0;
+	/* the library writes the objects (hooks, poison); the slack around
+	 * them stays inaccessible from fa__pool_region_add */
+	fa__mc_undefined(p->mc, s->first, (size_t)(s->end - s->first));
 	for (char *o = s->first; o < s->end; o += k->stride) {
 		if (p->once_hooks && p->ctor)
 			p->ctor(o, k->size, p->hook_arg);
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
 			fa__pool_poison(o, k->size);
+		/* free before it can be published */
+		fa__mc_noaccess(p->mc, o, k->stride);
 		if (got < max) {
 			out[got++] = o;
 			continue;

@@ -61,6 +61,8 @@ int fa__pool_shared_push(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned
 
 		pthread_mutex_lock(&p->lock);
 		for (uint32_t j = 0; j < n; j++) {
+			/* the link is the library's while it is on the list */
+			fa__mc_undefined(p->mc, obj[j], sizeof(void *));
 			*(void **)obj[j] = k->overflow;
 			__atomic_store_n(&k->overflow, obj[j], __ATOMIC_RELAXED);
 		}
@@ -90,6 +92,7 @@ uint32_t fa__pool_shared_pop(struct fa_pool *p, struct fa__pool_tcache *tc, unsi
 
 		n = d->n; /* <= batch <= the caller's room */
 		memcpy(out, d->obj, n * sizeof(void *));
+		fa__pool_mc_clear(p, d->obj, n);
 		fa__pool_desc_put(p, tc, i);
 	} else if (__atomic_load_n(&k->overflow, __ATOMIC_RELAXED)) {
 		/* a hint read without the lock (stored atomically under it) */
@@ -100,6 +103,7 @@ uint32_t fa__pool_shared_pop(struct fa_pool *p, struct fa__pool_tcache *tc, unsi
 			__atomic_store_n(&k->overflow, *(void **)o, __ATOMIC_RELAXED);
 			if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
 				fa__pool_poison(o, sizeof(void *)); /* the link was ours */
+			fa__mc_noaccess(p->mc, o, sizeof(void *));
 			out[n++] = o;
 		}
 		k->noverflow -= n;

@@ -26,7 +26,7 @@ int fa_pool_stats(struct fa_pool *p, struct fa_pool_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->name = p->name;
 	st->nr_classes = p->nr_classes;
-	st->flags = p->flags;
+	st->flags = p->flags & ~FA__POOL_MC;
 
 	pthread_mutex_lock(&p->lock);
 	for (struct fa__pool_tcache *tc = p->all; tc; tc = tc->next_all) {

@@ -78,6 +78,7 @@ void fa__pool_refill(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c)
 		n = rem < FA__REFILL_CHUNK ? rem : FA__REFILL_CHUNK;
 		rem -= n;
 		memcpy(base, d->obj + rem, n * sizeof(void *));
+		fa__pool_mc_clear(p, d->obj + rem, n);
 		FA__POOL_SET(tc->pend_n[c], rem);
 		if (!rem) {
 			tc->pend[c] = 0;
@@ -121,6 +122,7 @@ static void flush_bin(struct fa_pool *p, struct fa__pool_tcache *tc, unsigned c,
 		return;
 	fa__pool_shared_push(p, tc, c, base, n);
 	memmove(base, base + n, (have - n) * sizeof(void *));
+	fa__pool_mc_clear(p, base + have - n, n);
 	FA__POOL_SET(b->sp, b->sp - n);
 	FA__POOL_ADD(tc->given[c], n);
 }

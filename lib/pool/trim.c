@@ -187,10 +187,13 @@ static void retire(struct fa_pool *p, struct fa__pool_slab *s)
 	size_t size = p->cls[s->cls].size;
 
 	for (char *o = s->first; o < s->end; o += s->stride) {
+		/* free objects: opened for the check and the destructor */
+		fa__mc_defined(p->mc, o, size);
 		if (p->flags & (FA_POOL_POISON | FA_POOL_QUARANTINE))
 			fa__pool_verify(p, o, s->cls, 0);
 		if (p->once_hooks && p->dtor)
 			p->dtor(o, size, p->hook_arg);
+		fa__mc_noaccess(p->mc, o, size);
 	}
 }
 
@@ -275,7 +278,7 @@ static unsigned free_slabs(struct fa_pool *p, struct trim *x, bool keep_mapped, 
 
 int fa_pool_trim(struct fa_pool *p, unsigned flags, struct fa_pool_trim_info *info)
 {
-	bool debug = p && (p->flags & FA_POOL_DEBUG);
+	bool debug = p && (p->flags & FA__POOL_CHECKS);
 	struct fa__map *maps = NULL;
 	struct trim x = { 0 };
 	uint64_t bytes = 0;

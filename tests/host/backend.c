@@ -7,6 +7,7 @@
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "debugger.h"
 #include "arena_util.h"
 
 #include <errno.h>
@@ -234,6 +235,7 @@ static void check_guards(struct __test_metadata *_metadata, char *p, size_t size
 
 TEST(small_guards_fault)
 {
+	SKIP_UNDER_DEBUGGER("a guard touch is the debugger's to report");
 	struct fa_mem_opts o = { .backend = FA_BACKEND_SMALL, .guard_size = 1 };
 	struct fa_mem_info info;
 	char *p = fa_mem_map(3 * 4096, &o, &info);
@@ -248,6 +250,7 @@ TEST(small_guards_fault)
 
 TEST(thp_guards_fault)
 {
+	SKIP_UNDER_DEBUGGER("a guard touch is the debugger's to report");
 	struct fa_mem_opts o = { .backend = FA_BACKEND_THP, .guard_size = 8192 };
 	struct fa_mem_info info;
 	char *p;
@@ -336,6 +339,7 @@ FIXTURE_TEARDOWN(huge)
 
 TEST_F(huge, hugetlb_forced_with_guards)
 {
+	SKIP_UNDER_DEBUGGER("a guard touch is the debugger's to report");
 	struct fa_mem_opts o = { .backend = FA_BACKEND_HUGETLB, .guard_size = 4096 };
 	struct fa_mem_info info;
 	char *p;

@@ -9,6 +9,7 @@
  */
 #include "finalloc.hpp"
 #include "cxx/driver.h"
+#include "debugger.h"
 
 #include <array>
 #include <cstdint>
@@ -152,7 +153,8 @@ void arena_throwing_ctor()
 	CHECK_THROWS(std::runtime_error, a.construct<thrower>(true));
 	struct fa_arena_stats after = a.stats();
 	CHECK(after.dtors_pending == before.dtors_pending); // nothing registered
-	CHECK(after.used_bytes == before.used_bytes);       // the bump was undone
+	// the bump was undone (not under a memory debugger: no inline cursor)
+	CHECK(under_memory_debugger() || after.used_bytes == before.used_bytes);
 	CHECK(alive == 1);
 	a.reset();
 	CHECK(alive == 0); // only the constructed one was destroyed
