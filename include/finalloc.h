@@ -109,6 +109,11 @@ enum fa_backend {
 #define FA_MEM_STRICT   (1u << 1) /* fail rather than downgrade */
 /* place on .node (else the caller's node for the device, no policy otherwise) */
 #define FA_MEM_ON_NODE (1u << 2)
+/* memory get_user_pages can pin (O_DIRECT, io_uring fixed buffers, RDMA,
+ * vmsplice); device: a FINALLOC_REGION_PINNABLE region (4 KiB PTEs of its
+ * 2 MiB pages on 6.12, where the default is PMD mapping, which GUP refuses).
+ * Fallback memory is always pinnable. */
+#define FA_MEM_PINNABLE (1u << 3)
 
 struct fa_mem_opts {
 	int backend;          /* enum fa_backend; 0 = AUTO */
@@ -182,7 +187,9 @@ int fa_backend_stats(struct fa_backend_stats *st);
  * caller may not open it: see the udev rule in README),
  * ENOMEM (size above 64 TiB, no memory, strict downgrade refused), EPERM
  * (device: RLIMIT_MEMLOCK exceeded without CAP_IPC_LOCK), EOPNOTSUPP (device
- * without guard pages), errors of mbind(2) (FA_MEM_ON_NODE fallback).
+ * without guard pages, or FA_MEM_PINNABLE asked of a module without
+ * FINALLOC_CAP_PINNABLE; under AUTO the next backend serves instead),
+ * errors of mbind(2) (FA_MEM_ON_NODE fallback).
  */
 void *fa_mem_map(size_t size, const struct fa_mem_opts *opts, struct fa_mem_info *info);
 

@@ -26,7 +26,7 @@ for tool in qemu-system-x86_64 cpio gzip; do
 	command -v $tool >/dev/null || { echo "run.sh: $tool missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 
-read -r rel kdir vmlinuz < <("$top/tests/vm/kernel.sh" "$series" "$B/vm/kernels") || exit 1
+read -r rel kdir vmlinuz brd < <("$top/tests/vm/kernel.sh" "$series" "$B/vm/kernels") || exit 1
 suite="vm-$series-${nodes}n"
 # FA_VM_KMOD=PATH boots a module built elsewhere (check-deb: the one DKMS
 # built) instead of this tree's, in a suite of its own.
@@ -44,6 +44,7 @@ fi
 
 # The initramfs: busybox, the init script, the static test programs.
 cp /bin/busybox "$work/root/bin/busybox"
+cp "$brd" "$work/root/brd.ko"
 cp "$top/tests/vm/init" "$work/root/init"
 chmod 755 "$work/root/init"
 nprog=0
