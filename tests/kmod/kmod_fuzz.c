@@ -10,7 +10,9 @@
  * loads again for the tests after this one).
  *
  * Bounded by operation counts, never by time.  The seed is printed;
- * FA_FUZZ_SEED=N runs that seed again (FA_FUZZ_OPS=N: operations each).
+ * FA_FUZZ_SEED=N (tests/vm/run.sh passes it on) draws the same operations
+ * again, though the processes' interleaving (and so what the shared cap
+ * lets through) may differ.  FA_FUZZ_OPS=N: operations a process.
  */
 #include <linux/capability.h>
 #include <sys/resource.h>

@@ -57,6 +57,7 @@ cp "$B/vmbin/finalloc" "$work/root/bin/finalloc"
 cat >"$work/root/etc/fa-env" <<ENV
 export FA_EXPECT_NODES=$nodes FA_ONLY="$only" FA_TEST_TIMEOUT=$test_timeout FA_IN_VM=1
 export FINALLOC_BIN=/bin/finalloc
+${FA_FUZZ_SEED:+export FA_FUZZ_SEED=$FA_FUZZ_SEED}
 ENV
 if ! (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"; then
 	echo "run.sh: building the initramfs failed (disk full? $(df -h "$work" | tail -n 1))" >&2
