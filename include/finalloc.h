@@ -109,6 +109,11 @@ enum fa_backend {
 #define FA_MEM_STRICT   (1u << 1) /* fail rather than downgrade */
 /* place on .node (else the caller's node for the device, no policy otherwise) */
 #define FA_MEM_ON_NODE (1u << 2)
+/* memory get_user_pages can pin (O_DIRECT, io_uring fixed buffers, RDMA,
+ * vmsplice); device: a FINALLOC_REGION_PINNABLE region (4 KiB PTEs of its
+ * 2 MiB pages on 6.12, where the default is PMD mapping, which GUP refuses).
+ * Fallback memory is always pinnable. */
+#define FA_MEM_PINNABLE (1u << 3)
 
 struct fa_mem_opts {
 	int backend;          /* enum fa_backend; 0 = AUTO */
@@ -182,7 +187,9 @@ int fa_backend_stats(struct fa_backend_stats *st);
  * caller may not open it: see the udev rule in README),
  * ENOMEM (size above 64 TiB, no memory, strict downgrade refused), EPERM
  * (device: RLIMIT_MEMLOCK exceeded without CAP_IPC_LOCK), EOPNOTSUPP (device
- * without guard pages), errors of mbind(2) (FA_MEM_ON_NODE fallback).
+ * without guard pages, or FA_MEM_PINNABLE asked of a module without
+ * FINALLOC_CAP_PINNABLE; under AUTO the next backend serves instead),
+ * errors of mbind(2) (FA_MEM_ON_NODE fallback).
  */
 void *fa_mem_map(size_t size, const struct fa_mem_opts *opts, struct fa_mem_info *info);
 
@@ -1156,6 +1163,59 @@ int fa_stats_dump(const char *path);
 /* Write the dump to f.  Errors: -EINVAL (f NULL), -ENOMEM, -EIO (write or
  * flush failed). */
 int fa_stats_write(FILE *f);
+
+/* ------------------------------------------------------------------------
+ * io_uring fixed buffers
+ * ---------------------------------------------------------------------- */
+
+/*
+ * A set of equal buffers in one mapping from the page backends, registered
+ * with a liburing ring as its fixed buffers 0..count-1, for READ_FIXED and
+ * WRITE_FIXED (io_uring_prep_read_fixed(sqe, fd, buf, len, off, index)).
+ * The memory is pinnable (FA_MEM_PINNABLE): a device region mapped by 4 KiB
+ * PTEs, or fallback memory.  Registering pins every page and io_uring
+ * charges them to the caller's RLIMIT_MEMLOCK (device memory: a second
+ * time, on top of the device's own charge) unless it has CAP_IPC_LOCK; see
+ * fa_uring_buffers_create(3).  A ring holds one buffer table: it must have
+ * none registered, and fa_uring_buffers_destroy() unregisters it.
+ */
+struct io_uring;
+struct fa_uring_buffers;
+
+struct fa_uring_buffers_opts {
+	unsigned count;         /* buffers; 0 = 8; at most 16384 */
+	unsigned flags;         /* must be 0 */
+	size_t size;            /* bytes each, rounded up to 4 KiB; 0 = 1 MiB; at most 1 GiB */
+	struct fa_mem_opts mem; /* their pages (FA_MEM_PINNABLE is implied) */
+	unsigned reserved[4];   /* must be 0 */
+};
+
+/*
+ * Map and register the buffers (opts NULL = defaults).  Under AUTO, memory
+ * io_uring refuses to register (device regions before Linux 6.5, which
+ * registers no file mapping but shmem and hugetlbfs: EOPNOTSUPP) is
+ * replaced by hugetlb, THP or 4 KiB pages, the first that serves.
+ * Errors (NULL, errno): EINVAL (ring NULL, bad option, count or size too
+ * large), EBUSY (the ring has buffers registered), ENOMEM (no memory, or
+ * more than RLIMIT_MEMLOCK to pin), EOPNOTSUPP (the forced backend's
+ * memory cannot be registered; a device without FINALLOC_CAP_PINNABLE),
+ * the errors of fa_mem_map(3), and of io_uring_register_buffers(3) (EFAULT:
+ * memory get_user_pages cannot pin).
+ */
+struct fa_uring_buffers *fa_uring_buffers_create(struct io_uring *ring,
+                                                 const struct fa_uring_buffers_opts *opts);
+
+/* Buffer index (its fixed-buffer index), NULL with errno EINVAL when out of
+ * range or b is NULL; *size (may be NULL) gets its size. */
+void *fa_uring_buffer(const struct fa_uring_buffers *b, unsigned index, size_t *size);
+
+/* The index of the buffer holding p, or -EINVAL (none does). */
+int fa_uring_buffer_index(const struct fa_uring_buffers *b, const void *p);
+
+/* Unregister (io_uring_unregister_buffers), unmap and free.  b may be NULL.
+ * Errors: -errno of io_uring_unregister_buffers(3); the memory is unmapped
+ * anyway. */
+int fa_uring_buffers_destroy(struct fa_uring_buffers *b);
 
 #ifdef __cplusplus
 }

@@ -60,6 +60,7 @@ struct finalloc_region {
 	unsigned long locked_pages;
 	atomic_t nr_mappings;
 	bool pmd_mapped;		/* a PMD has mapped part of it */
+	bool pinnable;			/* refcounted PTEs: GUP works */
 };
 
 struct finalloc_file {

@@ -73,7 +73,8 @@ static long finalloc_ioc_info(struct file *file, unsigned long arg)
 	memset(&info, 0, sizeof(info));
 	info.argsz = sizeof(info);
 	info.abi_version = FINALLOC_ABI_VERSION;
-	info.caps = FINALLOC_CAP_GUARDS | FINALLOC_CAP_NODE_QUERY;
+	info.caps = FINALLOC_CAP_GUARDS | FINALLOC_CAP_NODE_QUERY |
+		    FINALLOC_CAP_PINNABLE;
 	if (FINALLOC_HUGE_PFNMAP)
 		info.caps |= FINALLOC_CAP_PMD_MAP;
 	else
@@ -226,6 +227,8 @@ static long finalloc_ioc_region_info(struct file *file, unsigned long arg)
 	 */
 	if (READ_ONCE(r->pmd_mapped))
 		info.flags |= FINALLOC_REGION_INFO_PMD;
+	if (r->pinnable)
+		info.flags |= FINALLOC_REGION_INFO_PINNABLE;
 	info.node = r->node;
 	info.size = r->size;
 	info.data_bytes = finalloc_region_data_bytes(r);

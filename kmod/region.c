@@ -230,6 +230,9 @@ int finalloc_region_create(struct finalloc_region_create *a,
 	r->guard_lead = a->guard_lead;
 	r->guard_trail = a->guard_trail;
 	r->guard_interval = a->guard_interval;
+	/* Only huge pfnmaps are beyond GUP's reach. */
+	r->pinnable = !FINALLOC_HUGE_PFNMAP ||
+		      (a->flags & FINALLOC_REGION_PINNABLE);
 	r->size = a->size;
 	r->npages = a->size >> a->page_shift;
 	r->ndata = ndata;
@@ -466,9 +469,7 @@ static vm_fault_t finalloc_vm_fault(struct vm_fault *vmf)
 	struct vm_area_struct *vma = vmf->vma;
 	struct finalloc_region *r = vma->vm_private_data;
 	struct page *page;
-#if !FINALLOC_HUGE_PFNMAP
 	int err;
-#endif
 
 	page = finalloc_region_page(r, vmf->pgoff - r->pgoff);
 	if (!page) {
@@ -476,16 +477,14 @@ static vm_fault_t finalloc_vm_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGSEGV;
 	}
 	atomic64_inc(&finalloc_stats.faults);
-#if FINALLOC_HUGE_PFNMAP
-	return vmf_insert_pfn(vma, vmf->address, page_to_pfn(page));
-#else
+	if (!r->pinnable)
+		return vmf_insert_pfn(vma, vmf->address, page_to_pfn(page));
 	err = vm_insert_page(vma, vmf->address, page);
 	if (err == -ENOMEM)
 		return VM_FAULT_OOM;
 	if (err && err != -EBUSY)
 		return VM_FAULT_SIGBUS;
 	return VM_FAULT_NOPAGE;
-#endif
 }
 
 #if FINALLOC_HUGE_PFNMAP
@@ -499,7 +498,8 @@ static vm_fault_t finalloc_vm_huge_fault(struct vm_fault *vmf,
 	struct page *page;
 	vm_fault_t ret;
 
-	if (order != PMD_ORDER || r->order != PMD_ORDER)
+	/* A pinnable region's VMA is VM_MIXEDMAP: no PMD of it, ever. */
+	if (order != PMD_ORDER || r->order != PMD_ORDER || r->pinnable)
 		return VM_FAULT_FALLBACK;
 	/* The fault path leaves the range check to the handler. */
 	if (addr < vma->vm_start || addr + PMD_SIZE > vma->vm_end)
@@ -575,7 +575,6 @@ static const struct vm_operations_struct finalloc_vm_ops = {
 #endif
 };
 
-#if !FINALLOC_HUGE_PFNMAP
 /*
  * The first region page at or after region page i that has memory, or
  * r->npages when none does, and in *run_end the end of the run of data
@@ -640,7 +639,20 @@ static int finalloc_prefault(struct vm_area_struct *vma,
 	}
 	return 0;
 }
+
+/*
+ * vm_flags_set() came in 6.3, with the VMA lock; of the kernels built for,
+ * 6.12 has it and huge pfnmaps, 6.1 neither.
+ */
+static void finalloc_vm_flags_set(struct vm_area_struct *vma,
+				  unsigned long flags)
+{
+#if FINALLOC_HUGE_PFNMAP
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
 #endif
+}
 
 int finalloc_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -671,33 +683,37 @@ int finalloc_mmap(struct file *file, struct vm_area_struct *vma)
 		goto err_put;
 	}
 
-#if FINALLOC_HUGE_PFNMAP
-	/* VM_HUGEPAGE: THP "madvise" mode still lets .huge_fault run. */
-	vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP |
-		     VM_DONTCOPY | VM_HUGEPAGE);
-#else
-	vma->vm_flags |= VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP |
-			 VM_DONTCOPY;
-#endif
+	/*
+	 * Pinnable: refcounted PTEs (VM_MIXEDMAP), all inserted now.  Else
+	 * (6.12) a pfnmap; VM_HUGEPAGE: THP "madvise" mode still lets
+	 * .huge_fault run.
+	 */
+	if (r->pinnable)
+		finalloc_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND |
+				      VM_DONTDUMP | VM_DONTCOPY);
+	else
+		finalloc_vm_flags_set(vma, VM_PFNMAP | VM_DONTEXPAND |
+				      VM_DONTDUMP | VM_DONTCOPY | VM_HUGEPAGE);
 	vma->vm_private_data = r;
 	vma->vm_ops = &finalloc_vm_ops;
 
-#if !FINALLOC_HUGE_PFNMAP
-	/* On failure mmap_region() zaps what was inserted, without ->close. */
-	ret = finalloc_prefault(vma, r, start);
-	if (ret)
-		goto err_ops;
-#endif
+	if (r->pinnable) {
+		/*
+		 * On failure mmap_region() zaps what was inserted, without
+		 * ->close.
+		 */
+		ret = finalloc_prefault(vma, r, start);
+		if (ret)
+			goto err_ops;
+	}
 	atomic_inc(&r->nr_mappings);
 	atomic64_inc(&finalloc_stats.mappings);
 	return 0;
 
-#if !FINALLOC_HUGE_PFNMAP
 err_ops:
 	/* Whatever mmap_region() does with a failed VMA, it is not ours. */
 	vma->vm_ops = NULL;
 	vma->vm_private_data = NULL;
-#endif
 err_put:
 	finalloc_region_put(r);
 	return ret;

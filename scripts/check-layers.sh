@@ -20,6 +20,7 @@ lib/trace:2
 lib/arena:3
 lib/pool:3
 lib/numa:4
+lib/uring:4
 lib/report:5
 lib:6
 lib/malloc:7

@@ -126,20 +126,21 @@ static void print_caps(FILE *f, uint32_t caps)
 		uint32_t bit;
 		const char *name;
 	} names[] = {
-		{ FINALLOC_CAP_PMD_MAP, "pmd-map" },
-		{ FINALLOC_CAP_GUARDS, "guards" },
-		{ FINALLOC_CAP_NODE_QUERY, "node-query" },
+		{ FINALLOC_CAP_PMD_MAP, "pmd-map" },       { FINALLOC_CAP_GUARDS, "guards" },
+		{ FINALLOC_CAP_NODE_QUERY, "node-query" }, { FINALLOC_CAP_PREFAULT, "prefault" },
+		{ FINALLOC_CAP_PINNABLE, "pinnable" },
 	};
+	uint32_t known = 0;
 	bool any = false;
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		known |= names[i].bit;
 		if (caps & names[i].bit) {
 			fprintf(f, "%s%s", any ? "," : "", names[i].name);
 			any = true;
 		}
 	}
-	if (caps &
-	    ~(uint32_t)(FINALLOC_CAP_PMD_MAP | FINALLOC_CAP_GUARDS | FINALLOC_CAP_NODE_QUERY))
+	if (caps & ~known)
 		fprintf(f, "%s0x%x", any ? "," : "", caps);
 	else if (!any)
 		fputs("none", f);
@@ -293,6 +294,7 @@ static int print_json(FILE *f)
 		fa__json_bool(&j, "pmd_map", h.dev.caps & FINALLOC_CAP_PMD_MAP);
 		fa__json_bool(&j, "guards", h.dev.caps & FINALLOC_CAP_GUARDS);
 		fa__json_bool(&j, "node_query", h.dev.caps & FINALLOC_CAP_NODE_QUERY);
+		fa__json_bool(&j, "pinnable", h.dev.caps & FINALLOC_CAP_PINNABLE);
 		fa__json_uint(&j, "page_sizes", h.dev.page_sizes);
 		fa__json_uint(&j, "nr_node_ids", h.dev.nr_node_ids);
 		fa__json_uint(&j, "node_mask", h.dev.node_mask);

@@ -98,7 +98,7 @@ int fa__mem_opts_check(const struct fa_mem_opts *o)
 	if (o->page_size && o->page_size != FA_PAGE_4K && o->page_size != FA_PAGE_2M &&
 	    o->page_size != FA_PAGE_1G)
 		return -EINVAL;
-	if (o->flags & ~(FA_MEM_PREFAULT | FA_MEM_STRICT | FA_MEM_ON_NODE))
+	if (o->flags & ~(FA_MEM_PREFAULT | FA_MEM_STRICT | FA_MEM_ON_NODE | FA_MEM_PINNABLE))
 		return -EINVAL;
 	if (o->reserved[0] || o->reserved[1] || o->reserved[2])
 		return -EINVAL;

@@ -127,6 +127,9 @@ int fa__dev_map(struct fa__map *m, size_t size, size_t ps, const struct fa_mem_o
 		return -EINVAL;
 	if (o->guard_size && !(dev_info.caps & FINALLOC_CAP_GUARDS))
 		return -EOPNOTSUPP;
+	/* a module from before pinnable regions: 6.1 pins, 6.12 cannot */
+	if ((o->flags & FA_MEM_PINNABLE) && !(dev_info.caps & FINALLOC_CAP_PINNABLE))
+		return -EOPNOTSUPP;
 	if (size > SIZE_MAX / 4)
 		return -ENOMEM;
 	npages = (size + ps - 1) / ps;
@@ -143,6 +146,8 @@ int fa__dev_map(struct fa__map *m, size_t size, size_t ps, const struct fa_mem_o
 	rc.node = node;
 	rc.page_shift = __builtin_ctzl(ps);
 	rc.guard_lead = rc.guard_trail = (uint32_t)gpages;
+	if (o->flags & FA_MEM_PINNABLE)
+		rc.flags |= FINALLOC_REGION_PINNABLE;
 	if (ioctl(dev_fd, FINALLOC_IOC_REGION_CREATE, &rc))
 		return errno == ENOMEM || errno == EDQUOT || errno == EAGAIN ? -ENOMEM : -errno;
 

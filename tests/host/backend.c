@@ -16,6 +16,7 @@
 #include <numaif.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -638,6 +639,57 @@ TEST(device_region)
 		EXPECT_EQ(node, info.node);
 		EXPECT_EQ(0, fa_mem_unmap(p, 2 << 20));
 	}
+}
+
+/* vmsplice takes the pages with get_user_pages, as O_DIRECT does. */
+static bool gup_works(char *p)
+{
+	struct iovec iov = { p, 4096 };
+	int pfd[2];
+	bool ok;
+
+	if (pipe(pfd))
+		return false;
+	p[0] = 'g';
+	ok = vmsplice(pfd[1], &iov, 1, 0) == 4096;
+	close(pfd[0]);
+	close(pfd[1]);
+	return ok;
+}
+
+/* FA_MEM_PINNABLE: fallback memory is pinnable as it is. */
+TEST(pinnable_fallback)
+{
+	static const int backends[] = { FA_BACKEND_SMALL, FA_BACKEND_THP, FA_BACKEND_AUTO };
+
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		struct fa_mem_opts o = { .backend = backends[i], .flags = FA_MEM_PINNABLE };
+		struct fa_mem_info info;
+		char *p = fa_mem_map(4 << 20, &o, &info);
+
+		if (!p && errno == ENODEV)
+			continue; /* THP "never" */
+		ASSERT_NE(NULL, p) TH_LOG("%s: %s", fa_backend_name(backends[i]), strerror(errno));
+		EXPECT_TRUE(gup_works(p)) TH_LOG("%s", fa_backend_name(info.backend));
+		EXPECT_EQ(0, fa_mem_unmap(p, 4 << 20));
+	}
+}
+
+/* FA_MEM_PINNABLE device memory: get_user_pages works on 6.12 too. */
+TEST(pinnable_device)
+{
+	struct fa_mem_opts o = { .backend = FA_BACKEND_DEVICE, .flags = FA_MEM_PINNABLE };
+	struct fa_mem_info info;
+	char *p;
+
+	if (!have_device())
+		SKIP(return, "/dev/finalloc absent (runs in the VM)");
+	p = fa_mem_map(4 << 20, &o, &info);
+	ASSERT_NE(NULL, p) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(FA_BACKEND_DEVICE, info.backend);
+	EXPECT_EQ(FA_PAGE_2M, info.page_size);
+	EXPECT_TRUE(gup_works(p + (2 << 20)));
+	EXPECT_EQ(0, fa_mem_unmap(p, 4 << 20));
 }
 
 TEST_HARNESS_MAIN

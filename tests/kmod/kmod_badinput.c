@@ -59,7 +59,7 @@ TEST_F(bad, unknown_command)
 
 TEST_F(bad, unknown_flag)
 {
-	self->rc.flags = 1;
+	self->rc.flags = ~FINALLOC_REGION_VALID_FLAGS & (FINALLOC_REGION_VALID_FLAGS << 1);
 	EXPECT_EQ(EINVAL, CREATE());
 	self->rc.flags = 1U << 31;
 	EXPECT_EQ(EINVAL, CREATE());

@@ -104,6 +104,7 @@ TEST(info_ioctl)
 	EXPECT_EQ(sizeof(info), info.argsz);
 	EXPECT_TRUE(!!(info.caps & FINALLOC_CAP_GUARDS));
 	EXPECT_TRUE(!!(info.caps & FINALLOC_CAP_NODE_QUERY));
+	EXPECT_TRUE(!!(info.caps & FINALLOC_CAP_PINNABLE));
 	/* 6.12 maps 2 MiB pages with PMDs; 6.1 prefaults 4 KiB PTEs. */
 	EXPECT_EQ(!!pmd, !!(info.caps & FINALLOC_CAP_PMD_MAP));
 	EXPECT_EQ(!pmd, !!(info.caps & FINALLOC_CAP_PREFAULT));

@@ -35,12 +35,14 @@ static inline int fa_open(void)
 	return open(FINALLOC_DEV_PATH, O_RDWR | O_CLOEXEC);
 }
 
-/* 0 or -errno; *rc gets id, offset and data_bytes. */
-static inline int fa_create(int fd, uint64_t size, int node, unsigned int shift, uint32_t lead,
-                            uint32_t trail, uint32_t interval, struct finalloc_region_create *rc)
+/* 0 or -errno; *rc gets id, offset and data_bytes.  flags: FINALLOC_REGION_*. */
+static inline int fa_create_flags(int fd, uint64_t size, int node, unsigned int shift,
+                                  uint32_t lead, uint32_t trail, uint32_t interval, uint32_t flags,
+                                  struct finalloc_region_create *rc)
 {
 	memset(rc, 0, sizeof(*rc));
 	rc->argsz = sizeof(*rc);
+	rc->flags = flags;
 	rc->size = size;
 	rc->node = node;
 	rc->page_shift = shift;
@@ -48,6 +50,12 @@ static inline int fa_create(int fd, uint64_t size, int node, unsigned int shift,
 	rc->guard_trail = trail;
 	rc->guard_interval = interval;
 	return ioctl(fd, FINALLOC_IOC_REGION_CREATE, rc) ? -errno : 0;
+}
+
+static inline int fa_create(int fd, uint64_t size, int node, unsigned int shift, uint32_t lead,
+                            uint32_t trail, uint32_t interval, struct finalloc_region_create *rc)
+{
+	return fa_create_flags(fd, size, node, shift, lead, trail, interval, 0, rc);
 }
 
 static inline int fa_destroy(int fd, uint32_t id)

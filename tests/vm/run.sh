@@ -26,7 +26,7 @@ for tool in qemu-system-x86_64 cpio gzip; do
 	command -v $tool >/dev/null || { echo "run.sh: $tool missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 
-read -r rel kdir vmlinuz < <("$top/tests/vm/kernel.sh" "$series" "$B/vm/kernels") || exit 1
+read -r rel kdir vmlinuz brd < <("$top/tests/vm/kernel.sh" "$series" "$B/vm/kernels") || exit 1
 suite="vm-$series-${nodes}n"
 # FA_VM_KMOD=PATH boots a module built elsewhere (check-deb: the one DKMS
 # built) instead of this tree's, in a suite of its own.
@@ -44,6 +44,7 @@ fi
 
 # The initramfs: busybox, the init script, the static test programs.
 cp /bin/busybox "$work/root/bin/busybox"
+cp "$brd" "$work/root/brd.ko"
 cp "$top/tests/vm/init" "$work/root/init"
 chmod 755 "$work/root/init"
 nprog=0
@@ -68,6 +69,7 @@ fi
 cat >"$work/root/etc/fa-env" <<ENV
 export FA_EXPECT_NODES=$nodes FA_ONLY="$only" FA_TEST_TIMEOUT=$test_timeout FA_IN_VM=1
 export FINALLOC_BIN=/bin/finalloc
+${FA_FUZZ_SEED:+export FA_FUZZ_SEED=$FA_FUZZ_SEED}
 ENV
 if ! (cd "$work/root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.cpio.gz"; then
 	echo "run.sh: building the initramfs failed (disk full? $(df -h "$work" | tail -n 1))" >&2

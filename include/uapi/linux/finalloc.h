@@ -36,6 +36,7 @@
 #define FINALLOC_CAP_GUARDS	(1U << 1)	/* guard layouts supported */
 #define FINALLOC_CAP_NODE_QUERY	(1U << 2)	/* FINALLOC_IOC_NODE_OF */
 #define FINALLOC_CAP_PREFAULT	(1U << 3)	/* mmap maps every data page */
+#define FINALLOC_CAP_PINNABLE	(1U << 4)	/* FINALLOC_REGION_PINNABLE */
 
 struct finalloc_info {
 	__u32 argsz;
@@ -87,7 +88,18 @@ struct finalloc_info {
  * destroy them (EPERM), and a process's regions leave the file when it
  * exits.
  */
-#define FINALLOC_REGION_VALID_FLAGS	0U
+/*
+ * FINALLOC_REGION_PINNABLE: map the region with refcounted 4 KiB PTEs of
+ * its pages (VM_MIXEDMAP), all installed by mmap, so get_user_pages works
+ * on it: O_DIRECT, io_uring fixed buffers, vmsplice, process_vm_readv,
+ * RDMA.  The 2 MiB pages stay physically contiguous and on their node.
+ * Without it 6.12 maps 2 MiB pages by PMD (VM_PFNMAP), which GUP refuses;
+ * 6.1 maps every region this way, flag or not.  A pin outliving the region
+ * keeps the 4 KiB it pins, charged as before, until it is released.
+ * FINALLOC_CAP_PINNABLE says the flag is known.
+ */
+#define FINALLOC_REGION_PINNABLE	(1U << 0)
+#define FINALLOC_REGION_VALID_FLAGS	FINALLOC_REGION_PINNABLE
 #define FINALLOC_REGION_MAX_SIZE	(1ULL << 44)
 
 struct finalloc_region_create {
@@ -120,6 +132,7 @@ struct finalloc_region_destroy {
 
 /* FINALLOC_IOC_REGION_INFO: describe region id. */
 #define FINALLOC_REGION_INFO_PMD	(1U << 0)	/* mapped by PMDs */
+#define FINALLOC_REGION_INFO_PINNABLE	(1U << 1)	/* refcounted PTEs */
 
 struct finalloc_region_info {
 	__u32 argsz;
