@@ -135,7 +135,7 @@ struct fa_numa {
 	bool tracing;
 	size_t trace_min;
 	uint64_t trace_id;
-	int mc;          /* FA__MC_*: the memory debugger, at create */
+	int mc; /* FA__MC_*: the memory debugger, at create */
 	uint64_t warn_ns;
 	struct fa_mem_opts mem;
 	struct fa_arena_opts arena_opts;

@@ -71,8 +71,7 @@ struct bench_family {
 		[WL_BUMP] = p##bump, [WL_LARSON] = p##larson, [WL_LARGE] = p##large,    \
 		[WL_XMALLOC] = p##xmalloc, [WL_CACHE_SCRATCH] = p##cache_scratch,       \
 		[WL_CACHE_THRASH] = p##cache_thrash, [WL_MSTRESS] = p##mstress,         \
-		[WL_RANDSIZE] = p##randsize,                                            \
-		[WL_PMR] = (pmr), [WL_MAP] = (map),                                     \
+		[WL_RANDSIZE] = p##randsize, [WL_PMR] = (pmr), [WL_MAP] = (map),        \
 	}
 #define WL_RUNS_PAIR(p, pair) WL_RUNS_CXX(p, pair, NULL, NULL)
 #define WL_RUNS(p)            WL_RUNS_PAIR(p, p##pair)
