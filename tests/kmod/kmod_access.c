@@ -87,30 +87,13 @@ TEST_F(access, proc_self_mem)
 TEST_F(access, ptrace_peek_poke)
 {
 	char *data = self->p + self->page;
-	int pipefd[2], status;
 	uintptr_t addr;
+	int status;
 	long word;
 	pid_t pid;
 
-	ASSERT_EQ(0, pipe(pipefd));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		/* mappings are not inherited: the child maps the region anew */
-		char *q = fa_map(self->fd, &self->rc);
-
-		addr = q == MAP_FAILED ? 0 : (uintptr_t)q;
-		if (write(pipefd[1], &addr, sizeof(addr)) != sizeof(addr) || !addr)
-			_exit(1);
-		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
-			_exit(2);
-		raise(SIGSTOP);
-		_exit(0);
-	}
-	ASSERT_EQ(sizeof(addr), read(pipefd[0], &addr, sizeof(addr)));
-	ASSERT_NE(0, addr);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFSTOPPED(status));
+	pid = fa_traced_child(self->fd, &self->rc, &addr);
+	ASSERT_LT(0, pid);
 	addr += self->page; /* the first data byte */
 	errno = 0;
 	word = ptrace(PTRACE_PEEKDATA, pid, (void *)addr, NULL);
@@ -125,8 +108,6 @@ TEST_F(access, ptrace_peek_poke)
 	EXPECT_EQ(EIO, errno);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	close(pipefd[0]);
-	close(pipefd[1]);
 }
 
 /* A read-only mapping is read, never written, as GUP would have it. */

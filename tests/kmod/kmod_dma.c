@@ -53,20 +53,6 @@ FIXTURE_VARIANT_ADD(dma, default){
 	.flags = 0,
 };
 
-static int create_flags(int fd, uint64_t size, int node, uint32_t flags,
-                        struct finalloc_region_create *rc)
-{
-	memset(rc, 0, sizeof(*rc));
-	rc->argsz = sizeof(*rc);
-	rc->flags = flags;
-	rc->size = size;
-	rc->node = node;
-	rc->page_shift = 21;
-	rc->guard_lead = 1;
-	rc->guard_trail = 1;
-	return ioctl(fd, FINALLOC_IOC_REGION_CREATE, rc) ? -errno : 0;
-}
-
 FIXTURE_SETUP(dma)
 {
 	struct finalloc_info info;
@@ -77,7 +63,8 @@ FIXTURE_SETUP(dma)
 	ASSERT_TRUE(!!(info.caps & FINALLOC_CAP_PINNABLE));
 	/* 6.1 maps every region with refcounted PTEs; 6.12 pinnable ones only */
 	self->gup = variant->flags || !(info.caps & FINALLOC_CAP_PMD_MAP);
-	ASSERT_EQ(0, create_flags(self->fd, DATA + 2 * SZ_2M, 0, variant->flags, &self->rc));
+	ASSERT_EQ(0, fa_create_flags(self->fd, DATA + 2 * SZ_2M, 0, 21, 1, 1, 0, variant->flags,
+	                             &self->rc));
 	self->p = fa_map(self->fd, &self->rc);
 	ASSERT_NE(MAP_FAILED, self->p);
 	self->data = self->p + SZ_2M;
@@ -231,30 +218,13 @@ TEST_F(dma, process_vm_readv_writev)
 /* A tracer peeks and pokes, as gdb does (GUP or vm_ops->access). */
 TEST_F(dma, ptrace_peekdata)
 {
-	int pipefd[2], status;
 	uintptr_t addr, base;
+	int status;
 	long word;
 	pid_t pid;
 
-	ASSERT_EQ(0, pipe(pipefd));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		/* mappings are not inherited: the child maps the region anew */
-		char *q = fa_map(self->fd, &self->rc);
-
-		addr = q == MAP_FAILED ? 0 : (uintptr_t)q;
-		if (write(pipefd[1], &addr, sizeof(addr)) != sizeof(addr) || !addr)
-			_exit(1);
-		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
-			_exit(2);
-		raise(SIGSTOP);
-		_exit(0);
-	}
-	ASSERT_EQ(sizeof(addr), read(pipefd[0], &addr, sizeof(addr)));
-	ASSERT_NE(0, addr);
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFSTOPPED(status));
+	pid = fa_traced_child(self->fd, &self->rc, &addr);
+	ASSERT_LT(0, pid);
 	base = addr;
 	addr += SZ_2M + SZ_2M - 4; /* a word across the 2 MiB pages */
 	errno = 0;
@@ -269,8 +239,6 @@ TEST_F(dma, ptrace_peekdata)
 	EXPECT_EQ(EIO, errno); /* the leading guard */
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
-	close(pipefd[0]);
-	close(pipefd[1]);
 }
 
 /* vmsplice pins 4 KiB of each of several regions, then they go. */
@@ -286,7 +254,8 @@ TEST_F(dma, vmsplice_pins_counted_and_released)
 		ssize_t n;
 		char *q;
 
-		ASSERT_EQ(0, create_flags(self->fd, 3 * SZ_2M, 0, variant->flags, &rc));
+		ASSERT_EQ(0, fa_create_flags(self->fd, 3 * SZ_2M, 0, 21, 1, 1, 0, variant->flags,
+		                             &rc));
 		q = fa_map(self->fd, &rc);
 		ASSERT_NE(MAP_FAILED, q);
 		memset(q + SZ_2M + i * 8192, 'a' + i, 4096);

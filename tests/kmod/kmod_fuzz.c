@@ -531,53 +531,37 @@ static void op_fork(struct state *s)
 		waitpid(pid, &status, 0); /* else reaped at the end */
 }
 
+/* Fork one time in four, else an ioctl: forks stay rare enough that the
+ * process tree does not blow up. */
+static void op_fork_or_ioctl(struct state *s)
+{
+	if (below(s, 4) == 0)
+		op_fork(s);
+	else
+		op_ioctl(s);
+}
+
+/* Operations by weight: below(s, 32) picks an entry. */
+static void (*const op_table[32])(struct state *) = {
+	op_create,        op_create,        op_create, op_create,                     /* 0..3 */
+	op_destroy,       op_destroy,                                                 /* 4..5 */
+	op_ioctl,         op_ioctl,         op_ioctl,  op_ioctl,  op_ioctl, op_ioctl, /* 6..11 */
+	op_mmap,          op_mmap,          op_mmap,   op_mmap,                       /* 12..15 */
+	op_munmap,        op_munmap,                                                  /* 16..17 */
+	op_mremap,                                                                    /* 18 */
+	op_mprotect,      op_mprotect,                                                /* 19..20 */
+	op_madvise,       op_madvise,                                                 /* 21..22 */
+	op_touch,         op_touch,         op_touch,                                 /* 23..25 */
+	op_gup,           op_gup,                                                     /* 26..27 */
+	op_reopen,                                                                    /* 28 */
+	op_limits,                                                                    /* 29 */
+	op_fork_or_ioctl, op_fork_or_ioctl,                                           /* 30..31 */
+};
+
 static void run_ops(struct state *s, int ops)
 {
-	for (int i = 0; i < ops; i++) {
-		switch (below(s, 32)) {
-		case 0 ... 3:
-			op_create(s);
-			break;
-		case 4 ... 5:
-			op_destroy(s);
-			break;
-		case 6 ... 11:
-			op_ioctl(s);
-			break;
-		case 12 ... 15:
-			op_mmap(s);
-			break;
-		case 16 ... 17:
-			op_munmap(s);
-			break;
-		case 18:
-			op_mremap(s);
-			break;
-		case 19 ... 20:
-			op_mprotect(s);
-			break;
-		case 21 ... 22:
-			op_madvise(s);
-			break;
-		case 23 ... 25:
-			op_touch(s);
-			break;
-		case 26 ... 27:
-			op_gup(s);
-			break;
-		case 28:
-			op_reopen(s);
-			break;
-		case 29:
-			op_limits(s);
-			break;
-		default:
-			if (below(s, 4) == 0)
-				op_fork(s);
-			else
-				op_ioctl(s);
-		}
-	}
+	for (int i = 0; i < ops; i++)
+		op_table[below(s, 32)](s);
 }
 
 static void worker(uint64_t seed, int ops)

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,6 +94,41 @@ static inline int fa_node_of(int fd, uint32_t id, uint64_t off, struct finalloc_
 static inline void *fa_map(int fd, const struct finalloc_region_create *rc)
 {
 	return mmap(NULL, rc->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, rc->offset);
+}
+
+/* A child that maps rc of fd anew (mappings are not inherited) and stops
+ * under PTRACE_TRACEME, as a debugger's tracee: its pid, and in *addr where
+ * the region is mapped in it; -1 if any step failed.  The caller kills and
+ * reaps it. */
+static inline pid_t fa_traced_child(int fd, const struct finalloc_region_create *rc,
+                                    uintptr_t *addr)
+{
+	int pipefd[2], status;
+	pid_t pid;
+
+	if (pipe(pipefd))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		char *q = fa_map(fd, rc);
+		uintptr_t a = q == MAP_FAILED ? 0 : (uintptr_t)q;
+
+		if (write(pipefd[1], &a, sizeof(a)) != sizeof(a) || !a)
+			_exit(1);
+		if (ptrace(PTRACE_TRACEME, 0, NULL, NULL))
+			_exit(2);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	close(pipefd[1]);
+	if (pid > 0 && (read(pipefd[0], addr, sizeof(*addr)) != sizeof(*addr) || !*addr ||
+	                waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(pipefd[0]);
+	return pid;
 }
 
 /* A sysfs number, or -1 when the file cannot be read. */

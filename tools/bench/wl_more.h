@@ -257,49 +257,15 @@ static void *WL_FN(mstress_thread)(void *arg)
 	return NULL;
 }
 
+static size_t WL_FN(mstress_size)(uint64_t *rng)
+{
+	return WL_FN(mixed_size)(wl_rand(rng));
+}
+
 static int WL_FN(mstress)(void *ctx, const struct wl_params *wp)
 {
-	struct wl_larson l = { .ctx = ctx };
-	struct wl_larson_thread th[WL_LARSON_MAX_THREADS];
-	uint64_t rng = 4242, t0, t1;
-	int ret = 0;
-
-	wl_larson_init(&l, wp);
-	for (int t = 0; t < l.nthreads; t++) {
-		l.table[t] = wl_buf(WL_LARSON_SLOTS * sizeof(struct wl_obj));
-		if (!l.table[t])
-			return -1;
-		for (int i = 0; i < WL_LARSON_SLOTS; i++) {
-			struct wl_obj *o = &l.table[t][i];
-
-			o->size = WL_FN(mixed_size)(wl_rand(&rng));
-			o->p = WL_ALLOC(ctx, o->size);
-			if (!o->p)
-				return wl_fail("mstress", o->size);
-		}
-	}
-	t0 = bench_now_ns();
-	for (int t = 0; t < l.nthreads; t++) {
-		th[t] = (struct wl_larson_thread){ .l = &l, .id = t, .cpu = wl_cpu_for(t) };
-		if (pthread_create(&th[t].tid, NULL, WL_FN(mstress_thread), &th[t]))
-			wl_die("pthread_create");
-	}
-	for (int t = 0; t < l.nthreads; t++)
-		pthread_join(th[t].tid, NULL);
-	t1 = bench_now_ns();
-	if (l.failed)
-		ret = wl_fail("mstress", 0);
-	else
-		bench_emit("mstress", "ns/op/thread",
-		           (double)(t1 - t0) / (double)(l.ops_per_round * (uint64_t)l.rounds));
-	for (int t = 0; t < l.nthreads; t++) {
-		for (int i = 0; i < WL_LARSON_SLOTS; i++)
-			if (l.table[t][i].p)
-				WL_FREE(ctx, l.table[t][i].p, l.table[t][i].size);
-		wl_buf_free(l.table[t], WL_LARSON_SLOTS * sizeof(struct wl_obj));
-	}
-	pthread_barrier_destroy(&l.barrier);
-	return ret;
+	return WL_FN(table_run)(ctx, wp, "mstress", 4242, WL_FN(mstress_size),
+	                        WL_FN(mstress_thread));
 }
 
 /* 11. glibc malloc benchmark kind: one thread, a working set of 4096

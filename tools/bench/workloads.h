@@ -251,11 +251,15 @@ static void *WL_FN(larson_thread)(void *arg)
 	return NULL;
 }
 
-static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
+/* Run a larson-like workload: fill each thread's table with objects of
+ * size_of's sizes (seeded), start the threads on thread_fn, time them,
+ * then free what is left.  Shared with mstress (wl_more.h). */
+static int WL_FN(table_run)(void *ctx, const struct wl_params *wp, const char *name, uint64_t seed,
+                            size_t (*size_of)(uint64_t *rng), void *(*thread_fn)(void *))
 {
 	struct wl_larson l = { .ctx = ctx };
 	struct wl_larson_thread th[WL_LARSON_MAX_THREADS];
-	uint64_t rng = 99, t0, t1;
+	uint64_t rng = seed, t0, t1;
 	int ret = 0;
 
 	wl_larson_init(&l, wp);
@@ -266,26 +270,26 @@ static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
 		for (int i = 0; i < WL_LARSON_SLOTS; i++) {
 			struct wl_obj *o = &l.table[t][i];
 
-			o->size = wl_size(&rng, 16, 512);
+			o->size = size_of(&rng);
 			o->p = WL_ALLOC(ctx, o->size);
 			if (!o->p)
-				return wl_fail("larson", o->size);
+				return wl_fail(name, o->size);
 		}
 	}
 	t0 = bench_now_ns();
 	for (int t = 0; t < l.nthreads; t++) {
 		th[t] = (struct wl_larson_thread){ .l = &l, .id = t, .cpu = wl_cpu_for(t) };
 		/* The others would wait at the barrier forever: give up the worker. */
-		if (pthread_create(&th[t].tid, NULL, WL_FN(larson_thread), &th[t]))
+		if (pthread_create(&th[t].tid, NULL, thread_fn, &th[t]))
 			wl_die("pthread_create");
 	}
 	for (int t = 0; t < l.nthreads; t++)
 		pthread_join(th[t].tid, NULL);
 	t1 = bench_now_ns();
-	if (l.failed && !ret)
-		ret = wl_fail("larson", 0);
-	if (!ret)
-		bench_emit("larson", "ns/op/thread",
+	if (l.failed)
+		ret = wl_fail(name, 0);
+	else
+		bench_emit(name, "ns/op/thread",
 		           (double)(t1 - t0) / (double)(l.ops_per_round * (uint64_t)l.rounds));
 	for (int t = 0; t < l.nthreads; t++) {
 		for (int i = 0; i < WL_LARSON_SLOTS; i++)
@@ -295,6 +299,16 @@ static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
 	}
 	pthread_barrier_destroy(&l.barrier);
 	return ret;
+}
+
+static size_t WL_FN(larson_size)(uint64_t *rng)
+{
+	return wl_size(rng, 16, 512);
+}
+
+static int WL_FN(larson)(void *ctx, const struct wl_params *wp)
+{
+	return WL_FN(table_run)(ctx, wp, "larson", 99, WL_FN(larson_size), WL_FN(larson_thread));
 }
 
 #include "wl_large.h"
