@@ -34,7 +34,6 @@
 #define MAX_REG   8
 #define MAX_MAP   16
 #define FUZZ_CAP  (192 * MB)
-#define KO        "/finalloc.ko"
 
 struct reg {
 	bool live;
@@ -634,17 +633,6 @@ static char *klog_since(const char *marker)
 	return out;
 }
 
-static int module_load(void)
-{
-	int fd = open(KO, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
-	close(fd);
-	return ret;
-}
-
 TEST(processes_leave_nothing_behind)
 {
 	static const char *const counters[] = { "pinned_bytes", "held_bytes", "regions",
@@ -721,8 +709,8 @@ TEST(processes_leave_nothing_behind)
 	free(log);
 
 	/* nothing holds the module: it unloads, and loads again */
-	EXPECT_EQ(0, syscall(SYS_delete_module, "finalloc", O_NONBLOCK) ? errno : 0);
-	EXPECT_EQ(0, module_load());
+	EXPECT_EQ(0, fa_module_unload());
+	EXPECT_EQ(0, fa_module_load());
 }
 
 TEST_HARNESS_MAIN

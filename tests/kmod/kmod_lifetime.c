@@ -11,23 +11,7 @@
 #include "kselftest_harness.h"
 #include "kmod_util.h"
 
-#define KO "/finalloc.ko"
-
-static int unload(void)
-{
-	return syscall(SYS_delete_module, "finalloc", O_NONBLOCK) ? errno : 0;
-}
-
-static int load(void)
-{
-	int fd = open(KO, O_RDONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return errno;
-	ret = syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
-	close(fd);
-	return ret;
-}
+#define KO FA_KO
 
 static bool loaded(void)
 {
@@ -52,7 +36,7 @@ FIXTURE_SETUP(life)
 FIXTURE_TEARDOWN(life)
 {
 	if (!access(KO, R_OK) && !loaded())
-		load();
+		fa_module_load();
 }
 
 TEST_F(life, rmmod_refused_while_mapped)
@@ -65,14 +49,14 @@ TEST_F(life, rmmod_refused_while_mapped)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, fa_create(fd, 4 * MB, 0, 21, 0, 0, 0, &rc));
 	/* An open file pins the module. */
-	err = unload();
+	err = fa_module_unload();
 	EXPECT_TRUE(err == EWOULDBLOCK || err == EBUSY) TH_LOG("errno %d", err);
 	p = fa_map(fd, &rc);
 	ASSERT_NE(MAP_FAILED, p);
 	memset(p, 1, 4 * MB);
 	close(fd);
 	/* Only a mapping is left: still pinned. */
-	err = unload();
+	err = fa_module_unload();
 	EXPECT_TRUE(err == EWOULDBLOCK || err == EBUSY) TH_LOG("errno %d", err);
 	ASSERT_TRUE(loaded());
 	EXPECT_EQ(4 * (long long)MB, fa_stat("pinned_bytes"));
@@ -81,13 +65,13 @@ TEST_F(life, rmmod_refused_while_mapped)
 	EXPECT_EQ(0, fa_stat("pinned_bytes"));
 
 	/* Nothing left: rmmod succeeds and removes the device and sysfs. */
-	ASSERT_EQ(0, unload());
+	ASSERT_EQ(0, fa_module_unload());
 	EXPECT_FALSE(loaded());
 	EXPECT_NE(0, stat(FINALLOC_DEV_PATH, &st));
 	EXPECT_GT(0, fa_open());
 
 	/* insmod again works, with fresh counters. */
-	ASSERT_EQ(0, load());
+	ASSERT_EQ(0, fa_module_load());
 	ASSERT_TRUE(loaded());
 	fd = fa_open();
 	ASSERT_LE(0, fd);
@@ -131,13 +115,13 @@ TEST_F(life, rmmod_after_kill9)
 	}
 	close(pfd[1]);
 	ASSERT_EQ(1, read(pfd[0], &c, 1));
-	EXPECT_NE(0, unload());
+	EXPECT_NE(0, fa_module_unload());
 	ASSERT_EQ(0, kill(pid, SIGKILL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_EQ(0, fa_wait_stat("pinned_bytes", 0, 2000));
-	EXPECT_EQ(0, unload());
+	EXPECT_EQ(0, fa_module_unload());
 	EXPECT_FALSE(loaded());
-	EXPECT_EQ(0, load());
+	EXPECT_EQ(0, fa_module_load());
 	EXPECT_TRUE(loaded());
 	close(pfd[0]);
 }

@@ -19,6 +19,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -244,6 +245,26 @@ static inline bool probe_segv(volatile char *p, bool write)
 	}
 	sigaction(SIGSEGV, &old, NULL);
 	return segv;
+}
+
+/* Where the VM rig puts the module under test. */
+#define FA_KO "/finalloc.ko"
+
+/* rmmod and insmod of the module: 0 or an errno value. */
+static inline int fa_module_unload(void)
+{
+	return syscall(SYS_delete_module, "finalloc", O_NONBLOCK) ? errno : 0;
+}
+
+static inline int fa_module_load(void)
+{
+	int fd = open(FA_KO, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return errno;
+	ret = syscall(SYS_finit_module, fd, "", 0) ? errno : 0;
+	close(fd);
+	return ret;
 }
 
 #endif /* FA_KMOD_UTIL_H */
