@@ -49,8 +49,8 @@ def say(ok, name, why=""):
 
 
 def sub_row(m):
-    """A row the table draws under a workload's: latencies, faults."""
-    return m.startswith("prodcons.") or m == "large.faults"
+    """A row the table draws under a workload's: latencies, faults, peak RSS."""
+    return m.startswith("prodcons.") or m == "large.faults" or m.endswith(".rss")
 
 
 def page_checks(root, data):
