@@ -220,6 +220,27 @@ void fa__map_set_hook(void (*fn)(void))
 	atomic_store_explicit(&first_map_hook, fn, memory_order_release);
 }
 
+const struct fa_mem_opts *fa__mem_opts_block(const struct fa_mem_opts *opts, size_t size,
+                                             struct fa_mem_opts *tmp)
+{
+	int b = opts && opts->backend ? opts->backend : env_backend();
+
+	/* a page size or a hugetlb/device backend asked for (FINALLOC_BACKEND
+	 * included) is kept */
+	if (size >= FA_PAGE_2M || (opts && opts->page_size) ||
+	    (b != FA_BACKEND_AUTO && b != FA_BACKEND_THP))
+		return opts;
+	if (opts)
+		*tmp = *opts;
+	else
+		memset(tmp, 0, sizeof(*tmp));
+	if (b == FA_BACKEND_THP)
+		tmp->backend = FA_BACKEND_SMALL;
+	else
+		tmp->page_size = FA_PAGE_4K;
+	return tmp;
+}
+
 int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts)
 {
 	void (*hook)(void);

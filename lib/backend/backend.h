@@ -74,6 +74,13 @@ struct fa__map {
  * Returns 0 or -errno (see fa_mem_map); *m is untouched on failure.
  */
 int fa__map_alloc(struct fa__map *m, size_t size, const struct fa_mem_opts *opts);
+/* The options for one block of size bytes of an allocator's own (a large
+ * object): below 2 MiB, 4 KiB pages (THP: small pages) unless opts names a
+ * page size or the hugetlb or device backend, since a huge page per block
+ * is resident whole for the few KiB a block may use.  opts (NULL =
+ * defaults), or *tmp changed so. */
+const struct fa_mem_opts *fa__mem_opts_block(const struct fa_mem_opts *opts, size_t size,
+                                             struct fa_mem_opts *tmp);
 /* fn runs at the start of every fa__map_alloc: how a layer above (the exit
  * dump) learns the process uses the library, without the backend calling up. */
 void fa__map_set_hook(void (*fn)(void));

@@ -148,7 +148,10 @@ static bool steal_idle(struct fa_numa *n, int node, size_t need, struct fa__map 
 			fa__map_free(&m);
 			atomic_fetch_add_explicit(&n->node[from].chunks_out, 1,
 			                          memory_order_relaxed);
-			if (fa__map_alloc(out, need, &n->node_mem[node]))
+			struct fa_mem_opts mo;
+
+			if (fa__map_alloc(out, need,
+			                  fa__mem_opts_block(&n->node_mem[node], need, &mo)))
 				return false;
 		} else {
 			unsigned long mask[16] = { 0 };
@@ -175,6 +178,7 @@ static bool steal_idle(struct fa_numa *n, int node, size_t need, struct fa__map 
 void *fa__numa_large_alloc(struct fa_numa *n, int node, size_t size)
 {
 	struct fa__numa_node *nd = &n->node[node];
+	struct fa_mem_opts mo;
 	struct fa__map m;
 	size_t need;
 	int err;
@@ -202,7 +206,7 @@ void *fa__numa_large_alloc(struct fa_numa *n, int node, size_t size)
 	}
 	if ((n->flags & FA_NUMA_BALANCE) && steal_idle(n, node, need, &m))
 		return install(n, node, &m, size);
-	err = fa__map_alloc(&m, need, &n->node_mem[node]);
+	err = fa__map_alloc(&m, need, fa__mem_opts_block(&n->node_mem[node], need, &mo));
 	if (err) {
 		errno = err == -ENOMEM || err == -ENODEV ? ENOMEM : -err;
 		return NULL;

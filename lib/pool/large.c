@@ -18,22 +18,27 @@ static size_t large_hdr(const struct fa_pool *p)
 }
 
 /* Bytes to map for a large request: room to put the header on a 64 KiB
- * boundary, rounded to a class (64 KiB steps below 2 MiB, 2 MiB steps
- * above) so that a freed mapping fits the requests that follow. */
+ * boundary, rounded to a class (powers of two below 2 MiB, 2 MiB steps
+ * above) so that a freed mapping fits the requests that follow: below
+ * 2 MiB blocks have 4 KiB pages, and a miss faults every page in. */
 static size_t large_need(const struct fa_pool *p, size_t size)
 {
 	size_t need = size + large_hdr(p) + FA__SLAB_SIZE;
 
-	return fa__pool_round_up(need, need < FA_PAGE_2M ? FA__SLAB_SIZE : FA_PAGE_2M);
+	if (need >= FA_PAGE_2M)
+		return fa__pool_round_up(need, FA_PAGE_2M);
+	return (size_t)1 << (64 - __builtin_clzl(need - 1));
 }
 
 /* Can idle mapping e hold size bytes (class need) without much waste: at
- * most twice need, or what a fresh map of need would be rounded to? */
+ * most twice need, or within the 2 MiB a fresh map of need would take on
+ * huge pages?  Maps below 2 MiB have 4 KiB pages (fa__mem_opts_block), and
+ * a reuse costs no page faults where a fresh map of the exact size would. */
 static bool idle_fits(const struct fa_pool *p, const struct fa__pool_idle *e, size_t size,
                       size_t need)
 {
 	size_t used = (size_t)((char *)e->l - (char *)e->map.base) + large_hdr(p) + size;
-	size_t ps = e->map.page_size ? e->map.page_size : 4096;
+	size_t ps = e->map.page_size > FA_PAGE_2M ? e->map.page_size : FA_PAGE_2M;
 
 	return used <= e->map.size &&
 	       (e->map.size / 2 <= need || e->map.size <= fa__pool_round_up(need, ps));
@@ -123,6 +128,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size, const char *file, int
 	size_t hdr = large_hdr(p), need, maxb;
 	struct fa__pool_idle ev[FA__LARGE_CACHE_MAX];
 	struct fa__pool_large *l;
+	struct fa_mem_opts mo;
 	struct fa__map m;
 	unsigned nev = 0;
 	int err, best = -1;
@@ -177,7 +183,7 @@ void *fa__pool_large_alloc(struct fa_pool *p, size_t size, const char *file, int
 		return NULL;
 	}
 	atomic_fetch_add_explicit(&p->large_misses, 1, memory_order_relaxed);
-	err = fa__map_alloc(&m, need, p->has_mem ? &p->mem : NULL);
+	err = fa__map_alloc(&m, need, fa__mem_opts_block(p->has_mem ? &p->mem : NULL, need, &mo));
 	if (err) {
 		errno = -err;
 		return NULL;
