@@ -58,10 +58,12 @@ mc() {
 	fi
 }
 
-# as NAME KIND FUNCTION [LINE]: ASan's report of bugs-asan NAME has KIND
-# and a frame in FUNCTION (and the library's LINE before it)
+# as NAME KIND FUNCTION STATE [LINE]: ASan's report of bugs-asan NAME has
+# KIND and a frame in FUNCTION (and the library's LINE before it), and the
+# library adds the object's allocating stack, through alloc_in_FUNCTION,
+# and for STATE freed its freeing stack
 as() {
-	local name=$1 kind=$2 fn=$3 line=${4:-} log=$logdir/bugs-asan-$1.log
+	local name=$1 kind=$2 fn=$3 state=$4 line=${5:-} log=$logdir/bugs-asan-$1.log
 	run "$log" env ASAN_OPTIONS=detect_leaks=0 "$bugs_asan" "$name"
 	if [ "$rc" = 0 ]; then
 		tap_line fail "asan: $name" "exit 0: not reported (log: $log)"
@@ -71,8 +73,14 @@ as() {
 		tap_line fail "asan: $name" "the report's stack does not name $fn (log: $log)"
 	elif [ -n "$line" ] && ! grep -qF "$line" "$log"; then
 		tap_line fail "asan: $name" "no \"$line\" from the library (log: $log)"
+	elif ! sed -n '/^finalloc: allocated by:/,$p' "$log" | grep -qE "^ +#[0-9]+ 0x[0-9a-f]+ in alloc_in_$fn "; then
+		tap_line fail "asan: $name" "no allocating stack through alloc_in_$fn (log: $log)"
+	elif ! grep -q "^finalloc: .* object of libfinalloc at 0x[0-9a-f]*, $state\$" "$log"; then
+		tap_line fail "asan: $name" "the library does not name the $state object (log: $log)"
+	elif [ "$state" = freed ] && ! grep -q "^finalloc: freed by:" "$log"; then
+		tap_line fail "asan: $name" "no freeing stack (log: $log)"
 	else
-		tap_line ok "asan: $name: $kind in $fn"
+		tap_line ok "asan: $name: $kind in $fn, the $state object's stacks"
 	fi
 }
 
@@ -139,11 +147,11 @@ else
 	done
 fi
 
-as pool_write_after_free use-after-poison pool_write_after_free
-as arena_write_after_reset use-after-poison arena_write_after_reset
-as arena_overrun use-after-poison arena_overrun
-as pool_double_free use-after-poison pool_double_free "finalloc: pool bugs: double free of"
-as numa_write_after_free use-after-poison numa_write_after_free
+as pool_write_after_free use-after-poison pool_write_after_free freed
+as arena_write_after_reset use-after-poison arena_write_after_reset freed
+as arena_overrun use-after-poison arena_overrun live
+as pool_double_free use-after-poison pool_double_free freed "finalloc: pool bugs: double free of"
+as numa_write_after_free use-after-poison numa_write_after_free freed
 log=$logdir/bugs-asan-clean.log
 run "$log" "$bugs_asan" clean
 if [ "$rc" = 0 ] && ! grep -q "ERROR: AddressSanitizer" "$log"; then

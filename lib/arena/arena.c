@@ -243,13 +243,14 @@ static bool place(const struct fa_arena *a, char *ptr, char *end, size_t size, s
 	return true;
 }
 
-/* memcheck: room for one more live object in a->mc_obj. */
+/* Under a debugger: room for one more live object in a->mc_obj (reset
+ * frees each for memcheck, and gives ASan its freeing stack). */
 static int mc_room(struct fa_arena *a)
 {
 	void **v;
 	size_t cap;
 
-	if (a->mc != FA__MC_VALGRIND || a->mc_n < a->mc_cap)
+	if (!a->mc || a->mc_n < a->mc_cap)
 		return 0;
 	cap = a->mc_cap ? a->mc_cap * 2 : 256;
 	v = realloc(a->mc_obj, cap * sizeof(*v));
@@ -346,7 +347,7 @@ static void *alloc_slow(struct fa_arena *a, size_t size, size_t align, uint32_t 
 	}
 	cr->ptr = (char *)r;
 	fa__mc_alloc(a->mc, (void *)u, size, false);
-	if (a->mc == FA__MC_VALGRIND)
+	if (a->mc)
 		a->mc_obj[a->mc_n++] = (void *)u;
 	if (a->tracing && kind == 0) {
 		/* 1 in trace_sample of the allocations below the threshold */

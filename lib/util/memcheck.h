@@ -36,6 +36,9 @@ enum {
 void __asan_poison_memory_region(void const volatile *addr, size_t size) __attribute__((weak));
 void __asan_unpoison_memory_region(void const volatile *addr, size_t size) __attribute__((weak));
 int __asan_address_is_poisoned(void const volatile *addr) __attribute__((weak));
+void __asan_set_error_report_callback(void (*callback)(const char *)) __attribute__((weak));
+void __sanitizer_symbolize_pc(void *pc, const char *fmt, char *out_buf, size_t out_buf_size)
+        __attribute__((weak));
 void __asan_report_error(void *pc, void *bp, void *sp, void *addr, int is_write, size_t size)
         __attribute__((weak));
 
@@ -43,22 +46,31 @@ void __asan_report_error(void *pc, void *bp, void *sp, void *addr, int is_write,
  * no libc call, so the malloc drop-in may ask before libc is ready). */
 int fa__mc_mode(void);
 
+/* ASan keeps no stacks for memory it did not allocate: the library keeps
+ * the allocating and freeing stacks of each object (p, n bytes) and adds
+ * them to ASan's report of an address inside one (memcheck.c). */
+void fa__mc_asan_note(void *p, size_t n, bool alloc);
+
 /* A live object of n bytes at p; zeroed: its bytes are known zero. */
 static inline void fa__mc_alloc(int mode, void *p, size_t n, bool zeroed)
 {
-	if (mode == FA__MC_VALGRIND)
+	if (mode == FA__MC_VALGRIND) {
 		VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, zeroed);
-	else if (mode == FA__MC_ASAN)
+	} else if (mode == FA__MC_ASAN) {
 		__asan_unpoison_memory_region(p, n);
+		fa__mc_asan_note(p, n, true);
+	}
 }
 
 /* The object at p (n bytes) is freed. */
 static inline void fa__mc_free(int mode, void *p, size_t n)
 {
-	if (mode == FA__MC_VALGRIND)
+	if (mode == FA__MC_VALGRIND) {
 		VALGRIND_FREELIKE_BLOCK(p, 0);
-	else if (mode == FA__MC_ASAN)
+	} else if (mode == FA__MC_ASAN) {
 		__asan_poison_memory_region(p, n);
+		fa__mc_asan_note(p, n, false);
+	}
 }
 
 /* No access: free lists, slack, red zones, guards. */
