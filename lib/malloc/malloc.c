@@ -411,6 +411,19 @@ static void put_hex(char *buf, size_t *n, uintptr_t v)
 		buf[(*n)++] = tmp[--i];
 }
 
+static void put_dec(char *buf, size_t *n, uint64_t v)
+{
+	char tmp[21];
+	int i = 0;
+
+	do {
+		tmp[i++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (i)
+		buf[(*n)++] = tmp[--i];
+}
+
 /* glibc's wording, with the address; no stdio (its locks may be held). */
 static __attribute__((noreturn, noinline, cold)) void bad_pointer(const char *fn, const void *p)
 {
@@ -433,6 +446,86 @@ static __attribute__((noreturn, noinline, cold)) void bad_pointer(const char *fn
 	if (write(STDERR_FILENO, buf, n) < 0)
 		_exit(127);
 	abort();
+}
+
+/* ---- FINALLOC_DEBUG: canaries after small blocks ---- */
+
+/* Under FINALLOC_DEBUG every small block (a pool object) is asked DBG_ROOM
+ * bytes larger: the requested size goes in the last 8 bytes of the
+ * object, DBG_BYTE fills the bytes between, and free checks both.
+ * malloc_usable_size says the requested size, so a program that writes
+ * what it was told it may never touches them. */
+#define DBG_ROOM 16
+#define DBG_BYTE 0xfd
+
+/* What to ask for size bytes: small sizes get the room (those it pushes
+ * past the classes come from medium chunks, unarmed, as larger ones). */
+static inline size_t dbg_ask(size_t size)
+{
+	return fa__unlikely(knob_debug) && size <= SMALL_MAX ? size + DBG_ROOM : size;
+}
+
+static void dbg_arm(void *p, size_t size, size_t stride)
+{
+	uint64_t sz = size;
+
+	memset((char *)p + size, DBG_BYTE, stride - 8 - size);
+	memcpy((char *)p + stride - 8, &sz, 8);
+}
+
+/* The requested size of armed block p (stride bytes), or stride - 8 + 1
+ * when its size word was overwritten. */
+static size_t dbg_size(const void *p, size_t stride)
+{
+	uint64_t sz;
+
+	memcpy(&sz, (const char *)p + stride - 8, 8);
+	return sz <= stride - DBG_ROOM ? (size_t)sz : stride - 7;
+}
+
+static __attribute__((noreturn, noinline, cold)) void dbg_overrun(const void *p, size_t size,
+                                                                  size_t stride, size_t at)
+{
+	char buf[256];
+	size_t n = 0;
+
+#define DBG_PUT(str)                      \
+	do {                              \
+		size_t l_ = strlen(str);  \
+		memcpy(buf + n, str, l_); \
+		n += l_;                  \
+	} while (0)
+	DBG_PUT("finalloc: free(): heap overrun: the block at ");
+	put_hex(buf, &n, (uintptr_t)p);
+	if (size < stride - 7) {
+		DBG_PUT(" (");
+		put_dec(buf, &n, size);
+		DBG_PUT(" bytes) was written at byte ");
+		put_dec(buf, &n, at - size + 1);
+		DBG_PUT(" past its end");
+	} else {
+		DBG_PUT(" was written past its end, over its size word");
+	}
+	DBG_PUT(" (size class ");
+	put_dec(buf, &n, stride);
+	DBG_PUT(" bytes)\n");
+#undef DBG_PUT
+	if (write(STDERR_FILENO, buf, n) < 0)
+		_exit(127);
+	abort();
+}
+
+/* Check armed block p (stride bytes) before it is freed. */
+static void dbg_check(const void *p, size_t stride)
+{
+	size_t size = dbg_size(p, stride);
+	const unsigned char *c = p;
+
+	if (size > stride - DBG_ROOM)
+		dbg_overrun(p, size, stride, stride - 8);
+	for (size_t i = stride - 9; i + 1 > size; i--)
+		if (c[i] != DBG_BYTE)
+			dbg_overrun(p, size, stride, i);
 }
 
 /* ---- maps of their own: big alignments, big callocs ---- */
@@ -900,6 +993,8 @@ static size_t usable_of(const void *p, const char *fn)
 
 	switch (kind_of(p, &h)) {
 	case K_SMALL:
+		if (fa__unlikely(knob_debug))
+			return dbg_size(p, ((const struct fa__pool_slab *)h)->stride);
 		return ((const struct fa__pool_slab *)h)->stride;
 	case K_MED:
 		return ((const struct med_chunk *)h)->stride;
@@ -915,6 +1010,15 @@ static size_t usable_of(const void *p, const char *fn)
 	default:
 		bad_pointer(fn, p);
 	}
+}
+
+/* FINALLOC_DEBUG: arm p (size bytes asked) if it is a small block. */
+static void dbg_arm_small(void *p, size_t size)
+{
+	const struct fa__pool_hdr *h = NULL;
+
+	if (p && kind_of(p, &h) == K_SMALL)
+		dbg_arm(p, size, ((const struct fa__pool_slab *)h)->stride);
 }
 
 /* ---- the API ---- */
@@ -980,7 +1084,9 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = alloc_small_large(size);
+	p = alloc_small_large(dbg_ask(size));
+	if (fa__unlikely(knob_debug))
+		dbg_arm_small(p, size);
 	if (size <= SMALL_MAX)
 		fast_fill();
 	return p;
@@ -1044,6 +1150,9 @@ static __attribute__((noinline)) void free_other(void *p)
 	if (fa__likely(k == K_SMALL)) {
 		struct fa_numa *o = small_owner(h);
 
+		/* a block no longer live is the pool's to report (double free) */
+		if (fa__unlikely(knob_debug) && fa__pool_obj_live((struct fa__pool_slab *)h, p))
+			dbg_check(p, ((const struct fa__pool_slab *)h)->stride);
 		fa_numa_free(o, p);
 		/* a thread that only frees (a consumer) gets the fast path too */
 		if (o == g && !fast.span)
@@ -1107,6 +1216,8 @@ API void *calloc(size_t n, size_t m)
 	}
 	if (fa__unlikely(!ready()))
 		return fa__boot_calloc(1, total); /* its blocks are recycled */
+	if (fa__unlikely(knob_debug))
+		goto plain; /* armed by malloc */
 	if (total > SMALL_MAX && total <= CHUNKED_MAX) {
 		bool zero;
 
@@ -1120,6 +1231,7 @@ API void *calloc(size_t n, size_t m)
 		if (p)
 			return p; /* fresh pages are zero */
 	}
+plain:
 	p = malloc(total);
 	if (p)
 		memset(p, 0, total);
@@ -1140,8 +1252,12 @@ API void *realloc(void *p, size_t size)
 		return NULL;
 	}
 	old = usable_of(p, "realloc");
-	if (size <= old && (size >= old / 2 || old <= 32))
+	if (size <= old && (size >= old / 2 || old <= 32)) {
+		/* FINALLOC_DEBUG: the canary moves down to the new end */
+		if (fa__unlikely(knob_debug))
+			dbg_arm_small(p, size);
 		return p;
+	}
 	q = malloc(size);
 	if (!q)
 		return NULL;
@@ -1177,11 +1293,13 @@ static void *aligned(size_t align, size_t size)
 	if (align <= 64) {
 		struct fa_numa *a;
 
-		if (size > SMALL_MAX)
-			return alloc_small_large(size); /* large maps are 64-aligned */
+		if (dbg_ask(size) > SMALL_MAX) /* large maps are 64-aligned */
+			return alloc_small_large(dbg_ask(size));
 		a = al_get();
 		if (a) {
-			p = fa_numa_alloc(a, size ? size : 1);
+			p = fa_numa_alloc(a, dbg_ask(size ? size : 1));
+			if (fa__unlikely(knob_debug))
+				dbg_arm_small(p, size);
 			if (p)
 				return p;
 		}
