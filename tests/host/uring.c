@@ -7,13 +7,13 @@
  */
 #include "finalloc.h"
 #include "kselftest_harness.h"
+#include "kernel_version.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 FIXTURE(uring)
@@ -195,16 +195,6 @@ TEST_F(uring, bad_input)
 	EXPECT_EQ(0, fa_uring_buffers_destroy(b));
 }
 
-static int kernel_at_least(int maj, int min)
-{
-	struct utsname u;
-	int a = 0, b = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &a, &b) != 2)
-		return 0;
-	return a > maj || (a == maj && b >= min);
-}
-
 /*
  * With /dev/finalloc (the VM) AUTO takes a pinnable device region; Linux
  * before 6.5 refuses to register it, and the set comes from the fallback.
@@ -224,7 +214,7 @@ TEST_F(uring, auto_takes_the_device_where_io_uring_can)
 	p = fa_uring_buffer(b, 7, NULL);
 	memset(p, 'd', 4096);
 	ASSERT_EQ(4096, run_one(&self->ring, true, self->fd, p, 4096, 0, 7));
-	if (kernel_at_least(6, 5)) {
+	if (fa_kernel_at_least(6, 5)) {
 		EXPECT_EQ(st0.bytes_mapped[FA_BACKEND_DEVICE] + (8u << 20),
 		          st1.bytes_mapped[FA_BACKEND_DEVICE]);
 	} else {

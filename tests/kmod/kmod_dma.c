@@ -12,24 +12,14 @@
 #include <numaif.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "kmod_util.h"
+#include "kernel_version.h"
 
 #define DISK "/dev/ram0"
 #define DATA (2 * SZ_2M) /* two 2 MiB pages between one-page guards */
-
-static int kernel_at_least(int maj, int min)
-{
-	struct utsname u;
-	int a = 0, b = 0;
-
-	if (uname(&u) || sscanf(u.release, "%d.%d", &a, &b) != 2)
-		return 0;
-	return a > maj || (a == maj && b >= min);
-}
 
 FIXTURE(dma)
 {
@@ -151,7 +141,7 @@ TEST_F(dma, io_uring_fixed_buffers)
 		io_uring_queue_exit(&ring);
 		return;
 	}
-	if (ret == -EOPNOTSUPP && !kernel_at_least(6, 5)) {
+	if (ret == -EOPNOTSUPP && !fa_kernel_at_least(6, 5)) {
 		io_uring_queue_exit(&ring);
 		SKIP(return, "io_uring before 6.5 registers no file mapping but shmem/hugetlbfs");
 	}
