@@ -49,7 +49,8 @@ endif
 
 # lib/malloc is the drop-in, a library of its own on top of the others.
 LIB_SRCS   := $(sort $(shell find lib -name '*.c' -not -path 'lib/malloc/*'))
-TOOL_SRCS  := $(sort $(shell find tools -name '*.c'))
+# tools/bench/floor.c is the bench's floor, a preloaded library of its own.
+TOOL_SRCS  := $(sort $(filter-out tools/bench/floor.c,$(shell find tools -name '*.c')))
 # The bench's C++ workloads (tools/bench/cxx.cpp); instr_cxx.cpp is a
 # program of its own (INSTR_CXX).
 TOOL_CXX_SRCS := tools/bench/cxx.cpp
@@ -77,6 +78,7 @@ SHARED_LIB := $(B)/$(SONAME)
 MALLOC_SONAME := libfinalloc-malloc.so.0
 MALLOC_SO     := $(B)/$(MALLOC_SONAME)
 MALLOC_A      := $(B)/libfinalloc-malloc.a
+FLOOR_SO      := $(B)/libfinalloc-floor.so
 MALLOC_OBJS   := $(B)/obj/lib/malloc/malloc.o $(B)/obj/lib/malloc/cxx.o
 # The library beneath allocates for itself from the drop-in's bootstrap
 # allocator, never through malloc (it may hold a pool's lock).
@@ -102,7 +104,7 @@ KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) include/uapi/linux/finalloc.h
         tests vmtests check-examples deb check-deb
 .DEFAULT_GOAL := all
 
-all: lib $(BIN) $(if $(KDIR),kmod)
+all: lib $(BIN) $(if $(SAN),,$(FLOOR_SO)) $(if $(KDIR),kmod)
 
 lib: $(STATIC_LIB) $(SHARED_LIB) $(if $(SAN),,malloc)
 
@@ -180,6 +182,12 @@ $(SHARED_LIB): $(LIB_PICS) lib/libfinalloc.map
 	$(Q)$(CC) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) \
 		-Wl,--version-script=lib/libfinalloc.map -o $@ $(LIB_PICS) $(LDLIBS)
 	$(Q)ln -sf $(SONAME) $(B)/libfinalloc.so
+
+# The bench's floor column (`finalloc bench --alloc floor`): preloaded in
+# its workers, never installed.
+$(FLOOR_SO): tools/bench/floor.c
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -fno-builtin -fPIC -shared $(LDFLAGS) -o $@ $< -ldl
 
 # C++ in the bench (tools/bench/cxx.cpp): linked with the C++ driver.
 $(BIN): $(TOOL_OBJS) $(STATIC_LIB)
@@ -315,7 +323,7 @@ check:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/check.sh
 
-check-host: lib tests $(BIN)
+check-host: lib tests $(BIN) $(if $(SAN),,$(FLOOR_SO))
 	$(Q)scripts/run-tests.sh host $(HTESTS) $(CXX_TESTS) $(MTESTS)
 	$(Q)scripts/malloc-programs.sh $(B)
 	$(Q)BIN=$(BIN) scripts/bench-html.sh

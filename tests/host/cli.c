@@ -1333,6 +1333,38 @@ TEST(bench_peers_really_preloaded)
 	run_free(&r);
 }
 
+/* The floor yardstick runs every workload but the page-size one through
+ * its preloaded malloc, without a failure (what it measures is not checked). */
+TEST(bench_floor_runs_every_workload)
+{
+	struct run r;
+	const char *p, *impl;
+
+	NEED_BIN();
+	ASSERT_EQ(0, run(&r, "bench", "--only",
+	                 "pair,churn,prodcons,bump,larson,large,xmalloc,cache-scratch,"
+	                 "cache-thrash,mstress,randsize,pmr,map",
+	                 "--alloc", "glibc,floor", "--reps", "1", "--scale", "0.01", "--json",
+	                 "--quiet"));
+	EXPECT_EQ(0, r.status) TH_LOG("%s", r.err);
+	ASSERT_TRUE(json_valid(r.out)) TH_LOG("%s", r.out);
+	EXPECT_EQ(0, json_get_int(r.out, "failures")) TH_LOG("%s", r.err);
+	p = strstr(r.out, "\"name\": \"floor\"");
+	ASSERT_NE(NULL, p) TH_LOG("%s", r.out);
+	if (strstr(p, "\"available\": true") == strstr(p, "\"available\"")) {
+		impl = strstr(p, "\"impl\": \"");
+		ASSERT_NE(NULL, impl);
+		EXPECT_NE(NULL, strstr(impl, "libfinalloc-floor.so")) TH_LOG("%s", impl);
+		EXPECT_NE(NULL, strstr(r.out, "\"metric\": \"map.churn\""));
+		EXPECT_NE(NULL, strstr(r.out, "\"allocator\": \"floor\""));
+	} else {
+		/* an installed tree has no floor; a static binary cannot preload */
+		EXPECT_TRUE(strstr(p, "not found") || strstr(p, "statically linked"))
+		TH_LOG("%s", p);
+	}
+	run_free(&r);
+}
+
 /* ---- reserve ---- */
 
 TEST(reserve_bad_arguments_exit_2)

@@ -49,6 +49,20 @@ static const struct {
  * exactly as the peers, but a FinAlloc column (compared with them). */
 #define DROPIN "finalloc-malloc"
 
+/* The floor (floor.c): named only, next to the drop-in in the build tree. */
+#define FLOOR    "floor"
+#define FLOOR_SO "libfinalloc-floor.so"
+
+static const char *floor_so(const char *dropin, char *buf, size_t len)
+{
+	const char *slash = dropin ? strrchr(dropin, '/') : NULL;
+
+	if (!slash ||
+	    snprintf(buf, len, "%.*s/" FLOOR_SO, (int)(slash - dropin), dropin) >= (int)len)
+		return NULL;
+	return access(buf, R_OK) == 0 ? buf : NULL;
+}
+
 static void add_alloc(struct bench_run *r, const char *name, const char *preload, const char *match,
                       const char *package, bool peer)
 {
@@ -86,7 +100,7 @@ bool bench_known_alloc(const char *name)
 	for (int i = 0; bench_fa_families[i]; i++)
 		if (!strcmp(name, bench_fa_families[i]->name))
 			return true;
-	return !strcmp(name, DROPIN);
+	return !strcmp(name, DROPIN) || !strcmp(name, FLOOR);
 }
 
 static void note(struct bench_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -210,6 +224,19 @@ static int bench_execute(struct bench_run *r, FILE *out, FILE *html)
 			bench_probe_peer(d);
 		else
 			snprintf(d->why, sizeof(d->why), "%s not found (make malloc)",
+			         TOOL_MALLOC_SO);
+	}
+	if (c->alloc_filter && bench_in_list(c->alloc_filter, FLOOR)) {
+		static char so[PATH_MAX + 64], fl[PATH_MAX + 64];
+		const char *path = floor_so(tool_malloc_so(so, sizeof(so)), fl, sizeof(fl));
+		struct alloc_desc *d = &r->alloc[r->nr_alloc];
+
+		add_alloc(r, FLOOR, path, "libfinalloc-floor", "the bench's floor (make)", false);
+		d->family = "malloc";
+		if (path)
+			bench_probe_peer(d);
+		else
+			snprintf(d->why, sizeof(d->why), "%s not found next to %s (make)", FLOOR_SO,
 			         TOOL_MALLOC_SO);
 	}
 	for (int i = 0; bench_fa_families[i] && r->nr_alloc < MAX_ALLOCS; i++) {
