@@ -448,28 +448,38 @@ static __attribute__((noreturn, noinline, cold)) void bad_pointer(const char *fn
 	abort();
 }
 
-/* ---- FINALLOC_DEBUG: canaries after small blocks ---- */
+/* ---- FINALLOC_DEBUG: canaries after every block ---- */
 
-/* Under FINALLOC_DEBUG every small block (a pool object) is asked DBG_ROOM
- * bytes larger: the requested size goes in the last 8 bytes of the
- * object, DBG_BYTE fills the bytes between, and free checks both.
- * malloc_usable_size says the requested size, so a program that writes
- * what it was told it may never touches them. */
-#define DBG_ROOM 16
-#define DBG_BYTE 0xfd
+/* Under FINALLOC_DEBUG every block is asked DBG_ROOM bytes larger: the
+ * requested size goes in the last 8 bytes of the block (its stride: the
+ * class's for small and medium ones, the mapping's end for large ones),
+ * DBG_BYTE fills the bytes between, at most DBG_WINDOW of them (a large
+ * block's slack can be megabytes), and free checks both.  A freed medium
+ * block's size word says DBG_FREED, so a second free of it is told from
+ * an overrun.  malloc_usable_size says the requested size, so a program
+ * that writes what it was told it may never touches them. */
+#define DBG_ROOM   16
+#define DBG_BYTE   0xfd
+#define DBG_WINDOW 4096
+#define DBG_FREED  UINT64_MAX
 
-/* What to ask for size bytes: small sizes get the room (those it pushes
- * past the classes come from medium chunks, unarmed, as larger ones). */
+/* What to ask for size bytes (size <= MAX_REQUEST). */
 static inline size_t dbg_ask(size_t size)
 {
-	return fa__unlikely(knob_debug) && size <= SMALL_MAX ? size + DBG_ROOM : size;
+	return fa__unlikely(knob_debug) ? size + DBG_ROOM : size;
+}
+
+/* The end of the canary bytes after size in a block of stride bytes. */
+static inline size_t dbg_end(size_t size, size_t stride)
+{
+	return stride - 8 - size > DBG_WINDOW ? size + DBG_WINDOW : stride - 8;
 }
 
 static void dbg_arm(void *p, size_t size, size_t stride)
 {
 	uint64_t sz = size;
 
-	memset((char *)p + size, DBG_BYTE, stride - 8 - size);
+	memset((char *)p + size, DBG_BYTE, dbg_end(size, stride) - size);
 	memcpy((char *)p + stride - 8, &sz, 8);
 }
 
@@ -486,6 +496,7 @@ static size_t dbg_size(const void *p, size_t stride)
 static __attribute__((noreturn, noinline, cold)) void dbg_overrun(const void *p, size_t size,
                                                                   size_t stride, size_t at)
 {
+	uint64_t sz;
 	char buf[256];
 	size_t n = 0;
 
@@ -495,9 +506,17 @@ static __attribute__((noreturn, noinline, cold)) void dbg_overrun(const void *p,
 		memcpy(buf + n, str, l_); \
 		n += l_;                  \
 	} while (0)
-	DBG_PUT("finalloc: free(): heap overrun: the block at ");
-	put_hex(buf, &n, (uintptr_t)p);
-	if (size < stride - 7) {
+	memcpy(&sz, (const char *)p + stride - 8, 8);
+	if (sz == DBG_FREED) {
+		DBG_PUT("finalloc: free(): double free of the block at ");
+		put_hex(buf, &n, (uintptr_t)p);
+	} else {
+		DBG_PUT("finalloc: free(): heap overrun: the block at ");
+		put_hex(buf, &n, (uintptr_t)p);
+	}
+	if (sz == DBG_FREED) {
+		/* nothing more to say of it */
+	} else if (size < stride - 7) {
 		DBG_PUT(" (");
 		put_dec(buf, &n, size);
 		DBG_PUT(" bytes) was written at byte ");
@@ -523,7 +542,7 @@ static void dbg_check(const void *p, size_t stride)
 
 	if (size > stride - DBG_ROOM)
 		dbg_overrun(p, size, stride, stride - 8);
-	for (size_t i = stride - 9; i + 1 > size; i--)
+	for (size_t i = dbg_end(size, stride); i-- > size;)
 		if (c[i] != DBG_BYTE)
 			dbg_overrun(p, size, stride, i);
 }
@@ -987,38 +1006,53 @@ static inline struct fa_numa *small_owner(const struct fa__pool_hdr *h)
 	return fa__unlikely(h->pool->align > 16) ? atomic_load(&g_al) : g;
 }
 
-static size_t usable_of(const void *p, const char *fn)
+/* The bytes block p (of kind k, header h) spans: 0 for boot blocks. */
+static size_t stride_of(const void *p, enum kind k, const struct fa__pool_hdr *h)
 {
-	const struct fa__pool_hdr *h = NULL;
-
-	switch (kind_of(p, &h)) {
+	switch (k) {
 	case K_SMALL:
-		if (fa__unlikely(knob_debug))
-			return dbg_size(p, ((const struct fa__pool_slab *)h)->stride);
 		return ((const struct fa__pool_slab *)h)->stride;
 	case K_MED:
 		return ((const struct med_chunk *)h)->stride;
 	case K_LARGE: {
 		const struct fa__numa_large *l = (const struct fa__numa_large *)h;
 
-		return (size_t)((char *)l->map.base + l->map.size - (char *)p);
+		return (size_t)((char *)l->map.base + l->map.size - (const char *)p);
 	}
 	case K_BIG:
 		return big_usable((const struct big *)h);
-	case K_BOOT:
-		return boot_usable(p);
 	default:
-		bad_pointer(fn, p);
+		return 0;
 	}
 }
 
-/* FINALLOC_DEBUG: arm p (size bytes asked) if it is a small block. */
-static void dbg_arm_small(void *p, size_t size)
+static size_t usable_of(const void *p, const char *fn)
 {
 	const struct fa__pool_hdr *h = NULL;
+	enum kind k = kind_of(p, &h);
 
-	if (p && kind_of(p, &h) == K_SMALL)
-		dbg_arm(p, size, ((const struct fa__pool_slab *)h)->stride);
+	switch (k) {
+	case K_BOOT:
+		return boot_usable(p);
+	case K_BAD:
+		bad_pointer(fn, p);
+	default:
+		if (fa__unlikely(knob_debug))
+			return dbg_size(p, stride_of(p, k, h));
+		return stride_of(p, k, h);
+	}
+}
+
+/* FINALLOC_DEBUG: arm p (size bytes asked, DBG_ROOM more given) unless
+ * it is NULL or a boot block. */
+static void dbg_arm_block(void *p, size_t size)
+{
+	const struct fa__pool_hdr *h = NULL;
+	enum kind k = p ? kind_of(p, &h) : K_BAD;
+	size_t stride = stride_of(p, k, h);
+
+	if (stride)
+		dbg_arm(p, size, stride);
 }
 
 /* ---- the API ---- */
@@ -1086,7 +1120,7 @@ static __attribute__((noinline)) void *malloc_slow(size_t size)
 	}
 	p = alloc_small_large(dbg_ask(size));
 	if (fa__unlikely(knob_debug))
-		dbg_arm_small(p, size);
+		dbg_arm_block(p, size);
 	if (size <= SMALL_MAX)
 		fast_fill();
 	return p;
@@ -1114,6 +1148,13 @@ static __attribute__((noinline)) void free_slow(void *p, enum kind k, const stru
 {
 	int saved = errno;
 
+	if (fa__unlikely(knob_debug) && k != K_BOOT && k != K_BAD) {
+		size_t stride = stride_of(p, k, h);
+
+		dbg_check(p, stride);
+		if (k == K_MED) /* the next free of it is a double free */
+			memset((char *)p + stride - 8, 0xff, 8);
+	}
 	switch (k) {
 	case K_LARGE:
 		/* g_med's straight to its node, past fa_numa_free's thread cache
@@ -1255,7 +1296,7 @@ API void *realloc(void *p, size_t size)
 	if (size <= old && (size >= old / 2 || old <= 32)) {
 		/* FINALLOC_DEBUG: the canary moves down to the new end */
 		if (fa__unlikely(knob_debug))
-			dbg_arm_small(p, size);
+			dbg_arm_block(p, size);
 		return p;
 	}
 	q = malloc(size);
@@ -1277,6 +1318,30 @@ API void *reallocarray(void *p, size_t n, size_t m)
 	return realloc(p, total);
 }
 
+/* align: a power of two above 16; size: what to map (the debug room in). */
+static void *aligned_block(size_t align, size_t size)
+{
+	if (align <= 64) {
+		struct fa_numa *a;
+		void *p;
+
+		if (size > SMALL_MAX) /* large maps are 64-aligned */
+			return alloc_small_large(size);
+		a = al_get();
+		if (a) {
+			p = fa_numa_alloc(a, size ? size : 1);
+			if (p)
+				return p;
+		}
+	} else {
+		int ci = med_class_aligned(align, size);
+
+		if (ci >= 0) /* a power-of-two class: aligned to its size */
+			return med_alloc((unsigned)ci, NULL);
+	}
+	return big_alloc(size, align);
+}
+
 /* align: a power of two. */
 static void *aligned(size_t align, size_t size)
 {
@@ -1290,26 +1355,10 @@ static void *aligned(size_t align, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (align <= 64) {
-		struct fa_numa *a;
-
-		if (dbg_ask(size) > SMALL_MAX) /* large maps are 64-aligned */
-			return alloc_small_large(dbg_ask(size));
-		a = al_get();
-		if (a) {
-			p = fa_numa_alloc(a, dbg_ask(size ? size : 1));
-			if (fa__unlikely(knob_debug))
-				dbg_arm_small(p, size);
-			if (p)
-				return p;
-		}
-	} else {
-		int ci = med_class_aligned(align, size);
-
-		if (ci >= 0) /* a power-of-two class: aligned to its size */
-			return med_alloc((unsigned)ci, NULL);
-	}
-	return big_alloc(size, align);
+	p = aligned_block(align, dbg_ask(size));
+	if (fa__unlikely(knob_debug))
+		dbg_arm_block(p, size);
+	return p;
 }
 
 static inline bool pow2(size_t a)
