@@ -244,6 +244,7 @@ struct fa_pool {
 
 	_Atomic(struct fa__pool_batch *) bchunk[FA__BATCH_CHUNKS];
 	unsigned nr_bchunks;
+	uint32_t bnext;         /* first never used, under the lock */
 	_Atomic uint64_t bfree; /* stack of free descriptors */
 
 	struct fa__pool_tcache *all, *idle;

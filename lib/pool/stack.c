@@ -24,6 +24,9 @@ uint32_t fa__pool_stack_take(_Atomic uint64_t *top)
 	return (uint32_t)old;
 }
 
+/* A free descriptor: the stash, the free stack, else the next one never
+ * used (under the lock: a chunk's descriptors are handed out in order, so
+ * its pages are touched only as the pool needs them), else a new chunk. */
 static uint32_t desc_get(struct fa_pool *p, struct fa__pool_tcache *tc)
 {
 	struct fa__pool_batch *ch;
@@ -35,17 +38,17 @@ static uint32_t desc_get(struct fa_pool *p, struct fa__pool_tcache *tc)
 	if (i)
 		return i;
 	pthread_mutex_lock(&p->lock);
-	i = fa__pool_stack_pop(p, &p->bfree); /* someone may have added a chunk */
-	if (!i && p->nr_bchunks < FA__BATCH_CHUNKS &&
-	    (ch = calloc(FA__BATCH_PER_CHUNK, p->bstride))) {
+	i = fa__pool_stack_pop(p, &p->bfree); /* someone may have freed one */
+	if (!i && p->bnext == p->nr_bchunks * FA__BATCH_PER_CHUNK &&
+	    p->nr_bchunks < FA__BATCH_CHUNKS && (ch = calloc(FA__BATCH_PER_CHUNK, p->bstride))) {
 		unsigned k = p->nr_bchunks++;
 
 		atomic_store_explicit(&p->bchunk[k], ch, memory_order_release);
 		/* index 0 means empty: chunk 0 starts at 1 */
-		for (uint32_t j = k ? 1 : 2; j < FA__BATCH_PER_CHUNK; j++)
-			fa__pool_stack_push(p, &p->bfree, k * FA__BATCH_PER_CHUNK + j);
-		i = k * FA__BATCH_PER_CHUNK + (k ? 0 : 1);
+		p->bnext = k * FA__BATCH_PER_CHUNK + (k ? 0 : 1);
 	}
+	if (!i && p->bnext < p->nr_bchunks * FA__BATCH_PER_CHUNK)
+		i = p->bnext++;
 	pthread_mutex_unlock(&p->lock);
 	return i;
 }
